@@ -1,0 +1,189 @@
+//! What is sold: concerts, their shows (schedules) and the seats of each show.
+
+use super::error::{Error, Result};
+use super::{ConcertId, Money, ScheduleId, SeatId, Timestamp};
+
+/// Longest title or seat number accepted, in characters.
+pub const MAX_TEXT_LEN: usize = 200;
+/// Most seats one show may have.
+pub const MAX_SEATS_PER_SCHEDULE: usize = 100_000;
+/// Most shows one concert may have.
+pub const MAX_SCHEDULES_PER_CONCERT: usize = 1_000;
+
+/// A concert to create, validated: a title and at least one show, each with at least one seat
+/// and no seat number twice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewConcert {
+    pub title: String,
+    pub schedules: Vec<NewSchedule>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSchedule {
+    pub start_time: Timestamp,
+    pub seats: Vec<NewSeat>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSeat {
+    pub seat_number: String,
+    pub price: Money,
+}
+
+fn checked_text(what: &str, value: &str) -> Result<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(Error::InvalidInput(format!("{what} must not be empty")));
+    }
+    if value.chars().count() > MAX_TEXT_LEN {
+        return Err(Error::InvalidInput(format!(
+            "{what} must be at most {MAX_TEXT_LEN} characters"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+impl NewConcert {
+    /// Builds a concert from raw input: `(start_time, [(seat_number, price)])` per show.
+    pub fn parse(title: &str, schedules: Vec<(Timestamp, Vec<(String, i64)>)>) -> Result<Self> {
+        let title = checked_text("title", title)?;
+        if schedules.is_empty() {
+            return Err(Error::InvalidInput("a concert needs at least one schedule".into()));
+        }
+        if schedules.len() > MAX_SCHEDULES_PER_CONCERT {
+            return Err(Error::InvalidInput(format!(
+                "a concert may have at most {MAX_SCHEDULES_PER_CONCERT} schedules"
+            )));
+        }
+        let schedules = schedules
+            .into_iter()
+            .enumerate()
+            .map(|(i, (start_time, seats))| NewSchedule::parse(i, start_time, seats))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(NewConcert { title, schedules })
+    }
+}
+
+impl NewSchedule {
+    fn parse(index: usize, start_time: Timestamp, seats: Vec<(String, i64)>) -> Result<Self> {
+        if seats.is_empty() {
+            return Err(Error::InvalidInput(format!("schedule {index} has no seats")));
+        }
+        if seats.len() > MAX_SEATS_PER_SCHEDULE {
+            return Err(Error::InvalidInput(format!(
+                "schedule {index} has more than {MAX_SEATS_PER_SCHEDULE} seats"
+            )));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(seats.len());
+        let seats = seats
+            .into_iter()
+            .map(|(number, price)| {
+                let seat_number = checked_text("seatNumber", &number)?;
+                if !seen.insert(seat_number.clone()) {
+                    return Err(Error::InvalidInput(format!(
+                        "seat {seat_number} appears twice in schedule {index}"
+                    )));
+                }
+                let price = Money::new(price)
+                    .map_err(|_| Error::InvalidInput(format!("seat {seat_number} has a negative price")))?;
+                Ok(NewSeat { seat_number, price })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(NewSchedule { start_time, seats })
+    }
+}
+
+/// A concert with its shows, as a buyer sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Concert {
+    pub id: ConcertId,
+    pub title: String,
+    pub schedules: Vec<Schedule>,
+}
+
+/// One show, with its seat counts at the moment it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub id: ScheduleId,
+    pub concert_id: ConcertId,
+    pub start_time: Timestamp,
+    pub total_seats: i64,
+    /// Seats a buyer could hold right now: free ones and those whose hold has run out.
+    pub available_seats: i64,
+}
+
+/// Where a seat stands for a buyer looking at the map now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeatStatus {
+    Available,
+    Held,
+    Sold,
+}
+
+impl SeatStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeatStatus::Available => "available",
+            SeatStatus::Held => "held",
+            SeatStatus::Sold => "sold",
+        }
+    }
+
+    /// The status a buyer sees: a hold that ran out is shown as available even before the
+    /// sweeper has released it, because it can be held again right now.
+    pub fn as_seen_at(stored: &str, held_until: Option<Timestamp>, now: Timestamp) -> SeatStatus {
+        match stored {
+            "sold" => SeatStatus::Sold,
+            "held" if held_until.is_some_and(|until| until > now) => SeatStatus::Held,
+            _ => SeatStatus::Available,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seat {
+    pub id: SeatId,
+    pub schedule_id: ScheduleId,
+    pub seat_number: String,
+    pub price: Money,
+    pub status: SeatStatus,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_concert_needs_a_title_schedules_and_seats() {
+        let t = at("2027-01-01T20:00:00Z");
+        assert!(NewConcert::parse(" ", vec![(t, vec![("A1".into(), 10)])]).is_err());
+        assert!(NewConcert::parse("Show", vec![]).is_err());
+        assert!(NewConcert::parse("Show", vec![(t, vec![])]).is_err());
+        let ok = NewConcert::parse(" Show ", vec![(t, vec![("A1".into(), 10)])]).unwrap();
+        assert_eq!(ok.title, "Show");
+    }
+
+    #[test]
+    fn duplicate_seat_numbers_and_negative_prices_are_refused() {
+        let t = at("2027-01-01T20:00:00Z");
+        let dup = vec![(t, vec![("A1".into(), 10), ("A1".into(), 10)])];
+        assert!(NewConcert::parse("Show", dup).is_err());
+        assert!(NewConcert::parse("Show", vec![(t, vec![("A1".into(), -1)])]).is_err());
+    }
+
+    #[test]
+    fn an_expired_hold_is_seen_as_available() {
+        let now = at("2027-01-01T20:00:00Z");
+        let later = at("2027-01-01T20:05:00Z");
+        let earlier = at("2027-01-01T19:55:00Z");
+        assert_eq!(SeatStatus::as_seen_at("held", Some(later), now), SeatStatus::Held);
+        assert_eq!(SeatStatus::as_seen_at("held", Some(earlier), now), SeatStatus::Available);
+        assert_eq!(SeatStatus::as_seen_at("held", Some(now), now), SeatStatus::Available);
+        assert_eq!(SeatStatus::as_seen_at("sold", None, now), SeatStatus::Sold);
+        assert_eq!(SeatStatus::as_seen_at("available", None, now), SeatStatus::Available);
+    }
+}

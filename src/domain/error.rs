@@ -1,0 +1,50 @@
+//! The one error type of the domain and its ports. It says what went wrong in business terms;
+//! `http::error` alone decides which status code each variant becomes.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The request itself is malformed or breaks a rule of its own (bad amount, empty title).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// No queue token was given, or it could not be parsed, or its signature is wrong.
+    #[error("{0}")]
+    InvalidToken(String),
+    /// The token is valid but does not grant this (another user, another schedule, not active).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The thing asked for does not exist; the payload names it ("concert 7").
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The seat is held or sold by someone else.
+    #[error("seat {0} is not available")]
+    SeatUnavailable(i64),
+    /// The reservation was already paid.
+    #[error("reservation {0} is already paid")]
+    AlreadyPaid(i64),
+    /// The hold ran out (or was given back) before the payment came.
+    #[error("the hold on reservation {0} has expired")]
+    HoldExpired(i64),
+    /// The balance does not cover the price.
+    #[error("balance {balance} does not cover {needed}")]
+    InsufficientBalance { balance: i64, needed: i64 },
+    /// The same `Idempotency-Key` was sent before with a different request.
+    #[error("Idempotency-Key was already used for a different request")]
+    IdempotencyConflict,
+    /// The storage or another backend failed; details go to the log, not to the client.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn not_found(what: &str, id: impl std::fmt::Display) -> Self {
+        Error::NotFound(format!("{what} {id}"))
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        Error::Internal(err.to_string())
+    }
+}

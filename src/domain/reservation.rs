@@ -1,0 +1,133 @@
+//! The hold lifecycle: a seat is held for a buyer until `expires_at`; paying confirms it, time
+//! running out (or the buyer giving it back) ends it. Only the holder can pay, and only once.
+
+use super::error::{Error, Result};
+use super::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReservationStatus {
+    /// The seat is held for the buyer until `expires_at`.
+    Held,
+    /// Paid: the seat is sold to the buyer.
+    Confirmed,
+    /// The hold ran out before a payment came.
+    Expired,
+    /// The buyer gave the seat back.
+    Cancelled,
+}
+
+impl ReservationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReservationStatus::Held => "held",
+            ReservationStatus::Confirmed => "confirmed",
+            ReservationStatus::Expired => "expired",
+            ReservationStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "held" => ReservationStatus::Held,
+            "confirmed" => ReservationStatus::Confirmed,
+            "expired" => ReservationStatus::Expired,
+            "cancelled" => ReservationStatus::Cancelled,
+            other => return Err(Error::Internal(format!("unknown reservation status {other}"))),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reservation {
+    pub id: ReservationId,
+    pub user_id: UserId,
+    pub concert_id: ConcertId,
+    pub schedule_id: ScheduleId,
+    pub seat_id: SeatId,
+    pub seat_number: String,
+    pub price: Money,
+    pub status: ReservationStatus,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+impl Reservation {
+    /// A hold whose time has come is over, whether or not the sweeper has marked it yet.
+    pub fn is_expired_at(&self, now: Timestamp) -> bool {
+        match self.status {
+            ReservationStatus::Held => self.expires_at <= now,
+            ReservationStatus::Expired | ReservationStatus::Cancelled => true,
+            ReservationStatus::Confirmed => false,
+        }
+    }
+
+    /// Checks that `payer` may pay this reservation at `now`: the owner, not yet paid, and the
+    /// hold still running. The order matters: a stranger learns nothing about the state.
+    pub fn check_payable(&self, payer: UserId, now: Timestamp) -> Result<()> {
+        if self.user_id != payer {
+            return Err(Error::Forbidden(format!(
+                "reservation {} belongs to another user",
+                self.id
+            )));
+        }
+        if self.status == ReservationStatus::Confirmed {
+            return Err(Error::AlreadyPaid(self.id.0));
+        }
+        if self.is_expired_at(now) {
+            return Err(Error::HoldExpired(self.id.0));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(expires_at: &str) -> Reservation {
+        Reservation {
+            id: ReservationId(1),
+            user_id: UserId(7),
+            concert_id: ConcertId(1),
+            schedule_id: ScheduleId(1),
+            seat_id: SeatId(1),
+            seat_number: "A1".into(),
+            price: Money::new(100).unwrap(),
+            status: ReservationStatus::Held,
+            created_at: "2027-01-01T19:55:00Z".parse().unwrap(),
+            expires_at: expires_at.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn only_the_holder_can_pay() {
+        let r = held("2027-01-01T20:05:00Z");
+        let now = "2027-01-01T20:00:00Z".parse().unwrap();
+        assert!(matches!(r.check_payable(UserId(8), now), Err(Error::Forbidden(_))));
+        assert_eq!(r.check_payable(UserId(7), now), Ok(()));
+    }
+
+    #[test]
+    fn a_hold_past_its_time_cannot_be_paid() {
+        let r = held("2027-01-01T20:00:00Z");
+        let now = "2027-01-01T20:00:00Z".parse().unwrap();
+        assert_eq!(r.check_payable(UserId(7), now), Err(Error::HoldExpired(1)));
+    }
+
+    #[test]
+    fn a_confirmed_reservation_is_paid_once() {
+        let mut r = held("2027-01-01T20:05:00Z");
+        r.status = ReservationStatus::Confirmed;
+        let now = "2027-01-01T21:00:00Z".parse().unwrap();
+        assert_eq!(r.check_payable(UserId(7), now), Err(Error::AlreadyPaid(1)));
+        assert!(!r.is_expired_at(now));
+    }
+
+    #[test]
+    fn a_cancelled_hold_counts_as_over() {
+        let mut r = held("2027-01-01T20:05:00Z");
+        r.status = ReservationStatus::Cancelled;
+        let now = "2027-01-01T20:00:00Z".parse().unwrap();
+        assert_eq!(r.check_payable(UserId(7), now), Err(Error::HoldExpired(1)));
+    }
+}

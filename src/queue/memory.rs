@@ -1,0 +1,1 @@
+//! In-process waiting room (being written).

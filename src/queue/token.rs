@@ -1,0 +1,1 @@
+//! Signed queue tokens (being written).

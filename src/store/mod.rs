@@ -1,0 +1,129 @@
+//! The `Store` port: everything boxoffice keeps durably — the catalogue, holds, balances,
+//! payments and the outbox. Each operation is one transaction and is named after what the
+//! business does. The HTTP layer and the jobs know only this trait; adapters live beside it.
+
+use async_trait::async_trait;
+
+use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
+use crate::domain::catalog::{Concert, NewConcert, Schedule, Seat};
+use crate::domain::error::Result;
+use crate::domain::idempotency::IdempotentRequest;
+use crate::domain::payment::{Payment, PaymentRecord};
+use crate::domain::reservation::Reservation;
+use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
+
+pub mod sqlite;
+
+/// A buyer account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub name: String,
+    pub email: String,
+    pub balance: Money,
+}
+
+/// A request to hold one seat of one show for a buyer until `expires_at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoldRequest {
+    pub user_id: UserId,
+    pub concert_id: ConcertId,
+    pub schedule_id: ScheduleId,
+    pub seat_id: SeatId,
+    pub now: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// One outbox row, as the relay and the admin API see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    pub id: i64,
+    /// Globally unique event id, the envelope's `id`.
+    pub event_id: String,
+    pub event_type: String,
+    pub aggregate_key: String,
+    /// The full JSON envelope as it is delivered.
+    pub envelope: serde_json::Value,
+    pub occurred_at: Timestamp,
+    /// `pending`, `delivered` or `dead`.
+    pub state: String,
+    pub attempts: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates a buyer with a zero balance.
+    async fn create_user(&self, name: &str, email: &str) -> Result<User>;
+
+    /// The buyer, or `NotFound`.
+    async fn user(&self, id: UserId) -> Result<User>;
+
+    /// Creates a concert with its shows and seats in one transaction; returns it as stored.
+    async fn create_concert(&self, concert: NewConcert) -> Result<Concert>;
+
+    /// Every concert with its shows, seat counts as of `now`, ordered by id.
+    async fn concerts(&self, now: Timestamp) -> Result<Vec<Concert>>;
+
+    /// One concert with its shows, or `NotFound`.
+    async fn concert(&self, id: ConcertId, now: Timestamp) -> Result<Concert>;
+
+    /// One show, or `NotFound`.
+    async fn schedule(&self, id: ScheduleId, now: Timestamp) -> Result<Schedule>;
+
+    /// The seat map of a show as seen at `now`, ordered by seat id; `NotFound` for an unknown
+    /// show or one that is not of `concert`.
+    async fn seats(&self, concert: ConcertId, schedule: ScheduleId, now: Timestamp)
+    -> Result<Vec<Seat>>;
+
+    /// Holds a seat: one conditional write that succeeds only when the seat is free or its
+    /// hold has run out (that hold is then marked expired, with its event). `SeatUnavailable`
+    /// when someone else has it; `NotFound` for an unknown concert, show or seat.
+    async fn reserve_seat(&self, request: HoldRequest) -> Result<Reservation>;
+
+    /// A reservation, or `NotFound`.
+    async fn reservation(&self, id: ReservationId) -> Result<Reservation>;
+
+    /// Releases up to `limit` holds that ran out by `now` and writes their events; returns
+    /// how many were released.
+    async fn expire_holds(&self, now: Timestamp, limit: u32) -> Result<u64>;
+
+    /// Adds `amount` to the buyer's balance with a `charge` history row and an event.
+    async fn charge(
+        &self,
+        user: UserId,
+        amount: ChargeAmount,
+        now: Timestamp,
+        idempotency: Option<IdempotentRequest>,
+    ) -> Result<Charged>;
+
+    /// The buyer's balance, or `NotFound`.
+    async fn balance(&self, user: UserId) -> Result<Balance>;
+
+    /// The buyer's balance history, oldest first.
+    async fn balance_history(&self, user: UserId) -> Result<Vec<Entry>>;
+
+    /// Pays a held reservation from the buyer's balance: debit, history row, seat sold,
+    /// reservation confirmed, payment row and event, all in one transaction or none of it.
+    async fn pay(
+        &self,
+        user: UserId,
+        reservation: ReservationId,
+        now: Timestamp,
+        idempotency: Option<IdempotentRequest>,
+    ) -> Result<Payment>;
+
+    /// The buyer's payments, newest first.
+    async fn payments(&self, user: UserId) -> Result<Vec<PaymentRecord>>;
+
+    /// The outbox, oldest first, up to `limit` rows.
+    async fn outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>>;
+
+    /// The key that signs queue tokens, created on first use and kept across restarts.
+    async fn signing_key(&self) -> Result<Vec<u8>>;
+
+    /// Succeeds when the store can serve requests.
+    async fn ping(&self) -> Result<()>;
+
+    /// Flushes and closes; called once at shutdown.
+    async fn close(&self);
+}
