@@ -72,8 +72,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// The seat map of a show as seen at `now`, ordered by seat id; `NotFound` for an unknown
     /// show or one that is not of `concert`.
-    async fn seats(&self, concert: ConcertId, schedule: ScheduleId, now: Timestamp)
-    -> Result<Vec<Seat>>;
+    async fn seats(
+        &self,
+        concert: ConcertId,
+        schedule: ScheduleId,
+        now: Timestamp,
+    ) -> Result<Vec<Seat>>;
 
     /// Holds a seat: one conditional write that succeeds only when the seat is free or its
     /// hold has run out (that hold is then marked expired, with its event). `SeatUnavailable`

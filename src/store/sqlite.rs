@@ -1,1 +1,0 @@
-//! SQLite adapter of the Store port (being written).

@@ -1,0 +1,182 @@
+//! Buyers and their prepaid balances. Every balance change writes a history row in the same
+//! transaction, so the balance always equals the sum of its history.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{db, outbox};
+use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry, EntryKind};
+use crate::domain::error::{Error, Result};
+use crate::domain::events::DomainEvent;
+use crate::domain::{Money, Timestamp, UserId, from_millis, to_millis};
+use crate::store::User;
+
+/// A stored amount as `Money`; a negative one means the file was tampered with.
+pub(super) fn money(minor_units: i64) -> Result<Money> {
+    Money::new(minor_units).map_err(|_| {
+        tracing::error!(minor_units, "negative amount in the database");
+        Error::Internal("storage error".into())
+    })
+}
+
+pub(super) fn create_user(
+    conn: &Connection,
+    name: &str,
+    email: &str,
+    now: Timestamp,
+) -> Result<User> {
+    let id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO users (name, email, balance, created_at) VALUES (?1, ?2, 0, ?3)
+             RETURNING id",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(params![name, email, to_millis(now)], |row| row.get("id"))
+        })
+        .map_err(db)?;
+    Ok(User {
+        id: UserId(id),
+        name: name.to_owned(),
+        email: email.to_owned(),
+        balance: Money::ZERO,
+    })
+}
+
+pub(super) fn user(conn: &Connection, id: UserId) -> Result<User> {
+    let row: Option<(String, String, i64)> = conn
+        .prepare_cached("SELECT name, email, balance FROM users WHERE id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([id.0], |row| {
+                Ok((row.get("name")?, row.get("email")?, row.get("balance")?))
+            })
+            .optional()
+        })
+        .map_err(db)?;
+    let (name, email, balance) = row.ok_or_else(|| Error::not_found("user", id))?;
+    Ok(User {
+        id,
+        name,
+        email,
+        balance: money(balance)?,
+    })
+}
+
+/// The stored balance, `None` for an unknown user.
+pub(super) fn stored_balance(conn: &Connection, user: UserId) -> Result<Option<Money>> {
+    let balance: Option<i64> = conn
+        .prepare_cached("SELECT balance FROM users WHERE id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([user.0], |row| row.get("balance"))
+                .optional()
+        })
+        .map_err(db)?;
+    balance.map(money).transpose()
+}
+
+pub(super) fn balance(conn: &Connection, user: UserId) -> Result<Balance> {
+    let balance = stored_balance(conn, user)?.ok_or_else(|| Error::not_found("user", user))?;
+    Ok(Balance {
+        user_id: user,
+        balance,
+    })
+}
+
+/// Writes one history row; `amount` is signed (negative for a use).
+pub(super) fn record(
+    conn: &Connection,
+    user: UserId,
+    kind: EntryKind,
+    amount: i64,
+    balance_after: Money,
+    now: Timestamp,
+    reference: Option<&str>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO balance_history (user_id, kind, amount, balance_after, created_at, reference)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            user.0,
+            kind.as_str(),
+            amount,
+            balance_after.minor_units(),
+            to_millis(now),
+            reference
+        ])
+    })
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Adds `amount` to the balance. Runs in the writer, so reading the balance and writing the
+/// new one cannot interleave with another write.
+pub(super) fn charge(
+    conn: &Connection,
+    user: UserId,
+    amount: ChargeAmount,
+    now: Timestamp,
+) -> Result<Charged> {
+    let now = from_millis(to_millis(now));
+    let balance = stored_balance(conn, user)?.ok_or_else(|| Error::not_found("user", user))?;
+    let after = amount.apply_to(balance)?;
+    conn.prepare_cached("UPDATE users SET balance = ?1 WHERE id = ?2")
+        .and_then(|mut stmt| stmt.execute(params![after.minor_units(), user.0]))
+        .map_err(db)?;
+    record(
+        conn,
+        user,
+        EntryKind::Charge,
+        amount.money().minor_units(),
+        after,
+        now,
+        None,
+    )?;
+    outbox::append(
+        conn,
+        &DomainEvent::BalanceCharged {
+            user_id: user,
+            amount: amount.money(),
+            balance: after,
+        },
+        now,
+    )?;
+    Ok(Charged {
+        user_id: user,
+        amount: amount.money(),
+        balance: after,
+        charged_at: now,
+    })
+}
+
+pub(super) fn balance_history(conn: &Connection, user: UserId) -> Result<Vec<Entry>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT kind, amount, balance_after, created_at
+             FROM balance_history
+             WHERE user_id = ?1
+             ORDER BY id",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map([user.0], |row| {
+            Ok((
+                row.get::<_, String>("kind")?,
+                row.get::<_, i64>("amount")?,
+                row.get::<_, i64>("balance_after")?,
+                row.get::<_, i64>("created_at")?,
+            ))
+        })
+        .map_err(db)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db)?;
+    rows.into_iter()
+        .map(|(kind, amount, balance_after, created_at)| {
+            Ok(Entry {
+                kind: EntryKind::parse(&kind)?,
+                amount,
+                balance_after: money(balance_after)?,
+                created_at: from_millis(created_at),
+            })
+        })
+        .collect()
+}

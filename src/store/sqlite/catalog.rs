@@ -1,0 +1,225 @@
+//! The catalogue: concerts, their shows and seat maps. Seat counts are computed from the seat
+//! rows at the moment of reading, so `available_seats` is exactly the number of seats a buyer
+//! could hold now: free ones plus those whose hold has run out.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::accounts::money;
+use super::db;
+use crate::domain::catalog::{Concert, NewConcert, Schedule, Seat, SeatStatus};
+use crate::domain::error::{Error, Result};
+use crate::domain::{ConcertId, ScheduleId, SeatId, Timestamp, from_millis, to_millis};
+
+/// Inserts the concert, its shows and all their seats in the caller's transaction.
+pub(super) fn create_concert(
+    conn: &Connection,
+    concert: &NewConcert,
+    now: Timestamp,
+) -> Result<Concert> {
+    let concert_id: i64 = conn
+        .prepare_cached("INSERT INTO concerts (title, created_at) VALUES (?1, ?2) RETURNING id")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![concert.title, to_millis(now)], |row| row.get("id"))
+        })
+        .map_err(db)?;
+    let mut insert_schedule = conn
+        .prepare_cached(
+            "INSERT INTO schedules (concert_id, start_time, total_seats) VALUES (?1, ?2, ?3)
+             RETURNING id",
+        )
+        .map_err(db)?;
+    let mut insert_seat = conn
+        .prepare_cached(
+            "INSERT INTO seats (schedule_id, seat_number, price, status)
+             VALUES (?1, ?2, ?3, 'available')",
+        )
+        .map_err(db)?;
+    let mut schedules = Vec::with_capacity(concert.schedules.len());
+    for schedule in &concert.schedules {
+        let total = i64::try_from(schedule.seats.len()).map_err(Error::internal)?;
+        let start_time = to_millis(schedule.start_time);
+        let schedule_id: i64 = insert_schedule
+            .query_row(params![concert_id, start_time, total], |row| row.get("id"))
+            .map_err(db)?;
+        for seat in &schedule.seats {
+            insert_seat
+                .execute(params![
+                    schedule_id,
+                    seat.seat_number,
+                    seat.price.minor_units()
+                ])
+                .map_err(db)?;
+        }
+        schedules.push(Schedule {
+            id: ScheduleId(schedule_id),
+            concert_id: ConcertId(concert_id),
+            start_time: from_millis(start_time),
+            total_seats: total,
+            available_seats: total,
+        });
+    }
+    Ok(Concert {
+        id: ConcertId(concert_id),
+        title: concert.title.clone(),
+        schedules,
+    })
+}
+
+/// Shows with their seat counts as of `now`: `?1` is now in milliseconds. The two counts use
+/// the (schedule_id, status, held_until) index each.
+const SCHEDULE_COLUMNS: &str = "
+    SELECT sc.id, sc.concert_id, sc.start_time, sc.total_seats,
+           (SELECT COUNT(*) FROM seats s
+             WHERE s.schedule_id = sc.id AND s.status = 'available')
+         + (SELECT COUNT(*) FROM seats s
+             WHERE s.schedule_id = sc.id AND s.status = 'held' AND s.held_until <= ?1)
+             AS available_seats
+    FROM schedules sc";
+
+fn schedule_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Schedule> {
+    Ok(Schedule {
+        id: ScheduleId(row.get("id")?),
+        concert_id: ConcertId(row.get("concert_id")?),
+        start_time: from_millis(row.get("start_time")?),
+        total_seats: row.get("total_seats")?,
+        available_seats: row.get("available_seats")?,
+    })
+}
+
+fn schedules_of(conn: &Connection, concert: ConcertId, now: Timestamp) -> Result<Vec<Schedule>> {
+    let sql = format!("{SCHEDULE_COLUMNS} WHERE sc.concert_id = ?2 ORDER BY sc.id");
+    let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+    stmt.query_map(params![to_millis(now), concert.0], schedule_row)
+        .map_err(db)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db)
+}
+
+pub(super) fn concerts(conn: &Connection, now: Timestamp) -> Result<Vec<Concert>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT id, title FROM concerts ORDER BY id")
+        .map_err(db)?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok((ConcertId(row.get("id")?), row.get::<_, String>("title")?))
+        })
+        .map_err(db)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db)?;
+    let sql = format!("{SCHEDULE_COLUMNS} ORDER BY sc.concert_id, sc.id");
+    let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+    let mut schedules = stmt
+        .query_map([to_millis(now)], schedule_row)
+        .map_err(db)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db)?
+        .into_iter()
+        .peekable();
+    let mut concerts = Vec::with_capacity(rows.len());
+    for (id, title) in rows {
+        // Both lists are ordered by concert id: take this concert's run of schedules.
+        let mut own = Vec::new();
+        while let Some(schedule) = schedules.next_if(|s| s.concert_id <= id) {
+            if schedule.concert_id == id {
+                own.push(schedule);
+            }
+        }
+        concerts.push(Concert {
+            id,
+            title,
+            schedules: own,
+        });
+    }
+    Ok(concerts)
+}
+
+pub(super) fn concert(conn: &Connection, id: ConcertId, now: Timestamp) -> Result<Concert> {
+    let title: String = conn
+        .prepare_cached("SELECT title FROM concerts WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([id.0], |row| row.get("title")).optional())
+        .map_err(db)?
+        .ok_or_else(|| Error::not_found("concert", id))?;
+    Ok(Concert {
+        id,
+        title,
+        schedules: schedules_of(conn, id, now)?,
+    })
+}
+
+pub(super) fn schedule(conn: &Connection, id: ScheduleId, now: Timestamp) -> Result<Schedule> {
+    let sql = format!("{SCHEDULE_COLUMNS} WHERE sc.id = ?2");
+    conn.prepare_cached(&sql)
+        .and_then(|mut stmt| {
+            stmt.query_row(params![to_millis(now), id.0], schedule_row)
+                .optional()
+        })
+        .map_err(db)?
+        .ok_or_else(|| Error::not_found("schedule", id))
+}
+
+/// Checks that the concert exists and the show is one of its own.
+pub(super) fn check_schedule_of(
+    conn: &Connection,
+    concert: ConcertId,
+    schedule: ScheduleId,
+) -> Result<()> {
+    let concert_exists = conn
+        .prepare_cached("SELECT 1 FROM concerts WHERE id = ?1")
+        .and_then(|mut stmt| stmt.exists([concert.0]))
+        .map_err(db)?;
+    if !concert_exists {
+        return Err(Error::not_found("concert", concert));
+    }
+    let owner: Option<i64> = conn
+        .prepare_cached("SELECT concert_id FROM schedules WHERE id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([schedule.0], |row| row.get("concert_id"))
+                .optional()
+        })
+        .map_err(db)?;
+    if owner != Some(concert.0) {
+        return Err(Error::not_found("schedule", schedule));
+    }
+    Ok(())
+}
+
+pub(super) fn seats(
+    conn: &Connection,
+    concert: ConcertId,
+    schedule: ScheduleId,
+    now: Timestamp,
+) -> Result<Vec<Seat>> {
+    check_schedule_of(conn, concert, schedule)?;
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, seat_number, price, status, held_until
+             FROM seats
+             WHERE schedule_id = ?1
+             ORDER BY id",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map([schedule.0], |row| {
+            Ok((
+                row.get::<_, i64>("id")?,
+                row.get::<_, String>("seat_number")?,
+                row.get::<_, i64>("price")?,
+                row.get::<_, String>("status")?,
+                row.get::<_, Option<i64>>("held_until")?,
+            ))
+        })
+        .map_err(db)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db)?;
+    rows.into_iter()
+        .map(|(id, seat_number, price, status, held_until)| {
+            Ok(Seat {
+                id: SeatId(id),
+                schedule_id: schedule,
+                seat_number,
+                price: money(price)?,
+                status: SeatStatus::as_seen_at(&status, held_until.map(from_millis), now),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,244 @@
+//! Holds on seats. The hold itself is one conditional UPDATE of the seat whose affected-row
+//! count is the answer, so two buyers can never hold one seat. A hold that ran out is ended
+//! exactly once, with one `reservation.expired` event, by whichever comes first: the next hold
+//! of that seat or the sweep.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::accounts::money;
+use super::{catalog, db, outbox};
+use crate::domain::error::{Error, Result};
+use crate::domain::events::DomainEvent;
+use crate::domain::reservation::{Reservation, ReservationStatus};
+use crate::domain::{
+    ConcertId, ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis, to_millis,
+};
+use crate::store::HoldRequest;
+
+/// A reservation whose hold has just been ended: what its event says.
+struct Ended {
+    reservation_id: i64,
+    user_id: i64,
+    schedule_id: i64,
+    seat_id: i64,
+}
+
+impl Ended {
+    fn event(&self) -> DomainEvent {
+        DomainEvent::ReservationExpired {
+            reservation_id: ReservationId(self.reservation_id),
+            user_id: UserId(self.user_id),
+            schedule_id: ScheduleId(self.schedule_id),
+            seat_id: SeatId(self.seat_id),
+        }
+    }
+}
+
+fn ended_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Ended> {
+    Ok(Ended {
+        reservation_id: row.get("id")?,
+        user_id: row.get("user_id")?,
+        schedule_id: row.get("schedule_id")?,
+        seat_id: row.get("seat_id")?,
+    })
+}
+
+pub(super) fn reserve_seat(conn: &Connection, request: &HoldRequest) -> Result<Reservation> {
+    let now = from_millis(to_millis(request.now));
+    let now_ms = to_millis(now);
+    let expires_ms = to_millis(request.expires_at);
+    let (concert, schedule, seat) = (request.concert_id, request.schedule_id, request.seat_id);
+
+    catalog::check_schedule_of(conn, concert, schedule)?;
+    // Seat number and price never change once created: reading them is not a read of the
+    // seat's state.
+    let (seat_number, price): (String, i64) = conn
+        .prepare_cached("SELECT seat_number, price FROM seats WHERE id = ?1 AND schedule_id = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![seat.0, schedule.0], |row| {
+                Ok((row.get("seat_number")?, row.get("price")?))
+            })
+            .optional()
+        })
+        .map_err(db)?
+        .ok_or_else(|| Error::not_found("seat", seat))?;
+    let price = money(price)?;
+    let buyer_exists = conn
+        .prepare_cached("SELECT 1 FROM users WHERE id = ?1")
+        .and_then(|mut stmt| stmt.exists([request.user_id.0]))
+        .map_err(db)?;
+    if !buyer_exists {
+        return Err(Error::not_found("user", request.user_id));
+    }
+
+    // End the holds on this seat that ran out, each with its event. If the seat then turns
+    // out to be taken, the whole transaction rolls back and the sweep ends them later.
+    let ended = conn
+        .prepare_cached(
+            "UPDATE reservations SET status = 'expired'
+             WHERE seat_id = ?1 AND status = 'held' AND expires_at <= ?2
+             RETURNING id, user_id, schedule_id, seat_id",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map(params![seat.0, now_ms], ended_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(db)?;
+    for hold in &ended {
+        outbox::append(conn, &hold.event(), now)?;
+    }
+
+    let reservation_id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO reservations
+                 (user_id, concert_id, schedule_id, seat_id, price, status, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'held', ?6, ?7)
+             RETURNING id",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(
+                params![
+                    request.user_id.0,
+                    concert.0,
+                    schedule.0,
+                    seat.0,
+                    price.minor_units(),
+                    now_ms,
+                    expires_ms
+                ],
+                |row| row.get("id"),
+            )
+        })
+        .map_err(db)?;
+
+    // The hold: free, or held by a hold that has run out.
+    let held = conn
+        .prepare_cached(
+            "UPDATE seats SET status = 'held', held_by = ?1, held_until = ?2
+             WHERE id = ?3 AND schedule_id = ?4
+               AND (status = 'available' OR (status = 'held' AND held_until <= ?5))",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                reservation_id,
+                expires_ms,
+                seat.0,
+                schedule.0,
+                now_ms
+            ])
+        })
+        .map_err(db)?;
+    if held == 0 {
+        return Err(Error::SeatUnavailable(seat.0));
+    }
+
+    let reservation = Reservation {
+        id: ReservationId(reservation_id),
+        user_id: request.user_id,
+        concert_id: concert,
+        schedule_id: schedule,
+        seat_id: seat,
+        seat_number,
+        price,
+        status: ReservationStatus::Held,
+        created_at: now,
+        expires_at: from_millis(expires_ms),
+    };
+    outbox::append(
+        conn,
+        &DomainEvent::ReservationHeld {
+            reservation_id: reservation.id,
+            user_id: reservation.user_id,
+            schedule_id: schedule,
+            seat_id: seat,
+            seat_number: reservation.seat_number.clone(),
+            price,
+            expires_at: reservation.expires_at,
+        },
+        now,
+    )?;
+    Ok(reservation)
+}
+
+/// Ends up to `limit` holds that ran out by `now`: reservation expired, seat freed unless
+/// someone else already holds it, one event each.
+pub(super) fn expire_holds(conn: &Connection, now: Timestamp, limit: u32) -> Result<u64> {
+    let now = from_millis(to_millis(now));
+    let mut ended = conn
+        .prepare_cached(
+            "UPDATE reservations SET status = 'expired'
+             WHERE id IN (SELECT id FROM reservations
+                          WHERE status = 'held' AND expires_at <= ?1
+                          ORDER BY expires_at, id
+                          LIMIT ?2)
+             RETURNING id, user_id, schedule_id, seat_id",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map(params![to_millis(now), limit], ended_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(db)?;
+    ended.sort_by_key(|hold| hold.reservation_id);
+    let mut release = conn
+        .prepare_cached(
+            "UPDATE seats SET status = 'available', held_by = NULL, held_until = NULL
+             WHERE id = ?1 AND status = 'held' AND held_by = ?2",
+        )
+        .map_err(db)?;
+    for hold in &ended {
+        release
+            .execute(params![hold.seat_id, hold.reservation_id])
+            .map_err(db)?;
+        outbox::append(conn, &hold.event(), now)?;
+    }
+    Ok(ended.len() as u64)
+}
+
+pub(super) fn reservation(conn: &Connection, id: ReservationId) -> Result<Reservation> {
+    load(conn, id)?.ok_or_else(|| Error::not_found("reservation", id))
+}
+
+/// The reservation with its seat number, `None` when there is no such reservation.
+pub(super) fn load(conn: &Connection, id: ReservationId) -> Result<Option<Reservation>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT r.user_id, r.concert_id, r.schedule_id, r.seat_id, s.seat_number, r.price,
+                    r.status, r.created_at, r.expires_at
+             FROM reservations r
+             JOIN seats s ON s.id = r.seat_id
+             WHERE r.id = ?1",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row([id.0], |row| {
+                Ok((
+                    row.get::<_, i64>("user_id")?,
+                    row.get::<_, i64>("concert_id")?,
+                    row.get::<_, i64>("schedule_id")?,
+                    row.get::<_, i64>("seat_id")?,
+                    row.get::<_, String>("seat_number")?,
+                    row.get::<_, i64>("price")?,
+                    row.get::<_, String>("status")?,
+                    row.get::<_, i64>("created_at")?,
+                    row.get::<_, i64>("expires_at")?,
+                ))
+            })
+            .optional()
+        })
+        .map_err(db)?;
+    let Some((user, concert, schedule, seat, seat_number, price, status, created, expires)) = row
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Reservation {
+        id,
+        user_id: UserId(user),
+        concert_id: ConcertId(concert),
+        schedule_id: ScheduleId(schedule),
+        seat_id: SeatId(seat),
+        seat_number,
+        price: money(price)?,
+        status: ReservationStatus::parse(&status)?,
+        created_at: from_millis(created),
+        expires_at: from_millis(expires),
+    }))
+}

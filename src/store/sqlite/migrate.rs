@@ -1,0 +1,78 @@
+//! Connection settings and schema versions. The schema's version is `PRAGMA user_version`;
+//! each step of [`MIGRATIONS`] brings the file from the version before it to its own, so a
+//! later schema change is a new step appended at the end, never an edit of an old one.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{Synchronous, db};
+use crate::domain::error::{Error, Result};
+
+/// `(version, sql)`: running `sql` on a database at the previous version brings it to `version`.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../schema.sql"))];
+
+/// How long a connection waits for a lock before giving up with `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Settings every connection gets, the writer's and the readers' alike.
+pub(super) fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", synchronous.to_string())?;
+    Ok(())
+}
+
+/// Puts the file in WAL mode (a property of the file, so once is enough).
+pub(super) fn enable_wal(conn: &Connection) -> Result<()> {
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(db)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::error!(mode, "sqlite refused WAL mode");
+        return Err(Error::Internal(format!(
+            "sqlite journal mode is {mode}, not wal"
+        )));
+    }
+    Ok(())
+}
+
+/// The version this build's schema is at.
+pub(super) fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |(version, _)| *version)
+}
+
+/// Applies every step the file is behind on, each in its own transaction. Refuses a file
+/// written by a newer build, whose schema this one does not know.
+pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
+    for (version, sql) in MIGRATIONS {
+        // IMMEDIATE and re-reading the version inside the transaction: two processes opening
+        // the same new file do not both apply a step.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let current: i64 = tx
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(db)?;
+        if current > latest_version() {
+            return Err(Error::Internal(format!(
+                "the database is at schema version {current}, newer than this build's {}",
+                latest_version()
+            )));
+        }
+        if current >= *version {
+            continue;
+        }
+        if current != version - 1 {
+            return Err(Error::Internal(format!(
+                "no migration from schema version {current} to {version}"
+            )));
+        }
+        tx.execute_batch(sql).map_err(db)?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+        tracing::info!(version, "applied sqlite schema migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! SQLite adapter of the [`Store`] port, the default backend: one file, no server.
+//!
+//! Every write goes to the one writer connection on its own thread ([`writer`]) and runs in a
+//! `BEGIN IMMEDIATE` transaction, so writes are serialized by construction and a business
+//! operation is all or nothing. Reads use a pool of connections on tokio's blocking threads;
+//! WAL mode lets them run beside the writer and see only committed data. The schema is
+//! `schema.sql`, versioned with `PRAGMA user_version` ([`migrate`]).
+//!
+//! The queries live in one file per subject, next to the operation that runs them.
+
+mod accounts;
+mod catalog;
+mod holds;
+mod idempotency;
+mod migrate;
+mod outbox;
+mod payments;
+mod settings;
+mod writer;
+
+use std::path::Path;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+
+use super::{HoldRequest, OutboxEvent, Store, User};
+use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
+use crate::domain::catalog::{Concert, NewConcert, Schedule, Seat};
+use crate::domain::error::{Error, Result};
+use crate::domain::idempotency::IdempotentRequest;
+use crate::domain::payment::{Payment, PaymentRecord};
+use crate::domain::reservation::Reservation;
+use crate::domain::{ConcertId, ReservationId, ScheduleId, Timestamp, UserId};
+use writer::Writer;
+
+/// Most pooled read connections.
+const READ_POOL_SIZE: u32 = 8;
+
+/// SQLite `PRAGMA synchronous`: `Full` syncs the WAL on every commit (no committed write is
+/// lost on power failure); `Normal` syncs only at checkpoints (faster, may lose the last
+/// commits on power failure, never corrupts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    Full,
+    Normal,
+}
+
+impl FromStr for Synchronous {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        if s.eq_ignore_ascii_case("full") {
+            Ok(Synchronous::Full)
+        } else if s.eq_ignore_ascii_case("normal") {
+            Ok(Synchronous::Normal)
+        } else {
+            Err(Error::InvalidInput(format!(
+                "synchronous must be `full` or `normal`, got `{s}`"
+            )))
+        }
+    }
+}
+
+impl std::fmt::Display for Synchronous {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Synchronous::Full => "full",
+            Synchronous::Normal => "normal",
+        })
+    }
+}
+
+/// The SQLite store: one writer thread and a pool of readers over one database file.
+pub struct SqliteStore {
+    writer: Writer,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file, applies schema.sql when user_version is
+    /// behind, starts the writer thread.
+    pub fn open(path: &Path, synchronous: Synchronous) -> Result<SqliteStore> {
+        let mut conn = Connection::open(path).map_err(db)?;
+        migrate::configure(&conn, synchronous).map_err(db)?;
+        migrate::enable_wal(&conn)?;
+        migrate::migrate(&mut conn)?;
+
+        let manager = SqliteConnectionManager::file(path)
+            .with_init(move |conn| migrate::configure(conn, synchronous));
+        let readers = r2d2::Pool::builder()
+            .max_size(READ_POOL_SIZE)
+            .min_idle(Some(1))
+            .build(manager)
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot open the sqlite read pool");
+                Error::internal(e)
+            })?;
+
+        let writer = Writer::start(conn)?;
+        tracing::info!(path = %path.display(), %synchronous, "sqlite store open");
+        Ok(SqliteStore { writer, readers })
+    }
+
+    /// Runs `work` on a pooled connection on a blocking thread, inside a read transaction so
+    /// that all its queries see one snapshot.
+    async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| {
+                tracing::error!(error = %e, "no sqlite read connection");
+                Error::Internal("store unavailable".into())
+            })?;
+            let tx = conn.transaction().map_err(db)?;
+            work(&tx)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "sqlite read task failed");
+            Error::Internal("store read failed".into())
+        })?
+    }
+}
+
+/// Maps a SQLite error to the domain's internal error, logging what the client will not see.
+pub(super) fn db(err: rusqlite::Error) -> Error {
+    tracing::error!(error = %err, "sqlite error");
+    Error::Internal("storage error".into())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_user(&self, name: &str, email: &str) -> Result<User> {
+        let (name, email) = (name.to_owned(), email.to_owned());
+        let now = chrono::Utc::now();
+        self.writer
+            .write(move |conn| accounts::create_user(conn, &name, &email, now))
+            .await
+    }
+
+    async fn user(&self, id: UserId) -> Result<User> {
+        self.read(move |conn| accounts::user(conn, id)).await
+    }
+
+    async fn create_concert(&self, concert: NewConcert) -> Result<Concert> {
+        let now = chrono::Utc::now();
+        self.writer
+            .write(move |conn| catalog::create_concert(conn, &concert, now))
+            .await
+    }
+
+    async fn concerts(&self, now: Timestamp) -> Result<Vec<Concert>> {
+        self.read(move |conn| catalog::concerts(conn, now)).await
+    }
+
+    async fn concert(&self, id: ConcertId, now: Timestamp) -> Result<Concert> {
+        self.read(move |conn| catalog::concert(conn, id, now)).await
+    }
+
+    async fn schedule(&self, id: ScheduleId, now: Timestamp) -> Result<Schedule> {
+        self.read(move |conn| catalog::schedule(conn, id, now))
+            .await
+    }
+
+    async fn seats(
+        &self,
+        concert: ConcertId,
+        schedule: ScheduleId,
+        now: Timestamp,
+    ) -> Result<Vec<Seat>> {
+        self.read(move |conn| catalog::seats(conn, concert, schedule, now))
+            .await
+    }
+
+    async fn reserve_seat(&self, request: HoldRequest) -> Result<Reservation> {
+        self.writer
+            .write(move |conn| holds::reserve_seat(conn, &request))
+            .await
+    }
+
+    async fn reservation(&self, id: ReservationId) -> Result<Reservation> {
+        self.read(move |conn| holds::reservation(conn, id)).await
+    }
+
+    async fn expire_holds(&self, now: Timestamp, limit: u32) -> Result<u64> {
+        self.writer
+            .write(move |conn| holds::expire_holds(conn, now, limit))
+            .await
+    }
+
+    async fn charge(
+        &self,
+        user: UserId,
+        amount: ChargeAmount,
+        now: Timestamp,
+        idempotency: Option<IdempotentRequest>,
+    ) -> Result<Charged> {
+        self.writer
+            .write(move |conn| {
+                idempotency::once(conn, idempotency.as_ref(), now, || {
+                    accounts::charge(conn, user, amount, now)
+                })
+            })
+            .await
+    }
+
+    async fn balance(&self, user: UserId) -> Result<Balance> {
+        self.read(move |conn| accounts::balance(conn, user)).await
+    }
+
+    async fn balance_history(&self, user: UserId) -> Result<Vec<Entry>> {
+        self.read(move |conn| accounts::balance_history(conn, user))
+            .await
+    }
+
+    async fn pay(
+        &self,
+        user: UserId,
+        reservation: ReservationId,
+        now: Timestamp,
+        idempotency: Option<IdempotentRequest>,
+    ) -> Result<Payment> {
+        self.writer
+            .write(move |conn| {
+                idempotency::once(conn, idempotency.as_ref(), now, || {
+                    payments::pay(conn, user, reservation, now)
+                })
+            })
+            .await
+    }
+
+    async fn payments(&self, user: UserId) -> Result<Vec<PaymentRecord>> {
+        self.read(move |conn| payments::payments(conn, user)).await
+    }
+
+    async fn outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>> {
+        self.read(move |conn| outbox::list(conn, limit)).await
+    }
+
+    async fn signing_key(&self) -> Result<Vec<u8>> {
+        self.writer.write(settings::signing_key).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn close(&self) {
+        self.writer.close().await;
+    }
+}

@@ -1,0 +1,699 @@
+//! The SQLite store against the rules of DESIGN.md §3: holds, expiry, payments, balances,
+//! idempotency, the outbox and durability across a reopen.
+
+use std::sync::Arc;
+
+use boxoffice::domain::balance::{ChargeAmount, EntryKind};
+use boxoffice::domain::catalog::{Concert, NewConcert, SeatStatus};
+use boxoffice::domain::error::Error;
+use boxoffice::domain::idempotency::{IdempotencyKey, IdempotentRequest};
+use boxoffice::domain::reservation::ReservationStatus;
+use boxoffice::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
+use boxoffice::store::sqlite::{SqliteStore, Synchronous};
+use boxoffice::store::{HoldRequest, Store, User};
+use chrono::Duration;
+use tempfile::TempDir;
+
+const PRICE: i64 = 1_000;
+
+fn now() -> Timestamp {
+    "2030-01-01T10:00:00Z".parse().unwrap()
+}
+
+fn minutes(n: i64) -> Duration {
+    Duration::minutes(n)
+}
+
+struct Fixture {
+    _dir: TempDir,
+    store: Arc<SqliteStore>,
+    concert: Concert,
+    buyer: User,
+}
+
+impl Fixture {
+    async fn new(seats: usize) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Arc::new(SqliteStore::open(&dir.path().join("box.db"), Synchronous::Normal).unwrap());
+        let seats = (1..=seats).map(|n| (format!("A{n}"), PRICE)).collect();
+        let concert =
+            NewConcert::parse("Night Show", vec![(now() + Duration::days(30), seats)]).unwrap();
+        let concert = store.create_concert(concert).await.unwrap();
+        let buyer = store.create_user("Ada", "ada@example.com").await.unwrap();
+        Fixture {
+            _dir: dir,
+            store,
+            concert,
+            buyer,
+        }
+    }
+
+    fn schedule(&self) -> ScheduleId {
+        self.concert.schedules[0].id
+    }
+
+    async fn seat(&self, index: usize) -> SeatId {
+        let seats = self
+            .store
+            .seats(self.concert.id, self.schedule(), now())
+            .await
+            .unwrap();
+        seats[index].id
+    }
+
+    fn hold(&self, user: UserId, seat: SeatId, at: Timestamp) -> HoldRequest {
+        HoldRequest {
+            user_id: user,
+            concert_id: self.concert.id,
+            schedule_id: self.schedule(),
+            seat_id: seat,
+            now: at,
+            expires_at: at + minutes(5),
+        }
+    }
+
+    async fn charge(&self, user: UserId, amount: i64) {
+        let amount = ChargeAmount::parse(amount, Money::new(i64::MAX).unwrap()).unwrap();
+        self.store.charge(user, amount, now(), None).await.unwrap();
+    }
+
+    async fn available(&self, at: Timestamp) -> i64 {
+        self.store
+            .schedule(self.schedule(), at)
+            .await
+            .unwrap()
+            .available_seats
+    }
+
+    async fn events(&self, event_type: &str, reservation: ReservationId) -> usize {
+        let key = format!("reservation:{reservation}");
+        let outbox = self.store.outbox(10_000).await.unwrap();
+        outbox
+            .iter()
+            .filter(|e| e.event_type == event_type && e.aggregate_key == key)
+            .count()
+    }
+}
+
+fn idem(key: &str, scope: &str, fingerprint: &str) -> Option<IdempotentRequest> {
+    Some(IdempotentRequest {
+        key: IdempotencyKey::parse(key).unwrap(),
+        scope: scope.into(),
+        fingerprint: fingerprint.into(),
+    })
+}
+
+#[tokio::test]
+async fn a_created_concert_reads_back_with_all_seats_available() {
+    let f = Fixture::new(3).await;
+    let concert = f.store.concert(f.concert.id, now()).await.unwrap();
+    assert_eq!(concert, f.concert);
+    assert_eq!(concert.schedules[0].total_seats, 3);
+    assert_eq!(concert.schedules[0].available_seats, 3);
+    assert_eq!(
+        f.store.concerts(now()).await.unwrap(),
+        vec![f.concert.clone()]
+    );
+    let seats = f
+        .store
+        .seats(f.concert.id, f.schedule(), now())
+        .await
+        .unwrap();
+    assert_eq!(seats.len(), 3);
+    assert!(seats.iter().all(|s| s.status == SeatStatus::Available));
+}
+
+#[tokio::test]
+async fn second_hold_on_a_seat_is_refused() {
+    let f = Fixture::new(2).await;
+    let other = f.store.create_user("Bob", "bob@example.com").await.unwrap();
+    let seat = f.seat(0).await;
+
+    let held = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, seat, now()))
+        .await
+        .unwrap();
+    assert_eq!(held.status, ReservationStatus::Held);
+    assert_eq!(held.price, Money::new(PRICE).unwrap());
+    assert_eq!(held.seat_number, "A1");
+    assert_eq!(f.events("reservation.held", held.id).await, 1);
+
+    let again = f
+        .store
+        .reserve_seat(f.hold(other.id, seat, now() + minutes(1)))
+        .await;
+    assert_eq!(again, Err(Error::SeatUnavailable(seat.0)));
+}
+
+#[tokio::test]
+async fn a_hold_lowers_the_available_seats_and_shows_as_held() {
+    let f = Fixture::new(2).await;
+    let seat = f.seat(0).await;
+    f.store
+        .reserve_seat(f.hold(f.buyer.id, seat, now()))
+        .await
+        .unwrap();
+
+    assert_eq!(f.available(now()).await, 1);
+    let concert = f.store.concert(f.concert.id, now()).await.unwrap();
+    assert_eq!(concert.schedules[0].available_seats, 1);
+    let seats = f
+        .store
+        .seats(f.concert.id, f.schedule(), now())
+        .await
+        .unwrap();
+    assert_eq!(seats[0].status, SeatStatus::Held);
+}
+
+#[tokio::test]
+async fn an_expired_hold_is_free_again_and_expires_exactly_once() {
+    let f = Fixture::new(1).await;
+    let other = f.store.create_user("Bob", "bob@example.com").await.unwrap();
+    let seat = f.seat(0).await;
+    let first = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, seat, now()))
+        .await
+        .unwrap();
+
+    let later = now() + minutes(6);
+    assert_eq!(
+        f.available(later).await,
+        1,
+        "a run-out hold counts as available"
+    );
+    let seats = f
+        .store
+        .seats(f.concert.id, f.schedule(), later)
+        .await
+        .unwrap();
+    assert_eq!(seats[0].status, SeatStatus::Available);
+
+    let second = f
+        .store
+        .reserve_seat(f.hold(other.id, seat, later))
+        .await
+        .unwrap();
+    let old = f.store.reservation(first.id).await.unwrap();
+    assert_eq!(old.status, ReservationStatus::Expired);
+    assert_eq!(f.events("reservation.expired", first.id).await, 1);
+
+    // The sweep must not end it a second time, nor touch the new hold.
+    assert_eq!(f.store.expire_holds(later, 100).await.unwrap(), 0);
+    assert_eq!(f.events("reservation.expired", first.id).await, 1);
+    let new = f.store.reservation(second.id).await.unwrap();
+    assert_eq!(new.status, ReservationStatus::Held);
+}
+
+#[tokio::test]
+async fn the_sweep_frees_run_out_holds_with_one_event_each() {
+    let f = Fixture::new(3).await;
+    let mut holds = Vec::new();
+    for i in 0..3 {
+        let seat = f.seat(i).await;
+        holds.push(
+            f.store
+                .reserve_seat(f.hold(f.buyer.id, seat, now()))
+                .await
+                .unwrap(),
+        );
+    }
+    let later = now() + minutes(5);
+    assert_eq!(
+        f.store.expire_holds(now(), 10).await.unwrap(),
+        0,
+        "nothing ran out yet"
+    );
+    assert_eq!(
+        f.store.expire_holds(later, 2).await.unwrap(),
+        2,
+        "the limit is kept"
+    );
+    assert_eq!(f.store.expire_holds(later, 2).await.unwrap(), 1);
+    assert_eq!(f.store.expire_holds(later, 2).await.unwrap(), 0);
+    assert_eq!(
+        f.available(now()).await,
+        3,
+        "freed seats are available even to an earlier clock"
+    );
+
+    for hold in &holds {
+        assert_eq!(f.events("reservation.expired", hold.id).await, 1);
+    }
+    // Holding a swept seat again ends nothing a second time.
+    f.store
+        .reserve_seat(f.hold(f.buyer.id, holds[0].seat_id, later))
+        .await
+        .unwrap();
+    assert_eq!(f.events("reservation.expired", holds[0].id).await, 1);
+}
+
+#[tokio::test]
+async fn paying_moves_money_once_and_the_balance_equals_its_history() {
+    let f = Fixture::new(1).await;
+    f.charge(f.buyer.id, 5_000).await;
+    let seat = f.seat(0).await;
+    let held = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, seat, now()))
+        .await
+        .unwrap();
+
+    let paid_at = now() + minutes(1);
+    let payment = f
+        .store
+        .pay(f.buyer.id, held.id, paid_at, None)
+        .await
+        .unwrap();
+    assert_eq!(payment.amount, Money::new(PRICE).unwrap());
+    assert_eq!(payment.balance_after, Money::new(4_000).unwrap());
+    assert_eq!(payment.reservation_id, held.id);
+
+    let again = f.store.pay(f.buyer.id, held.id, paid_at, None).await;
+    assert_eq!(again, Err(Error::AlreadyPaid(held.id.0)));
+
+    let balance = f.store.balance(f.buyer.id).await.unwrap().balance;
+    assert_eq!(balance, Money::new(4_000).unwrap());
+    let history = f.store.balance_history(f.buyer.id).await.unwrap();
+    assert_eq!(
+        history.iter().map(|e| e.amount).sum::<i64>(),
+        balance.minor_units()
+    );
+    assert_eq!(
+        history.last().map(|e| (e.kind, e.amount)),
+        Some((EntryKind::Use, -PRICE))
+    );
+
+    let seats = f
+        .store
+        .seats(f.concert.id, f.schedule(), paid_at + minutes(30))
+        .await
+        .unwrap();
+    assert_eq!(seats[0].status, SeatStatus::Sold);
+    assert_eq!(f.available(paid_at + minutes(30)).await, 0);
+    assert_eq!(
+        f.store.reservation(held.id).await.unwrap().status,
+        ReservationStatus::Confirmed
+    );
+    assert_eq!(f.events("payment.completed", held.id).await, 1);
+
+    let receipts = f.store.payments(f.buyer.id).await.unwrap();
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(receipts[0].id, payment.id);
+    assert_eq!(receipts[0].title, "Night Show");
+    assert_eq!(receipts[0].seat_number, "A1");
+    assert_eq!(receipts[0].show_time, f.concert.schedules[0].start_time);
+    assert_eq!(receipts[0].paid_at, paid_at);
+
+    // A sold seat is never released by the sweep nor held again.
+    assert_eq!(
+        f.store
+            .expire_holds(paid_at + minutes(60), 10)
+            .await
+            .unwrap(),
+        0
+    );
+    let late = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, seat, paid_at + minutes(60)))
+        .await;
+    assert_eq!(late, Err(Error::SeatUnavailable(seat.0)));
+}
+
+#[tokio::test]
+async fn only_the_holder_can_pay() {
+    let f = Fixture::new(1).await;
+    let stranger = f.store.create_user("Eve", "eve@example.com").await.unwrap();
+    f.charge(stranger.id, 5_000).await;
+    let held = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, f.seat(0).await, now()))
+        .await
+        .unwrap();
+
+    let paid = f.store.pay(stranger.id, held.id, now(), None).await;
+    assert!(matches!(paid, Err(Error::Forbidden(_))), "{paid:?}");
+    assert_eq!(
+        f.store.balance(stranger.id).await.unwrap().balance,
+        Money::new(5_000).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn paying_without_enough_balance_moves_nothing() {
+    let f = Fixture::new(1).await;
+    f.charge(f.buyer.id, 500).await;
+    let held = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, f.seat(0).await, now()))
+        .await
+        .unwrap();
+
+    let paid = f.store.pay(f.buyer.id, held.id, now(), None).await;
+    assert_eq!(
+        paid,
+        Err(Error::InsufficientBalance {
+            balance: 500,
+            needed: PRICE
+        })
+    );
+    assert_eq!(
+        f.store.balance(f.buyer.id).await.unwrap().balance,
+        Money::new(500).unwrap()
+    );
+    assert_eq!(f.store.balance_history(f.buyer.id).await.unwrap().len(), 1);
+    assert_eq!(
+        f.store.reservation(held.id).await.unwrap().status,
+        ReservationStatus::Held
+    );
+    assert!(f.store.payments(f.buyer.id).await.unwrap().is_empty());
+    assert_eq!(f.events("payment.completed", held.id).await, 0);
+}
+
+#[tokio::test]
+async fn paying_a_run_out_hold_fails_and_moves_nothing() {
+    let f = Fixture::new(1).await;
+    f.charge(f.buyer.id, 5_000).await;
+    let held = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, f.seat(0).await, now()))
+        .await
+        .unwrap();
+
+    let paid = f
+        .store
+        .pay(f.buyer.id, held.id, now() + minutes(5), None)
+        .await;
+    assert_eq!(paid, Err(Error::HoldExpired(held.id.0)));
+    assert_eq!(
+        f.store.balance(f.buyer.id).await.unwrap().balance,
+        Money::new(5_000).unwrap()
+    );
+    assert_eq!(f.store.balance_history(f.buyer.id).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_replayed_charge_returns_the_first_answer_and_charges_once() {
+    let f = Fixture::new(1).await;
+    let amount = ChargeAmount::parse(700, Money::new(10_000).unwrap()).unwrap();
+    let scope = format!("charge:{}", f.buyer.id);
+    let key = idem("k-1", &scope, "amount=700");
+
+    let first = f
+        .store
+        .charge(f.buyer.id, amount, now(), key.clone())
+        .await
+        .unwrap();
+    let replay = f
+        .store
+        .charge(f.buyer.id, amount, now() + minutes(1), key)
+        .await
+        .unwrap();
+    assert_eq!(replay, first);
+    assert_eq!(
+        f.store.balance(f.buyer.id).await.unwrap().balance,
+        Money::new(700).unwrap()
+    );
+    assert_eq!(f.store.balance_history(f.buyer.id).await.unwrap().len(), 1);
+    let charged = f.store.outbox(100).await.unwrap();
+    assert_eq!(
+        charged
+            .iter()
+            .filter(|e| e.event_type == "balance.charged")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_key_reused_for_another_request_is_a_conflict() {
+    let f = Fixture::new(1).await;
+    let max = Money::new(10_000).unwrap();
+    let scope = format!("charge:{}", f.buyer.id);
+    let first = ChargeAmount::parse(700, max).unwrap();
+    let second = ChargeAmount::parse(900, max).unwrap();
+
+    f.store
+        .charge(f.buyer.id, first, now(), idem("k-1", &scope, "amount=700"))
+        .await
+        .unwrap();
+    let reused = f
+        .store
+        .charge(f.buyer.id, second, now(), idem("k-1", &scope, "amount=900"))
+        .await;
+    assert_eq!(reused, Err(Error::IdempotencyConflict));
+    assert_eq!(
+        f.store.balance(f.buyer.id).await.unwrap().balance,
+        Money::new(700).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_payment_returns_the_first_answer() {
+    let f = Fixture::new(1).await;
+    f.charge(f.buyer.id, 5_000).await;
+    let held = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, f.seat(0).await, now()))
+        .await
+        .unwrap();
+    let scope = format!("pay:{}", f.buyer.id);
+    let fingerprint = format!("reservation={}", held.id);
+
+    let first = f
+        .store
+        .pay(
+            f.buyer.id,
+            held.id,
+            now(),
+            idem("p-1", &scope, &fingerprint),
+        )
+        .await;
+    let replay = f
+        .store
+        .pay(
+            f.buyer.id,
+            held.id,
+            now(),
+            idem("p-1", &scope, &fingerprint),
+        )
+        .await;
+    assert!(first.is_ok());
+    assert_eq!(replay, first);
+    assert_eq!(
+        f.store.balance(f.buyer.id).await.unwrap().balance,
+        Money::new(4_000).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_request_does_not_use_up_its_key() {
+    let f = Fixture::new(1).await;
+    let held = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, f.seat(0).await, now()))
+        .await
+        .unwrap();
+    let scope = format!("pay:{}", f.buyer.id);
+    let key = || idem("p-1", &scope, "reservation=1");
+
+    let broke = f.store.pay(f.buyer.id, held.id, now(), key()).await;
+    assert!(matches!(broke, Err(Error::InsufficientBalance { .. })));
+    f.charge(f.buyer.id, 5_000).await;
+    assert!(f.store.pay(f.buyer.id, held.id, now(), key()).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_charge_that_would_overflow_the_balance_is_refused() {
+    let f = Fixture::new(1).await;
+    f.charge(f.buyer.id, i64::MAX - 5).await;
+    let ten = ChargeAmount::parse(10, Money::new(i64::MAX).unwrap()).unwrap();
+
+    let overflow = f.store.charge(f.buyer.id, ten, now(), None).await;
+    assert!(
+        matches!(overflow, Err(Error::InvalidInput(_))),
+        "{overflow:?}"
+    );
+    let balance = f.store.balance(f.buyer.id).await.unwrap().balance;
+    assert_eq!(balance, Money::new(i64::MAX - 5).unwrap());
+    assert_eq!(f.store.balance_history(f.buyer.id).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn two_hundred_buyers_on_a_hundred_seats_get_exactly_a_hundred_holds() {
+    let f = Arc::new(Fixture::new(100).await);
+    let seats = f
+        .store
+        .seats(f.concert.id, f.schedule(), now())
+        .await
+        .unwrap();
+    let mut buyers = Vec::new();
+    for i in 0..200 {
+        buyers.push(
+            f.store
+                .create_user(&format!("b{i}"), "b@example.com")
+                .await
+                .unwrap(),
+        );
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(200));
+    let tasks = buyers.iter().enumerate().map(|(i, buyer)| {
+        let (f, barrier) = (f.clone(), barrier.clone());
+        let request = f.hold(buyer.id, seats[i % 100].id, now());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            f.store.reserve_seat(request).await
+        })
+    });
+    let outcomes = futures::future::join_all(tasks).await;
+
+    let held = outcomes.iter().filter(|o| matches!(o, Ok(Ok(_)))).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Err(Error::SeatUnavailable(_)))))
+        .count();
+    assert_eq!((held, refused), (100, 100));
+    assert_eq!(f.available(now()).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_write_does_not_affect_writes_committed_with_it() {
+    let f = Arc::new(Fixture::new(1).await);
+    let amount = ChargeAmount::parse(10, Money::new(100).unwrap()).unwrap();
+    let tasks = (0..100).map(|i| {
+        let f = f.clone();
+        // Every other charge goes to a user that does not exist and fails.
+        let user = if i % 2 == 0 {
+            f.buyer.id
+        } else {
+            UserId(999_999)
+        };
+        tokio::spawn(async move { f.store.charge(user, amount, now(), None).await })
+    });
+    let outcomes = futures::future::join_all(tasks).await;
+
+    let ok = outcomes.iter().filter(|o| matches!(o, Ok(Ok(_)))).count();
+    let missing = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Err(Error::NotFound(_)))))
+        .count();
+    assert_eq!((ok, missing), (50, 50));
+    assert_eq!(
+        f.store.balance(f.buyer.id).await.unwrap().balance,
+        Money::new(500).unwrap()
+    );
+    assert_eq!(f.store.balance_history(f.buyer.id).await.unwrap().len(), 50);
+}
+
+#[tokio::test]
+async fn unknown_things_are_reported_by_name() {
+    let f = Fixture::new(1).await;
+    let seat = f.seat(0).await;
+    let not_found = |what: &str| Err(Error::NotFound(what.to_owned()));
+
+    let mut hold = f.hold(f.buyer.id, seat, now());
+    hold.concert_id = ConcertId(77);
+    assert_eq!(
+        f.store.reserve_seat(hold).await.map(|_| ()),
+        not_found("concert 77")
+    );
+    let mut hold = f.hold(f.buyer.id, seat, now());
+    hold.schedule_id = ScheduleId(77);
+    assert_eq!(
+        f.store.reserve_seat(hold).await.map(|_| ()),
+        not_found("schedule 77")
+    );
+    let mut hold = f.hold(f.buyer.id, seat, now());
+    hold.seat_id = SeatId(77);
+    assert_eq!(
+        f.store.reserve_seat(hold).await.map(|_| ()),
+        not_found("seat 77")
+    );
+    let hold = f.hold(UserId(77), seat, now());
+    assert_eq!(
+        f.store.reserve_seat(hold).await.map(|_| ()),
+        not_found("user 77")
+    );
+
+    assert_eq!(
+        f.store.user(UserId(77)).await.map(|_| ()),
+        not_found("user 77")
+    );
+    assert_eq!(
+        f.store.concert(ConcertId(77), now()).await.map(|_| ()),
+        not_found("concert 77")
+    );
+    assert_eq!(
+        f.store.schedule(ScheduleId(77), now()).await.map(|_| ()),
+        not_found("schedule 77")
+    );
+    let seats = f.store.seats(f.concert.id, ScheduleId(77), now()).await;
+    assert_eq!(seats.map(|_| ()), not_found("schedule 77"));
+    let paid = f
+        .store
+        .pay(f.buyer.id, ReservationId(77), now(), None)
+        .await;
+    assert_eq!(paid.map(|_| ()), not_found("reservation 77"));
+    let amount = ChargeAmount::parse(10, Money::new(100).unwrap()).unwrap();
+    let charged = f.store.charge(UserId(77), amount, now(), None).await;
+    assert_eq!(charged.map(|_| ()), not_found("user 77"));
+}
+
+#[tokio::test]
+async fn outbox_rows_carry_the_event_envelope_oldest_first() {
+    let f = Fixture::new(1).await;
+    let held = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, f.seat(0).await, now()))
+        .await
+        .unwrap();
+    f.charge(f.buyer.id, 100).await;
+
+    let outbox = f.store.outbox(10).await.unwrap();
+    let types: Vec<_> = outbox.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["reservation.held", "balance.charged"]);
+    let event = &outbox[0];
+    assert_eq!(event.state, "pending");
+    assert_eq!(event.attempts, 0);
+    assert_eq!(event.aggregate_key, format!("reservation:{}", held.id));
+    assert_eq!(event.envelope["id"], event.event_id.as_str());
+    assert_eq!(event.envelope["data"]["reservationId"], held.id.0);
+    assert_eq!(f.store.outbox(1).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn reopening_the_database_keeps_the_data_and_the_signing_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("box.db");
+    let store = SqliteStore::open(&path, Synchronous::Full).unwrap();
+    let user = store.create_user("Ada", "ada@example.com").await.unwrap();
+    let key = store.signing_key().await.unwrap();
+    assert_eq!(key.len(), 32);
+    assert_eq!(store.signing_key().await.unwrap(), key);
+    store.ping().await.unwrap();
+    store.close().await;
+    assert!(
+        store.create_user("Bob", "bob@example.com").await.is_err(),
+        "closed"
+    );
+    drop(store);
+
+    let store = SqliteStore::open(&path, Synchronous::Full).unwrap();
+    assert_eq!(store.user(user.id).await.unwrap(), user);
+    assert_eq!(store.signing_key().await.unwrap(), key);
+    store.close().await;
+}
+
+#[test]
+fn synchronous_parses_from_its_lower_case_name() {
+    assert_eq!("FULL".parse::<Synchronous>().unwrap(), Synchronous::Full);
+    assert_eq!(
+        "normal".parse::<Synchronous>().unwrap(),
+        Synchronous::Normal
+    );
+    assert!("off".parse::<Synchronous>().is_err());
+    assert_eq!(Synchronous::Normal.to_string(), "normal");
+    assert_eq!(Synchronous::Full.to_string(), "full");
+}
