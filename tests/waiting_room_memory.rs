@@ -1,0 +1,603 @@
+//! The in-process waiting room through its public API: who gets in, in which order, when
+//! sessions end, and which tokens are believed.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use boxoffice::domain::error::Error;
+use boxoffice::domain::queue::{IssueOutcome, TokenClaims, TokenState};
+use boxoffice::domain::{ScheduleId, Timestamp, UserId, from_millis};
+use boxoffice::queue::memory::MemoryWaitingRoom;
+use boxoffice::queue::token::TokenSigner;
+use boxoffice::queue::{Issued, LineStats, QueuePolicy, WaitingRoom};
+
+const SHOW: ScheduleId = ScheduleId(7);
+const OTHER_SHOW: ScheduleId = ScheduleId(8);
+const SESSION: Duration = Duration::from_secs(600);
+const ENDED_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+fn policy(max_active: u64, admit_per_minute: u64) -> QueuePolicy {
+    QueuePolicy {
+        max_active,
+        admit_per_minute,
+        session_ttl: SESSION,
+        ended_token_ttl: ENDED_TTL,
+    }
+}
+
+fn signer() -> Arc<TokenSigner> {
+    Arc::new(TokenSigner::new(b"waiting-room-test-key-0123456789"))
+}
+
+fn room(max_active: u64, admit_per_minute: u64) -> MemoryWaitingRoom {
+    MemoryWaitingRoom::new(signer(), policy(max_active, admit_per_minute))
+}
+
+/// 2026-01-01T00:00:00Z plus `seconds`.
+fn at(seconds: i64) -> Timestamp {
+    from_millis(1_767_225_600_000 + seconds * 1000)
+}
+
+fn after(t: Timestamp, d: Duration) -> Timestamp {
+    t + chrono::TimeDelta::from_std(d).unwrap()
+}
+
+async fn issue(room: &MemoryWaitingRoom, user: i64, now: Timestamp) -> Issued {
+    room.issue(UserId(user), SHOW, now).await.unwrap()
+}
+
+async fn position(room: &MemoryWaitingRoom, claims: &TokenClaims, now: Timestamp) -> u64 {
+    match room.state(claims, now).await.unwrap() {
+        TokenState::Waiting { position, .. } => position,
+        other => panic!("user {} is not waiting: {other:?}", claims.user_id),
+    }
+}
+
+async fn is_active(room: &MemoryWaitingRoom, claims: &TokenClaims, now: Timestamp) -> bool {
+    matches!(
+        room.state(claims, now).await.unwrap(),
+        TokenState::Active { .. }
+    )
+}
+
+fn assert_invalid_token<T: std::fmt::Debug>(result: Result<T, Error>) {
+    assert!(
+        matches!(result, Err(Error::InvalidToken(_))),
+        "expected InvalidToken, got {result:?}"
+    );
+}
+
+/// Fills the one place of a single-place room so everyone after waits.
+async fn full_room(admit_per_minute: u64) -> (MemoryWaitingRoom, Issued) {
+    let room = room(1, admit_per_minute);
+    let first = issue(&room, 1, at(0)).await;
+    assert!(is_active(&room, &first.claims, at(0)).await);
+    (room, first)
+}
+
+#[tokio::test]
+async fn the_first_buyer_of_an_empty_line_is_active_at_once() {
+    let room = room(10, 600);
+    let issued = issue(&room, 1, at(0)).await;
+
+    assert_eq!(issued.outcome, IssueOutcome::Issued);
+    assert_eq!(issued.claims.user_id, UserId(1));
+    assert_eq!(issued.claims.schedule_id, SHOW);
+    assert_eq!(signer().verify(&issued.token), Ok(issued.claims));
+    assert_eq!(
+        room.state(&issued.claims, at(1)).await,
+        Ok(TokenState::Active {
+            expires_at: after(at(0), SESSION)
+        })
+    );
+}
+
+#[tokio::test]
+async fn when_the_room_is_full_later_buyers_wait_with_positions_one_two_three() {
+    let (room, _) = full_room(600).await;
+    let mut waiting = Vec::new();
+    for user in 2..=4 {
+        waiting.push(issue(&room, user, at(1)).await.claims);
+    }
+
+    for (i, claims) in waiting.iter().enumerate() {
+        assert_eq!(position(&room, claims, at(1)).await, i as u64 + 1);
+    }
+    let seqs: Vec<u64> = waiting.iter().map(|c| c.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+}
+
+#[tokio::test]
+async fn a_newcomer_does_not_jump_the_line_even_when_a_place_is_free() {
+    // One admission a minute: the first buyer takes it, the second has to wait.
+    let room = room(2, 1);
+    issue(&room, 1, at(0)).await;
+    let second = issue(&room, 2, at(0)).await;
+    assert_eq!(position(&room, &second.claims, at(0)).await, 1);
+
+    // Two minutes later a place is free and the rate allows one, but user 2 came first.
+    let third = issue(&room, 3, at(120)).await;
+    assert_eq!(position(&room, &third.claims, at(120)).await, 2);
+    assert_eq!(room.admit(at(120)).await, Ok(1));
+    assert!(is_active(&room, &second.claims, at(120)).await);
+    assert_eq!(position(&room, &third.claims, at(120)).await, 1);
+}
+
+#[tokio::test]
+async fn asking_again_returns_the_same_token_marked_existing() {
+    let (room, first) = full_room(600).await;
+    let waiting = issue(&room, 2, at(1)).await;
+
+    let again_active = issue(&room, 1, at(2)).await;
+    let again_waiting = issue(&room, 2, at(2)).await;
+
+    assert_eq!(again_active.outcome, IssueOutcome::Existing);
+    assert_eq!(again_active.token, first.token);
+    assert_eq!(again_active.claims, first.claims);
+    assert_eq!(again_waiting.outcome, IssueOutcome::Existing);
+    assert_eq!(again_waiting.token, waiting.token);
+    assert_eq!(position(&room, &waiting.claims, at(2)).await, 1);
+}
+
+#[tokio::test]
+async fn admission_lets_buyers_in_first_come_first_served_and_never_beyond_max_active() {
+    let room = room(3, 6000);
+    let mut all = Vec::new();
+    for user in 1..=12 {
+        all.push(issue(&room, user, at(0)).await.claims);
+    }
+    assert_eq!(room.admit(at(1)).await, Ok(0), "the room is already full");
+
+    // Each round the oldest session ends (two at once in the last rounds); the places go to
+    // the buyers who came first, and never more than three are in.
+    let mut oldest = 0;
+    for round in 1..=5 {
+        let now = at(round);
+        let leaving = if round > 3 { 2 } else { 1 };
+        for claims in &all[oldest..oldest + leaving] {
+            room.end_session(claims, now).await.unwrap();
+        }
+        oldest += leaving;
+        assert_eq!(room.admit(now).await, Ok(leaving as u64));
+        for (i, claims) in all.iter().enumerate() {
+            let expected = (oldest..oldest + 3).contains(&i);
+            assert_eq!(
+                is_active(&room, claims, now).await,
+                expected,
+                "round {round}, buyer {i}"
+            );
+        }
+        assert_eq!(room.stats().await.unwrap()[0].active, 3);
+    }
+}
+
+#[tokio::test]
+async fn each_tick_admits_at_most_the_per_second_share_of_the_rate() {
+    let room = room(1000, 600);
+    let mut claims = Vec::new();
+    for user in 1..=100 {
+        claims.push(issue(&room, user, at(0)).await.claims);
+    }
+    // The first ten arrivals used up the second's share and were let in at once.
+    let active_now = room.stats().await.unwrap()[0].active;
+    assert_eq!(active_now, 10);
+
+    assert_eq!(room.admit(at(1)).await, Ok(10));
+    assert_eq!(room.admit(at(1)).await, Ok(0), "the same second twice");
+    assert_eq!(room.admit(at(2)).await, Ok(10));
+    assert_eq!(
+        room.admit(at(60)).await,
+        Ok(10),
+        "a quiet spell gives no burst"
+    );
+    assert_eq!(
+        room.stats().await.unwrap(),
+        vec![LineStats {
+            schedule_id: SHOW,
+            waiting: 60,
+            active: 40
+        }]
+    );
+}
+
+#[tokio::test]
+async fn ending_a_session_frees_a_place_for_the_next_buyer_on_the_next_tick() {
+    let (room, first) = full_room(600).await;
+    let second = issue(&room, 2, at(1)).await;
+    assert_eq!(room.admit(at(2)).await, Ok(0));
+
+    room.end_session(&first.claims, at(3)).await.unwrap();
+    assert_eq!(
+        room.state(&first.claims, at(3)).await,
+        Ok(TokenState::Ended { ended_at: at(3) })
+    );
+    assert_eq!(position(&room, &second.claims, at(3)).await, 1);
+
+    assert_eq!(room.admit(at(4)).await, Ok(1));
+    assert_eq!(
+        room.state(&second.claims, at(4)).await,
+        Ok(TokenState::Active {
+            expires_at: after(at(4), SESSION)
+        })
+    );
+}
+
+#[tokio::test]
+async fn ending_a_session_twice_or_of_an_unknown_token_is_harmless() {
+    let (room, first) = full_room(600).await;
+    room.end_session(&first.claims, at(1)).await.unwrap();
+    room.end_session(&first.claims, at(5)).await.unwrap();
+    assert_eq!(
+        room.state(&first.claims, at(6)).await,
+        Ok(TokenState::Ended { ended_at: at(1) })
+    );
+
+    let stranger = TokenClaims {
+        token_id: 99,
+        user_id: UserId(99),
+        schedule_id: ScheduleId(1234),
+        seq: 1,
+        issued_at_ms: 0,
+    };
+    assert_eq!(room.end_session(&stranger, at(7)).await, Ok(()));
+}
+
+#[tokio::test]
+async fn a_waiting_buyer_who_leaves_moves_everyone_behind_up() {
+    let (room, _) = full_room(600).await;
+    let waiting: Vec<TokenClaims> = {
+        let mut v = Vec::new();
+        for user in 2..=5 {
+            v.push(issue(&room, user, at(1)).await.claims);
+        }
+        v
+    };
+
+    room.end_session(&waiting[1], at(2)).await.unwrap();
+
+    assert_eq!(
+        room.state(&waiting[1], at(2)).await,
+        Ok(TokenState::Ended { ended_at: at(2) })
+    );
+    assert_eq!(position(&room, &waiting[0], at(2)).await, 1);
+    assert_eq!(position(&room, &waiting[2], at(2)).await, 2);
+    assert_eq!(position(&room, &waiting[3], at(2)).await, 3);
+}
+
+#[tokio::test]
+async fn a_session_past_its_expiry_is_reported_ended_even_before_the_tick() {
+    let (room, first) = full_room(600).await;
+    let expires_at = after(at(0), SESSION);
+
+    assert!(
+        is_active(
+            &room,
+            &first.claims,
+            expires_at - chrono::TimeDelta::seconds(1)
+        )
+        .await
+    );
+    assert_eq!(
+        room.state(&first.claims, expires_at).await,
+        Ok(TokenState::Ended {
+            ended_at: expires_at
+        })
+    );
+    assert_eq!(room.stats().await, Ok(vec![]));
+}
+
+#[tokio::test]
+async fn a_timed_out_session_makes_room_for_the_next_buyer() {
+    let (room, first) = full_room(600).await;
+    let second = issue(&room, 2, at(1)).await;
+    let expires_at = after(at(0), SESSION);
+
+    assert_eq!(room.admit(expires_at).await, Ok(1));
+    assert!(is_active(&room, &second.claims, expires_at).await);
+    assert_eq!(
+        room.state(&first.claims, expires_at).await,
+        Ok(TokenState::Ended {
+            ended_at: expires_at
+        })
+    );
+}
+
+#[tokio::test]
+async fn an_ended_token_is_remembered_for_the_ended_token_ttl_then_refused() {
+    let (room, first) = full_room(600).await;
+    room.end_session(&first.claims, at(10)).await.unwrap();
+
+    let last_moment = after(at(10), ENDED_TTL) - chrono::TimeDelta::milliseconds(1);
+    assert_eq!(
+        room.state(&first.claims, last_moment).await,
+        Ok(TokenState::Ended { ended_at: at(10) })
+    );
+    assert_invalid_token(room.state(&first.claims, after(at(10), ENDED_TTL)).await);
+}
+
+#[tokio::test]
+async fn a_buyer_whose_session_ended_can_queue_again_with_a_new_token() {
+    let (room, first) = full_room(600).await;
+    room.end_session(&first.claims, at(1)).await.unwrap();
+
+    let again = issue(&room, 1, at(2)).await;
+
+    assert_eq!(again.outcome, IssueOutcome::Issued);
+    assert_ne!(again.token, first.token);
+    assert!(again.claims.seq > first.claims.seq);
+    assert!(is_active(&room, &again.claims, at(2)).await);
+    assert_eq!(
+        room.state(&first.claims, at(2)).await,
+        Ok(TokenState::Ended { ended_at: at(1) })
+    );
+}
+
+#[tokio::test]
+async fn positions_shrink_as_buyers_ahead_are_admitted() {
+    let room = room(100, 60);
+    let first = issue(&room, 1, at(0)).await;
+    assert!(is_active(&room, &first.claims, at(0)).await);
+    let mut waiting = Vec::new();
+    for user in 2..=6 {
+        waiting.push(issue(&room, user, at(0)).await.claims);
+    }
+    let last = waiting[4];
+    assert_eq!(position(&room, &last, at(0)).await, 5);
+
+    for (tick, expected) in [(1, 4), (2, 3), (3, 2), (4, 1)] {
+        assert_eq!(room.admit(at(tick)).await, Ok(1));
+        assert_eq!(position(&room, &last, at(tick)).await, expected);
+    }
+    assert_eq!(room.admit(at(5)).await, Ok(1));
+    assert!(is_active(&room, &last, at(5)).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_concurrent_issues_give_a_thousand_distinct_dense_positions() {
+    let (room, _) = full_room(600).await;
+    let room = Arc::new(room);
+    let barrier = Arc::new(tokio::sync::Barrier::new(1000));
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let room = room.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                room.issue(UserId(1000 + i), SHOW, at(1)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut issued = Vec::new();
+    for task in tasks {
+        issued.push(task.await.unwrap());
+    }
+
+    let mut positions = Vec::new();
+    for i in &issued {
+        assert_eq!(i.outcome, IssueOutcome::Issued);
+        positions.push(position(&room, &i.claims, at(1)).await);
+    }
+    positions.sort_unstable();
+    assert_eq!(positions, (1..=1000).collect::<Vec<u64>>());
+    let seqs: HashSet<u64> = issued.iter().map(|i| i.claims.seq).collect();
+    let ids: HashSet<u64> = issued.iter().map(|i| i.claims.token_id).collect();
+    assert_eq!((seqs.len(), ids.len()), (1000, 1000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_issues_by_one_buyer_give_one_place_in_line() {
+    let (room, _) = full_room(600).await;
+    let room = Arc::new(room);
+    let barrier = Arc::new(tokio::sync::Barrier::new(50));
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let room = room.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                room.issue(UserId(2), SHOW, at(1)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut issued = Vec::new();
+    for task in tasks {
+        issued.push(task.await.unwrap());
+    }
+
+    let tokens: HashSet<&str> = issued.iter().map(|i| i.token.as_str()).collect();
+    assert_eq!(tokens.len(), 1);
+    let new = issued
+        .iter()
+        .filter(|i| i.outcome == IssueOutcome::Issued)
+        .count();
+    assert_eq!(new, 1);
+    assert_eq!(room.stats().await.unwrap()[0].waiting, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_issues_and_ticks_never_exceed_max_active() {
+    let room = Arc::new(room(25, 6000));
+    let tasks: Vec<_> = (0..400)
+        .map(|i| {
+            let room = room.clone();
+            tokio::spawn(async move {
+                let now = at(i / 40);
+                room.issue(UserId(i), SHOW, now).await.unwrap();
+                if i % 10 == 0 {
+                    room.admit(now).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for second in 10..20 {
+        room.admit(at(second)).await.unwrap();
+    }
+    let stats = room.stats().await.unwrap();
+    assert_eq!(stats[0].active, 25);
+    assert_eq!(stats[0].waiting, 375);
+}
+
+#[tokio::test]
+async fn a_token_is_believed_only_for_the_schedule_it_was_issued_for() {
+    let room = room(1, 600);
+    let here = issue(&room, 1, at(0)).await;
+    let there = room.issue(UserId(1), OTHER_SHOW, at(0)).await.unwrap();
+    assert_ne!(here.token, there.token);
+    assert!(is_active(&room, &here.claims, at(0)).await);
+    assert!(is_active(&room, &there.claims, at(0)).await);
+
+    // Claims moved to another schedule (as if signed by a careless issuer) are not known there.
+    let moved = TokenClaims {
+        schedule_id: OTHER_SHOW,
+        ..here.claims
+    };
+    assert_invalid_token(room.state(&moved, at(0)).await);
+    let nowhere = TokenClaims {
+        schedule_id: ScheduleId(999),
+        ..here.claims
+    };
+    assert_invalid_token(room.state(&nowhere, at(0)).await);
+
+    // Ending the session of one show leaves the other alone.
+    room.end_session(&here.claims, at(1)).await.unwrap();
+    assert!(is_active(&room, &there.claims, at(1)).await);
+}
+
+#[tokio::test]
+async fn validly_signed_claims_the_room_did_not_issue_are_refused() {
+    let (room, first) = full_room(600).await;
+    let forged_id = TokenClaims {
+        token_id: first.claims.token_id ^ 1,
+        ..first.claims
+    };
+    let forged_seq = TokenClaims {
+        seq: first.claims.seq + 1,
+        ..first.claims
+    };
+    let forged_user = TokenClaims {
+        user_id: UserId(2),
+        ..first.claims
+    };
+    for claims in [forged_id, forged_seq, forged_user] {
+        let token = signer().sign(&claims);
+        let verified = signer().verify(&token).unwrap();
+        assert_invalid_token(room.state(&verified, at(1)).await);
+    }
+}
+
+#[tokio::test]
+async fn tampered_or_foreign_tokens_do_not_verify() {
+    let room = room(10, 600);
+    let issued = issue(&room, 1, at(0)).await;
+    let signer = signer();
+
+    let mut flipped = issued.token.clone().into_bytes();
+    flipped[10] ^= 0x01;
+    let flipped = String::from_utf8(flipped).unwrap();
+    let foreign = TokenSigner::new(b"some other key").sign(&issued.claims);
+    let truncated = &issued.token[..issued.token.len() - 1];
+    let bearer = format!("Bearer {}", issued.token);
+    let oversize = format!("{}{}", issued.token, "A".repeat(600));
+
+    for token in [
+        flipped.as_str(),
+        foreign.as_str(),
+        truncated,
+        bearer.as_str(),
+        oversize.as_str(),
+        "",
+        "garbage",
+    ] {
+        assert_invalid_token(signer.verify(token));
+    }
+    assert_eq!(signer.verify(&issued.token), Ok(issued.claims));
+}
+
+#[tokio::test]
+async fn the_estimated_wait_is_positive_and_grows_with_the_position() {
+    let (room, _) = full_room(60).await;
+    let near = issue(&room, 2, at(1)).await.claims;
+    let far = issue(&room, 3, at(1)).await.claims;
+
+    let wait = |state| match state {
+        Ok(TokenState::Waiting {
+            estimated_wait_seconds,
+            ..
+        }) => estimated_wait_seconds,
+        other => panic!("not waiting: {other:?}"),
+    };
+    let near_wait = wait(room.state(&near, at(1)).await);
+    let far_wait = wait(room.state(&far, at(1)).await);
+    assert!(near_wait > 0);
+    assert!(far_wait > near_wait, "{far_wait} <= {near_wait}");
+}
+
+#[tokio::test]
+async fn the_estimated_wait_follows_the_measured_admission_rate() {
+    // Configured for 6,000 a minute, but a room of 10 places whose sessions end slowly lets in
+    // far fewer; the estimate must follow what happens, not the setting.
+    let room = room(10, 6000);
+    let mut claims = Vec::new();
+    for user in 1..=30 {
+        claims.push(issue(&room, user, at(0)).await.claims);
+    }
+    for second in 1..=30 {
+        // One buyer per two seconds pays and leaves: 30 admissions a minute.
+        if second % 2 == 0 {
+            let active = claims[(second / 2 - 1) as usize];
+            room.end_session(&active, at(second)).await.unwrap();
+        }
+        room.admit(at(second)).await.unwrap();
+    }
+    let last = claims[29];
+    let TokenState::Waiting {
+        position,
+        estimated_wait_seconds,
+    } = room.state(&last, at(59)).await.unwrap()
+    else {
+        panic!("the last buyer should still wait");
+    };
+    // 25 admissions (10 at once, 15 later) measured over the last minute: about 2.4 s each.
+    assert_eq!(position, 5);
+    assert!(
+        (10..=15).contains(&estimated_wait_seconds),
+        "{estimated_wait_seconds} s for position {position}"
+    );
+}
+
+#[tokio::test]
+async fn stats_count_the_waiting_and_active_of_each_busy_line() {
+    let room = room(1, 600);
+    issue(&room, 1, at(0)).await;
+    issue(&room, 2, at(0)).await;
+    issue(&room, 3, at(0)).await;
+    let gone = room.issue(UserId(4), OTHER_SHOW, at(0)).await.unwrap();
+    room.end_session(&gone.claims, at(1)).await.unwrap();
+
+    assert_eq!(
+        room.stats().await,
+        Ok(vec![LineStats {
+            schedule_id: SHOW,
+            waiting: 2,
+            active: 1
+        }])
+    );
+}
+
+#[tokio::test]
+async fn a_paused_line_lets_nobody_in_and_reports_a_long_wait() {
+    let room = room(10, 0);
+    let claims = issue(&room, 1, at(0)).await.claims;
+    assert_eq!(room.admit(at(60)).await, Ok(0));
+    assert_eq!(
+        room.state(&claims, at(60)).await,
+        Ok(TokenState::Waiting {
+            position: 1,
+            estimated_wait_seconds: 86_400
+        })
+    );
+}
