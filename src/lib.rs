@@ -4,7 +4,18 @@
 //! `http` serves the API; `jobs` runs the background work; `app` wires it all together and is
 //! what both `main` and the tests start.
 
+pub mod app;
+pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod events;
+pub mod http;
+pub mod jobs;
+pub mod metrics;
 pub mod queue;
 pub mod store;
+
+/// The OpenAPI spec of the whole API, as served at `/openapi.json`.
+pub fn openapi_spec() -> String {
+    http::spec_json()
+}

@@ -1,0 +1,146 @@
+//! Builds boxoffice from its [`Config`]: opens the store, sets up the waiting room, starts the
+//! jobs and serves the routes. `main` and every test start the app the same way, through
+//! [`App::build`]; a test binds to port 0 and reads the real address back.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::Server;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::domain::Money;
+use crate::http::{self, ApiSettings, ApiState};
+use crate::jobs::{JobContext, Jobs};
+use crate::metrics::Metrics;
+use crate::queue::memory::MemoryWaitingRoom;
+use crate::queue::token::TokenSigner;
+use crate::queue::{QueuePolicy, WaitingRoom};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+
+/// How long requests in flight get to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long an ended session's token still identifies its buyer.
+const ENDED_TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A running boxoffice.
+pub struct App {
+    addr: SocketAddr,
+    state: ApiState,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+    jobs: Jobs,
+}
+
+/// The adapters and API state for a config, without serving anything.
+pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
+    let store: Arc<dyn Store> = {
+        let path = config.db.clone();
+        let sync = config.sync;
+        Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&path, sync)).await??)
+    };
+    let signer = Arc::new(TokenSigner::new(&store.signing_key().await?));
+    let policy = QueuePolicy {
+        max_active: config.queue_max_active,
+        admit_per_minute: config.queue_admit_per_minute,
+        session_ttl: config.session_ttl,
+        ended_token_ttl: ENDED_TOKEN_TTL,
+    };
+    let room: Arc<dyn WaitingRoom> = Arc::new(MemoryWaitingRoom::new(signer.clone(), policy));
+    let settings = ApiSettings {
+        hold_ttl: chrono::Duration::from_std(config.hold_ttl)?,
+        max_charge: Money::new(config.max_charge)?,
+        admin_token: config.admin_token.clone(),
+    };
+    Ok(ApiState {
+        store,
+        room,
+        signer,
+        settings: Arc::new(settings),
+        metrics: Metrics::global(),
+    })
+}
+
+impl App {
+    /// Opens everything, binds `config.listen` and starts serving in the background.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let state = build_state(&config).await?;
+        if config.admin_token.is_none() {
+            tracing::info!(
+                "admin API disabled; enable it with --admin-token or BOXOFFICE_ADMIN_TOKEN"
+            );
+        }
+        let jobs = Jobs::start(JobContext {
+            store: state.store.clone(),
+            room: state.room.clone(),
+            metrics: state.metrics.clone(),
+            admission_interval: config.queue_tick,
+            sweep_interval: config.hold_sweep_interval,
+        })
+        .await?;
+
+        let acceptor = TcpListener::bind(config.listen.clone())
+            .into_acceptor()
+            .await?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .ok_or_else(|| {
+                anyhow::anyhow!("cannot read the address bound for {}", config.listen)
+            })?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let routes = http::routes(state.clone());
+        let server = tokio::spawn(async move {
+            Server::new_with_acceptor(acceptor)
+                .run_with_graceful_shutdown(
+                    routes,
+                    async {
+                        let _ = stopped.await;
+                    },
+                    Some(SHUTDOWN_GRACE),
+                )
+                .await
+        });
+        tracing::info!(%addr, db = %config.db.display(), "boxoffice is serving");
+        Ok(App {
+            addr,
+            state,
+            stop: Some(stop),
+            server,
+            jobs,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`, for clients.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The adapters this app runs on.
+    pub fn state(&self) -> &ApiState {
+        &self.state
+    }
+
+    /// Graceful shutdown: stop accepting, let requests in flight finish, stop the jobs, then
+    /// flush and close the database.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let served = (&mut self.server).await;
+        self.jobs.shutdown().await;
+        self.state.store.close().await;
+        served??;
+        tracing::info!("boxoffice stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,248 @@
+//! Settings. Every setting has a flag, a `BOXOFFICE_*` environment variable and a key in the
+//! optional TOML file (`--config`); flags win over the environment, the environment over the
+//! file, the file over the default. [`Settings`] is what was given; [`Config`] is the result
+//! with defaults applied and every value checked.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+
+use crate::store::sqlite::Synchronous;
+
+/// A duration written the human way: `90s`, `5m`, `1h30m`, `250ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl std::str::FromStr for HumanDuration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let d =
+            humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration: {e}"))?;
+        if d.is_zero() {
+            return Err("a duration must be longer than zero".into());
+        }
+        Ok(HumanDuration(d))
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// What was given on the command line, in the environment or in the file. `None` means "not
+/// given here"; the defaults are applied by [`Config::resolve`].
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// TOML file with settings (keys as the flags, with underscores: `hold_ttl = "5m"`).
+    #[arg(long, env = "BOXOFFICE_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Address to serve on [default: 127.0.0.1:8080]
+    #[arg(long, env = "BOXOFFICE_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// The SQLite database file [default: ./boxoffice.db]
+    #[arg(long, env = "BOXOFFICE_DB", value_name = "PATH")]
+    pub db: Option<String>,
+
+    /// Bearer token of the admin API; without it the admin API answers 403
+    #[arg(
+        long,
+        env = "BOXOFFICE_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+
+    /// How long a seat hold lasts [default: 5m]
+    #[arg(long, env = "BOXOFFICE_HOLD_TTL", value_name = "DURATION")]
+    pub hold_ttl: Option<HumanDuration>,
+
+    /// How long an admitted buyer's session lasts [default: 10m]
+    #[arg(long, env = "BOXOFFICE_SESSION_TTL", value_name = "DURATION")]
+    pub session_ttl: Option<HumanDuration>,
+
+    /// Most active sessions per schedule [default: 500]
+    #[arg(long, env = "BOXOFFICE_QUEUE_MAX_ACTIVE", value_name = "N")]
+    pub queue_max_active: Option<u64>,
+
+    /// Admissions per schedule per minute [default: 600]
+    #[arg(long, env = "BOXOFFICE_QUEUE_ADMIT_PER_MINUTE", value_name = "N")]
+    pub queue_admit_per_minute: Option<u64>,
+
+    /// How often the admission job lets buyers in [default: 1s]
+    #[arg(long, env = "BOXOFFICE_QUEUE_TICK", value_name = "DURATION")]
+    pub queue_tick: Option<HumanDuration>,
+
+    /// Largest single balance charge, in minor units [default: 10000000]
+    #[arg(long, env = "BOXOFFICE_MAX_CHARGE", value_name = "AMOUNT")]
+    pub max_charge: Option<i64>,
+
+    /// SQLite `synchronous`: `full` (every commit survives power loss) or `normal` [default: full]
+    #[arg(long, env = "BOXOFFICE_SYNC", value_name = "MODE")]
+    #[serde(default, deserialize_with = "deserialize_sync")]
+    pub sync: Option<Synchronous>,
+
+    /// How often expired holds are swept [default: 5s]
+    #[arg(long, env = "BOXOFFICE_HOLD_SWEEP_INTERVAL", value_name = "DURATION")]
+    pub hold_sweep_interval: Option<HumanDuration>,
+
+    /// Log format: `text` or `json` [default: text]; the level comes from RUST_LOG
+    #[arg(long, env = "BOXOFFICE_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+fn deserialize_sync<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Synchronous>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+impl Settings {
+    /// Reads the TOML file named by `--config`, if any.
+    pub fn file(&self) -> anyhow::Result<Settings> {
+        let Some(path) = &self.config else {
+            return Ok(Settings::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// Each value given here, else the one in `fallback`.
+    pub fn or(self, fallback: Settings) -> Settings {
+        Settings {
+            config: self.config.or(fallback.config),
+            listen: self.listen.or(fallback.listen),
+            db: self.db.or(fallback.db),
+            admin_token: self.admin_token.or(fallback.admin_token),
+            hold_ttl: self.hold_ttl.or(fallback.hold_ttl),
+            session_ttl: self.session_ttl.or(fallback.session_ttl),
+            queue_max_active: self.queue_max_active.or(fallback.queue_max_active),
+            queue_admit_per_minute: self
+                .queue_admit_per_minute
+                .or(fallback.queue_admit_per_minute),
+            queue_tick: self.queue_tick.or(fallback.queue_tick),
+            max_charge: self.max_charge.or(fallback.max_charge),
+            sync: self.sync.or(fallback.sync),
+            hold_sweep_interval: self.hold_sweep_interval.or(fallback.hold_sweep_interval),
+            log_format: self.log_format.or(fallback.log_format),
+        }
+    }
+}
+
+/// The settings in force.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub db: PathBuf,
+    pub admin_token: Option<String>,
+    pub hold_ttl: Duration,
+    pub session_ttl: Duration,
+    pub queue_max_active: u64,
+    pub queue_admit_per_minute: u64,
+    pub queue_tick: Duration,
+    pub max_charge: i64,
+    pub sync: Synchronous,
+    pub hold_sweep_interval: Duration,
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            db: PathBuf::from("./boxoffice.db"),
+            admin_token: None,
+            hold_ttl: Duration::from_secs(5 * 60),
+            session_ttl: Duration::from_secs(10 * 60),
+            queue_max_active: 500,
+            queue_admit_per_minute: 600,
+            queue_tick: Duration::from_secs(1),
+            max_charge: 10_000_000,
+            sync: Synchronous::Full,
+            hold_sweep_interval: Duration::from_secs(5),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl Config {
+    /// Applies the defaults to what was given and checks every value.
+    pub fn resolve(given: Settings) -> anyhow::Result<Config> {
+        let d = Config::default();
+        let config = Config {
+            listen: given.listen.unwrap_or(d.listen),
+            db: given.db.map(PathBuf::from).unwrap_or(d.db),
+            admin_token: given.admin_token.filter(|t| !t.is_empty()),
+            hold_ttl: given.hold_ttl.map_or(d.hold_ttl, |h| h.0),
+            session_ttl: given.session_ttl.map_or(d.session_ttl, |h| h.0),
+            queue_max_active: given.queue_max_active.unwrap_or(d.queue_max_active),
+            queue_admit_per_minute: given
+                .queue_admit_per_minute
+                .unwrap_or(d.queue_admit_per_minute),
+            queue_tick: given.queue_tick.map_or(d.queue_tick, |h| h.0),
+            max_charge: given.max_charge.unwrap_or(d.max_charge),
+            sync: given.sync.unwrap_or(d.sync),
+            hold_sweep_interval: given
+                .hold_sweep_interval
+                .map_or(d.hold_sweep_interval, |h| h.0),
+            log_format: given.log_format.unwrap_or(d.log_format),
+        };
+        if config.queue_max_active == 0 {
+            anyhow::bail!("--queue-max-active must be at least 1");
+        }
+        if config.max_charge <= 0 {
+            anyhow::bail!("--max-charge must be greater than 0");
+        }
+        if config.admin_token.as_ref().is_some_and(|t| t.len() < 8) {
+            anyhow::bail!("--admin-token must be at least 8 characters");
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_values_win_over_the_file_and_the_file_over_defaults() {
+        let file: Settings =
+            toml::from_str("hold_ttl = \"90s\"\nqueue_max_active = 7\nsync = \"normal\"").unwrap();
+        let given = Settings {
+            queue_max_active: Some(3),
+            ..Settings::default()
+        };
+        let config = Config::resolve(given.or(file)).unwrap();
+        assert_eq!(config.queue_max_active, 3);
+        assert_eq!(config.hold_ttl, Duration::from_secs(90));
+        assert_eq!(config.sync, Synchronous::Normal);
+        assert_eq!(config.session_ttl, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_durations_in_the_file_are_refused() {
+        assert!(toml::from_str::<Settings>("hold_tll = \"5m\"").is_err());
+        assert!(toml::from_str::<Settings>("hold_ttl = \"soon\"").is_err());
+        assert!("0s".parse::<HumanDuration>().is_err());
+    }
+}

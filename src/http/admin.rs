@@ -1,0 +1,159 @@
+//! Admin tag: create what is sold and who buys it. Behind `Authorization: Bearer <admin
+//! token>`; off (403) unless `--admin-token` is set.
+
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+
+use super::ApiState;
+use super::auth::AdminAuth;
+use super::concerts::ScheduleView;
+use super::error::{ApiError, error_responses};
+use crate::domain::Timestamp;
+use crate::domain::catalog::{MAX_TEXT_LEN, NewConcert};
+
+#[derive(Tags)]
+enum Tag {
+    /// Administration: catalogue and accounts.
+    Admin,
+}
+
+#[derive(Debug, Object)]
+pub struct NewUserRequest {
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UserView {
+    pub user_id: i64,
+    pub name: String,
+    pub email: String,
+    pub balance: i64,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct NewSeatRequest {
+    pub seat_number: String,
+    /// Minor units, 0 or more.
+    pub price: i64,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct NewScheduleRequest {
+    pub start_time: Timestamp,
+    pub seats: Vec<NewSeatRequest>,
+}
+
+#[derive(Debug, Object)]
+pub struct NewConcertRequest {
+    pub title: String,
+    pub schedules: Vec<NewScheduleRequest>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CreatedConcert {
+    pub concert_id: i64,
+    pub title: String,
+    pub schedules: Vec<ScheduleView>,
+}
+
+#[derive(ApiResponse)]
+pub enum UserResponse {
+    /// The user, with a zero balance.
+    #[oai(status = 201)]
+    Created(Json<UserView>),
+}
+
+#[derive(ApiResponse)]
+pub enum ConcertResponse {
+    /// The concert with its shows and their seat counts.
+    #[oai(status = 201)]
+    Created(Json<CreatedConcert>),
+}
+
+error_responses!(AdminError {
+    400 BadRequest "Malformed or invalid body.",
+    401 Unauthorized "Missing or wrong admin token.",
+    403 Forbidden "The admin API is disabled: no --admin-token configured.",
+    413 PayloadTooLarge "Request body over 8 MiB.",
+});
+
+pub struct AdminApi;
+
+fn checked(what: &str, value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > MAX_TEXT_LEN {
+        return Err(ApiError::bad_request(format!(
+            "{what} must be 1 to {MAX_TEXT_LEN} characters"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+#[OpenApi(prefix_path = "/api/admin", tag = "Tag::Admin")]
+impl AdminApi {
+    /// Create a user
+    #[oai(path = "/users", method = "post", operation_id = "adminCreateUser")]
+    async fn create_user(
+        &self,
+        state: Data<&ApiState>,
+        _auth: AdminAuth,
+        body: Json<NewUserRequest>,
+    ) -> Result<UserResponse, AdminError> {
+        let name = checked("name", &body.name)?;
+        let email = checked("email", &body.email)?;
+        let well_formed = email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+        if !well_formed {
+            return Err(ApiError::bad_request(format!("{email} is not an email address")).into());
+        }
+        let user = state.store.create_user(&name, &email).await?;
+        Ok(UserResponse::Created(Json(UserView {
+            user_id: user.id.0,
+            name: user.name,
+            email: user.email,
+            balance: user.balance.minor_units(),
+        })))
+    }
+
+    /// Create a concert with its shows and seat layout
+    ///
+    /// Every show needs at least one seat; seat numbers are unique within a show.
+    #[oai(
+        path = "/concerts",
+        method = "post",
+        operation_id = "adminCreateConcert"
+    )]
+    async fn create_concert(
+        &self,
+        state: Data<&ApiState>,
+        _auth: AdminAuth,
+        body: Json<NewConcertRequest>,
+    ) -> Result<ConcertResponse, AdminError> {
+        let body = body.0;
+        let schedules = body
+            .schedules
+            .into_iter()
+            .map(|s| {
+                let seats = s
+                    .seats
+                    .into_iter()
+                    .map(|seat| (seat.seat_number, seat.price));
+                (s.start_time, seats.collect())
+            })
+            .collect();
+        let concert = NewConcert::parse(&body.title, schedules)?;
+        let created = state.store.create_concert(concert).await?;
+        Ok(ConcertResponse::Created(Json(CreatedConcert {
+            concert_id: created.id.0,
+            title: created.title.clone(),
+            schedules: created.schedules.iter().map(ScheduleView::from).collect(),
+        })))
+    }
+}

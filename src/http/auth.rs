@@ -1,0 +1,144 @@
+//! Request guards. A queue token is the buyer's identity: its signature is checked first (no
+//! lookup for a forged token), then the waiting room says where it stands. Booking endpoints
+//! need an active session ([`QueueSession`]); balance and receipts take any live token of the
+//! same user ([`QueueIdentity`]). The admin API has its own bearer token, compared in constant
+//! time ([`AdminAuth`]).
+
+use poem::Request;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::{ApiKey, Bearer};
+use subtle::ConstantTimeEq;
+
+use super::ApiState;
+use super::error::ApiError;
+use crate::domain::queue::{TokenClaims, TokenState};
+use crate::domain::{self, ScheduleId, UserId};
+
+/// A token that verified, with where it stood when the request came in.
+#[derive(Debug, Clone, Copy)]
+pub struct Verified {
+    pub claims: TokenClaims,
+    pub state: TokenState,
+}
+
+impl Verified {
+    /// Refuses the request when the token belongs to another user.
+    pub fn require_user(&self, user: UserId) -> Result<(), ApiError> {
+        if self.claims.user_id != user {
+            return Err(ApiError::forbidden(format!(
+                "the queue token belongs to another user, not to user {user}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses the request when the token was issued for another show.
+    pub fn require_schedule(&self, schedule: ScheduleId) -> Result<(), ApiError> {
+        if self.claims.schedule_id != schedule {
+            return Err(ApiError::forbidden(format!(
+                "the queue token is for schedule {}, not schedule {schedule}",
+                self.claims.schedule_id
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn state_of(req: &Request) -> Result<&ApiState, ApiError> {
+    req.data::<ApiState>()
+        .ok_or_else(|| ApiError::from(domain::Error::internal("no app state")))
+}
+
+/// Checks the signature, then asks the waiting room. Unknown tokens answer 401.
+async fn verify(req: &Request, raw: &str) -> poem::Result<Verified> {
+    let state = state_of(req)?;
+    let raw = raw.trim();
+    let raw = raw.strip_prefix("Bearer ").unwrap_or(raw).trim();
+    let claims = state.signer.verify(raw).map_err(ApiError::from)?;
+    let token_state = state
+        .room
+        .state(&claims, super::now())
+        .await
+        .map_err(ApiError::from)?;
+    Ok(Verified {
+        claims,
+        state: token_state,
+    })
+}
+
+/// A queue token whose session is active: required by the booking endpoints.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "Queue-Token",
+    key_in = "header",
+    checker = "check_session"
+)]
+pub struct QueueSession(pub Verified);
+
+async fn check_session(req: &Request, key: ApiKey) -> poem::Result<Verified> {
+    let verified = verify(req, &key.key).await?;
+    QueueSession::require_active(&verified)?;
+    Ok(verified)
+}
+
+impl QueueSession {
+    /// Refuses a token whose session is not active (still waiting, or over).
+    pub fn require_active(verified: &Verified) -> Result<(), ApiError> {
+        match verified.state {
+            TokenState::Active { .. } => Ok(()),
+            TokenState::Waiting { position, .. } => Err(ApiError::forbidden(format!(
+                "the queue token is not active yet: position {position} in line"
+            ))),
+            TokenState::Ended { .. } => Err(ApiError::forbidden(
+                "the session of this queue token has ended",
+            )),
+        }
+    }
+}
+
+/// Any queue token that verifies and is waiting, active, or ended within the last day:
+/// enough to identify the buyer for balance and receipts.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "Queue-Token",
+    key_in = "header",
+    checker = "check_identity"
+)]
+pub struct QueueIdentity(pub Verified);
+
+async fn check_identity(req: &Request, key: ApiKey) -> poem::Result<Verified> {
+    verify(req, &key.key).await
+}
+
+/// The admin API's bearer token.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", checker = "check_admin")]
+pub struct AdminAuth(pub ());
+
+async fn check_admin(req: &Request, bearer: Bearer) -> poem::Result<()> {
+    let state = state_of(req)?;
+    let Some(expected) = state.settings.admin_token.as_deref() else {
+        return Err(admin_disabled().into());
+    };
+    if bool::from(bearer.token.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            poem::http::StatusCode::UNAUTHORIZED,
+            "INVALID_ADMIN_TOKEN",
+            "missing or wrong admin token",
+        )
+        .into())
+    }
+}
+
+/// The answer of every admin endpoint when no admin token is configured.
+pub fn admin_disabled() -> ApiError {
+    ApiError::new(
+        poem::http::StatusCode::FORBIDDEN,
+        "ADMIN_DISABLED",
+        "the admin API is disabled: start boxoffice with --admin-token or BOXOFFICE_ADMIN_TOKEN",
+    )
+}

@@ -1,0 +1,235 @@
+//! The one place where errors become HTTP: each domain error gets its status code and the
+//! JSON error body `{status, errorCode, message, path, timestamp}`. Every endpoint declares the
+//! statuses it can return with [`error_responses!`], so the OpenAPI spec lists exactly those.
+
+use poem::http::StatusCode;
+use poem_openapi::Object;
+
+use crate::domain::{self, Timestamp};
+
+tokio::task_local! {
+    /// The path of the request being served, so error bodies can name it wherever they are
+    /// built (handlers, security checkers, the catch-all for framework errors).
+    static REQUEST_PATH: String;
+}
+
+/// Runs `fut` with `path` as the current request path.
+pub async fn with_request_path<F: std::future::Future>(path: String, fut: F) -> F::Output {
+    REQUEST_PATH.scope(path, fut).await
+}
+
+fn current_path() -> String {
+    REQUEST_PATH.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// The JSON body of every error answer.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// The HTTP status code, repeated.
+    pub status: u16,
+    /// A stable machine-readable code, e.g. `SEAT_UNAVAILABLE`.
+    pub error_code: String,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// The request path.
+    pub path: String,
+    pub timestamp: Timestamp,
+}
+
+/// An error on its way to becoming an HTTP answer.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "INVALID_INPUT", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            status: self.status.as_u16(),
+            error_code: self.code.to_owned(),
+            message: self.message.clone(),
+            path: current_path(),
+            timestamp: chrono::Utc::now(),
+        }
+    }
+
+    /// Turns an error raised by poem or poem-openapi itself (unparsable JSON, a missing header,
+    /// an unknown route) into the same body, keeping its status.
+    pub fn from_framework(err: &poem::Error) -> Self {
+        if let Some(api) = err.downcast_ref::<ApiError>() {
+            return api.clone();
+        }
+        let status = err.status();
+        let code = match status {
+            StatusCode::BAD_REQUEST => "INVALID_INPUT",
+            StatusCode::UNAUTHORIZED => "INVALID_TOKEN",
+            StatusCode::FORBIDDEN => "FORBIDDEN",
+            StatusCode::NOT_FOUND => "NOT_FOUND",
+            StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+            StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
+            s if s.is_client_error() => "BAD_REQUEST",
+            _ => "INTERNAL_ERROR",
+        };
+        let message = if status.is_server_error() {
+            tracing::error!(error = %err, "request failed");
+            "internal error".to_owned()
+        } else {
+            err.to_string()
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+impl From<domain::Error> for ApiError {
+    fn from(err: domain::Error) -> Self {
+        use domain::Error as E;
+        let (status, code) = match &err {
+            E::InvalidInput(_) => (StatusCode::BAD_REQUEST, "INVALID_INPUT"),
+            E::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "INVALID_TOKEN"),
+            E::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            E::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            E::SeatUnavailable(_) => (StatusCode::CONFLICT, "SEAT_UNAVAILABLE"),
+            E::AlreadyPaid(_) => (StatusCode::CONFLICT, "ALREADY_PAID"),
+            E::HoldExpired(_) => (StatusCode::GONE, "HOLD_EXPIRED"),
+            E::InsufficientBalance { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "INSUFFICIENT_BALANCE")
+            }
+            E::IdempotencyConflict => (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED"),
+            E::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_ERROR",
+                    "internal error",
+                );
+            }
+        };
+        ApiError::new(status, code, err.to_string())
+    }
+}
+
+impl poem::error::ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> poem::Response {
+        json_response(self)
+    }
+}
+
+/// The error as a complete response, for middleware that answers before any endpoint runs.
+pub fn json_response(err: &ApiError) -> poem::Response {
+    let body = serde_json::json!({
+        "status": err.status.as_u16(),
+        "errorCode": err.code,
+        "message": err.message,
+        "path": current_path(),
+        "timestamp": chrono::Utc::now(),
+    });
+    poem::Response::builder()
+        .status(err.status)
+        .content_type("application/json; charset=utf-8")
+        .body(body.to_string())
+}
+
+/// Declares the error answers of one endpoint: an `ApiResponse` enum with one variant per
+/// status it can return (plus 500), convertible from [`ApiError`] and domain errors.
+macro_rules! error_responses {
+    ($(#[$meta:meta])* $name:ident { $($status:literal $variant:ident $desc:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, poem_openapi::ApiResponse)]
+        pub enum $name {
+            $(
+                #[doc = $desc]
+                #[oai(status = $status)]
+                $variant(poem_openapi::payload::Json<$crate::http::error::ErrorBody>),
+            )*
+            /// Unexpected failure of the server or its storage.
+            #[oai(status = 500)]
+            Internal(poem_openapi::payload::Json<$crate::http::error::ErrorBody>),
+        }
+
+        impl From<$crate::http::error::ApiError> for $name {
+            fn from(err: $crate::http::error::ApiError) -> Self {
+                match err.status.as_u16() {
+                    $($status => $name::$variant(poem_openapi::payload::Json(err.body())),)*
+                    500 => $name::Internal(poem_openapi::payload::Json(err.body())),
+                    other => {
+                        tracing::error!(status = other, error = %err, "undeclared error status");
+                        let internal = $crate::http::error::ApiError::new(
+                            poem::http::StatusCode::INTERNAL_SERVER_ERROR,
+                            "INTERNAL_ERROR",
+                            "internal error",
+                        );
+                        $name::Internal(poem_openapi::payload::Json(internal.body()))
+                    }
+                }
+            }
+        }
+
+        impl From<$crate::domain::Error> for $name {
+            fn from(err: $crate::domain::Error) -> Self {
+                $crate::http::error::ApiError::from(err).into()
+            }
+        }
+    };
+}
+
+pub(crate) use error_responses;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_domain_error_gets_its_status() {
+        let cases = [
+            (domain::Error::InvalidInput("x".into()), 400),
+            (domain::Error::InvalidToken("x".into()), 401),
+            (domain::Error::Forbidden("x".into()), 403),
+            (domain::Error::not_found("seat", 1), 404),
+            (domain::Error::SeatUnavailable(1), 409),
+            (domain::Error::AlreadyPaid(1), 409),
+            (domain::Error::HoldExpired(1), 410),
+            (
+                domain::Error::InsufficientBalance {
+                    balance: 1,
+                    needed: 2,
+                },
+                422,
+            ),
+            (domain::Error::Internal("db on fire".into()), 500),
+        ];
+        for (err, status) in cases {
+            assert_eq!(ApiError::from(err).status.as_u16(), status);
+        }
+    }
+
+    #[test]
+    fn internal_details_are_not_shown_to_clients() {
+        let err = ApiError::from(domain::Error::Internal("disk I/O error at /var/x".into()));
+        assert_eq!(err.message, "internal error");
+    }
+}

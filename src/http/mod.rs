@@ -1,0 +1,196 @@
+//! The HTTP API: poem + poem-openapi, one module per tag. The spec poem-openapi derives from
+//! these modules is the documentation (Swagger UI at `/docs`, JSON at `/openapi.json`).
+//!
+//! Every request passes, outermost first: the request-path scope used by error bodies, the
+//! metrics and access log, the catch-all that renders framework errors as our JSON body, the
+//! body-size limit (64 KiB for buyers, 8 MiB for the admin API) and the admin gate.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use poem::http::StatusCode;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use poem_openapi::OpenApiService;
+
+use crate::domain::{Money, Timestamp};
+use crate::queue::WaitingRoom;
+use crate::queue::token::TokenSigner;
+use crate::store::Store;
+
+pub mod admin;
+pub mod auth;
+pub mod balance;
+pub mod concerts;
+pub mod error;
+pub mod ops;
+pub mod payments;
+pub mod queue;
+pub mod reservations;
+
+use error::ApiError;
+
+/// Largest request body of a buyer endpoint.
+pub const BUYER_BODY_LIMIT: usize = 64 * 1024;
+/// Largest request body of an admin endpoint (catalogue uploads).
+pub const ADMIN_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// The settings the API itself needs.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub hold_ttl: chrono::Duration,
+    pub max_charge: Money,
+    pub admin_token: Option<String>,
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Arc<dyn Store>,
+    pub room: Arc<dyn WaitingRoom>,
+    pub signer: Arc<TokenSigner>,
+    pub settings: Arc<ApiSettings>,
+    pub metrics: crate::metrics::Metrics,
+}
+
+/// The clock of the API. One function so every handler reads time the same way.
+pub fn now() -> Timestamp {
+    chrono::Utc::now()
+}
+
+const TITLE: &str = "boxoffice";
+
+/// The OpenAPI service with every API tag.
+pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
+    OpenApiService::new(
+        (
+            queue::WaitingQueueApi,
+            concerts::ConcertsApi,
+            reservations::ReservationsApi,
+            balance::BalanceApi,
+            payments::PaymentsApi,
+            admin::AdminApi,
+            ops::OpsApi,
+        ),
+        TITLE,
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Ticket reservation with a built-in virtual waiting room. Buyers join the line of a \
+         show, and once admitted hold a seat and pay for it from a prepaid balance.",
+    )
+}
+
+/// The spec as JSON, exactly as served at `/openapi.json`.
+pub fn spec_json() -> String {
+    api_service().spec()
+}
+
+/// Every route of the server, with its middleware.
+pub fn routes(state: ApiState) -> impl Endpoint<Output = Response> {
+    let service = api_service();
+    let docs = service.swagger_ui();
+    let spec = service.spec_endpoint();
+    let metrics = state.metrics.clone();
+    let admin_enabled = state.settings.admin_token.is_some();
+
+    Route::new()
+        .nest("/", service)
+        .nest("/docs", docs)
+        .at("/openapi.json", spec)
+        .data(state)
+        .around(move |ep, req| guard_request(ep, req, admin_enabled))
+        .catch_all_error(|err| async move {
+            let operation = err.data::<poem_openapi::OperationId>().copied();
+            // An endpoint's declared error answer travels as an error but is already complete.
+            let mut resp = if err.is_from_response() {
+                err.into_response()
+            } else {
+                error::json_response(&ApiError::from_framework(&err))
+            };
+            if let Some(op) = operation {
+                resp.set_data(op);
+            }
+            resp
+        })
+        .around(move |ep, req| observe(ep, req, metrics.clone()))
+        .around(|ep, req| async move {
+            let path = req.uri().path().to_owned();
+            error::with_request_path(path, ep.call(req)).await
+        })
+}
+
+/// Refuses what no endpoint should see: admin calls when the admin API is off, and bodies over
+/// the limit of their endpoint (by `Content-Length`, or while reading a chunked body).
+async fn guard_request<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    admin_enabled: bool,
+) -> poem::Result<Response> {
+    let is_admin = req.uri().path().starts_with("/api/admin");
+    if is_admin && !admin_enabled {
+        tracing::warn!("admin API called but disabled: set --admin-token or BOXOFFICE_ADMIN_TOKEN");
+        return Err(auth::admin_disabled().into());
+    }
+    let limit = if is_admin {
+        ADMIN_BODY_LIMIT
+    } else {
+        BUYER_BODY_LIMIT
+    };
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("request body is larger than {limit} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > limit as u64 => return Err(too_large().into()),
+        Some(_) => {}
+        None if req
+            .headers()
+            .contains_key(poem::http::header::TRANSFER_ENCODING) =>
+        {
+            let body = req
+                .take_body()
+                .into_bytes_limit(limit)
+                .await
+                .map_err(|_| too_large())?;
+            req.set_body(body);
+        }
+        None => {}
+    }
+    Ok(ep.call(req).await?.into_response())
+}
+
+/// Records the request in the metrics and the access log. The route label is the OpenAPI
+/// operation id, so `/api/concerts/1` and `/api/concerts/2` count as one route.
+async fn observe<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    metrics: crate::metrics::Metrics,
+) -> poem::Result<Response> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let resp = ep.call(req).await?.into_response();
+    let route = resp
+        .data::<poem_openapi::OperationId>()
+        .map(|id| id.0)
+        .unwrap_or(if resp.status() == StatusCode::NOT_FOUND {
+            "unmatched"
+        } else {
+            "other"
+        });
+    let elapsed = started.elapsed();
+    metrics.observe_request(route, method.as_str(), resp.status().as_u16(), elapsed);
+    tracing::debug!(
+        method = %method, path = %path, status = resp.status().as_u16(),
+        micros = elapsed.as_micros() as u64, "request"
+    );
+    Ok(resp)
+}

@@ -1,0 +1,205 @@
+//! Payments tag: pay a held seat from the balance, and the buyer's payment history.
+
+use poem::web::Data;
+use poem_openapi::param::{Header, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+
+use super::auth::{QueueIdentity, QueueSession};
+use super::error::{ApiError, error_responses};
+use super::{ApiState, now};
+use crate::domain::idempotency::{IdempotencyKey, IdempotentRequest};
+use crate::domain::payment::PAYMENT_COMPLETED;
+use crate::domain::queue::TokenState;
+use crate::domain::{self, ReservationId, Timestamp, UserId};
+
+#[derive(Tags)]
+enum Tag {
+    /// Paying for held seats, and receipts.
+    Payments,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PayRequest {
+    pub user_id: i64,
+    pub reservation_id: i64,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PaymentView {
+    pub payment_id: i64,
+    pub reservation_id: i64,
+    pub user_id: i64,
+    pub amount: i64,
+    /// The balance after the payment.
+    pub balance: i64,
+    /// `completed`.
+    pub status: String,
+    pub paid_at: Timestamp,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PaymentRecordView {
+    pub payment_id: i64,
+    /// The same as `paymentId`, under the seed service's name.
+    pub id: i64,
+    pub reservation_id: i64,
+    /// The concert's title.
+    pub title: String,
+    /// When the show starts.
+    pub time: Timestamp,
+    pub seat_number: String,
+    pub price: i64,
+    pub status: String,
+    pub paid_at: Timestamp,
+}
+
+#[derive(Debug, Object)]
+pub struct PaymentHistory {
+    /// Newest first.
+    pub payments: Vec<PaymentRecordView>,
+}
+
+#[derive(ApiResponse)]
+pub enum PayResponse {
+    /// Paid: the seat is sold to the buyer and the session ends (or, for a retried
+    /// `Idempotency-Key`, the answer of the first payment).
+    #[oai(status = 201)]
+    Created(Json<PaymentView>),
+}
+
+error_responses!(PayError {
+    400 BadRequest "Malformed request body or Idempotency-Key.",
+    401 Unauthorized "Missing, malformed, forged or unknown queue token.",
+    403 Forbidden "The token is not active, is another user's or another show's, or the reservation is another user's.",
+    404 NotFound "Unknown reservation.",
+    409 Conflict "The reservation is already paid.",
+    410 Gone "The hold ran out before the payment; no money moved.",
+    413 PayloadTooLarge "Request body over 64 KiB.",
+    422 Unprocessable "The balance does not cover the price (INSUFFICIENT_BALANCE), or the Idempotency-Key was used for a different request (IDEMPOTENCY_KEY_REUSED).",
+});
+
+#[derive(ApiResponse)]
+pub enum HistoryResponse {
+    /// The user's payments.
+    #[oai(status = 200)]
+    Ok(Json<PaymentHistory>),
+}
+
+error_responses!(HistoryError {
+    400 BadRequest "Missing or malformed userId.",
+    401 Unauthorized "Missing, malformed, forged or unknown queue token.",
+    403 Forbidden "The token belongs to another user.",
+    404 NotFound "Unknown user.",
+});
+
+pub struct PaymentsApi;
+
+#[OpenApi(tag = "Tag::Payments")]
+impl PaymentsApi {
+    /// Pay for a held seat
+    ///
+    /// Debits the balance, sells the seat, confirms the reservation and records the payment
+    /// in one transaction, then ends the queue session so the next buyer gets in. Needs the
+    /// queue token of the reservation's show whose session made the hold: active, or ended by
+    /// an earlier payment (so a buyer holding several seats can pay each). Send an
+    /// `Idempotency-Key` header to make retries safe: a retry with the same key returns the
+    /// first answer and moves no money again.
+    #[oai(path = "/api/payments", method = "post", operation_id = "pay")]
+    async fn pay(
+        &self,
+        state: Data<&ApiState>,
+        auth: QueueIdentity,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<PayRequest>,
+    ) -> Result<PayResponse, PayError> {
+        let verified = auth.0;
+        let user = UserId(body.user_id);
+        verified.require_user(user)?;
+        let idempotency = idempotency_key
+            .0
+            .as_deref()
+            .map(|raw| {
+                Ok::<_, ApiError>(IdempotentRequest {
+                    key: IdempotencyKey::parse(raw)?,
+                    scope: format!("pay:{user}"),
+                    fingerprint: format!("reservation={}", body.reservation_id),
+                })
+            })
+            .transpose()?;
+        let reservation = state
+            .store
+            .reservation(ReservationId(body.reservation_id))
+            .await?;
+        verified.require_schedule(reservation.schedule_id)?;
+        // Holds are only made during an active session; paying one may come after the session
+        // ended (a first payment ends it, and a buyer may hold several seats, or retry).
+        if let TokenState::Waiting { .. } = verified.state {
+            QueueSession::require_active(&verified)?;
+        }
+        let now = now();
+        let payment = match state
+            .store
+            .pay(user, reservation.id, now, idempotency)
+            .await
+        {
+            Ok(payment) => payment,
+            Err(err) => {
+                state.metrics.payment(match err {
+                    domain::Error::InsufficientBalance { .. } => "insufficient_balance",
+                    domain::Error::HoldExpired(_) => "hold_expired",
+                    domain::Error::AlreadyPaid(_) => "already_paid",
+                    _ => "failed",
+                });
+                return Err(err.into());
+            }
+        };
+        state.metrics.payment("completed");
+        state.room.end_session(&verified.claims, now).await?;
+        Ok(PayResponse::Created(Json(PaymentView {
+            payment_id: payment.id.0,
+            reservation_id: payment.reservation_id.0,
+            user_id: payment.user_id.0,
+            amount: payment.amount.minor_units(),
+            balance: payment.balance_after.minor_units(),
+            status: PAYMENT_COMPLETED.into(),
+            paid_at: payment.paid_at,
+        })))
+    }
+
+    /// Payment history
+    ///
+    /// The user's payments, newest first, each with what a receipt shows. Takes any live
+    /// queue token of this user (waiting, active, or ended within the last day).
+    #[oai(path = "/api/payments", method = "get", operation_id = "listPayments")]
+    async fn history(
+        &self,
+        state: Data<&ApiState>,
+        auth: QueueIdentity,
+        #[oai(name = "userId")] user_id: Query<i64>,
+    ) -> Result<HistoryResponse, HistoryError> {
+        let user = UserId(user_id.0);
+        auth.0.require_user(user)?;
+        state.store.user(user).await?;
+        let payments = state.store.payments(user).await?;
+        Ok(HistoryResponse::Ok(Json(PaymentHistory {
+            payments: payments
+                .into_iter()
+                .map(|p| PaymentRecordView {
+                    payment_id: p.id.0,
+                    id: p.id.0,
+                    reservation_id: p.reservation_id.0,
+                    title: p.title,
+                    time: p.show_time,
+                    seat_number: p.seat_number,
+                    price: p.price.minor_units(),
+                    status: PAYMENT_COMPLETED.into(),
+                    paid_at: p.paid_at,
+                })
+                .collect(),
+        })))
+    }
+}

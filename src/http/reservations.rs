@@ -1,0 +1,129 @@
+//! Reservations tag: hold a seat for a few minutes while the buyer pays.
+
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+
+use super::auth::QueueSession;
+use super::error::error_responses;
+use super::{ApiState, now};
+use crate::domain::reservation::Reservation;
+use crate::domain::{self, ConcertId, ScheduleId, SeatId, Timestamp, UserId};
+use crate::store::HoldRequest;
+
+#[derive(Tags)]
+enum Tag {
+    /// Seat holds.
+    Reservations,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ReserveRequest {
+    pub concert_id: i64,
+    pub schedule_id: i64,
+    pub seat_id: i64,
+    /// Optional; when given it must be the token's user.
+    pub user_id: Option<i64>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ReservationView {
+    pub reservation_id: i64,
+    pub user_id: i64,
+    pub concert_id: i64,
+    pub schedule_id: i64,
+    pub seat_id: i64,
+    pub seat_number: String,
+    pub price: i64,
+    /// `held` for a new hold.
+    pub status: String,
+    pub created_at: Timestamp,
+    /// When the hold runs out unless paid.
+    pub expires_at: Timestamp,
+}
+
+impl From<&Reservation> for ReservationView {
+    fn from(r: &Reservation) -> Self {
+        ReservationView {
+            reservation_id: r.id.0,
+            user_id: r.user_id.0,
+            concert_id: r.concert_id.0,
+            schedule_id: r.schedule_id.0,
+            seat_id: r.seat_id.0,
+            seat_number: r.seat_number.clone(),
+            price: r.price.minor_units(),
+            status: r.status.as_str().to_owned(),
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum ReserveResponse {
+    /// The seat is held for the buyer until `expiresAt`.
+    #[oai(status = 201)]
+    Created(Json<ReservationView>),
+}
+
+error_responses!(ReserveError {
+    400 BadRequest "Malformed request body.",
+    401 Unauthorized "Missing, malformed, forged or unknown queue token.",
+    403 Forbidden "The token is not active, or is for another show or user.",
+    404 NotFound "Unknown concert, schedule or seat.",
+    409 Conflict "The seat is held or sold.",
+    413 PayloadTooLarge "Request body over 64 KiB.",
+});
+
+pub struct ReservationsApi;
+
+#[OpenApi(tag = "Tag::Reservations")]
+impl ReservationsApi {
+    /// Hold a seat
+    ///
+    /// Holds the seat for the token's user for `--hold-ttl` (5 minutes by default). A seat
+    /// that is held or sold answers 409. Needs an active queue token of this show.
+    #[oai(
+        path = "/api/concerts/reservations",
+        method = "post",
+        operation_id = "reserveSeat"
+    )]
+    async fn reserve(
+        &self,
+        state: Data<&ApiState>,
+        auth: QueueSession,
+        body: Json<ReserveRequest>,
+    ) -> Result<ReserveResponse, ReserveError> {
+        let verified = auth.0;
+        verified.require_schedule(ScheduleId(body.schedule_id))?;
+        if let Some(user) = body.user_id {
+            verified.require_user(UserId(user))?;
+        }
+        let now = now();
+        let request = HoldRequest {
+            user_id: verified.claims.user_id,
+            concert_id: ConcertId(body.concert_id),
+            schedule_id: ScheduleId(body.schedule_id),
+            seat_id: SeatId(body.seat_id),
+            now,
+            expires_at: now + state.settings.hold_ttl,
+        };
+        match state.store.reserve_seat(request).await {
+            Ok(reservation) => {
+                state.metrics.hold("held");
+                Ok(ReserveResponse::Created(Json(ReservationView::from(
+                    &reservation,
+                ))))
+            }
+            Err(err) => {
+                state.metrics.hold(match err {
+                    domain::Error::SeatUnavailable(_) => "unavailable",
+                    _ => "failed",
+                });
+                Err(err.into())
+            }
+        }
+    }
+}

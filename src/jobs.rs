@@ -1,0 +1,144 @@
+//! Background jobs, run by tokio-cron-scheduler: the admission tick of the waiting room and
+//! the sweep that releases expired holds. A hold that ran out is already free to buyers before
+//! the sweep runs (the store treats it as free); the sweep only tidies up and writes the
+//! `reservation.expired` events. A run that is still going when the next is due is skipped, so
+//! a slow run never piles up behind itself.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+use crate::metrics::Metrics;
+use crate::queue::WaitingRoom;
+use crate::store::Store;
+
+/// Most holds released by one sweep run; the rest wait for the next run.
+const SWEEP_BATCH: u32 = 1_000;
+
+/// What the jobs work on, and how often they run.
+pub struct JobContext {
+    pub store: Arc<dyn Store>,
+    pub room: Arc<dyn WaitingRoom>,
+    pub metrics: Metrics,
+    pub admission_interval: Duration,
+    pub sweep_interval: Duration,
+}
+
+/// The running scheduler.
+pub struct Jobs {
+    scheduler: JobScheduler,
+}
+
+type JobFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A job that runs `work` every `every`, skips a run while the previous one is still going,
+/// and reports its duration.
+fn repeated<F>(
+    name: &'static str,
+    every: Duration,
+    metrics: Metrics,
+    work: F,
+) -> anyhow::Result<Job>
+where
+    F: Fn() -> JobFuture + Send + Sync + 'static,
+{
+    let running = Arc::new(AtomicBool::new(false));
+    let work = Arc::new(work);
+    let job = Job::new_repeated_async(every, move |_id, _scheduler| {
+        let running = running.clone();
+        let work = work.clone();
+        let metrics = metrics.clone();
+        Box::pin(async move {
+            if running.swap(true, Ordering::AcqRel) {
+                tracing::debug!(job = name, "previous run still going; skipped");
+                return;
+            }
+            let started = Instant::now();
+            work().await;
+            metrics.job(name, started.elapsed());
+            running.store(false, Ordering::Release);
+        })
+    })?;
+    Ok(job)
+}
+
+impl Jobs {
+    pub async fn start(ctx: JobContext) -> anyhow::Result<Jobs> {
+        let scheduler = JobScheduler::new().await?;
+        let ctx = Arc::new(ctx);
+
+        let admission = {
+            let ctx = ctx.clone();
+            repeated(
+                "queue_admission",
+                ctx.admission_interval,
+                ctx.metrics.clone(),
+                move || {
+                    let ctx = ctx.clone();
+                    Box::pin(async move { admit(&ctx).await })
+                },
+            )?
+        };
+        let sweep = {
+            let ctx = ctx.clone();
+            repeated(
+                "hold_sweep",
+                ctx.sweep_interval,
+                ctx.metrics.clone(),
+                move || {
+                    let ctx = ctx.clone();
+                    Box::pin(async move { sweep(&ctx).await })
+                },
+            )?
+        };
+        scheduler.add(admission).await?;
+        scheduler.add(sweep).await?;
+        scheduler.start().await?;
+        Ok(Jobs { scheduler })
+    }
+
+    /// Stops the scheduler; runs in progress finish on their own.
+    pub async fn shutdown(mut self) {
+        if let Err(err) = self.scheduler.shutdown().await {
+            tracing::warn!(error = %err, "job scheduler did not shut down cleanly");
+        }
+    }
+}
+
+/// One admission tick, then the queue gauges.
+pub async fn admit(ctx: &JobContext) {
+    match ctx.room.admit(chrono::Utc::now()).await {
+        Ok(admitted) => {
+            if admitted > 0 {
+                tracing::debug!(admitted, "admitted buyers");
+            }
+            ctx.metrics.admitted(admitted);
+        }
+        Err(err) => tracing::error!(error = %err, "admission tick failed"),
+    }
+    match ctx.room.stats().await {
+        Ok(stats) => ctx.metrics.lines(&stats),
+        Err(err) => tracing::warn!(error = %err, "cannot read queue sizes"),
+    }
+}
+
+/// Releases holds that ran out.
+pub async fn sweep(ctx: &JobContext) {
+    match ctx
+        .store
+        .expire_holds(chrono::Utc::now(), SWEEP_BATCH)
+        .await
+    {
+        Ok(released) => {
+            if released > 0 {
+                tracing::debug!(released, "released expired holds");
+            }
+            ctx.metrics.holds_expired(released);
+        }
+        Err(err) => tracing::error!(error = %err, "hold sweep failed"),
+    }
+}

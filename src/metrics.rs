@@ -1,0 +1,114 @@
+//! Prometheus metrics: requests by route and status with latency histograms, and the business
+//! counters and gauges (holds, payments, queue sizes, admissions). One process-wide recorder
+//! is installed on first use; `/metrics` renders it.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use crate::domain::ScheduleId;
+use crate::queue::LineStats;
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// A handle to the process-wide metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    handle: PrometheusHandle,
+    /// Lines whose gauges were set last time, so a line that emptied is set back to zero.
+    lines_seen: Arc<Mutex<HashSet<ScheduleId>>>,
+}
+
+impl Metrics {
+    /// The process-wide recorder, installed on the first call. Several apps in one process
+    /// (as in the tests) share it.
+    pub fn global() -> Metrics {
+        let handle = HANDLE.get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
+                .expect("the bucket list is not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            // A program embedding boxoffice may have installed its own recorder; then nothing
+            // reaches ours and /metrics stays empty, which the log should say.
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics stays empty");
+            }
+            handle
+        });
+        Metrics {
+            handle: handle.clone(),
+            lines_seen: Arc::default(),
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    pub fn observe_request(&self, route: &'static str, method: &str, status: u16, took: Duration) {
+        let method = method.to_owned();
+        counter!("http_requests_total", "route" => route, "method" => method.clone(),
+            "status" => status.to_string())
+        .increment(1);
+        histogram!("http_request_duration_seconds", "route" => route, "method" => method)
+            .record(took.as_secs_f64());
+    }
+
+    /// A hold attempt and how it ended (`held`, `unavailable`, ...).
+    pub fn hold(&self, outcome: &'static str) {
+        counter!("boxoffice_holds_total", "outcome" => outcome).increment(1);
+    }
+
+    /// Holds released by the expiry sweep.
+    pub fn holds_expired(&self, count: u64) {
+        counter!("boxoffice_holds_expired_total").increment(count);
+    }
+
+    /// A payment attempt and how it ended.
+    pub fn payment(&self, outcome: &'static str) {
+        counter!("boxoffice_payments_total", "outcome" => outcome).increment(1);
+    }
+
+    /// Buyers let in by the admission job.
+    pub fn admitted(&self, count: u64) {
+        counter!("boxoffice_queue_admitted_total").increment(count);
+    }
+
+    /// Sets the waiting and active gauges of every line; a line that emptied since the last
+    /// call goes back to zero.
+    pub fn lines(&self, stats: &[LineStats]) {
+        let set = |schedule: ScheduleId, waiting: u64, active: u64| {
+            let schedule = schedule.to_string();
+            gauge!("boxoffice_queue_waiting", "schedule" => schedule.clone()).set(waiting as f64);
+            gauge!("boxoffice_queue_active", "schedule" => schedule).set(active as f64);
+        };
+        let now: HashSet<ScheduleId> = stats.iter().map(|l| l.schedule_id).collect();
+        let mut seen = self
+            .lines_seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for gone in seen.difference(&now) {
+            set(*gone, 0, 0);
+        }
+        for line in stats {
+            set(line.schedule_id, line.waiting, line.active);
+        }
+        *seen = now;
+    }
+
+    /// How long a background job took.
+    pub fn job(&self, job: &'static str, took: Duration) {
+        histogram!("boxoffice_job_duration_seconds", "job" => job).record(took.as_secs_f64());
+    }
+}
