@@ -1,0 +1,364 @@
+//! Every error answer: the right status and the JSON error body, never a 500.
+
+use boxoffice::domain::queue::TokenClaims;
+use boxoffice::domain::{ScheduleId, UserId};
+use boxoffice::queue::token::TokenSigner;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn malformed_input_answers_400() {
+    let app = spawn_app().await;
+    let b = app.buyer_with_session(5, 100, 0).await;
+
+    // Not JSON, wrong types, missing fields.
+    let resp = app
+        .with_token(Method::POST, "/api/concerts/reservations", &b.token)
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 400, "INVALID_INPUT").await;
+    let resp = app
+        .with_token(Method::POST, "/api/concerts/reservations", &b.token)
+        .json(&json!({"concertId": "one", "scheduleId": b.schedule, "seatId": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 400, "INVALID_INPUT").await;
+    let resp = app
+        .request(Method::POST, "/api/waiting-queues")
+        .json(&json!({"userId": b.user}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 400, "INVALID_INPUT").await;
+    // A path parameter that is not a number.
+    let resp = app
+        .with_token(Method::GET, "/api/concerts/abc", &b.token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 400, "INVALID_INPUT").await;
+    // Charges of zero, below zero and above the maximum.
+    for amount in [0, -5, 10_000_001] {
+        assert_error(
+            app.charge(&b.token, b.user, amount, None).await,
+            400,
+            "INVALID_INPUT",
+        )
+        .await;
+    }
+    // A bad Idempotency-Key.
+    let resp = app
+        .charge(&b.token, b.user, 10, Some(&"k".repeat(300)))
+        .await;
+    assert_error(resp, 400, "INVALID_INPUT").await;
+    assert_eq!(
+        app.balance(&b.token, b.user).await,
+        0,
+        "no failed charge moved money"
+    );
+}
+
+#[tokio::test]
+async fn missing_malformed_and_forged_tokens_answer_401() {
+    let app = spawn_app().await;
+    let b = app.buyer_with_session(5, 100, 0).await;
+    let seats = format!("/api/concerts/{}/schedules/{}/seats", b.concert, b.schedule);
+
+    let resp = app.request(Method::GET, &seats).send().await.unwrap();
+    assert_error(resp, 401, "INVALID_TOKEN").await;
+    let resp = app
+        .request(Method::GET, "/api/waiting-queues")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 401, "INVALID_TOKEN").await;
+
+    let mut tampered = b.token.clone().into_bytes();
+    let middle = tampered.len() / 2;
+    tampered[middle] = if tampered[middle] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let forged = TokenSigner::new(b"not the server's key at all, 32b").sign(&TokenClaims {
+        token_id: 1,
+        user_id: UserId(b.user),
+        schedule_id: ScheduleId(b.schedule),
+        seq: 1,
+        issued_at_ms: chrono::Utc::now().timestamp_millis(),
+    });
+    for bad in [
+        "",
+        "garbage",
+        &b.token[..b.token.len() - 3],
+        &tampered,
+        &forged,
+    ] {
+        let resp = app
+            .with_token(Method::GET, &seats, bad)
+            .send()
+            .await
+            .unwrap();
+        assert_error(resp, 401, "INVALID_TOKEN").await;
+        let resp = app.queue_status(bad).await;
+        assert_error(resp, 401, "INVALID_TOKEN").await;
+    }
+}
+
+#[tokio::test]
+async fn tokens_of_another_user_or_show_or_not_yet_active_answer_403() {
+    let app = spawn_app_with(|c| c.queue_max_active = 1).await;
+    let concert = app.create_concert(2, 5, 100).await;
+    let (first_show, second_show) = (concert.schedules[0], concert.schedules[1]);
+    let ada = app.create_user("ada").await;
+    let bob = app.create_user("bob").await;
+    let ada_token = app.token(ada, concert.id, first_show).await;
+    let seat = app.seat_ids(&ada_token, concert.id, first_show).await[0];
+
+    // Another user's balance, payments and reservation on their behalf.
+    let resp = app.charge(&ada_token, bob, 10, None).await;
+    assert_error(resp, 403, "FORBIDDEN").await;
+    let resp = app
+        .with_token(
+            Method::GET,
+            &format!("/api/users/{bob}/balance"),
+            &ada_token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 403, "FORBIDDEN").await;
+    let resp = app
+        .with_token(
+            Method::GET,
+            &format!("/api/payments?userId={bob}"),
+            &ada_token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 403, "FORBIDDEN").await;
+    let resp = app
+        .with_token(Method::POST, "/api/concerts/reservations", &ada_token)
+        .json(&json!({"concertId": concert.id, "scheduleId": first_show, "seatId": seat, "userId": bob}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 403, "FORBIDDEN").await;
+
+    // Another show of the same concert.
+    let resp = app.seats(&ada_token, concert.id, second_show).await;
+    assert_error(resp, 403, "FORBIDDEN").await;
+    let other_seat = {
+        let token = app.token(ada, concert.id, second_show).await;
+        let status = body(app.queue_status(&token).await).await;
+        assert_eq!(
+            status["status"], "active",
+            "the second show has its own line"
+        );
+        app.seat_ids(&token, concert.id, second_show).await[0]
+    };
+    let resp = app
+        .reserve(&ada_token, concert.id, second_show, other_seat)
+        .await;
+    assert_error(resp, 403, "FORBIDDEN").await;
+
+    // A token still waiting in line.
+    let bob_token = app.token(bob, concert.id, first_show).await;
+    assert_eq!(
+        body(app.queue_status(&bob_token).await).await["status"],
+        "waiting"
+    );
+    let resp = app.reserve(&bob_token, concert.id, first_show, seat).await;
+    assert_error(resp, 403, "FORBIDDEN").await;
+    let resp = app
+        .with_token(
+            Method::GET,
+            &format!("/api/concerts/{}", concert.id),
+            &bob_token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 403, "FORBIDDEN").await;
+}
+
+#[tokio::test]
+async fn only_the_holder_can_pay_a_reservation() {
+    let app = spawn_app().await;
+    let ada = app.buyer_with_session(5, 100, 1_000).await;
+    let bob = app.create_user("bob").await;
+    let bob_token = app.token(bob, ada.concert, ada.schedule).await;
+    assert_eq!(
+        app.charge(&bob_token, bob, 1_000, None).await.status(),
+        StatusCode::OK
+    );
+
+    let hold = body(
+        app.reserve(&ada.token, ada.concert, ada.schedule, ada.seats[0])
+            .await,
+    )
+    .await;
+    let reservation = hold["reservationId"].as_i64().unwrap();
+    let resp = app.pay(&bob_token, bob, reservation, None).await;
+    assert_error(resp, 403, "FORBIDDEN").await;
+    // Naming the owner with one's own token does not help either.
+    let resp = app.pay(&bob_token, ada.user, reservation, None).await;
+    assert_error(resp, 403, "FORBIDDEN").await;
+    assert_eq!(app.balance(&bob_token, bob).await, 1_000);
+    assert_eq!(app.balance(&ada.token, ada.user).await, 1_000);
+}
+
+#[tokio::test]
+async fn unknown_things_answer_404() {
+    let app = spawn_app().await;
+    let b = app.buyer_with_session(5, 100, 1_000).await;
+
+    assert_error(
+        app.issue(999_999, b.concert, b.schedule).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    assert_error(
+        app.issue(b.user, 999_999, b.schedule).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    assert_error(
+        app.issue(b.user, b.concert, 999_999).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    let resp = app.reserve(&b.token, b.concert, b.schedule, 999_999).await;
+    assert_error(resp, 404, "NOT_FOUND").await;
+    let resp = app.reserve(&b.token, 999_999, b.schedule, b.seats[0]).await;
+    assert_error(resp, 404, "NOT_FOUND").await;
+    let resp = app.seats(&b.token, 999_999, b.schedule).await;
+    assert_error(resp, 404, "NOT_FOUND").await;
+    let resp = app
+        .with_token(Method::GET, "/api/concerts/999999", &b.token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 404, "NOT_FOUND").await;
+    assert_error(
+        app.pay(&b.token, b.user, 999_999, None).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    let resp = app
+        .request(Method::GET, "/api/no-such-thing")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 404, "NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn a_taken_seat_and_a_paid_reservation_answer_409() {
+    let app = spawn_app().await;
+    let b = app.buyer_with_session(5, 100, 1_000).await;
+    let other = app.create_user("other").await;
+    let other_token = app.token(other, b.concert, b.schedule).await;
+
+    let hold = body(
+        app.reserve(&b.token, b.concert, b.schedule, b.seats[0])
+            .await,
+    )
+    .await;
+    let resp = app
+        .reserve(&other_token, b.concert, b.schedule, b.seats[0])
+        .await;
+    assert_error(resp, 409, "SEAT_UNAVAILABLE").await;
+    // Holding the same seat twice is refused too.
+    let resp = app
+        .reserve(&b.token, b.concert, b.schedule, b.seats[0])
+        .await;
+    assert_error(resp, 409, "SEAT_UNAVAILABLE").await;
+
+    let reservation = hold["reservationId"].as_i64().unwrap();
+    assert_eq!(
+        app.pay(&b.token, b.user, reservation, Some("k1"))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    // A sold seat stays unavailable.
+    let resp = app
+        .reserve(&other_token, b.concert, b.schedule, b.seats[0])
+        .await;
+    assert_error(resp, 409, "SEAT_UNAVAILABLE").await;
+    // Paying again (a new key, so not a retry) is refused and moves no money.
+    let resp = app.pay(&b.token, b.user, reservation, Some("k2")).await;
+    assert!(resp.status() == StatusCode::CONFLICT || resp.status() == StatusCode::FORBIDDEN);
+    let second_token = app.token(b.user, b.concert, b.schedule).await;
+    let resp = app.pay(&second_token, b.user, reservation, None).await;
+    assert_error(resp, 409, "ALREADY_PAID").await;
+    assert_eq!(app.balance(&second_token, b.user).await, 900);
+}
+
+#[tokio::test]
+async fn a_balance_short_of_the_price_answers_422_and_moves_nothing() {
+    let app = spawn_app().await;
+    let b = app.buyer_with_session(5, 1_000, 999).await;
+    let hold = body(
+        app.reserve(&b.token, b.concert, b.schedule, b.seats[0])
+            .await,
+    )
+    .await;
+    let resp = app
+        .pay(
+            &b.token,
+            b.user,
+            hold["reservationId"].as_i64().unwrap(),
+            None,
+        )
+        .await;
+    let err = assert_error(resp, 422, "INSUFFICIENT_BALANCE").await;
+    assert!(err["message"].as_str().unwrap().contains("999"));
+    assert_eq!(app.balance(&b.token, b.user).await, 999);
+    let map = body(app.seats(&b.token, b.concert, b.schedule).await).await;
+    assert_eq!(
+        map["seats"][0]["status"], "held",
+        "the seat stays held for the buyer"
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_answer_413() {
+    let app = spawn_app().await;
+    let b = app.buyer_with_session(5, 100, 0).await;
+    let padding = "x".repeat(65 * 1024);
+    let resp = app
+        .with_token(Method::POST, "/api/concerts/reservations", &b.token)
+        .json(&json!({"concertId": b.concert, "scheduleId": b.schedule, "seatId": b.seats[0], "pad": padding}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
+    // Without a Content-Length (chunked), the limit holds while reading.
+    let chunks = futures::stream::iter((0..80).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])));
+    let resp = app
+        .with_token(Method::POST, "/api/concerts/reservations", &b.token)
+        .header("Content-Type", "application/json")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
+
+    let resp = app
+        .admin(Method::POST, "/api/admin/users")
+        .json(&json!({"name": "x".repeat(9 * 1024 * 1024), "email": "a@b.c"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
+}

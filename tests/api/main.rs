@@ -1,0 +1,12 @@
+//! The API tested from the outside: every test starts the real app on 127.0.0.1 port 0 with
+//! a temporary database and drives it over HTTP.
+
+mod helpers;
+
+mod admin;
+mod errors;
+mod expiry;
+mod flow;
+mod idempotency;
+mod ops;
+mod races;
