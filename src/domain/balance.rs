@@ -26,7 +26,11 @@ impl EntryKind {
             "charge" => EntryKind::Charge,
             "use" => EntryKind::Use,
             "refund" => EntryKind::Refund,
-            other => return Err(Error::Internal(format!("unknown balance entry kind {other}"))),
+            other => {
+                return Err(Error::Internal(format!(
+                    "unknown balance entry kind {other}"
+                )));
+            }
         })
     }
 }
@@ -64,10 +68,12 @@ impl ChargeAmount {
 
 /// Debits `price` from `balance`, refused when the balance does not cover it.
 pub fn debit(balance: Money, price: Money) -> Result<Money> {
-    balance.checked_sub(price).ok_or(Error::InsufficientBalance {
-        balance: balance.minor_units(),
-        needed: price.minor_units(),
-    })
+    balance
+        .checked_sub(price)
+        .ok_or(Error::InsufficientBalance {
+            balance: balance.minor_units(),
+            needed: price.minor_units(),
+        })
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -123,7 +129,10 @@ mod tests {
         assert_eq!(debit(m(10), m(10)).unwrap(), Money::ZERO);
         assert_eq!(
             debit(m(9), m(10)),
-            Err(Error::InsufficientBalance { balance: 9, needed: 10 })
+            Err(Error::InsufficientBalance {
+                balance: 9,
+                needed: 10
+            })
         );
     }
 }

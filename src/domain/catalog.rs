@@ -48,7 +48,9 @@ impl NewConcert {
     pub fn parse(title: &str, schedules: Vec<(Timestamp, Vec<(String, i64)>)>) -> Result<Self> {
         let title = checked_text("title", title)?;
         if schedules.is_empty() {
-            return Err(Error::InvalidInput("a concert needs at least one schedule".into()));
+            return Err(Error::InvalidInput(
+                "a concert needs at least one schedule".into(),
+            ));
         }
         if schedules.len() > MAX_SCHEDULES_PER_CONCERT {
             return Err(Error::InvalidInput(format!(
@@ -67,7 +69,9 @@ impl NewConcert {
 impl NewSchedule {
     fn parse(index: usize, start_time: Timestamp, seats: Vec<(String, i64)>) -> Result<Self> {
         if seats.is_empty() {
-            return Err(Error::InvalidInput(format!("schedule {index} has no seats")));
+            return Err(Error::InvalidInput(format!(
+                "schedule {index} has no seats"
+            )));
         }
         if seats.len() > MAX_SEATS_PER_SCHEDULE {
             return Err(Error::InvalidInput(format!(
@@ -84,8 +88,9 @@ impl NewSchedule {
                         "seat {seat_number} appears twice in schedule {index}"
                     )));
                 }
-                let price = Money::new(price)
-                    .map_err(|_| Error::InvalidInput(format!("seat {seat_number} has a negative price")))?;
+                let price = Money::new(price).map_err(|_| {
+                    Error::InvalidInput(format!("seat {seat_number} has a negative price"))
+                })?;
                 Ok(NewSeat { seat_number, price })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -180,10 +185,22 @@ mod tests {
         let now = at("2027-01-01T20:00:00Z");
         let later = at("2027-01-01T20:05:00Z");
         let earlier = at("2027-01-01T19:55:00Z");
-        assert_eq!(SeatStatus::as_seen_at("held", Some(later), now), SeatStatus::Held);
-        assert_eq!(SeatStatus::as_seen_at("held", Some(earlier), now), SeatStatus::Available);
-        assert_eq!(SeatStatus::as_seen_at("held", Some(now), now), SeatStatus::Available);
+        assert_eq!(
+            SeatStatus::as_seen_at("held", Some(later), now),
+            SeatStatus::Held
+        );
+        assert_eq!(
+            SeatStatus::as_seen_at("held", Some(earlier), now),
+            SeatStatus::Available
+        );
+        assert_eq!(
+            SeatStatus::as_seen_at("held", Some(now), now),
+            SeatStatus::Available
+        );
         assert_eq!(SeatStatus::as_seen_at("sold", None, now), SeatStatus::Sold);
-        assert_eq!(SeatStatus::as_seen_at("available", None, now), SeatStatus::Available);
+        assert_eq!(
+            SeatStatus::as_seen_at("available", None, now),
+            SeatStatus::Available
+        );
     }
 }

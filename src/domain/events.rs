@@ -92,7 +92,12 @@ impl DomainEvent {
                 "seatId": seat_id, "seatNumber": seat_number, "price": price,
                 "expiresAt": expires_at,
             }),
-            DomainEvent::ReservationExpired { reservation_id, user_id, schedule_id, seat_id } => {
+            DomainEvent::ReservationExpired {
+                reservation_id,
+                user_id,
+                schedule_id,
+                seat_id,
+            } => {
                 json!({
                     "reservationId": reservation_id, "userId": user_id,
                     "scheduleId": schedule_id, "seatId": seat_id,
@@ -109,7 +114,11 @@ impl DomainEvent {
                 "paymentId": payment_id, "reservationId": reservation_id, "userId": user_id,
                 "scheduleId": schedule_id, "seatId": seat_id, "amount": amount,
             }),
-            DomainEvent::BalanceCharged { user_id, amount, balance } => json!({
+            DomainEvent::BalanceCharged {
+                user_id,
+                amount,
+                balance,
+            } => json!({
                 "userId": user_id, "amount": amount, "balance": balance,
             }),
         }

@@ -37,7 +37,10 @@ impl IssueOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenState {
     /// In line: `position` 1 is next.
-    Waiting { position: u64, estimated_wait_seconds: u64 },
+    Waiting {
+        position: u64,
+        estimated_wait_seconds: u64,
+    },
     /// Admitted: may book until `expires_at`.
     Active { expires_at: Timestamp },
     /// The session ended (paid, or it timed out) at `ended_at`.
@@ -62,7 +65,10 @@ pub fn estimate_wait_seconds(position: u64, admitted_per_minute: f64) -> u64 {
 /// How many buyers may be let in now: room under `max_active`, bounded by this tick's share of
 /// the per-minute rate and by how many are waiting.
 pub fn admissions_due(active: u64, max_active: u64, allowance: u64, waiting: u64) -> u64 {
-    max_active.saturating_sub(active).min(allowance).min(waiting)
+    max_active
+        .saturating_sub(active)
+        .min(allowance)
+        .min(waiting)
 }
 
 #[cfg(test)]

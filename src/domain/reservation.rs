@@ -32,7 +32,11 @@ impl ReservationStatus {
             "confirmed" => ReservationStatus::Confirmed,
             "expired" => ReservationStatus::Expired,
             "cancelled" => ReservationStatus::Cancelled,
-            other => return Err(Error::Internal(format!("unknown reservation status {other}"))),
+            other => {
+                return Err(Error::Internal(format!(
+                    "unknown reservation status {other}"
+                )));
+            }
         })
     }
 }
@@ -103,7 +107,10 @@ mod tests {
     fn only_the_holder_can_pay() {
         let r = held("2027-01-01T20:05:00Z");
         let now = "2027-01-01T20:00:00Z".parse().unwrap();
-        assert!(matches!(r.check_payable(UserId(8), now), Err(Error::Forbidden(_))));
+        assert!(matches!(
+            r.check_payable(UserId(8), now),
+            Err(Error::Forbidden(_))
+        ));
         assert_eq!(r.check_payable(UserId(7), now), Ok(()));
     }
 
