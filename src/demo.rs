@@ -44,7 +44,12 @@ fn layout(rows: usize) -> Vec<(String, i64)> {
 
 /// Creates the demo catalogue and buyers.
 pub async fn seed(store: &dyn Store) -> Result<DemoCatalogue> {
-    let first_show = Utc::now() + Duration::days(30);
+    // Shows start at 20:00 UTC, a month from now.
+    let today = Utc::now().date_naive();
+    let first_show = (today + Duration::days(30))
+        .and_hms_opt(20, 0, 0)
+        .map(|t| t.and_utc())
+        .ok_or_else(|| crate::domain::Error::internal("no demo show time"))?;
     let mut first = None;
     for (i, (title, shows)) in CONCERTS.iter().enumerate() {
         let schedules = (0..*shows)

@@ -30,8 +30,13 @@ enum Command {
 }
 
 fn init_logs(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    // The scheduler announces every job it creates at info; that is noise to an operator.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,tokio_cron_scheduler=warn"));
+    // Logs go to stderr, so stdout carries only what a command prints (the spec, the demo).
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => logs.json().init(),
         LogFormat::Text => logs.init(),
