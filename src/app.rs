@@ -13,6 +13,10 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::domain::Money;
+use crate::events::EventSink;
+use crate::events::log::LogSink;
+use crate::events::relay::{Relay, RelaySettings};
+use crate::events::webhook::WebhookSink;
 use crate::http::{self, ApiSettings, ApiState};
 use crate::jobs::{JobContext, Jobs};
 use crate::metrics::Metrics;
@@ -26,6 +30,8 @@ use crate::store::sqlite::SqliteStore;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How long an ended session's token still identifies its buyer.
 const ENDED_TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// The longest wait between two delivery attempts of one event.
+const RETRY_CAP: Duration = Duration::from_secs(10 * 60);
 
 /// A running boxoffice.
 pub struct App {
@@ -65,6 +71,32 @@ pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
     })
 }
 
+/// The outbox relay with its sinks: one webhook per `--webhook-url`, or the log when none.
+fn relay(config: &Config, state: &ApiState) -> anyhow::Result<Relay> {
+    let mut sinks: Vec<Arc<dyn EventSink>> = Vec::new();
+    let secret = config.webhook_secret.as_deref().unwrap_or_default();
+    for url in &config.webhook_urls {
+        sinks.push(Arc::new(WebhookSink::new(
+            url,
+            secret.as_bytes(),
+            config.webhook_timeout,
+        )?));
+    }
+    if sinks.is_empty() {
+        sinks.push(Arc::new(LogSink));
+    }
+    let settings = RelaySettings {
+        max_attempts: config.outbox_max_attempts,
+        retry_base: config.outbox_retry_base,
+        retry_cap: RETRY_CAP,
+        // The webhook client has its own timeout; this one also bounds any other sink.
+        sink_timeout: config.webhook_timeout + Duration::from_secs(1),
+    };
+    let relay = Relay::new(state.store.clone(), sinks, settings, state.metrics.clone());
+    tracing::info!(sinks = ?relay.sink_names(), "events are delivered to");
+    Ok(relay)
+}
+
 impl App {
     /// Opens everything, binds `config.listen` and starts serving in the background.
     pub async fn build(config: Config) -> anyhow::Result<App> {
@@ -74,12 +106,18 @@ impl App {
                 "admin API disabled; enable it with --admin-token or BOXOFFICE_ADMIN_TOKEN"
             );
         }
+        let relay = relay(&config, &state)?;
         let jobs = Jobs::start(JobContext {
             store: state.store.clone(),
             room: state.room.clone(),
             metrics: state.metrics.clone(),
             admission_interval: config.queue_tick,
             sweep_interval: config.hold_sweep_interval,
+            relay: Arc::new(relay),
+            outbox_interval: config.outbox_interval,
+            outbox_retention: config.outbox_retention,
+            cleanup_interval: config.cleanup_interval,
+            optimize_interval: config.optimize_interval,
         })
         .await?;
 

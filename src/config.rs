@@ -107,6 +107,52 @@ pub struct Settings {
     /// Log format: `text` or `json` [default: text]; the level comes from RUST_LOG
     #[arg(long, env = "BOXOFFICE_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
+
+    /// Where events are POSTed; repeat the flag (or separate by commas) for several
+    #[arg(
+        long,
+        env = "BOXOFFICE_WEBHOOK_URL",
+        value_name = "URL",
+        value_delimiter = ','
+    )]
+    pub webhook_url: Option<Vec<String>>,
+
+    /// HMAC key of the `Boxoffice-Signature` header (16+ characters; needed with --webhook-url)
+    #[arg(
+        long,
+        env = "BOXOFFICE_WEBHOOK_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub webhook_secret: Option<String>,
+
+    /// How long a webhook gets to answer one event [default: 5s]
+    #[arg(long, env = "BOXOFFICE_WEBHOOK_TIMEOUT", value_name = "DURATION")]
+    pub webhook_timeout: Option<HumanDuration>,
+
+    /// Failed deliveries after which an event is dead-lettered [default: 20]
+    #[arg(long, env = "BOXOFFICE_OUTBOX_MAX_ATTEMPTS", value_name = "N")]
+    pub outbox_max_attempts: Option<u32>,
+
+    /// How long delivered events are kept before they are deleted [default: 72]
+    #[arg(long, env = "BOXOFFICE_OUTBOX_RETENTION_HOURS", value_name = "HOURS")]
+    pub outbox_retention_hours: Option<u64>,
+
+    /// How often the relay delivers pending events [default: 1s]
+    #[arg(long, env = "BOXOFFICE_OUTBOX_INTERVAL", value_name = "DURATION")]
+    pub outbox_interval: Option<HumanDuration>,
+
+    /// Delay before the first retry of a failed delivery; later ones back off [default: 1s]
+    #[arg(long, env = "BOXOFFICE_OUTBOX_RETRY_BASE", value_name = "DURATION")]
+    pub outbox_retry_base: Option<HumanDuration>,
+
+    /// How often old delivered events and idempotency keys are deleted [default: 10m]
+    #[arg(long, env = "BOXOFFICE_CLEANUP_INTERVAL", value_name = "DURATION")]
+    pub cleanup_interval: Option<HumanDuration>,
+
+    /// How often SQLite is optimized and its WAL checkpointed [default: 1h]
+    #[arg(long, env = "BOXOFFICE_OPTIMIZE_INTERVAL", value_name = "DURATION")]
+    pub optimize_interval: Option<HumanDuration>,
 }
 
 fn deserialize_sync<'de, D: serde::Deserializer<'de>>(
@@ -145,6 +191,17 @@ impl Settings {
             sync: self.sync.or(fallback.sync),
             hold_sweep_interval: self.hold_sweep_interval.or(fallback.hold_sweep_interval),
             log_format: self.log_format.or(fallback.log_format),
+            webhook_url: self.webhook_url.or(fallback.webhook_url),
+            webhook_secret: self.webhook_secret.or(fallback.webhook_secret),
+            webhook_timeout: self.webhook_timeout.or(fallback.webhook_timeout),
+            outbox_max_attempts: self.outbox_max_attempts.or(fallback.outbox_max_attempts),
+            outbox_retention_hours: self
+                .outbox_retention_hours
+                .or(fallback.outbox_retention_hours),
+            outbox_interval: self.outbox_interval.or(fallback.outbox_interval),
+            outbox_retry_base: self.outbox_retry_base.or(fallback.outbox_retry_base),
+            cleanup_interval: self.cleanup_interval.or(fallback.cleanup_interval),
+            optimize_interval: self.optimize_interval.or(fallback.optimize_interval),
         }
     }
 }
@@ -164,6 +221,16 @@ pub struct Config {
     pub sync: Synchronous,
     pub hold_sweep_interval: Duration,
     pub log_format: LogFormat,
+    /// Webhook sinks; none means events go to the log.
+    pub webhook_urls: Vec<String>,
+    pub webhook_secret: Option<String>,
+    pub webhook_timeout: Duration,
+    pub outbox_max_attempts: u32,
+    pub outbox_retention: Duration,
+    pub outbox_interval: Duration,
+    pub outbox_retry_base: Duration,
+    pub cleanup_interval: Duration,
+    pub optimize_interval: Duration,
 }
 
 impl Default for Config {
@@ -181,6 +248,15 @@ impl Default for Config {
             sync: Synchronous::Full,
             hold_sweep_interval: Duration::from_secs(5),
             log_format: LogFormat::Text,
+            webhook_urls: Vec::new(),
+            webhook_secret: None,
+            webhook_timeout: Duration::from_secs(5),
+            outbox_max_attempts: 20,
+            outbox_retention: Duration::from_secs(72 * 60 * 60),
+            outbox_interval: Duration::from_secs(1),
+            outbox_retry_base: Duration::from_secs(1),
+            cleanup_interval: Duration::from_secs(10 * 60),
+            optimize_interval: Duration::from_secs(60 * 60),
         }
     }
 }
@@ -206,6 +282,25 @@ impl Config {
                 .hold_sweep_interval
                 .map_or(d.hold_sweep_interval, |h| h.0),
             log_format: given.log_format.unwrap_or(d.log_format),
+            webhook_urls: given
+                .webhook_url
+                .unwrap_or_default()
+                .into_iter()
+                .map(|url| url.trim().to_owned())
+                .filter(|url| !url.is_empty())
+                .collect(),
+            webhook_secret: given.webhook_secret.filter(|s| !s.is_empty()),
+            webhook_timeout: given.webhook_timeout.map_or(d.webhook_timeout, |h| h.0),
+            outbox_max_attempts: given.outbox_max_attempts.unwrap_or(d.outbox_max_attempts),
+            outbox_retention: given
+                .outbox_retention_hours
+                .map_or(d.outbox_retention, |h| {
+                    Duration::from_secs(h.saturating_mul(60 * 60))
+                }),
+            outbox_interval: given.outbox_interval.map_or(d.outbox_interval, |h| h.0),
+            outbox_retry_base: given.outbox_retry_base.map_or(d.outbox_retry_base, |h| h.0),
+            cleanup_interval: given.cleanup_interval.map_or(d.cleanup_interval, |h| h.0),
+            optimize_interval: given.optimize_interval.map_or(d.optimize_interval, |h| h.0),
         };
         if config.queue_max_active == 0 {
             anyhow::bail!("--queue-max-active must be at least 1");
@@ -216,7 +311,26 @@ impl Config {
         if config.admin_token.as_ref().is_some_and(|t| t.len() < 8) {
             anyhow::bail!("--admin-token must be at least 8 characters");
         }
+        config.check_events()?;
         Ok(config)
+    }
+
+    fn check_events(&self) -> anyhow::Result<()> {
+        if self.outbox_max_attempts == 0 {
+            anyhow::bail!("--outbox-max-attempts must be at least 1");
+        }
+        if self.outbox_retention.is_zero() {
+            anyhow::bail!("--outbox-retention-hours must be at least 1");
+        }
+        match &self.webhook_secret {
+            None if !self.webhook_urls.is_empty() => {
+                anyhow::bail!("--webhook-url needs --webhook-secret to sign what it sends")
+            }
+            Some(secret) if secret.len() < 16 => {
+                anyhow::bail!("--webhook-secret must be at least 16 characters")
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -244,5 +358,43 @@ mod tests {
         assert!(toml::from_str::<Settings>("hold_tll = \"5m\"").is_err());
         assert!(toml::from_str::<Settings>("hold_ttl = \"soon\"").is_err());
         assert!("0s".parse::<HumanDuration>().is_err());
+    }
+
+    #[test]
+    fn webhook_urls_come_comma_separated_or_repeated_and_need_a_secret() {
+        use clap::Parser;
+
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let cli = Cli::try_parse_from([
+            "boxoffice",
+            "--webhook-url",
+            "http://a.example/hook,http://b.example/hook",
+            "--webhook-url",
+            "http://c.example/hook",
+            "--webhook-secret",
+            "0123456789abcdef",
+        ])
+        .unwrap();
+        let config = Config::resolve(cli.settings.clone()).unwrap();
+        assert_eq!(config.webhook_urls.len(), 3);
+        assert_eq!(config.outbox_max_attempts, 20);
+
+        let unsigned = Settings {
+            webhook_secret: None,
+            ..cli.settings
+        };
+        assert!(Config::resolve(unsigned).is_err());
+        let file: Settings = toml::from_str(
+            "webhook_url = [\"http://a.example/hook\"]\nwebhook_secret = \"0123456789abcdef\"\n\
+             outbox_retention_hours = 1\noutbox_retry_base = \"50ms\"",
+        )
+        .unwrap();
+        let config = Config::resolve(file).unwrap();
+        assert_eq!(config.outbox_retention, Duration::from_secs(3600));
+        assert_eq!(config.outbox_retry_base, Duration::from_millis(50));
     }
 }

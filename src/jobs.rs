@@ -1,8 +1,10 @@
-//! Background jobs, run by tokio-cron-scheduler: the admission tick of the waiting room and
-//! the sweep that releases expired holds. A hold that ran out is already free to buyers before
-//! the sweep runs (the store treats it as free); the sweep only tidies up and writes the
-//! `reservation.expired` events. A run that is still going when the next is due is skipped, so
-//! a slow run never piles up behind itself.
+//! Background jobs, run by tokio-cron-scheduler: the admission tick of the waiting room, the
+//! sweep that releases expired holds, the outbox relay, the retention cleanups (delivered
+//! events, idempotency keys) and SQLite housekeeping. A hold that ran out is already free to
+//! buyers before the sweep runs (the store treats it as free); the sweep only tidies up and
+//! writes the `reservation.expired` events. A run that is still going when the next is due is
+//! skipped, so a slow run never piles up behind itself. At shutdown no new run starts and the
+//! runs in progress are waited for (the relay stops between rounds).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,14 +12,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::sync::RwLock;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
+use crate::events::relay::Relay;
 use crate::metrics::Metrics;
 use crate::queue::WaitingRoom;
 use crate::store::Store;
 
 /// Most holds released by one sweep run; the rest wait for the next run.
 const SWEEP_BATCH: u32 = 1_000;
+/// Most rows one cleanup statement deletes, so one cleanup never holds the write lock long.
+const CLEANUP_BATCH: u32 = 1_000;
+/// Most cleanup statements per run.
+const CLEANUP_ROUNDS: usize = 100;
+/// How long an idempotency key is remembered.
+const IDEMPOTENCY_KEY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long shutdown waits for the runs in progress.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// What the jobs work on, and how often they run.
 pub struct JobContext {
@@ -26,11 +38,25 @@ pub struct JobContext {
     pub metrics: Metrics,
     pub admission_interval: Duration,
     pub sweep_interval: Duration,
+    pub relay: Arc<Relay>,
+    pub outbox_interval: Duration,
+    pub outbox_retention: Duration,
+    pub cleanup_interval: Duration,
+    pub optimize_interval: Duration,
 }
 
 /// The running scheduler.
 pub struct Jobs {
     scheduler: JobScheduler,
+    runs: Arc<Runs>,
+}
+
+/// What shutdown and the runs share: a run holds `active` for reading while it works, so
+/// shutdown can wait for all of them by taking it for writing.
+#[derive(Default)]
+struct Runs {
+    stopping: AtomicBool,
+    active: RwLock<()>,
 }
 
 type JobFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -41,70 +67,106 @@ fn repeated<F>(
     name: &'static str,
     every: Duration,
     metrics: Metrics,
+    runs: Arc<Runs>,
     work: F,
 ) -> anyhow::Result<Job>
 where
     F: Fn() -> JobFuture + Send + Sync + 'static,
 {
+    let every = whole_seconds(name, every);
     let running = Arc::new(AtomicBool::new(false));
     let work = Arc::new(work);
     let job = Job::new_repeated_async(every, move |_id, _scheduler| {
         let running = running.clone();
         let work = work.clone();
         let metrics = metrics.clone();
+        let runs = runs.clone();
         Box::pin(async move {
+            let _active = runs.active.read().await;
+            if runs.stopping.load(Ordering::Acquire) {
+                return;
+            }
             if running.swap(true, Ordering::AcqRel) {
                 tracing::debug!(job = name, "previous run still going; skipped");
                 return;
             }
             let started = Instant::now();
             work().await;
-            metrics.job(name, started.elapsed());
+            let took = started.elapsed();
+            tracing::debug!(job = name, micros = took.as_micros() as u64, "job ran");
+            metrics.job(name, took);
             running.store(false, Ordering::Release);
         })
     })?;
     Ok(job)
 }
 
+/// `every` rounded up to whole seconds. tokio-cron-scheduler counts repeat intervals in whole
+/// seconds (and checks for due jobs every 500 ms): a shorter interval would make the job run
+/// once and never again.
+fn whole_seconds(name: &str, every: Duration) -> Duration {
+    let secs = every.as_secs() + u64::from(every.subsec_nanos() > 0);
+    let rounded = Duration::from_secs(secs.max(1));
+    if rounded != every {
+        tracing::warn!(
+            job = name,
+            ?every,
+            ?rounded,
+            "job interval rounded up to whole seconds"
+        );
+    }
+    rounded
+}
+
 impl Jobs {
     pub async fn start(ctx: JobContext) -> anyhow::Result<Jobs> {
         let scheduler = JobScheduler::new().await?;
         let ctx = Arc::new(ctx);
+        let runs = Arc::new(Runs::default());
 
-        let admission = {
-            let ctx = ctx.clone();
-            repeated(
-                "queue_admission",
-                ctx.admission_interval,
-                ctx.metrics.clone(),
-                move || {
-                    let ctx = ctx.clone();
-                    Box::pin(async move { admit(&ctx).await })
-                },
-            )?
-        };
-        let sweep = {
-            let ctx = ctx.clone();
-            repeated(
-                "hold_sweep",
-                ctx.sweep_interval,
-                ctx.metrics.clone(),
-                move || {
-                    let ctx = ctx.clone();
-                    Box::pin(async move { sweep(&ctx).await })
-                },
-            )?
-        };
-        scheduler.add(admission).await?;
-        scheduler.add(sweep).await?;
+        type Work = fn(Arc<JobContext>, Arc<Runs>) -> JobFuture;
+        let jobs: [(&'static str, Duration, Work); 6] = [
+            ("queue_admission", ctx.admission_interval, |ctx, _| {
+                Box::pin(async move { admit(&ctx).await })
+            }),
+            ("hold_sweep", ctx.sweep_interval, |ctx, _| {
+                Box::pin(async move { sweep(&ctx).await })
+            }),
+            ("outbox_relay", ctx.outbox_interval, |ctx, runs| {
+                Box::pin(async move { relay(&ctx, &runs.stopping).await })
+            }),
+            ("outbox_cleanup", ctx.cleanup_interval, |ctx, _| {
+                Box::pin(async move { purge_delivered(&ctx).await })
+            }),
+            ("idempotency_cleanup", ctx.cleanup_interval, |ctx, _| {
+                Box::pin(async move { purge_idempotency_keys(&ctx).await })
+            }),
+            ("sqlite_optimize", ctx.optimize_interval, |ctx, _| {
+                Box::pin(async move { optimize(&ctx).await })
+            }),
+        ];
+        for (name, every, work) in jobs {
+            let (ctx, work_runs) = (ctx.clone(), runs.clone());
+            let job = repeated(name, every, ctx.metrics.clone(), runs.clone(), move || {
+                work(ctx.clone(), work_runs.clone())
+            })?;
+            scheduler.add(job).await?;
+        }
         scheduler.start().await?;
-        Ok(Jobs { scheduler })
+        Ok(Jobs { scheduler, runs })
     }
 
-    /// Stops the scheduler; runs in progress finish on their own.
+    /// Stops scheduling, then waits (up to a grace period) for the runs in progress.
     pub async fn shutdown(mut self) {
+        self.runs.stopping.store(true, Ordering::Release);
         if let Err(err) = self.scheduler.shutdown().await {
             tracing::warn!(error = %err, "job scheduler did not shut down cleanly");
+        }
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.runs.active.write())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background jobs still running at shutdown; not waiting longer");
         }
     }
 }
@@ -140,5 +202,98 @@ pub async fn sweep(ctx: &JobContext) {
             ctx.metrics.holds_expired(released);
         }
         Err(err) => tracing::error!(error = %err, "hold sweep failed"),
+    }
+}
+
+/// Delivers due outbox events, then the outbox gauges.
+pub async fn relay(ctx: &JobContext, stop: &AtomicBool) {
+    match ctx.relay.run(stop).await {
+        Ok(run) => {
+            if run != Default::default() {
+                tracing::debug!(
+                    delivered = run.delivered,
+                    failed = run.failed,
+                    dead = run.dead,
+                    "outbox relay"
+                );
+            }
+        }
+        Err(err) => tracing::error!(error = %err, "outbox relay failed"),
+    }
+    if let Err(err) = ctx.relay.refresh_gauges().await {
+        tracing::warn!(error = %err, "cannot read the outbox backlog");
+    }
+}
+
+/// Deletes delivered events past the retention, a batch at a time.
+pub async fn purge_delivered(ctx: &JobContext) {
+    let before = chrono::Utc::now()
+        - chrono::Duration::from_std(ctx.outbox_retention).unwrap_or(chrono::Duration::MAX);
+    let store = ctx.store.clone();
+    purge("delivered events", || {
+        let store = store.clone();
+        async move { store.purge_delivered(before, CLEANUP_BATCH).await }
+    })
+    .await;
+}
+
+/// Forgets idempotency keys older than a day.
+pub async fn purge_idempotency_keys(ctx: &JobContext) {
+    let before = chrono::Utc::now()
+        - chrono::Duration::from_std(IDEMPOTENCY_KEY_TTL).unwrap_or(chrono::Duration::MAX);
+    let store = ctx.store.clone();
+    purge("idempotency keys", || {
+        let store = store.clone();
+        async move { store.purge_idempotency_keys(before, CLEANUP_BATCH).await }
+    })
+    .await;
+}
+
+/// Runs `batch` until it deletes less than a full batch (or [`CLEANUP_ROUNDS`] times).
+async fn purge<F, Fut>(what: &str, batch: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = crate::domain::error::Result<u64>>,
+{
+    let mut deleted = 0;
+    for _ in 0..CLEANUP_ROUNDS {
+        match batch().await {
+            Ok(n) => {
+                deleted += n;
+                if n < u64::from(CLEANUP_BATCH) {
+                    break;
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, what, "cleanup failed");
+                break;
+            }
+        }
+    }
+    tracing::debug!(deleted, what, "cleanup");
+}
+
+/// SQLite housekeeping: statistics for the planner and a passive WAL checkpoint.
+pub async fn optimize(ctx: &JobContext) {
+    match ctx.store.optimize().await {
+        Ok(()) => tracing::debug!("store optimized and checkpointed"),
+        Err(err) => tracing::warn!(error = %err, "store optimize failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_are_whole_seconds_and_at_least_one() {
+        let ms = Duration::from_millis;
+        assert_eq!(whole_seconds("t", ms(50)), ms(1_000));
+        assert_eq!(whole_seconds("t", ms(1_000)), ms(1_000));
+        assert_eq!(whole_seconds("t", ms(1_500)), ms(2_000));
+        assert_eq!(
+            whole_seconds("t", Duration::from_secs(3_600)),
+            ms(3_600_000)
+        );
     }
 }

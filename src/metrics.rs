@@ -1,6 +1,6 @@
 //! Prometheus metrics: requests by route and status with latency histograms, and the business
-//! counters and gauges (holds, payments, queue sizes, admissions). One process-wide recorder
-//! is installed on first use; `/metrics` renders it.
+//! counters and gauges (holds, payments, queue sizes, admissions, the outbox backlog). One
+//! process-wide recorder is installed on first use; `/metrics` renders it.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -110,5 +110,20 @@ impl Metrics {
     /// How long a background job took.
     pub fn job(&self, job: &'static str, took: Duration) {
         histogram!("boxoffice_job_duration_seconds", "job" => job).record(took.as_secs_f64());
+    }
+
+    /// Outbox deliveries that every sink accepted, and attempts some sink refused.
+    pub fn outbox_attempts(&self, delivered: u64, failed: u64) {
+        counter!("boxoffice_outbox_delivered_total").increment(delivered);
+        counter!("boxoffice_outbox_failed_total").increment(failed);
+    }
+
+    /// The outbox backlog: pending and dead-lettered events, and how long the oldest pending
+    /// event has waited (zero when none is pending).
+    pub fn outbox(&self, pending: u64, dead: u64, oldest_pending: Option<Duration>) {
+        gauge!("boxoffice_outbox_pending").set(pending as f64);
+        gauge!("boxoffice_outbox_dead").set(dead as f64);
+        gauge!("boxoffice_outbox_oldest_pending_seconds")
+            .set(oldest_pending.unwrap_or_default().as_secs_f64());
     }
 }

@@ -10,7 +10,7 @@ use boxoffice::domain::idempotency::{IdempotencyKey, IdempotentRequest};
 use boxoffice::domain::reservation::ReservationStatus;
 use boxoffice::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 use boxoffice::store::sqlite::{SqliteStore, Synchronous};
-use boxoffice::store::{HoldRequest, Store, User};
+use boxoffice::store::{DeliveryReport, FailedDelivery, HoldRequest, Store, User};
 use chrono::Duration;
 use tempfile::TempDir;
 
@@ -661,6 +661,237 @@ async fn outbox_rows_carry_the_event_envelope_oldest_first() {
     assert_eq!(event.envelope["id"], event.event_id.as_str());
     assert_eq!(event.envelope["data"]["reservationId"], held.id.0);
     assert_eq!(f.store.outbox(1).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn only_the_oldest_pending_event_of_each_key_is_due() {
+    let f = Fixture::new(2).await;
+    let held = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, f.seat(0).await, now()))
+        .await
+        .unwrap();
+    f.charge(f.buyer.id, 100).await;
+    f.charge(f.buyer.id, 200).await;
+    f.store
+        .cancel_reservation(f.buyer.id, held.id, now())
+        .await
+        .unwrap();
+
+    let due = f.store.due_events(now(), 100).await.unwrap();
+    let types: Vec<_> = due.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["reservation.held", "balance.charged"]);
+    assert!(
+        f.store
+            .due_events(now() - minutes(1), 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing is due before it occurred"
+    );
+
+    // Delivering the first of each key makes the next one due.
+    let report = DeliveryReport {
+        delivered: due.iter().map(|e| e.id).collect(),
+        failed: vec![],
+    };
+    f.store.record_deliveries(report, now()).await.unwrap();
+    let due = f.store.due_events(now(), 100).await.unwrap();
+    let types: Vec<_> = due.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["balance.charged", "reservation.cancelled"]);
+    assert_eq!(due[0].envelope["data"]["amount"], 200);
+}
+
+#[tokio::test]
+async fn a_failed_event_waits_for_its_retry_and_holds_its_key_back_meanwhile() {
+    let f = Fixture::new(1).await;
+    f.charge(f.buyer.id, 100).await;
+    f.charge(f.buyer.id, 200).await;
+    let first = f.store.due_events(now(), 100).await.unwrap().remove(0);
+    let report = DeliveryReport {
+        delivered: vec![],
+        failed: vec![FailedDelivery {
+            id: first.id,
+            error: "webhook: answered 500".into(),
+            retry_at: Some(now() + minutes(1)),
+        }],
+    };
+    f.store.record_deliveries(report, now()).await.unwrap();
+
+    assert!(f.store.due_events(now(), 100).await.unwrap().is_empty());
+    let due = f.store.due_events(now() + minutes(1), 100).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].id, first.id);
+    assert_eq!(due[0].attempts, 1);
+    assert_eq!(due[0].last_error.as_deref(), Some("webhook: answered 500"));
+    let summary = f.store.outbox_summary(10).await.unwrap();
+    assert_eq!(
+        (summary.pending, summary.delivered, summary.dead),
+        (2, 0, 0)
+    );
+    assert_eq!(summary.oldest_pending_at, Some(now()));
+}
+
+#[tokio::test]
+async fn a_dead_letter_does_not_hold_its_key_back_and_a_retry_puts_it_back_first() {
+    let f = Fixture::new(1).await;
+    f.charge(f.buyer.id, 100).await;
+    f.charge(f.buyer.id, 200).await;
+    let first = f.store.due_events(now(), 100).await.unwrap().remove(0);
+    let dead = DeliveryReport {
+        delivered: vec![],
+        failed: vec![FailedDelivery {
+            id: first.id,
+            error: "gave up".into(),
+            retry_at: None,
+        }],
+    };
+    f.store.record_deliveries(dead, now()).await.unwrap();
+
+    let due = f.store.due_events(now(), 100).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_ne!(due[0].id, first.id, "the next event of the key goes on");
+    let summary = f.store.outbox_summary(10).await.unwrap();
+    assert_eq!((summary.pending, summary.dead), (1, 1));
+    assert_eq!(summary.dead_letters[0].id, first.id);
+    assert_eq!(summary.dead_letters[0].state, "dead");
+    assert!(
+        f.store
+            .outbox_summary(0)
+            .await
+            .unwrap()
+            .dead_letters
+            .is_empty()
+    );
+
+    // A report that raced the dead-lettering changes nothing.
+    let late = DeliveryReport {
+        delivered: vec![first.id],
+        failed: vec![],
+    };
+    f.store.record_deliveries(late, now()).await.unwrap();
+    assert_eq!(f.store.outbox_summary(10).await.unwrap().dead, 1);
+
+    let retried = f.store.retry_dead_letter(first.id, now()).await.unwrap();
+    assert_eq!((retried.state.as_str(), retried.attempts), ("pending", 0));
+    let due = f.store.due_events(now(), 100).await.unwrap();
+    assert_eq!(due[0].id, first.id, "back in line, before the later event");
+    assert_eq!(
+        f.store.retry_dead_letter(first.id, now()).await.map(|_| ()),
+        Err(Error::NotDeadLettered(first.id))
+    );
+    assert!(matches!(
+        f.store.retry_dead_letter(9_999, now()).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn delivered_events_and_old_idempotency_keys_are_purged_in_batches() {
+    let f = Fixture::new(1).await;
+    let max = Money::new(10_000).unwrap();
+    let scope = format!("charge:{}", f.buyer.id);
+    for n in 1..=3 {
+        let amount = ChargeAmount::parse(n * 10, max).unwrap();
+        let key = idem(&format!("k-{n}"), &scope, &format!("amount={n}"));
+        f.store
+            .charge(f.buyer.id, amount, now(), key)
+            .await
+            .unwrap();
+    }
+    let all: Vec<i64> = f
+        .store
+        .outbox(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    let report = DeliveryReport {
+        delivered: all[..2].to_vec(),
+        failed: vec![],
+    };
+    f.store.record_deliveries(report, now()).await.unwrap();
+
+    assert_eq!(f.store.purge_delivered(now(), 10).await.unwrap(), 0);
+    let later = now() + minutes(1);
+    assert_eq!(f.store.purge_delivered(later, 1).await.unwrap(), 1);
+    assert_eq!(f.store.purge_delivered(later, 10).await.unwrap(), 1);
+    let left = f.store.outbox(10).await.unwrap();
+    assert_eq!(left.len(), 1, "the pending event stays");
+    assert_eq!(left[0].state, "pending");
+
+    assert_eq!(f.store.purge_idempotency_keys(now(), 10).await.unwrap(), 0);
+    assert_eq!(f.store.purge_idempotency_keys(later, 2).await.unwrap(), 2);
+    assert_eq!(f.store.purge_idempotency_keys(later, 10).await.unwrap(), 1);
+    f.store.optimize().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cancelled_hold_frees_its_seat_with_one_event() {
+    let f = Fixture::new(1).await;
+    let seat = f.seat(0).await;
+    let held = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, seat, now()))
+        .await
+        .unwrap();
+    assert_eq!(f.available(now()).await, 0);
+    let stranger = f.store.create_user("Eve", "eve@example.com").await.unwrap();
+    assert!(matches!(
+        f.store
+            .cancel_reservation(stranger.id, held.id, now())
+            .await,
+        Err(Error::Forbidden(_))
+    ));
+
+    let cancelled = f
+        .store
+        .cancel_reservation(f.buyer.id, held.id, now())
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status, ReservationStatus::Cancelled);
+    assert_eq!(f.available(now()).await, 1);
+    let again = f
+        .store
+        .cancel_reservation(f.buyer.id, held.id, now())
+        .await
+        .unwrap();
+    assert_eq!(again, cancelled);
+    assert_eq!(f.events("reservation.cancelled", held.id).await, 1);
+    f.store
+        .reserve_seat(f.hold(stranger.id, seat, now()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_run_out_or_paid_hold_cannot_be_given_back() {
+    let f = Fixture::new(2).await;
+    f.charge(f.buyer.id, 10_000).await;
+    let paid = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, f.seat(0).await, now()))
+        .await
+        .unwrap();
+    f.store.pay(f.buyer.id, paid.id, now(), None).await.unwrap();
+    let lapsed = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, f.seat(1).await, now()))
+        .await
+        .unwrap();
+    let later = now() + minutes(6);
+    assert_eq!(
+        f.store.cancel_reservation(f.buyer.id, paid.id, later).await,
+        Err(Error::AlreadyPaid(paid.id.0))
+    );
+    assert_eq!(
+        f.store
+            .cancel_reservation(f.buyer.id, lapsed.id, later)
+            .await,
+        Err(Error::HoldExpired(lapsed.id.0))
+    );
+    assert_eq!(f.events("reservation.cancelled", lapsed.id).await, 0);
 }
 
 #[tokio::test]

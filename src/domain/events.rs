@@ -26,6 +26,13 @@ pub enum DomainEvent {
         schedule_id: ScheduleId,
         seat_id: SeatId,
     },
+    /// The buyer gave a hold back before paying; the seat is free again.
+    ReservationCancelled {
+        reservation_id: ReservationId,
+        user_id: UserId,
+        schedule_id: ScheduleId,
+        seat_id: SeatId,
+    },
     PaymentCompleted {
         payment_id: PaymentId,
         reservation_id: ReservationId,
@@ -59,6 +66,7 @@ impl DomainEvent {
         match self {
             DomainEvent::ReservationHeld { .. } => "reservation.held",
             DomainEvent::ReservationExpired { .. } => "reservation.expired",
+            DomainEvent::ReservationCancelled { .. } => "reservation.cancelled",
             DomainEvent::PaymentCompleted { .. } => "payment.completed",
             DomainEvent::BalanceCharged { .. } => "balance.charged",
         }
@@ -69,6 +77,7 @@ impl DomainEvent {
         match self {
             DomainEvent::ReservationHeld { reservation_id, .. }
             | DomainEvent::ReservationExpired { reservation_id, .. }
+            | DomainEvent::ReservationCancelled { reservation_id, .. }
             | DomainEvent::PaymentCompleted { reservation_id, .. } => {
                 format!("reservation:{reservation_id}")
             }
@@ -93,6 +102,12 @@ impl DomainEvent {
                 "expiresAt": expires_at,
             }),
             DomainEvent::ReservationExpired {
+                reservation_id,
+                user_id,
+                schedule_id,
+                seat_id,
+            }
+            | DomainEvent::ReservationCancelled {
                 reservation_id,
                 user_id,
                 schedule_id,

@@ -41,6 +41,15 @@ impl ReservationStatus {
     }
 }
 
+/// What a buyer giving a hold back amounts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancellation {
+    /// The hold is live: end it and free the seat.
+    Cancel,
+    /// It was already given back: nothing to do, the answer is the same (a retried DELETE).
+    AlreadyCancelled,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reservation {
     pub id: ReservationId,
@@ -81,6 +90,23 @@ impl Reservation {
             return Err(Error::HoldExpired(self.id.0));
         }
         Ok(())
+    }
+
+    /// Checks that `user` may give this hold back at `now`: the owner, not paid (a paid seat
+    /// is not returned here), and the hold still running. Giving back twice is not an error.
+    pub fn check_cancellable(&self, user: UserId, now: Timestamp) -> Result<Cancellation> {
+        if self.user_id != user {
+            return Err(Error::Forbidden(format!(
+                "reservation {} belongs to another user",
+                self.id
+            )));
+        }
+        match self.status {
+            ReservationStatus::Confirmed => Err(Error::AlreadyPaid(self.id.0)),
+            ReservationStatus::Cancelled => Ok(Cancellation::AlreadyCancelled),
+            _ if self.is_expired_at(now) => Err(Error::HoldExpired(self.id.0)),
+            _ => Ok(Cancellation::Cancel),
+        }
     }
 }
 
@@ -136,5 +162,39 @@ mod tests {
         r.status = ReservationStatus::Cancelled;
         let now = "2027-01-01T20:00:00Z".parse().unwrap();
         assert_eq!(r.check_payable(UserId(7), now), Err(Error::HoldExpired(1)));
+    }
+
+    #[test]
+    fn only_the_holder_can_give_a_live_hold_back_and_twice_is_harmless() {
+        let mut r = held("2027-01-01T20:05:00Z");
+        let now = "2027-01-01T20:00:00Z".parse().unwrap();
+        assert!(matches!(
+            r.check_cancellable(UserId(8), now),
+            Err(Error::Forbidden(_))
+        ));
+        assert_eq!(
+            r.check_cancellable(UserId(7), now),
+            Ok(Cancellation::Cancel)
+        );
+        r.status = ReservationStatus::Cancelled;
+        assert_eq!(
+            r.check_cancellable(UserId(7), now),
+            Ok(Cancellation::AlreadyCancelled)
+        );
+    }
+
+    #[test]
+    fn a_paid_or_run_out_hold_cannot_be_given_back() {
+        let mut r = held("2027-01-01T20:05:00Z");
+        let late = "2027-01-01T20:06:00Z".parse().unwrap();
+        assert_eq!(
+            r.check_cancellable(UserId(7), late),
+            Err(Error::HoldExpired(1))
+        );
+        r.status = ReservationStatus::Confirmed;
+        assert_eq!(
+            r.check_cancellable(UserId(7), late),
+            Err(Error::AlreadyPaid(1))
+        );
     }
 }

@@ -7,6 +7,8 @@ use async_trait::async_trait;
 use crate::store::OutboxEvent;
 
 pub mod log;
+pub mod relay;
+pub mod webhook;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{sink}: {message}")]

@@ -112,6 +112,7 @@ impl From<domain::Error> for ApiError {
             E::SeatUnavailable(_) => (StatusCode::CONFLICT, "SEAT_UNAVAILABLE"),
             E::AlreadyPaid(_) => (StatusCode::CONFLICT, "ALREADY_PAID"),
             E::HoldExpired(_) => (StatusCode::GONE, "HOLD_EXPIRED"),
+            E::NotDeadLettered(_) => (StatusCode::CONFLICT, "NOT_DEAD_LETTERED"),
             E::InsufficientBalance { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "INSUFFICIENT_BALANCE")
             }
@@ -213,6 +214,7 @@ mod tests {
             (domain::Error::SeatUnavailable(1), 409),
             (domain::Error::AlreadyPaid(1), 409),
             (domain::Error::HoldExpired(1), 410),
+            (domain::Error::NotDeadLettered(1), 409),
             (
                 domain::Error::InsufficientBalance {
                     balance: 1,

@@ -18,6 +18,7 @@ use crate::queue::token::TokenSigner;
 use crate::store::Store;
 
 pub mod admin;
+pub mod admin_outbox;
 pub mod auth;
 pub mod balance;
 pub mod concerts;
@@ -69,6 +70,7 @@ pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             balance::BalanceApi,
             payments::PaymentsApi,
             admin::AdminApi,
+            admin_outbox::AdminOutboxApi,
             ops::OpsApi,
         ),
         TITLE,

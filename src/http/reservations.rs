@@ -1,14 +1,16 @@
 //! Reservations tag: hold a seat for a few minutes while the buyer pays.
 
 use poem::web::Data;
+use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
-use super::auth::QueueSession;
+use super::auth::{QueueIdentity, QueueSession};
 use super::error::error_responses;
 use super::{ApiState, now};
+use crate::domain::queue::TokenState;
 use crate::domain::reservation::Reservation;
-use crate::domain::{self, ConcertId, ScheduleId, SeatId, Timestamp, UserId};
+use crate::domain::{self, ConcertId, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 use crate::store::HoldRequest;
 
 #[derive(Tags)]
@@ -37,7 +39,7 @@ pub struct ReservationView {
     pub seat_id: i64,
     pub seat_number: String,
     pub price: i64,
-    /// `held` for a new hold.
+    /// `held` for a new hold, `cancelled` once given back.
     pub status: String,
     pub created_at: Timestamp,
     /// When the hold runs out unless paid.
@@ -75,6 +77,22 @@ error_responses!(ReserveError {
     404 NotFound "Unknown concert, schedule or seat.",
     409 Conflict "The seat is held or sold.",
     413 PayloadTooLarge "Request body over 64 KiB.",
+});
+
+#[derive(ApiResponse)]
+pub enum CancelResponse {
+    /// The hold is given back (or already was): the seat is free.
+    #[oai(status = 200)]
+    Cancelled(Json<ReservationView>),
+}
+
+error_responses!(CancelError {
+    400 BadRequest "The reservation id is not a number.",
+    401 Unauthorized "Missing, malformed, forged or unknown queue token.",
+    403 Forbidden "The token is still waiting, or is for another show, or the reservation is another user's.",
+    404 NotFound "Unknown reservation.",
+    409 Conflict "The reservation is paid; a paid seat is not given back here.",
+    410 Gone "The hold already ran out; the seat is free anyway.",
 });
 
 pub struct ReservationsApi;
@@ -125,5 +143,43 @@ impl ReservationsApi {
                 Err(err.into())
             }
         }
+    }
+
+    /// Give a hold back
+    ///
+    /// Ends the buyer's own hold before it runs out: the seat is free for the next buyer at
+    /// once and a `reservation.cancelled` event is written. Takes the token of the session that
+    /// made the hold, active or ended (a payment for another seat ends it). Cancelling again
+    /// answers the cancelled reservation again; a paid reservation answers 409, a hold that
+    /// already ran out 410.
+    #[oai(
+        path = "/api/concerts/reservations/:reservationId",
+        method = "delete",
+        operation_id = "cancelReservation"
+    )]
+    async fn cancel(
+        &self,
+        state: Data<&ApiState>,
+        auth: QueueIdentity,
+        #[oai(name = "reservationId")] reservation_id: Path<i64>,
+    ) -> Result<CancelResponse, CancelError> {
+        let verified = auth.0;
+        let reservation = state
+            .store
+            .reservation(ReservationId(reservation_id.0))
+            .await?;
+        verified.require_schedule(reservation.schedule_id)?;
+        // Holds are only made during an active session, as with paying.
+        if let TokenState::Waiting { .. } = verified.state {
+            QueueSession::require_active(&verified)?;
+        }
+        let cancelled = state
+            .store
+            .cancel_reservation(verified.claims.user_id, reservation.id, now())
+            .await?;
+        state.metrics.hold("cancelled");
+        Ok(CancelResponse::Cancelled(Json(ReservationView::from(
+            &cancelled,
+        ))))
     }
 }

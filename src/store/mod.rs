@@ -48,6 +48,38 @@ pub struct OutboxEvent {
     /// `pending`, `delivered` or `dead`.
     pub state: String,
     pub attempts: i64,
+    /// When the relay tries it next (pending rows).
+    pub next_attempt_at: Timestamp,
+    /// Why the last delivery failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// What one relay round learned: events every sink accepted, and events some sink refused.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryReport {
+    /// Outbox row ids delivered to every sink.
+    pub delivered: Vec<i64>,
+    pub failed: Vec<FailedDelivery>,
+}
+
+/// A delivery that failed: tried again at `retry_at`, or dead-lettered when that is `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedDelivery {
+    pub id: i64,
+    pub error: String,
+    pub retry_at: Option<Timestamp>,
+}
+
+/// The state of the outbox, for the admin API and the metrics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutboxSummary {
+    pub pending: u64,
+    pub delivered: u64,
+    pub dead: u64,
+    /// When the oldest pending event occurred.
+    pub oldest_pending_at: Option<Timestamp>,
+    /// Dead-lettered events, oldest first, as many as asked for.
+    pub dead_letters: Vec<OutboxEvent>,
 }
 
 #[async_trait]
@@ -119,8 +151,44 @@ pub trait Store: Send + Sync + 'static {
     /// The buyer's payments, newest first.
     async fn payments(&self, user: UserId) -> Result<Vec<PaymentRecord>>;
 
+    /// Gives a live hold back: reservation cancelled, seat free at once, event written.
+    /// `Forbidden` for another user's, `AlreadyPaid` for a paid one, `HoldExpired` when the
+    /// hold ran out; cancelling a cancelled reservation answers it again and writes nothing.
+    async fn cancel_reservation(
+        &self,
+        user: UserId,
+        reservation: ReservationId,
+        now: Timestamp,
+    ) -> Result<Reservation>;
+
     /// The outbox, oldest first, up to `limit` rows.
     async fn outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>>;
+
+    /// Pending events due by `now`, at most `limit`, oldest first, and only the oldest pending
+    /// event of each aggregate key, so a key's later event never overtakes an earlier one.
+    /// Dead letters do not hold their key back.
+    async fn due_events(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEvent>>;
+
+    /// Records the outcome of a relay round in one write; rows no longer pending are left
+    /// alone.
+    async fn record_deliveries(&self, report: DeliveryReport, now: Timestamp) -> Result<()>;
+
+    /// Puts a dead-lettered event back in line with fresh attempts. `NotFound`, or
+    /// `NotDeadLettered` for an event in another state.
+    async fn retry_dead_letter(&self, id: i64, now: Timestamp) -> Result<OutboxEvent>;
+
+    /// Counts by state, the oldest pending event and up to `dead_letters` dead letters.
+    async fn outbox_summary(&self, dead_letters: u32) -> Result<OutboxSummary>;
+
+    /// Deletes up to `limit` events delivered before `before`; returns how many.
+    async fn purge_delivered(&self, before: Timestamp, limit: u32) -> Result<u64>;
+
+    /// Deletes up to `limit` idempotency keys recorded before `before`; returns how many.
+    async fn purge_idempotency_keys(&self, before: Timestamp, limit: u32) -> Result<u64>;
+
+    /// Housekeeping of the storage itself (SQLite: `PRAGMA optimize` and a passive WAL
+    /// checkpoint); never blocks writers for long.
+    async fn optimize(&self) -> Result<()>;
 
     /// The key that signs queue tokens, created on first use and kept across restarts.
     async fn signing_key(&self) -> Result<Vec<u8>>;

@@ -238,6 +238,15 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// Gives a hold back.
+    pub async fn cancel(&self, token: &str, reservation: i64) -> Response {
+        let path = format!("/api/concerts/reservations/{reservation}");
+        self.with_token(Method::DELETE, &path, token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A buyer with an active session on the first show of a new concert, and money.
     pub async fn buyer_with_session(&self, seats: usize, price: i64, money: i64) -> Buyer {
         let concert = self.create_concert(1, seats, price).await;

@@ -4,7 +4,9 @@
 mod helpers;
 
 mod admin;
+mod cancel;
 mod errors;
+mod events;
 mod expiry;
 mod flow;
 mod idempotency;

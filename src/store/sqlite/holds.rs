@@ -1,7 +1,8 @@
 //! Holds on seats. The hold itself is one conditional UPDATE of the seat whose affected-row
 //! count is the answer, so two buyers can never hold one seat. A hold that ran out is ended
 //! exactly once, with one `reservation.expired` event, by whichever comes first: the next hold
-//! of that seat or the sweep.
+//! of that seat or the sweep. A buyer may also give a live hold back (cancel), which frees the
+//! seat at once.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -9,7 +10,7 @@ use super::accounts::money;
 use super::{catalog, db, outbox};
 use crate::domain::error::{Error, Result};
 use crate::domain::events::DomainEvent;
-use crate::domain::reservation::{Reservation, ReservationStatus};
+use crate::domain::reservation::{Cancellation, Reservation, ReservationStatus};
 use crate::domain::{
     ConcertId, ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis, to_millis,
 };
@@ -192,6 +193,53 @@ pub(super) fn expire_holds(conn: &Connection, now: Timestamp, limit: u32) -> Res
         outbox::append(conn, &hold.event(), now)?;
     }
     Ok(ended.len() as u64)
+}
+
+/// Gives a live hold back: reservation cancelled and seat freed, both conditional on the
+/// hold the checks saw, with one `reservation.cancelled` event. A cancelled reservation is
+/// answered again without writing.
+pub(super) fn cancel_reservation(
+    conn: &Connection,
+    user: UserId,
+    id: ReservationId,
+    now: Timestamp,
+) -> Result<Reservation> {
+    let now = from_millis(to_millis(now));
+    let mut held = load(conn, id)?.ok_or_else(|| Error::not_found("reservation", id))?;
+    if held.check_cancellable(user, now)? == Cancellation::AlreadyCancelled {
+        return Ok(held);
+    }
+    let cancelled = conn
+        .prepare_cached(
+            "UPDATE reservations SET status = 'cancelled'
+             WHERE id = ?1 AND status = 'held' AND expires_at > ?2",
+        )
+        .and_then(|mut stmt| stmt.execute(params![id.0, to_millis(now)]))
+        .map_err(db)?;
+    let freed = conn
+        .prepare_cached(
+            "UPDATE seats SET status = 'available', held_by = NULL, held_until = NULL
+             WHERE id = ?1 AND status = 'held' AND held_by = ?2",
+        )
+        .and_then(|mut stmt| stmt.execute(params![held.seat_id.0, id.0]))
+        .map_err(db)?;
+    if cancelled != 1 || freed != 1 {
+        // A live hold always owns its seat; anything else is a broken invariant.
+        tracing::error!(reservation = %id, cancelled, freed, "live hold does not own its seat");
+        return Err(Error::Internal("cancellation failed".into()));
+    }
+    held.status = ReservationStatus::Cancelled;
+    outbox::append(
+        conn,
+        &DomainEvent::ReservationCancelled {
+            reservation_id: id,
+            user_id: held.user_id,
+            schedule_id: held.schedule_id,
+            seat_id: held.seat_id,
+        },
+        now,
+    )?;
+    Ok(held)
 }
 
 pub(super) fn reservation(conn: &Connection, id: ReservationId) -> Result<Reservation> {

@@ -70,3 +70,15 @@ where
     .map_err(db)?;
     Ok(answer)
 }
+
+/// Deletes up to `limit` keys recorded before `before`: a retry that late is a new request.
+pub(super) fn purge(conn: &Connection, before: Timestamp, limit: u32) -> Result<u64> {
+    let deleted = conn
+        .prepare_cached(
+            "DELETE FROM idempotency_keys
+             WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)",
+        )
+        .and_then(|mut stmt| stmt.execute(params![to_millis(before), limit]))
+        .map_err(db)?;
+    Ok(deleted as u64)
+}

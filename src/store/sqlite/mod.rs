@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
-use super::{HoldRequest, OutboxEvent, Store, User};
+use super::{DeliveryReport, HoldRequest, OutboxEvent, OutboxSummary, Store, User};
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
 use crate::domain::catalog::{Concert, NewConcert, Schedule, Seat};
 use crate::domain::error::{Error, Result};
@@ -238,8 +238,68 @@ impl Store for SqliteStore {
         self.read(move |conn| payments::payments(conn, user)).await
     }
 
+    async fn cancel_reservation(
+        &self,
+        user: UserId,
+        reservation: ReservationId,
+        now: Timestamp,
+    ) -> Result<Reservation> {
+        self.writer
+            .write(move |conn| holds::cancel_reservation(conn, user, reservation, now))
+            .await
+    }
+
     async fn outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>> {
         self.read(move |conn| outbox::list(conn, limit)).await
+    }
+
+    async fn due_events(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEvent>> {
+        self.read(move |conn| outbox::due(conn, now, limit)).await
+    }
+
+    async fn record_deliveries(&self, report: DeliveryReport, now: Timestamp) -> Result<()> {
+        self.writer
+            .write(move |conn| outbox::record(conn, &report, now))
+            .await
+    }
+
+    async fn retry_dead_letter(&self, id: i64, now: Timestamp) -> Result<OutboxEvent> {
+        self.writer
+            .write(move |conn| outbox::retry_dead(conn, id, now))
+            .await
+    }
+
+    async fn outbox_summary(&self, dead_letters: u32) -> Result<OutboxSummary> {
+        self.read(move |conn| outbox::summary(conn, dead_letters))
+            .await
+    }
+
+    async fn purge_delivered(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        self.writer
+            .write(move |conn| outbox::purge_delivered(conn, before, limit))
+            .await
+    }
+
+    async fn purge_idempotency_keys(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        self.writer
+            .write(move |conn| idempotency::purge(conn, before, limit))
+            .await
+    }
+
+    async fn optimize(&self) -> Result<()> {
+        // `optimize` may write statistics, so it takes the writer's turn; the checkpoint must
+        // run outside any transaction, so it uses a reader, and PASSIVE never waits for one.
+        self.writer
+            .write(|conn| conn.execute_batch("PRAGMA optimize").map_err(db))
+            .await?;
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get().map_err(Error::internal)?;
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                .map_err(db)
+        })
+        .await
+        .map_err(Error::internal)?
     }
 
     async fn signing_key(&self) -> Result<Vec<u8>> {

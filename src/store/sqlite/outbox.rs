@@ -1,13 +1,22 @@
 //! The outbox: domain events written in the business transaction that caused them, for the
-//! relay to deliver later.
+//! relay to deliver later. A row is `pending` until every sink has it (`delivered`), or until
+//! the relay gives up on it (`dead`); the admin API can put a dead row back in line.
+//!
+//! Order per key: the relay only ever sees the oldest pending row of each aggregate key, so
+//! the next event of a reservation is not offered before the one before it was delivered.
+//! A dead row is out of line and does not hold its key back.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::db;
 use crate::domain::error::{Error, Result};
 use crate::domain::events::DomainEvent;
 use crate::domain::{Timestamp, from_millis, to_millis};
-use crate::store::OutboxEvent;
+use crate::store::{DeliveryReport, OutboxEvent, OutboxSummary};
+
+/// The columns [`event_row`] reads, for every query that returns events.
+const COLUMNS: &str = "o.id, o.event_id, o.event_type, o.aggregate_key, o.envelope, o.occurred_at,
+                       o.state, o.attempts, o.next_attempt_at, o.last_error";
 
 /// Appends `event` as a pending row, due for delivery at once. Runs inside the caller's
 /// write transaction.
@@ -33,50 +42,182 @@ pub(super) fn append(conn: &Connection, event: &DomainEvent, now: Timestamp) -> 
     Ok(())
 }
 
+/// A row as stored, before its envelope is parsed.
+struct Row {
+    id: i64,
+    event_id: String,
+    event_type: String,
+    aggregate_key: String,
+    envelope: String,
+    occurred_at: i64,
+    state: String,
+    attempts: i64,
+    next_attempt_at: i64,
+    last_error: Option<String>,
+}
+
+fn event_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        id: row.get("id")?,
+        event_id: row.get("event_id")?,
+        event_type: row.get("event_type")?,
+        aggregate_key: row.get("aggregate_key")?,
+        envelope: row.get("envelope")?,
+        occurred_at: row.get("occurred_at")?,
+        state: row.get("state")?,
+        attempts: row.get("attempts")?,
+        next_attempt_at: row.get("next_attempt_at")?,
+        last_error: row.get("last_error")?,
+    })
+}
+
+impl Row {
+    fn into_event(self) -> Result<OutboxEvent> {
+        let envelope = serde_json::from_str(&self.envelope).map_err(|e| {
+            tracing::error!(id = self.id, error = %e, "outbox row has an unreadable envelope");
+            Error::Internal("storage error".into())
+        })?;
+        Ok(OutboxEvent {
+            id: self.id,
+            event_id: self.event_id,
+            event_type: self.event_type,
+            aggregate_key: self.aggregate_key,
+            envelope,
+            occurred_at: from_millis(self.occurred_at),
+            state: self.state,
+            attempts: self.attempts,
+            next_attempt_at: from_millis(self.next_attempt_at),
+            last_error: self.last_error,
+        })
+    }
+}
+
+/// Runs a query that returns events.
+fn events<P: rusqlite::Params>(conn: &Connection, sql: &str, args: P) -> Result<Vec<OutboxEvent>> {
+    let rows = conn
+        .prepare_cached(sql)
+        .and_then(|mut stmt| {
+            stmt.query_map(args, event_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(db)?;
+    rows.into_iter().map(Row::into_event).collect()
+}
+
 /// The outbox, oldest first.
 pub(super) fn list(conn: &Connection, limit: u32) -> Result<Vec<OutboxEvent>> {
-    let mut stmt = conn
+    events(
+        conn,
+        &format!("SELECT {COLUMNS} FROM outbox o ORDER BY o.id LIMIT ?1"),
+        [limit],
+    )
+}
+
+/// The oldest pending row of each key, when it is due.
+pub(super) fn due(conn: &Connection, now: Timestamp, limit: u32) -> Result<Vec<OutboxEvent>> {
+    events(
+        conn,
+        &format!(
+            "SELECT {COLUMNS} FROM outbox o
+             WHERE o.id IN (SELECT MIN(id) FROM outbox WHERE state = 'pending'
+                            GROUP BY aggregate_key)
+               AND o.next_attempt_at <= ?1
+             ORDER BY o.id
+             LIMIT ?2"
+        ),
+        params![to_millis(now), limit],
+    )
+}
+
+/// Marks what was delivered and what failed; only rows still pending change, so a report
+/// that raced an admin action cannot resurrect or bury a row.
+pub(super) fn record(conn: &Connection, report: &DeliveryReport, now: Timestamp) -> Result<()> {
+    let mut delivered = conn
         .prepare_cached(
-            "SELECT id, event_id, event_type, aggregate_key, envelope, occurred_at, state, attempts
-             FROM outbox
-             ORDER BY id
-             LIMIT ?1",
+            "UPDATE outbox SET state = 'delivered', delivered_at = ?1, attempts = attempts + 1,
+                               last_error = NULL
+             WHERE id = ?2 AND state = 'pending'",
         )
         .map_err(db)?;
-    let rows = stmt
-        .query_map([limit], |row| {
-            Ok((
-                row.get::<_, i64>("id")?,
-                row.get::<_, String>("event_id")?,
-                row.get::<_, String>("event_type")?,
-                row.get::<_, String>("aggregate_key")?,
-                row.get::<_, String>("envelope")?,
-                row.get::<_, i64>("occurred_at")?,
-                row.get::<_, String>("state")?,
-                row.get::<_, i64>("attempts")?,
-            ))
-        })
+    for id in &report.delivered {
+        delivered.execute(params![to_millis(now), id]).map_err(db)?;
+    }
+    let mut failed = conn
+        .prepare_cached(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?1,
+                               next_attempt_at = COALESCE(?2, next_attempt_at),
+                               state = CASE WHEN ?2 IS NULL THEN 'dead' ELSE 'pending' END
+             WHERE id = ?3 AND state = 'pending'",
+        )
+        .map_err(db)?;
+    for failure in &report.failed {
+        let retry_at = failure.retry_at.map(to_millis);
+        failed
+            .execute(params![failure.error, retry_at, failure.id])
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Puts a dead row back in line, due at once, with its attempts reset.
+pub(super) fn retry_dead(conn: &Connection, id: i64, now: Timestamp) -> Result<OutboxEvent> {
+    let retried = conn
+        .prepare_cached(
+            "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?1
+             WHERE id = ?2 AND state = 'dead'",
+        )
+        .and_then(|mut stmt| stmt.execute(params![to_millis(now), id]))
+        .map_err(db)?;
+    let event = events(
+        conn,
+        &format!("SELECT {COLUMNS} FROM outbox o WHERE o.id = ?1"),
+        [id],
+    )?
+    .pop()
+    .ok_or_else(|| Error::not_found("outbox event", id))?;
+    if retried == 0 {
+        return Err(Error::NotDeadLettered(id));
+    }
+    Ok(event)
+}
+
+/// Counts by state, the oldest pending event, and the oldest dead letters.
+pub(super) fn summary(conn: &Connection, dead_letters: u32) -> Result<OutboxSummary> {
+    let count = |state: &str| -> Result<u64> {
+        conn.prepare_cached("SELECT COUNT(*) FROM outbox WHERE state = ?1")
+            .and_then(|mut stmt| stmt.query_row([state], |row| row.get::<_, i64>(0)))
+            .map(|n| n.max(0) as u64)
+            .map_err(db)
+    };
+    let oldest_pending_at: Option<i64> = conn
+        .prepare_cached("SELECT MIN(occurred_at) FROM outbox WHERE state = 'pending'")
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)).optional())
         .map_err(db)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db)?;
-    rows.into_iter()
-        .map(
-            |(id, event_id, event_type, aggregate_key, envelope, occurred_at, state, attempts)| {
-                let envelope = serde_json::from_str(&envelope).map_err(|e| {
-                    tracing::error!(id, error = %e, "outbox row has an unreadable envelope");
-                    Error::Internal("storage error".into())
-                })?;
-                Ok(OutboxEvent {
-                    id,
-                    event_id,
-                    event_type,
-                    aggregate_key,
-                    envelope,
-                    occurred_at: from_millis(occurred_at),
-                    state,
-                    attempts,
-                })
-            },
+        .flatten();
+    Ok(OutboxSummary {
+        pending: count("pending")?,
+        delivered: count("delivered")?,
+        dead: count("dead")?,
+        oldest_pending_at: oldest_pending_at.map(from_millis),
+        dead_letters: events(
+            conn,
+            &format!(
+                "SELECT {COLUMNS} FROM outbox o WHERE o.state = 'dead' ORDER BY o.id LIMIT ?1"
+            ),
+            [dead_letters],
+        )?,
+    })
+}
+
+/// Deletes up to `limit` rows delivered before `before`.
+pub(super) fn purge_delivered(conn: &Connection, before: Timestamp, limit: u32) -> Result<u64> {
+    let deleted = conn
+        .prepare_cached(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+                                             WHERE state = 'delivered' AND delivered_at < ?1
+                                             ORDER BY id LIMIT ?2)",
         )
-        .collect()
+        .and_then(|mut stmt| stmt.execute(params![to_millis(before), limit]))
+        .map_err(db)?;
+    Ok(deleted as u64)
 }

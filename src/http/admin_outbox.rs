@@ -1,0 +1,161 @@
+//! Admin tag, the outbox: what is waiting to be delivered, what was given up on, and putting
+//! a dead letter back in line. Behind the admin token like the rest of `/api/admin`.
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+
+use super::auth::AdminAuth;
+use super::error::{ApiError, error_responses};
+use super::{ApiState, now};
+use crate::domain::Timestamp;
+use crate::store::OutboxEvent;
+
+#[derive(Tags)]
+enum Tag {
+    /// Administration: the event outbox.
+    AdminOutbox,
+}
+
+/// Most dead letters one summary lists.
+const MAX_DEAD_LETTERS: u32 = 1_000;
+
+/// One outbox event.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct OutboxEventView {
+    /// The outbox row id, used to retry it.
+    pub id: i64,
+    /// The envelope's `id`.
+    pub event_id: String,
+    /// The envelope's `type`, e.g. `payment.completed`.
+    #[oai(rename = "type")]
+    pub event_type: String,
+    /// The aggregate (`reservation:42`, `user:7`); events of one key are delivered in order.
+    pub key: String,
+    pub occurred_at: Timestamp,
+    /// `pending`, `delivered` or `dead`.
+    pub state: String,
+    /// Delivery attempts made.
+    pub attempts: i64,
+    /// When the relay tries a pending event next.
+    pub next_attempt_at: Timestamp,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// The envelope as delivered.
+    pub envelope: serde_json::Value,
+}
+
+impl From<OutboxEvent> for OutboxEventView {
+    fn from(e: OutboxEvent) -> Self {
+        OutboxEventView {
+            id: e.id,
+            event_id: e.event_id,
+            event_type: e.event_type,
+            key: e.aggregate_key,
+            occurred_at: e.occurred_at,
+            state: e.state,
+            attempts: e.attempts,
+            next_attempt_at: e.next_attempt_at,
+            last_error: e.last_error,
+            envelope: e.envelope,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct OutboxView {
+    pub pending: u64,
+    /// Delivered events still kept (`--outbox-retention-hours`).
+    pub delivered: u64,
+    /// Dead-lettered events: given up on after `--outbox-max-attempts`.
+    pub dead: u64,
+    /// Seconds since the oldest pending event occurred; absent when none is pending.
+    pub oldest_pending_age_seconds: Option<f64>,
+    /// The dead letters, oldest first, up to `limit`.
+    pub dead_letters: Vec<OutboxEventView>,
+}
+
+#[derive(ApiResponse)]
+pub enum OutboxResponse {
+    /// The outbox backlog and its dead letters.
+    #[oai(status = 200)]
+    Ok(Json<OutboxView>),
+}
+
+#[derive(ApiResponse)]
+pub enum RetryResponse {
+    /// The event is pending again with fresh attempts; the relay delivers it on its next run.
+    #[oai(status = 200)]
+    Retried(Json<OutboxEventView>),
+}
+
+error_responses!(OutboxError {
+    400 BadRequest "`limit` out of range.",
+    401 Unauthorized "Missing or wrong admin token.",
+    403 Forbidden "The admin API is disabled: no --admin-token configured.",
+});
+
+error_responses!(RetryError {
+    400 BadRequest "The id is not a number.",
+    401 Unauthorized "Missing or wrong admin token.",
+    403 Forbidden "The admin API is disabled: no --admin-token configured.",
+    404 NotFound "No outbox event with this id.",
+    409 Conflict "The event is not dead-lettered (pending or delivered).",
+});
+
+pub struct AdminOutboxApi;
+
+#[OpenApi(prefix_path = "/api/admin", tag = "Tag::AdminOutbox")]
+impl AdminOutboxApi {
+    /// The outbox: counts by state, the oldest pending event's age, the dead letters
+    #[oai(path = "/outbox", method = "get", operation_id = "adminOutbox")]
+    async fn summary(
+        &self,
+        state: Data<&ApiState>,
+        _auth: AdminAuth,
+        /// Most dead letters listed, 0 to 1000 (default 100).
+        limit: Query<Option<u32>>,
+    ) -> Result<OutboxResponse, OutboxError> {
+        let limit = limit.0.unwrap_or(100);
+        if limit > MAX_DEAD_LETTERS {
+            return Err(
+                ApiError::bad_request(format!("limit must be 0 to {MAX_DEAD_LETTERS}")).into(),
+            );
+        }
+        let summary = state.store.outbox_summary(limit).await?;
+        let age = summary
+            .oldest_pending_at
+            .map(|at| (now() - at).num_milliseconds().max(0) as f64 / 1000.0);
+        Ok(OutboxResponse::Ok(Json(OutboxView {
+            pending: summary.pending,
+            delivered: summary.delivered,
+            dead: summary.dead,
+            oldest_pending_age_seconds: age,
+            dead_letters: summary.dead_letters.into_iter().map(Into::into).collect(),
+        })))
+    }
+
+    /// Put a dead-lettered event back in line
+    ///
+    /// The event becomes pending with its attempts reset and is delivered on the relay's next
+    /// run. Only dead letters can be retried (409 otherwise).
+    #[oai(
+        path = "/outbox/:id/retry",
+        method = "post",
+        operation_id = "adminRetryOutboxEvent"
+    )]
+    async fn retry(
+        &self,
+        state: Data<&ApiState>,
+        _auth: AdminAuth,
+        /// The outbox row id (`id` in the summary, not the envelope's `eventId`).
+        id: Path<i64>,
+    ) -> Result<RetryResponse, RetryError> {
+        let event = state.store.retry_dead_letter(id.0, now()).await?;
+        tracing::info!(id = event.id, event_id = %event.event_id, "dead letter put back in line");
+        Ok(RetryResponse::Retried(Json(event.into())))
+    }
+}
