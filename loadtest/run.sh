@@ -20,7 +20,10 @@
 #   SYNC [full]       --sync of the server
 #   VUS               VUs of flow [100], race [1000], health [100]
 #   CEILINGS [1]      0: run flow without the fsync and health runs beside it
-#   BUYERS [20000]    stampede buyers;  RACE_SEATS [10] seats fought over in race
+#   BUYERS [20000]    stampede buyers, arriving within JOIN_WINDOW [10] seconds, let in at
+#                     ADMIT_RATE [BUYERS/15] per second, at most MAX_ACTIVE [2 x rate] inside
+#                     (k6 plays BUYERS_PER_VU [100] buyers per VU with async requests)
+#   RACE_SEATS [10]   seats fought over in race
 #   FLOW_RATE [4000]  flow iterations/s the catalogue is sized for (it never runs out: the
 #                     run stops early when every seat is sold)
 #   KILLS [4]         crash: how many SIGKILLs
@@ -365,13 +368,15 @@ main() {
       ;;
     stampede)
       duration=${duration:-60s}
-      local buyers=${BUYERS:-20000}
-      # A tenth of the crowd is let in per second and may be inside at once: 20,000 buyers
-      # give --queue-max-active 2000 --queue-admit-per-minute 120000.
-      local inside=$(( buyers / 10 > 10 ? buyers / 10 : 10 ))
-      extra_flags=(--queue-max-active "$inside" --queue-admit-per-minute $(( inside * 60 )))
+      local buyers=${BUYERS:-20000} window=${JOIN_WINDOW:-10}
+      # The crowd arrives within JOIN_WINDOW seconds and is let in a little slower than it
+      # comes (a fifteenth per second, room for two seconds' worth inside), so a line forms
+      # and drains within the run: 20,000 buyers give 1333 admissions/s, 2666 inside.
+      local rate=${ADMIT_RATE:-$(( buyers / 15 > 1 ? buyers / 15 : 1 ))}
+      local inside=${MAX_ACTIVE:-$(( rate * 2 ))}
+      extra_flags=(--queue-max-active "$inside" --queue-admit-per-minute $(( rate * 60 )))
       scenario_run stampede stampede.js "1 1 $buyers $(( buyers + 1 ))" -e BUYERS="$buyers" \
-        || status=1
+        -e JOIN_WINDOW="$window" -e BUYERS_PER_VU="${BUYERS_PER_VU:-100}" || status=1
       summarize stampede || status=1
       ;;
     race)

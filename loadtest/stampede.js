@@ -1,4 +1,4 @@
-// stampede: BUYERS (20,000) buyers join one show's line within JOIN_WINDOW seconds, top up
+// stampede: BUYERS (20,000) buyers join one show's line within JOIN_WINDOW (10) seconds, top up
 // while they wait, and poll their status every second until admitted; each admitted buyer
 // holds a seat of its own and pays, which ends its session and lets the next one in.
 //
@@ -23,7 +23,7 @@ const concertId = catalogue.concerts[0].concertId;
 const scheduleId = catalogue.concerts[0].scheduleIds[0];
 const BUYERS = parseInt(__ENV.BUYERS || '20000', 10);
 const BUYERS_PER_VU = parseInt(__ENV.BUYERS_PER_VU || '100', 10);
-const JOIN_WINDOW_MS = parseFloat(__ENV.JOIN_WINDOW || '5') * 1000;
+const JOIN_WINDOW_MS = parseFloat(__ENV.JOIN_WINDOW || '10') * 1000;
 const POLL_MS = 1000;
 const VUS = Math.ceil(BUYERS / BUYERS_PER_VU);
 
