@@ -24,7 +24,7 @@ use crate::queue::memory::MemoryWaitingRoom;
 use crate::queue::token::TokenSigner;
 use crate::queue::{QueuePolicy, WaitingRoom};
 use crate::store::Store;
-use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::{SqliteOptions, SqliteStore};
 
 /// How long requests in flight get to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -46,8 +46,13 @@ pub struct App {
 pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
     let store: Arc<dyn Store> = {
         let path = config.db.clone();
-        let sync = config.sync;
-        Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&path, sync)).await??)
+        let options = SqliteOptions {
+            synchronous: config.sync,
+            write_batch: config.write_batch,
+        };
+        Arc::new(
+            tokio::task::spawn_blocking(move || SqliteStore::open_with(&path, options)).await??,
+        )
     };
     let signer = Arc::new(TokenSigner::new(&store.signing_key().await?));
     let policy = QueuePolicy {

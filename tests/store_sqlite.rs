@@ -9,7 +9,7 @@ use boxoffice::domain::error::Error;
 use boxoffice::domain::idempotency::{IdempotencyKey, IdempotentRequest};
 use boxoffice::domain::reservation::ReservationStatus;
 use boxoffice::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
-use boxoffice::store::sqlite::{SqliteStore, Synchronous};
+use boxoffice::store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use boxoffice::store::{DeliveryReport, FailedDelivery, HoldRequest, Store, User};
 use chrono::Duration;
 use tempfile::TempDir;
@@ -914,6 +914,31 @@ async fn reopening_the_database_keeps_the_data_and_the_signing_key() {
     let store = SqliteStore::open(&path, Synchronous::Full).unwrap();
     assert_eq!(store.user(user.id).await.unwrap(), user);
     assert_eq!(store.signing_key().await.unwrap(), key);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn concurrent_writes_commit_one_by_one_with_a_write_batch_of_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions {
+        synchronous: Synchronous::Normal,
+        write_batch: 1,
+    };
+    let store = Arc::new(SqliteStore::open_with(&dir.path().join("box.db"), options).unwrap());
+    let user = store.create_user("Ada", "ada@example.com").await.unwrap();
+    let amount = ChargeAmount::parse(10, Money::new(100).unwrap()).unwrap();
+    let charges = (0..50).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.charge(user.id, amount, now(), None).await })
+    });
+    for charge in futures::future::join_all(charges).await {
+        charge.unwrap().unwrap();
+    }
+    assert_eq!(
+        store.balance(user.id).await.unwrap().balance.minor_units(),
+        500
+    );
+    assert_eq!(store.balance_history(user.id).await.unwrap().len(), 50);
     store.close().await;
 }
 

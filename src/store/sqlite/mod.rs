@@ -72,6 +72,24 @@ impl std::fmt::Display for Synchronous {
     }
 }
 
+/// How the store is opened. `Default` is what `boxoffice serve` uses without flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteOptions {
+    pub synchronous: Synchronous,
+    /// Most write operations committed in one transaction (group commit); 1 commits each on
+    /// its own.
+    pub write_batch: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            synchronous: Synchronous::Full,
+            write_batch: writer::DEFAULT_BATCH,
+        }
+    }
+}
+
 /// The SQLite store: one writer thread and a pool of readers over one database file.
 pub struct SqliteStore {
     writer: Writer,
@@ -82,6 +100,21 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file, applies schema.sql when user_version is
     /// behind, starts the writer thread.
     pub fn open(path: &Path, synchronous: Synchronous) -> Result<SqliteStore> {
+        SqliteStore::open_with(
+            path,
+            SqliteOptions {
+                synchronous,
+                ..SqliteOptions::default()
+            },
+        )
+    }
+
+    /// [`SqliteStore::open`] with every option.
+    pub fn open_with(path: &Path, options: SqliteOptions) -> Result<SqliteStore> {
+        let SqliteOptions {
+            synchronous,
+            write_batch,
+        } = options;
         let mut conn = Connection::open(path).map_err(db)?;
         migrate::configure(&conn, synchronous).map_err(db)?;
         migrate::enable_wal(&conn)?;
@@ -98,8 +131,8 @@ impl SqliteStore {
                 Error::internal(e)
             })?;
 
-        let writer = Writer::start(conn)?;
-        tracing::info!(path = %path.display(), %synchronous, "sqlite store open");
+        let writer = Writer::start(conn, write_batch)?;
+        tracing::info!(path = %path.display(), %synchronous, write_batch, "sqlite store open");
         Ok(SqliteStore { writer, readers })
     }
 

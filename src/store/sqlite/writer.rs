@@ -1,8 +1,8 @@
 //! The one connection that writes. It lives on its own OS thread and takes jobs from a
 //! channel, so SQLite never sees two writers and no write blocks a tokio worker.
 //!
-//! Group commit: the thread takes every job already queued (up to [`MAX_BATCH`]) into one
-//! `BEGIN IMMEDIATE` transaction, runs each job inside its own SAVEPOINT and commits once, so
+//! Group commit: the thread takes every job already queued (up to the batch size, by default
+//! [`DEFAULT_BATCH`]) into one `BEGIN IMMEDIATE` transaction, runs each job inside its own SAVEPOINT and commits once, so
 //! a burst of writes pays for one fsync instead of one each. A job that fails rolls back to its
 //! savepoint and leaves the other jobs of the batch untouched; its caller gets its own error.
 //! Callers are answered only after the COMMIT, so an `Ok` always means durable.
@@ -18,8 +18,9 @@ use tokio::sync::oneshot;
 use super::db;
 use crate::domain::error::{Error, Result};
 
-/// Most jobs committed together.
-const MAX_BATCH: usize = 64;
+/// Most jobs committed together unless configured otherwise. A batch size of 1 gives every
+/// job its own transaction and fsync, which is what the load report compares against.
+pub const DEFAULT_BATCH: usize = 64;
 
 /// A unit of work queued for the writer thread.
 trait Job: Send {
@@ -77,12 +78,14 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the thread that owns `conn`.
-    pub(super) fn start(conn: Connection) -> Result<Writer> {
+    /// Starts the thread that owns `conn`; it commits up to `max_batch` jobs at once (at
+    /// least 1).
+    pub(super) fn start(conn: Connection, max_batch: usize) -> Result<Writer> {
+        let max_batch = max_batch.max(1);
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, max_batch))
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot start the sqlite writer thread");
                 Error::internal(e)
@@ -138,10 +141,10 @@ fn closed() -> Error {
 
 /// The thread's loop: one batch per iteration until every sender is gone and the queue is
 /// empty, then a best-effort tidy-up of the database file.
-fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>) {
+fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, max_batch: usize) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while batch.len() < max_batch {
             match rx.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,

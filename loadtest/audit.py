@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Audits a boxoffice database after a load run (stdlib only).
+
+Checks the rules of DESIGN.md section 3 on the data a run left behind:
+  - no seat is sold twice, no seat is held by two live holds, and every sold or held seat
+    points at a reservation of its own that agrees;
+  - every balance equals the sum of its history;
+  - availableSeats, as the running server answers GET /api/concerts, equals the seats a buyer
+    could hold according to the seat rows;
+  - every payment has its payment.completed outbox event;
+  - with --paid FILE (lines "PAID <paymentId> <userId> <reservationId>", what clients were
+    answered 201): every such payment is in the database, with that user and reservation;
+  - with --race: no seat was ever held by more than one reservation.
+
+Prints a JSON object with the counts; exits 1 when any check failed.
+"""
+
+import argparse
+import json
+import sqlite3
+import sys
+import time
+import urllib.request
+
+
+def one(conn, sql, *args):
+    return conn.execute(sql, args).fetchone()[0]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--base", help="the running server, for availableSeats")
+    ap.add_argument("--paid", help="file of PAID lines the clients logged")
+    ap.add_argument("--race", action="store_true")
+    args = ap.parse_args()
+
+    conn = sqlite3.connect(args.db, timeout=30)
+    # One snapshot for every query: the server may still be writing (hold sweeps).
+    conn.execute("BEGIN")
+    now_ms = int(time.time() * 1000)
+    problems = {}
+    counts = {}
+
+    counts["payments"] = one(conn, "SELECT COUNT(*) FROM payments")
+    counts["reservations"] = one(conn, "SELECT COUNT(*) FROM reservations")
+    counts["seats_sold"] = one(conn, "SELECT COUNT(*) FROM seats WHERE status = 'sold'")
+    counts["users"] = one(conn, "SELECT COUNT(*) FROM users")
+
+    problems["seats_paid_twice"] = one(conn, """
+        SELECT COUNT(*) FROM (SELECT r.seat_id FROM payments p
+          JOIN reservations r ON r.id = p.reservation_id
+          GROUP BY r.seat_id HAVING COUNT(*) > 1)""")
+    problems["seats_confirmed_twice"] = one(conn, """
+        SELECT COUNT(*) FROM (SELECT seat_id FROM reservations WHERE status = 'confirmed'
+          GROUP BY seat_id HAVING COUNT(*) > 1)""")
+    problems["seats_held_twice"] = one(conn, """
+        SELECT COUNT(*) FROM (SELECT seat_id FROM reservations
+          WHERE status = 'held' AND expires_at > ?
+          GROUP BY seat_id HAVING COUNT(*) > 1)""", now_ms)
+    problems["sold_seats_without_their_payment"] = one(conn, """
+        SELECT COUNT(*) FROM seats s WHERE s.status = 'sold' AND NOT EXISTS (
+          SELECT 1 FROM reservations r JOIN payments p ON p.reservation_id = r.id
+          WHERE r.id = s.held_by AND r.seat_id = s.id AND r.status = 'confirmed')""")
+    problems["payments_of_unsold_seats"] = one(conn, """
+        SELECT COUNT(*) FROM payments p JOIN reservations r ON r.id = p.reservation_id
+          JOIN seats s ON s.id = r.seat_id
+          WHERE s.status != 'sold' OR s.held_by != r.id OR r.status != 'confirmed'""")
+    problems["held_seats_not_owned_by_their_hold"] = one(conn, """
+        SELECT COUNT(*) FROM seats s WHERE s.status = 'held' AND s.held_until > ?
+          AND NOT EXISTS (SELECT 1 FROM reservations r
+            WHERE r.id = s.held_by AND r.seat_id = s.id AND r.status = 'held')""", now_ms)
+    problems["balances_not_equal_to_history"] = one(conn, """
+        SELECT COUNT(*) FROM users u LEFT JOIN (
+          SELECT user_id, SUM(amount) AS total FROM balance_history GROUP BY user_id) h
+          ON h.user_id = u.id
+          WHERE u.balance != COALESCE(h.total, 0)""")
+    problems["payments_without_outbox_event"] = one(conn, """
+        SELECT COUNT(*) FROM payments p WHERE NOT EXISTS (
+          SELECT 1 FROM outbox o WHERE o.event_type = 'payment.completed'
+            AND o.aggregate_key = 'reservation:' || p.reservation_id
+            AND json_extract(o.envelope, '$.data.paymentId') = p.id)""")
+    counts["payment_events"] = one(
+        conn, "SELECT COUNT(*) FROM outbox WHERE event_type = 'payment.completed'")
+
+    if args.race:
+        counts["most_reservations_of_one_seat"] = one(conn, """
+            SELECT COALESCE(MAX(n), 0) FROM (
+              SELECT COUNT(*) AS n FROM reservations GROUP BY seat_id)""")
+        problems["seats_held_more_than_once"] = one(conn, """
+            SELECT COUNT(*) FROM (SELECT seat_id FROM reservations
+              GROUP BY seat_id HAVING COUNT(*) > 1)""")
+
+    if args.base:
+        with urllib.request.urlopen(f"{args.base}/api/concerts", timeout=60) as resp:
+            concerts = json.load(resp)["concerts"]
+        # Seat rows a buyer could hold: free, or held by a hold that ran out.
+        rows = dict(conn.execute("""
+            SELECT schedule_id, SUM(status = 'available'
+                                    OR (status = 'held' AND held_until <= ?))
+            FROM seats GROUP BY schedule_id""", (int(time.time() * 1000),)).fetchall())
+        mismatched = 0
+        for concert in concerts:
+            for show in concert["schedules"]:
+                if rows.get(show["scheduleId"], 0) != show["availableSeats"]:
+                    mismatched += 1
+        counts["schedules_checked"] = sum(len(c["schedules"]) for c in concerts)
+        problems["available_seats_mismatched"] = mismatched
+
+    if args.paid:
+        confirmed = []
+        with open(args.paid) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 4 and parts[0] == "PAID":
+                    confirmed.append(tuple(int(p) for p in parts[1:]))
+        found = 0
+        for payment_id, user_id, reservation_id in confirmed:
+            row = conn.execute(
+                "SELECT user_id, reservation_id FROM payments WHERE id = ?", (payment_id,)
+            ).fetchone()
+            if row == (user_id, reservation_id):
+                found += 1
+        counts["payments_confirmed_to_clients"] = len(confirmed)
+        counts["confirmed_payments_found"] = found
+        problems["confirmed_payments_lost"] = len(confirmed) - found
+
+    conn.rollback()
+    failed = {k: v for k, v in problems.items() if v}
+    json.dump({"ok": not failed, "counts": counts, "problems": problems}, sys.stdout, indent=1)
+    print()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

