@@ -1,5 +1,6 @@
-//! Background jobs, run by tokio-cron-scheduler: the admission tick of the waiting room and
-//! the sweep that releases expired holds. A hold that ran out is already free to buyers before
+//! Background jobs, run by tokio-cron-scheduler: the admission tick of the waiting room, the
+//! save of what the waiting room needs after a restart, and the sweep that releases expired
+//! holds. A hold that ran out is already free to buyers before
 //! the sweep runs (the store treats it as free); the sweep only tidies up and writes the
 //! `reservation.expired` events. A run that is still going when the next is due is skipped, so
 //! a slow run never piles up behind itself.
@@ -25,6 +26,8 @@ pub struct JobContext {
     pub room: Arc<dyn WaitingRoom>,
     pub metrics: Metrics,
     pub admission_interval: Duration,
+    /// How often the waiting room saves what changed (one store write each time).
+    pub persist_interval: Duration,
     pub sweep_interval: Duration,
 }
 
@@ -95,7 +98,20 @@ impl Jobs {
                 },
             )?
         };
+        let persist = {
+            let ctx = ctx.clone();
+            repeated(
+                "queue_persist",
+                ctx.persist_interval,
+                ctx.metrics.clone(),
+                move || {
+                    let ctx = ctx.clone();
+                    Box::pin(async move { persist(&ctx).await })
+                },
+            )?
+        };
         scheduler.add(admission).await?;
+        scheduler.add(persist).await?;
         scheduler.add(sweep).await?;
         scheduler.start().await?;
         Ok(Jobs { scheduler })
@@ -111,18 +127,28 @@ impl Jobs {
 
 /// One admission tick, then the queue gauges.
 pub async fn admit(ctx: &JobContext) {
-    match ctx.room.admit(chrono::Utc::now()).await {
-        Ok(admitted) => {
+    let now = chrono::Utc::now();
+    match ctx.room.admit(now).await {
+        Ok(tick) => {
+            let admitted = tick.admitted();
             if admitted > 0 {
                 tracing::debug!(admitted, "admitted buyers");
             }
-            ctx.metrics.admitted(admitted);
+            ctx.metrics.queue_tick(&tick);
         }
         Err(err) => tracing::error!(error = %err, "admission tick failed"),
     }
-    match ctx.room.stats().await {
+    match ctx.room.stats(now).await {
         Ok(stats) => ctx.metrics.lines(&stats),
         Err(err) => tracing::warn!(error = %err, "cannot read queue sizes"),
+    }
+}
+
+/// Saves what the waiting room changed since the last run; a failed save is retried with the
+/// next run.
+pub async fn persist(ctx: &JobContext) {
+    if let Err(err) = ctx.room.persist(chrono::Utc::now(), false).await {
+        tracing::error!(error = %err, "cannot save the waiting room");
     }
 }
 

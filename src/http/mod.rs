@@ -18,6 +18,7 @@ use crate::queue::token::TokenSigner;
 use crate::store::Store;
 
 pub mod admin;
+pub mod admin_queues;
 pub mod auth;
 pub mod balance;
 pub mod concerts;
@@ -50,6 +51,8 @@ pub struct ApiState {
     pub signer: Arc<TokenSigner>,
     pub settings: Arc<ApiSettings>,
     pub metrics: crate::metrics::Metrics,
+    /// Limits `POST /api/waiting-queues` per client address; `None` when off.
+    pub issue_limit: Option<Arc<queue::IssueLimiter>>,
 }
 
 /// The clock of the API. One function so every handler reads time the same way.
@@ -69,6 +72,7 @@ pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             balance::BalanceApi,
             payments::PaymentsApi,
             admin::AdminApi,
+            admin_queues::AdminQueuesApi,
             ops::OpsApi,
         ),
         TITLE,

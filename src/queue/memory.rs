@@ -1028,7 +1028,10 @@ impl WaitingLine {
 
     /// The buyer at the front.
     fn front(&self) -> Option<&Waiter> {
-        self.slots.get(self.head)?.as_ref()
+        if self.is_empty() {
+            return None;
+        }
+        self.slots.get(self.present.first_nonzero()?)?.as_ref()
     }
 
     /// The lowest seq that may still be waiting: the admission watermark.
@@ -1119,6 +1122,20 @@ impl Fenwick {
             self.nodes[i - 1] -= 1;
             i += lowbit(i);
         }
+    }
+
+    /// The first index whose element is not zero, in O(log n).
+    fn first_nonzero(&self) -> Option<usize> {
+        let n = self.nodes.len();
+        let mut pos = 0;
+        let mut step = if n == 0 { 0 } else { 1 << n.ilog2() };
+        while step > 0 {
+            if pos + step <= n && self.nodes[pos + step - 1] == 0 {
+                pos += step;
+            }
+            step >>= 1;
+        }
+        (pos < n).then_some(pos)
     }
 
     /// The sum of the elements before `index`.
@@ -1323,6 +1340,12 @@ mod tests {
             expected += u64::from(flag);
         }
         assert_eq!(pushed.prefix(flags.len()), expected);
+        assert_eq!(built.first_nonzero(), flags.iter().position(|&f| f));
+        assert_eq!(
+            Fenwick::from_flags([false; 9].into_iter()).first_nonzero(),
+            None
+        );
+        assert_eq!(Fenwick::default().first_nonzero(), None);
     }
 
     #[test]
@@ -1384,7 +1407,8 @@ mod tests {
         assert_eq!(line.position(5), Some(1));
         assert_eq!(line.position(7), Some(2));
         assert_eq!(line.position(10), Some(3));
-        assert_eq!(line.front_seq(), Some(5));
+        assert_eq!(line.front_seq(), Some(4), "nobody below 4 waits");
+        assert_eq!(line.front().map(|w| w.user), Some(UserId(5)));
         assert_eq!(line.pop_front(), Some((5, user(5))));
         assert_eq!(line.pop_front(), Some((7, user(7))));
         // The front passed 6: too late for it.
