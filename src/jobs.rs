@@ -31,9 +31,19 @@ pub struct JobContext {
     pub sweep_interval: Duration,
 }
 
-/// The running scheduler.
+/// The running scheduler, and the jobs that repeat faster than it can.
 pub struct Jobs {
     scheduler: JobScheduler,
+    tickers: Vec<tokio::task::JoinHandle<()>>,
+    stop_tickers: tokio::sync::watch::Sender<bool>,
+}
+
+/// A repeated job ready to go. tokio-cron-scheduler counts repeat intervals in whole seconds
+/// (a 100 ms tick would run once, then never again), so an interval with a fraction of a
+/// second runs on a tokio interval instead, stopped with the scheduler.
+enum Repeated {
+    Scheduled(Job),
+    Ticker(Duration, Arc<dyn Fn() -> JobFuture + Send + Sync>),
 }
 
 type JobFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -45,13 +55,13 @@ fn repeated<F>(
     every: Duration,
     metrics: Metrics,
     work: F,
-) -> anyhow::Result<Job>
+) -> anyhow::Result<Repeated>
 where
     F: Fn() -> JobFuture + Send + Sync + 'static,
 {
     let running = Arc::new(AtomicBool::new(false));
     let work = Arc::new(work);
-    let job = Job::new_repeated_async(every, move |_id, _scheduler| {
+    let run = move || -> JobFuture {
         let running = running.clone();
         let work = work.clone();
         let metrics = metrics.clone();
@@ -65,8 +75,14 @@ where
             metrics.job(name, started.elapsed());
             running.store(false, Ordering::Release);
         })
-    })?;
-    Ok(job)
+    };
+    if every.subsec_nanos() != 0 {
+        return Ok(Repeated::Ticker(every, Arc::new(run)));
+    }
+    Ok(Repeated::Scheduled(Job::new_repeated_async(
+        every,
+        move |_id, _scheduler| run(),
+    )?))
 }
 
 impl Jobs {
@@ -110,15 +126,42 @@ impl Jobs {
                 },
             )?
         };
-        scheduler.add(admission).await?;
-        scheduler.add(persist).await?;
-        scheduler.add(sweep).await?;
+        let (stop_tickers, stopped) = tokio::sync::watch::channel(false);
+        let mut tickers = Vec::new();
+        for job in [admission, persist, sweep] {
+            match job {
+                Repeated::Scheduled(job) => {
+                    scheduler.add(job).await?;
+                }
+                Repeated::Ticker(every, run) => {
+                    let mut stopped = stopped.clone();
+                    tickers.push(tokio::spawn(async move {
+                        let mut interval = tokio::time::interval(every);
+                        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                        loop {
+                            tokio::select! {
+                                _ = interval.tick() => run().await,
+                                _ = stopped.changed() => break,
+                            }
+                        }
+                    }));
+                }
+            }
+        }
         scheduler.start().await?;
-        Ok(Jobs { scheduler })
+        Ok(Jobs {
+            scheduler,
+            tickers,
+            stop_tickers,
+        })
     }
 
     /// Stops the scheduler; runs in progress finish on their own.
     pub async fn shutdown(mut self) {
+        let _ = self.stop_tickers.send(true);
+        for ticker in self.tickers.drain(..) {
+            let _ = ticker.await;
+        }
         if let Err(err) = self.scheduler.shutdown().await {
             tracing::warn!(error = %err, "job scheduler did not shut down cleanly");
         }
