@@ -502,7 +502,8 @@ impl Line {
     }
 
     fn activate(&mut self, claims: TokenClaims, now: Timestamp, policy: &QueuePolicy) {
-        let expires_at = after(now, policy.session_ttl);
+        // Whole milliseconds, as saved, so a restart shows the very same expiry.
+        let expires_at = from_millis(to_millis(after(now, policy.session_ttl)));
         self.sessions.insert((expires_at, claims.user_id));
         self.active
             .insert(claims.user_id, Session { claims, expires_at });
