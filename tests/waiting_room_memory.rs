@@ -830,3 +830,35 @@ mod restart {
         assert_eq!(issue(&room, 5, at(12)).await.claims, lost);
     }
 }
+
+#[tokio::test]
+async fn a_paused_line_of_a_thousand_lets_everyone_in_once_resumed() {
+    let room = MemoryWaitingRoom::new(
+        signer(),
+        QueuePolicy {
+            session_ttl: Duration::from_millis(200),
+            ..policy(25, 60_000)
+        },
+    );
+    let paused = LineSettings {
+        paused: Some(true),
+        ..LineSettings::default()
+    };
+    room.tune(SHOW, paused, at(0)).await.unwrap();
+    let mut claims = Vec::new();
+    for user in 1..=1000 {
+        claims.push(issue(&room, user, at(1)).await.claims);
+    }
+    let resume = LineSettings {
+        paused: Some(false),
+        ..LineSettings::default()
+    };
+    room.tune(SHOW, resume, at(2)).await.unwrap();
+    let mut t = at(2);
+    let mut total = 0;
+    for _ in 0..200 {
+        t = t + chrono::TimeDelta::milliseconds(100);
+        total += room.admit(t).await.unwrap().admitted();
+    }
+    assert_eq!(total, 1000, "{:?}", room.line(SHOW, t).await);
+}

@@ -10,3 +10,4 @@ mod flow;
 mod idempotency;
 mod ops;
 mod races;
+mod waiting_room;
