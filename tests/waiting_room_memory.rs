@@ -857,7 +857,7 @@ async fn a_paused_line_of_a_thousand_lets_everyone_in_once_resumed() {
     let mut t = at(2);
     let mut total = 0;
     for _ in 0..200 {
-        t = t + chrono::TimeDelta::milliseconds(100);
+        t += chrono::TimeDelta::milliseconds(100);
         total += room.admit(t).await.unwrap().admitted();
     }
     assert_eq!(total, 1000, "{:?}", room.line(SHOW, t).await);

@@ -14,7 +14,7 @@
 //!   count over a Fenwick tree indexed by `seq`, so leaving from the middle of the line is as
 //!   cheap as being admitted from its front.
 //! - `admit`: O((k + d) log n) per line for `k` admitted and `d` idle entries looked at (at
-//!   most [`IDLE_CHECKS_PER_TICK`]), plus O(e log a) for `e` sessions timed out; the slots of
+//!   most [`IDLE_CHECKS_PER_TICK`] and [`IDLE_SWEEP_BUDGET`]), plus O(e log a) for `e` sessions timed out; the slots of
 //!   buyers who left are compacted away in amortised O(1).
 //! - memory: about 130 bytes per waiting buyer (a 40-byte slot, a 16-byte idle entry, 4 bytes
 //!   of Fenwick tree and the user's entry in a hash map); the token string is not stored,
@@ -77,7 +77,11 @@ pub const ENDED_TOKENS_CAPACITY: u64 = 1_000_000;
 
 /// Most idle deadlines one tick looks at per line; the rest wait for the next tick, which
 /// keeps a tick short when a crowd goes quiet at once.
-pub const IDLE_CHECKS_PER_TICK: usize = 4_096;
+pub const IDLE_CHECKS_PER_TICK: usize = 65_536;
+
+/// Longest one tick spends on idle deadlines per line, whatever [`IDLE_CHECKS_PER_TICK`]
+/// allows (a wall-clock budget only; who is idle is decided against `now`).
+pub const IDLE_SWEEP_BUDGET: Duration = Duration::from_millis(2);
 
 /// Fewest seqs a save reserves ahead of the line's counter (see the module docs).
 const MIN_SEQ_HEADROOM: u64 = 4_096;
@@ -617,7 +621,8 @@ impl Line {
 
     fn admit(&mut self, now: Timestamp, policy: &QueuePolicy, ended: &EndedTokens) -> LineTick {
         self.end_timed_out_sessions(now, ended);
-        self.drop_idle_due(now, policy);
+        let started = std::time::Instant::now();
+        self.drop_idle_due(now, policy, started);
         let rate = self.admit_rate(policy);
         self.bucket.refill(now, rate);
         let due = admissions_due(
@@ -628,6 +633,7 @@ impl Line {
         );
         let now_ms = to_millis(now);
         let mut admitted = 0;
+        let mut skipped = 0u64;
         while admitted < due {
             let Some((seq, waiter)) = self.waiting.pop_front() else {
                 break;
@@ -639,6 +645,12 @@ impl Line {
                     schedule_id: self.schedule_id,
                     seq,
                 });
+                // Idle buyers at the front share the sweep's budget; the rest of the
+                // admissions wait for the next tick.
+                skipped += 1;
+                if skipped.is_multiple_of(256) && started.elapsed() >= IDLE_SWEEP_BUDGET {
+                    break;
+                }
                 continue;
             }
             let claims = self.claims_of(seq, &waiter);
@@ -652,10 +664,14 @@ impl Line {
         std::mem::replace(&mut self.report, LineTick::new(self.schedule_id))
     }
 
-    /// Looks at the idle deadlines that have passed, at most [`IDLE_CHECKS_PER_TICK`].
-    fn drop_idle_due(&mut self, now: Timestamp, policy: &QueuePolicy) {
+    /// Looks at the idle deadlines that have passed, at most [`IDLE_CHECKS_PER_TICK`] and
+    /// for at most [`IDLE_SWEEP_BUDGET`].
+    fn drop_idle_due(&mut self, now: Timestamp, policy: &QueuePolicy, started: std::time::Instant) {
         let now_ms = to_millis(now);
-        for _ in 0..IDLE_CHECKS_PER_TICK {
+        for checked in 0..IDLE_CHECKS_PER_TICK {
+            if checked % 256 == 255 && started.elapsed() >= IDLE_SWEEP_BUDGET {
+                break;
+            }
             let Some(&Reverse((deadline, seq))) = self.idle.peek() else {
                 break;
             };
