@@ -16,8 +16,8 @@
 //! - `admit`: O((k + d) log n) per line for `k` admitted and `d` idle entries looked at (at
 //!   most [`IDLE_CHECKS_PER_TICK`] and [`IDLE_SWEEP_BUDGET`]), plus O(e log a) for `e` sessions timed out; the slots of
 //!   buyers who left are compacted away in amortised O(1).
-//! - memory: about 95 bytes per waiting buyer, measured (a 40-byte slot, a 16-byte idle entry, 4 bytes
-//!   of Fenwick tree and the user's entry in a hash map); the token string is not stored,
+//! - memory: about 95 bytes per waiting buyer, measured (a 40-byte slot, a 16-byte idle
+//!   entry, 4 bytes of Fenwick tree and the user's entry in a hash map); no token string,
 //!   since signing is deterministic and `issue` signs the claims again for an existing token.
 //!
 //! Idle buyers: a poll (`state`, or asking for the token again) only stamps the buyer's slot
