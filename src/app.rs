@@ -17,9 +17,11 @@ use crate::events::EventSink;
 use crate::events::log::LogSink;
 use crate::events::relay::{Relay, RelaySettings};
 use crate::events::webhook::WebhookSink;
+use crate::http::queue::IssueLimiter;
 use crate::http::{self, ApiSettings, ApiState};
 use crate::jobs::{JobContext, Jobs};
 use crate::metrics::Metrics;
+use crate::queue::journal::QueueJournal;
 use crate::queue::memory::MemoryWaitingRoom;
 use crate::queue::token::TokenSigner;
 use crate::queue::{QueuePolicy, WaitingRoom};
@@ -44,7 +46,7 @@ pub struct App {
 
 /// The adapters and API state for a config, without serving anything.
 pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
-    let store: Arc<dyn Store> = {
+    let sqlite = {
         let path = config.db.clone();
         let options = SqliteOptions {
             synchronous: config.sync,
@@ -54,14 +56,19 @@ pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
             tokio::task::spawn_blocking(move || SqliteStore::open_with(&path, options)).await??,
         )
     };
+    let store: Arc<dyn Store> = sqlite.clone();
+    let journal: Arc<dyn QueueJournal> = sqlite;
     let signer = Arc::new(TokenSigner::new(&store.signing_key().await?));
     let policy = QueuePolicy {
         max_active: config.queue_max_active,
         admit_per_minute: config.queue_admit_per_minute,
         session_ttl: config.session_ttl,
         ended_token_ttl: ENDED_TOKEN_TTL,
+        idle_ttl: config.queue_idle_ttl,
     };
-    let room: Arc<dyn WaitingRoom> = Arc::new(MemoryWaitingRoom::new(signer.clone(), policy));
+    let room: Arc<dyn WaitingRoom> = Arc::new(
+        MemoryWaitingRoom::restore(signer.clone(), policy, journal, chrono::Utc::now()).await?,
+    );
     let settings = ApiSettings {
         hold_ttl: chrono::Duration::from_std(config.hold_ttl)?,
         max_charge: Money::new(config.max_charge)?,
@@ -73,6 +80,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
         signer,
         settings: Arc::new(settings),
         metrics: Metrics::global(),
+        issue_limit: IssueLimiter::per_second(config.queue_issue_rate_limit).map(Arc::new),
     })
 }
 
@@ -117,6 +125,7 @@ impl App {
             room: state.room.clone(),
             metrics: state.metrics.clone(),
             admission_interval: config.queue_tick,
+            persist_interval: config.queue_tick,
             sweep_interval: config.hold_sweep_interval,
             relay: Arc::new(relay),
             outbox_interval: config.outbox_interval,
@@ -173,14 +182,17 @@ impl App {
         &self.state
     }
 
-    /// Graceful shutdown: stop accepting, let requests in flight finish, stop the jobs, then
-    /// flush and close the database.
+    /// Graceful shutdown: stop accepting, let requests in flight finish, stop the jobs, save
+    /// the waiting room, then flush and close the database.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         let served = (&mut self.server).await;
         self.jobs.shutdown().await;
+        if let Err(err) = self.state.room.persist(chrono::Utc::now(), true).await {
+            tracing::error!(error = %err, "cannot save the waiting room at shutdown");
+        }
         self.state.store.close().await;
         served??;
         tracing::info!("boxoffice stopped");

@@ -87,6 +87,14 @@ pub struct Settings {
     #[arg(long, env = "BOXOFFICE_QUEUE_ADMIT_PER_MINUTE", value_name = "N")]
     pub queue_admit_per_minute: Option<u64>,
 
+    /// A waiting buyer who stops polling this long loses the place [default: 5m]
+    #[arg(long, env = "BOXOFFICE_QUEUE_IDLE_TTL", value_name = "DURATION")]
+    pub queue_idle_ttl: Option<HumanDuration>,
+
+    /// Queue tokens issued per second per client address; 0 turns the limit off [default: 20]
+    #[arg(long, env = "BOXOFFICE_QUEUE_ISSUE_RATE_LIMIT", value_name = "N")]
+    pub queue_issue_rate_limit: Option<u32>,
+
     /// How often the admission job lets buyers in [default: 1s]
     #[arg(long, env = "BOXOFFICE_QUEUE_TICK", value_name = "DURATION")]
     pub queue_tick: Option<HumanDuration>,
@@ -192,6 +200,10 @@ impl Settings {
                 .queue_admit_per_minute
                 .or(fallback.queue_admit_per_minute),
             queue_tick: self.queue_tick.or(fallback.queue_tick),
+            queue_idle_ttl: self.queue_idle_ttl.or(fallback.queue_idle_ttl),
+            queue_issue_rate_limit: self
+                .queue_issue_rate_limit
+                .or(fallback.queue_issue_rate_limit),
             max_charge: self.max_charge.or(fallback.max_charge),
             sync: self.sync.or(fallback.sync),
             write_batch: self.write_batch.or(fallback.write_batch),
@@ -223,6 +235,9 @@ pub struct Config {
     pub queue_max_active: u64,
     pub queue_admit_per_minute: u64,
     pub queue_tick: Duration,
+    pub queue_idle_ttl: Duration,
+    /// Tokens per second per client address; 0 is no limit.
+    pub queue_issue_rate_limit: u32,
     pub max_charge: i64,
     pub sync: Synchronous,
     pub write_batch: usize,
@@ -251,6 +266,8 @@ impl Default for Config {
             queue_max_active: 500,
             queue_admit_per_minute: 600,
             queue_tick: Duration::from_secs(1),
+            queue_idle_ttl: Duration::from_secs(5 * 60),
+            queue_issue_rate_limit: 20,
             max_charge: 10_000_000,
             sync: Synchronous::Full,
             write_batch: SqliteOptions::default().write_batch,
@@ -284,6 +301,10 @@ impl Config {
                 .queue_admit_per_minute
                 .unwrap_or(d.queue_admit_per_minute),
             queue_tick: given.queue_tick.map_or(d.queue_tick, |h| h.0),
+            queue_idle_ttl: given.queue_idle_ttl.map_or(d.queue_idle_ttl, |h| h.0),
+            queue_issue_rate_limit: given
+                .queue_issue_rate_limit
+                .unwrap_or(d.queue_issue_rate_limit),
             max_charge: given.max_charge.unwrap_or(d.max_charge),
             sync: given.sync.unwrap_or(d.sync),
             write_batch: given.write_batch.unwrap_or(d.write_batch),
@@ -363,6 +384,8 @@ mod tests {
         assert_eq!(config.hold_ttl, Duration::from_secs(90));
         assert_eq!(config.sync, Synchronous::Normal);
         assert_eq!(config.session_ttl, Duration::from_secs(600));
+        assert_eq!(config.queue_idle_ttl, Duration::from_secs(300));
+        assert_eq!(config.queue_issue_rate_limit, 20);
     }
 
     #[test]

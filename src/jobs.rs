@@ -1,10 +1,16 @@
 //! Background jobs, run by tokio-cron-scheduler: the admission tick of the waiting room, the
-//! sweep that releases expired holds, the outbox relay, the retention cleanups (delivered
-//! events, idempotency keys) and SQLite housekeeping. A hold that ran out is already free to
-//! buyers before the sweep runs (the store treats it as free); the sweep only tidies up and
-//! writes the `reservation.expired` events. A run that is still going when the next is due is
-//! skipped, so a slow run never piles up behind itself. At shutdown no new run starts and the
-//! runs in progress are waited for (the relay stops between rounds).
+//! save of what the waiting room needs after a restart, the sweep that releases expired holds,
+//! the outbox relay, the retention cleanups (delivered events, idempotency keys) and SQLite
+//! housekeeping. A hold that ran out is already free to buyers before the sweep runs (the store
+//! treats it as free); the sweep only tidies up and writes the `reservation.expired` events.
+//!
+//! A run that is still going when the next is due is skipped, so a slow run never piles up
+//! behind itself, and a run that panics does not stop later runs. At shutdown no new run
+//! starts and the runs in progress are waited for (the relay stops between rounds).
+//!
+//! tokio-cron-scheduler counts repeat intervals in whole seconds (a 100 ms interval would run
+//! once, then never again), so an interval with a fraction of a second — the tests' fast
+//! admission tick — runs on a tokio interval instead, stopped the same way.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,7 +18,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::RwLock;
+use tokio::sync::{RwLock, watch};
+use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::events::relay::Relay;
@@ -37,6 +44,8 @@ pub struct JobContext {
     pub room: Arc<dyn WaitingRoom>,
     pub metrics: Metrics,
     pub admission_interval: Duration,
+    /// How often the waiting room saves what changed (one store write each time).
+    pub persist_interval: Duration,
     pub sweep_interval: Duration,
     pub relay: Arc<Relay>,
     pub outbox_interval: Duration,
@@ -45,10 +54,12 @@ pub struct JobContext {
     pub optimize_interval: Duration,
 }
 
-/// The running scheduler.
+/// The running scheduler, and the jobs that repeat faster than it can.
 pub struct Jobs {
     scheduler: JobScheduler,
     runs: Arc<Runs>,
+    tickers: Vec<JoinHandle<()>>,
+    stop_tickers: watch::Sender<bool>,
 }
 
 /// What shutdown and the runs share: a run holds `active` for reading while it works, so
@@ -60,27 +71,28 @@ struct Runs {
 }
 
 type JobFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+type Run = Arc<dyn Fn() -> JobFuture + Send + Sync>;
 
-/// A job that runs `work` every `every`, skips a run while the previous one is still going,
-/// and reports its duration.
-fn repeated<F>(
-    name: &'static str,
-    every: Duration,
-    metrics: Metrics,
-    runs: Arc<Runs>,
-    work: F,
-) -> anyhow::Result<Job>
+/// Clears a job's running flag when its run ends, also when the run panicked.
+struct RunningGuard(Arc<AtomicBool>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// One run of `work`: skipped while the previous run is still going or shutdown has begun,
+/// timed, and logged at debug level.
+fn run_once<F>(name: &'static str, metrics: Metrics, runs: Arc<Runs>, work: F) -> Run
 where
     F: Fn() -> JobFuture + Send + Sync + 'static,
 {
-    let every = whole_seconds(name, every);
     let running = Arc::new(AtomicBool::new(false));
     let work = Arc::new(work);
-    let job = Job::new_repeated_async(every, move |_id, _scheduler| {
-        let running = running.clone();
-        let work = work.clone();
-        let metrics = metrics.clone();
-        let runs = runs.clone();
+    Arc::new(move || {
+        let (running, work, metrics, runs) =
+            (running.clone(), work.clone(), metrics.clone(), runs.clone());
         Box::pin(async move {
             let _active = runs.active.read().await;
             if runs.stopping.load(Ordering::Acquire) {
@@ -90,32 +102,14 @@ where
                 tracing::debug!(job = name, "previous run still going; skipped");
                 return;
             }
+            let _running = RunningGuard(running);
             let started = Instant::now();
             work().await;
             let took = started.elapsed();
             tracing::debug!(job = name, micros = took.as_micros() as u64, "job ran");
             metrics.job(name, took);
-            running.store(false, Ordering::Release);
         })
-    })?;
-    Ok(job)
-}
-
-/// `every` rounded up to whole seconds. tokio-cron-scheduler counts repeat intervals in whole
-/// seconds (and checks for due jobs every 500 ms): a shorter interval would make the job run
-/// once and never again.
-fn whole_seconds(name: &str, every: Duration) -> Duration {
-    let secs = every.as_secs() + u64::from(every.subsec_nanos() > 0);
-    let rounded = Duration::from_secs(secs.max(1));
-    if rounded != every {
-        tracing::warn!(
-            job = name,
-            ?every,
-            ?rounded,
-            "job interval rounded up to whole seconds"
-        );
-    }
-    rounded
+    })
 }
 
 impl Jobs {
@@ -123,11 +117,16 @@ impl Jobs {
         let scheduler = JobScheduler::new().await?;
         let ctx = Arc::new(ctx);
         let runs = Arc::new(Runs::default());
+        let (stop_tickers, stopped) = watch::channel(false);
+        let mut tickers = Vec::new();
 
         type Work = fn(Arc<JobContext>, Arc<Runs>) -> JobFuture;
-        let jobs: [(&'static str, Duration, Work); 6] = [
+        let jobs: [(&'static str, Duration, Work); 7] = [
             ("queue_admission", ctx.admission_interval, |ctx, _| {
                 Box::pin(async move { admit(&ctx).await })
+            }),
+            ("queue_persist", ctx.persist_interval, |ctx, _| {
+                Box::pin(async move { persist(&ctx).await })
             }),
             ("hold_sweep", ctx.sweep_interval, |ctx, _| {
                 Box::pin(async move { sweep(&ctx).await })
@@ -146,19 +145,39 @@ impl Jobs {
             }),
         ];
         for (name, every, work) in jobs {
-            let (ctx, work_runs) = (ctx.clone(), runs.clone());
-            let job = repeated(name, every, ctx.metrics.clone(), runs.clone(), move || {
-                work(ctx.clone(), work_runs.clone())
-            })?;
-            scheduler.add(job).await?;
+            let (work_ctx, work_runs) = (ctx.clone(), runs.clone());
+            let run = run_once(name, ctx.metrics.clone(), runs.clone(), move || {
+                work(work_ctx.clone(), work_runs.clone())
+            });
+            if every.is_zero() {
+                anyhow::bail!("the interval of job {name} must be longer than zero");
+            }
+            if every.subsec_nanos() == 0 {
+                scheduler
+                    .add(Job::new_repeated_async(every, move |_id, _scheduler| {
+                        run()
+                    })?)
+                    .await?;
+            } else {
+                tickers.push(tokio::spawn(tick(every, run, stopped.clone())));
+            }
         }
         scheduler.start().await?;
-        Ok(Jobs { scheduler, runs })
+        Ok(Jobs {
+            scheduler,
+            runs,
+            tickers,
+            stop_tickers,
+        })
     }
 
     /// Stops scheduling, then waits (up to a grace period) for the runs in progress.
     pub async fn shutdown(mut self) {
         self.runs.stopping.store(true, Ordering::Release);
+        let _ = self.stop_tickers.send(true);
+        for ticker in self.tickers.drain(..) {
+            let _ = ticker.await;
+        }
         if let Err(err) = self.scheduler.shutdown().await {
             tracing::warn!(error = %err, "job scheduler did not shut down cleanly");
         }
@@ -171,20 +190,42 @@ impl Jobs {
     }
 }
 
+/// Runs `run` every `every` on a tokio interval until `stopped` turns true.
+async fn tick(every: Duration, run: Run, mut stopped: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => run().await,
+            _ = stopped.changed() => break,
+        }
+    }
+}
+
 /// One admission tick, then the queue gauges.
 pub async fn admit(ctx: &JobContext) {
-    match ctx.room.admit(chrono::Utc::now()).await {
-        Ok(admitted) => {
+    let now = chrono::Utc::now();
+    match ctx.room.admit(now).await {
+        Ok(tick) => {
+            let admitted = tick.admitted();
             if admitted > 0 {
                 tracing::debug!(admitted, "admitted buyers");
             }
-            ctx.metrics.admitted(admitted);
+            ctx.metrics.queue_tick(&tick);
         }
         Err(err) => tracing::error!(error = %err, "admission tick failed"),
     }
-    match ctx.room.stats().await {
+    match ctx.room.stats(now).await {
         Ok(stats) => ctx.metrics.lines(&stats),
         Err(err) => tracing::warn!(error = %err, "cannot read queue sizes"),
+    }
+}
+
+/// Saves what the waiting room changed since the last run; a failed save is retried with the
+/// next run.
+pub async fn persist(ctx: &JobContext) {
+    if let Err(err) = ctx.room.persist(chrono::Utc::now(), false).await {
+        tracing::error!(error = %err, "cannot save the waiting room");
     }
 }
 
@@ -285,15 +326,22 @@ pub async fn optimize(ctx: &JobContext) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn intervals_are_whole_seconds_and_at_least_one() {
-        let ms = Duration::from_millis;
-        assert_eq!(whole_seconds("t", ms(50)), ms(1_000));
-        assert_eq!(whole_seconds("t", ms(1_000)), ms(1_000));
-        assert_eq!(whole_seconds("t", ms(1_500)), ms(2_000));
-        assert_eq!(
-            whole_seconds("t", Duration::from_secs(3_600)),
-            ms(3_600_000)
-        );
+    #[tokio::test]
+    async fn a_run_that_panics_does_not_stop_later_runs() {
+        let runs = Arc::new(Runs::default());
+        let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = calls.clone();
+        let run = run_once("t", Metrics::global(), runs, move || {
+            let calls = counted.clone();
+            Box::pin(async move {
+                if calls.fetch_add(1, Ordering::AcqRel) == 0 {
+                    panic!("first run fails");
+                }
+            })
+        });
+        let first = tokio::spawn(run());
+        assert!(first.await.is_err(), "the first run panicked");
+        run().await;
+        assert_eq!(calls.load(Ordering::Acquire), 2, "the second run still ran");
     }
 }

@@ -12,10 +12,15 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use crate::domain::ScheduleId;
-use crate::queue::LineStats;
+use crate::queue::{LineStats, Tick};
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Waits in a line, from seconds to hours.
+const WAIT_BUCKETS: &[f64] = &[
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -35,7 +40,13 @@ impl Metrics {
         let handle = HANDLE.get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
-                .expect("the bucket list is not empty")
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("boxoffice_queue_wait_seconds".to_owned()),
+                        WAIT_BUCKETS,
+                    )
+                })
+                .expect("the bucket lists are not empty")
                 .build_recorder();
             let handle = recorder.handle();
             // A program embedding boxoffice may have installed its own recorder; then nothing
@@ -80,9 +91,23 @@ impl Metrics {
         counter!("boxoffice_payments_total", "outcome" => outcome).increment(1);
     }
 
-    /// Buyers let in by the admission job.
-    pub fn admitted(&self, count: u64) {
-        counter!("boxoffice_queue_admitted_total").increment(count);
+    /// What an admission tick did, per line: buyers let in (with how long each waited) and
+    /// waiting buyers dropped for idling.
+    pub fn queue_tick(&self, tick: &Tick) {
+        for line in &tick.lines {
+            let schedule = line.schedule_id.to_string();
+            counter!("boxoffice_queue_admitted_total", "schedule" => schedule.clone())
+                .increment(line.waits.len() as u64 + line.admitted_on_arrival);
+            counter!("boxoffice_queue_left_idle_total", "schedule" => schedule.clone())
+                .increment(line.left_idle);
+            let waits = histogram!("boxoffice_queue_wait_seconds", "schedule" => schedule);
+            for wait in &line.waits {
+                waits.record(wait.as_secs_f64());
+            }
+            for _ in 0..line.admitted_on_arrival {
+                waits.record(0.0);
+            }
+        }
     }
 
     /// Sets the waiting and active gauges of every line; a line that emptied since the last

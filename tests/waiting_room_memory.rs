@@ -10,12 +10,13 @@ use boxoffice::domain::queue::{IssueOutcome, TokenClaims, TokenState};
 use boxoffice::domain::{ScheduleId, Timestamp, UserId, from_millis};
 use boxoffice::queue::memory::MemoryWaitingRoom;
 use boxoffice::queue::token::TokenSigner;
-use boxoffice::queue::{Issued, LineStats, QueuePolicy, WaitingRoom};
+use boxoffice::queue::{Issued, LineSettings, LineStats, QueuePolicy, WaitingRoom};
 
 const SHOW: ScheduleId = ScheduleId(7);
 const OTHER_SHOW: ScheduleId = ScheduleId(8);
 const SESSION: Duration = Duration::from_secs(600);
 const ENDED_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+const IDLE_TTL: Duration = Duration::from_secs(60 * 60);
 
 fn policy(max_active: u64, admit_per_minute: u64) -> QueuePolicy {
     QueuePolicy {
@@ -23,6 +24,7 @@ fn policy(max_active: u64, admit_per_minute: u64) -> QueuePolicy {
         admit_per_minute,
         session_ttl: SESSION,
         ended_token_ttl: ENDED_TTL,
+        idle_ttl: IDLE_TTL,
     }
 }
 
@@ -119,7 +121,7 @@ async fn a_newcomer_does_not_jump_the_line_even_when_a_place_is_free() {
     // Two minutes later a place is free and the rate allows one, but user 2 came first.
     let third = issue(&room, 3, at(120)).await;
     assert_eq!(position(&room, &third.claims, at(120)).await, 2);
-    assert_eq!(room.admit(at(120)).await, Ok(1));
+    assert_eq!(room.admit(at(120)).await.map(|t| t.admitted()), Ok(1));
     assert!(is_active(&room, &second.claims, at(120)).await);
     assert_eq!(position(&room, &third.claims, at(120)).await, 1);
 }
@@ -147,7 +149,11 @@ async fn admission_lets_buyers_in_first_come_first_served_and_never_beyond_max_a
     for user in 1..=12 {
         all.push(issue(&room, user, at(0)).await.claims);
     }
-    assert_eq!(room.admit(at(1)).await, Ok(0), "the room is already full");
+    assert_eq!(
+        room.admit(at(1)).await.map(|t| t.admitted()),
+        Ok(0),
+        "the room is already full"
+    );
 
     // Each round the oldest session ends (two at once in the last rounds); the places go to
     // the buyers who came first, and never more than three are in.
@@ -159,7 +165,10 @@ async fn admission_lets_buyers_in_first_come_first_served_and_never_beyond_max_a
             room.end_session(claims, now).await.unwrap();
         }
         oldest += leaving;
-        assert_eq!(room.admit(now).await, Ok(leaving as u64));
+        assert_eq!(
+            room.admit(now).await.map(|t| t.admitted()),
+            Ok(leaving as u64)
+        );
         for (i, claims) in all.iter().enumerate() {
             let expected = (oldest..oldest + 3).contains(&i);
             assert_eq!(
@@ -168,7 +177,7 @@ async fn admission_lets_buyers_in_first_come_first_served_and_never_beyond_max_a
                 "round {round}, buyer {i}"
             );
         }
-        assert_eq!(room.stats().await.unwrap()[0].active, 3);
+        assert_eq!(room.stats(now).await.unwrap()[0].active, 3);
     }
 }
 
@@ -180,19 +189,23 @@ async fn each_tick_admits_at_most_the_per_second_share_of_the_rate() {
         claims.push(issue(&room, user, at(0)).await.claims);
     }
     // The first ten arrivals used up the second's share and were let in at once.
-    let active_now = room.stats().await.unwrap()[0].active;
+    let active_now = room.stats(at(0)).await.unwrap()[0].active;
     assert_eq!(active_now, 10);
 
-    assert_eq!(room.admit(at(1)).await, Ok(10));
-    assert_eq!(room.admit(at(1)).await, Ok(0), "the same second twice");
-    assert_eq!(room.admit(at(2)).await, Ok(10));
+    assert_eq!(room.admit(at(1)).await.map(|t| t.admitted()), Ok(10));
     assert_eq!(
-        room.admit(at(60)).await,
+        room.admit(at(1)).await.map(|t| t.admitted()),
+        Ok(0),
+        "the same second twice"
+    );
+    assert_eq!(room.admit(at(2)).await.map(|t| t.admitted()), Ok(10));
+    assert_eq!(
+        room.admit(at(60)).await.map(|t| t.admitted()),
         Ok(10),
         "a quiet spell gives no burst"
     );
     assert_eq!(
-        room.stats().await.unwrap(),
+        room.stats(at(60)).await.unwrap(),
         vec![LineStats {
             schedule_id: SHOW,
             waiting: 60,
@@ -205,7 +218,7 @@ async fn each_tick_admits_at_most_the_per_second_share_of_the_rate() {
 async fn ending_a_session_frees_a_place_for_the_next_buyer_on_the_next_tick() {
     let (room, first) = full_room(600).await;
     let second = issue(&room, 2, at(1)).await;
-    assert_eq!(room.admit(at(2)).await, Ok(0));
+    assert_eq!(room.admit(at(2)).await.map(|t| t.admitted()), Ok(0));
 
     room.end_session(&first.claims, at(3)).await.unwrap();
     assert_eq!(
@@ -214,7 +227,7 @@ async fn ending_a_session_frees_a_place_for_the_next_buyer_on_the_next_tick() {
     );
     assert_eq!(position(&room, &second.claims, at(3)).await, 1);
 
-    assert_eq!(room.admit(at(4)).await, Ok(1));
+    assert_eq!(room.admit(at(4)).await.map(|t| t.admitted()), Ok(1));
     assert_eq!(
         room.state(&second.claims, at(4)).await,
         Ok(TokenState::Active {
@@ -284,7 +297,7 @@ async fn a_session_past_its_expiry_is_reported_ended_even_before_the_tick() {
             ended_at: expires_at
         })
     );
-    assert_eq!(room.stats().await, Ok(vec![]));
+    assert_eq!(room.stats(expires_at).await, Ok(vec![]));
 }
 
 #[tokio::test]
@@ -293,7 +306,7 @@ async fn a_timed_out_session_makes_room_for_the_next_buyer() {
     let second = issue(&room, 2, at(1)).await;
     let expires_at = after(at(0), SESSION);
 
-    assert_eq!(room.admit(expires_at).await, Ok(1));
+    assert_eq!(room.admit(expires_at).await.map(|t| t.admitted()), Ok(1));
     assert!(is_active(&room, &second.claims, expires_at).await);
     assert_eq!(
         room.state(&first.claims, expires_at).await,
@@ -346,10 +359,10 @@ async fn positions_shrink_as_buyers_ahead_are_admitted() {
     assert_eq!(position(&room, &last, at(0)).await, 5);
 
     for (tick, expected) in [(1, 4), (2, 3), (3, 2), (4, 1)] {
-        assert_eq!(room.admit(at(tick)).await, Ok(1));
+        assert_eq!(room.admit(at(tick)).await.map(|t| t.admitted()), Ok(1));
         assert_eq!(position(&room, &last, at(tick)).await, expected);
     }
-    assert_eq!(room.admit(at(5)).await, Ok(1));
+    assert_eq!(room.admit(at(5)).await.map(|t| t.admitted()), Ok(1));
     assert!(is_active(&room, &last, at(5)).await);
 }
 
@@ -412,7 +425,7 @@ async fn concurrent_issues_by_one_buyer_give_one_place_in_line() {
         .filter(|i| i.outcome == IssueOutcome::Issued)
         .count();
     assert_eq!(new, 1);
-    assert_eq!(room.stats().await.unwrap()[0].waiting, 1);
+    assert_eq!(room.stats(at(1)).await.unwrap()[0].waiting, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -425,7 +438,7 @@ async fn concurrent_issues_and_ticks_never_exceed_max_active() {
                 let now = at(i / 40);
                 room.issue(UserId(i), SHOW, now).await.unwrap();
                 if i % 10 == 0 {
-                    room.admit(now).await.unwrap();
+                    room.admit(now).await.map(|t| t.admitted()).unwrap();
                 }
             })
         })
@@ -434,9 +447,9 @@ async fn concurrent_issues_and_ticks_never_exceed_max_active() {
         task.await.unwrap();
     }
     for second in 10..20 {
-        room.admit(at(second)).await.unwrap();
+        room.admit(at(second)).await.map(|t| t.admitted()).unwrap();
     }
-    let stats = room.stats().await.unwrap();
+    let stats = room.stats(at(19)).await.unwrap();
     assert_eq!(stats[0].active, 25);
     assert_eq!(stats[0].waiting, 375);
 }
@@ -551,7 +564,7 @@ async fn the_estimated_wait_follows_the_measured_admission_rate() {
             let active = claims[(second / 2 - 1) as usize];
             room.end_session(&active, at(second)).await.unwrap();
         }
-        room.admit(at(second)).await.unwrap();
+        room.admit(at(second)).await.map(|t| t.admitted()).unwrap();
     }
     let last = claims[29];
     let TokenState::Waiting {
@@ -579,7 +592,7 @@ async fn stats_count_the_waiting_and_active_of_each_busy_line() {
     room.end_session(&gone.claims, at(1)).await.unwrap();
 
     assert_eq!(
-        room.stats().await,
+        room.stats(at(1)).await,
         Ok(vec![LineStats {
             schedule_id: SHOW,
             waiting: 2,
@@ -592,7 +605,7 @@ async fn stats_count_the_waiting_and_active_of_each_busy_line() {
 async fn a_paused_line_lets_nobody_in_and_reports_a_long_wait() {
     let room = room(10, 0);
     let claims = issue(&room, 1, at(0)).await.claims;
-    assert_eq!(room.admit(at(60)).await, Ok(0));
+    assert_eq!(room.admit(at(60)).await.map(|t| t.admitted()), Ok(0));
     assert_eq!(
         room.state(&claims, at(60)).await,
         Ok(TokenState::Waiting {
@@ -600,4 +613,252 @@ async fn a_paused_line_lets_nobody_in_and_reports_a_long_wait() {
             estimated_wait_seconds: 86_400
         })
     );
+}
+
+fn short_idle_room(max_active: u64, idle: Duration) -> MemoryWaitingRoom {
+    MemoryWaitingRoom::new(
+        signer(),
+        QueuePolicy {
+            idle_ttl: idle,
+            ..policy(max_active, 600)
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_buyer_who_stops_polling_drops_out_and_those_behind_move_up() {
+    let room = short_idle_room(1, Duration::from_secs(30));
+    issue(&room, 1, at(0)).await;
+    let quiet = issue(&room, 2, at(0)).await.claims;
+    let polling = issue(&room, 3, at(0)).await.claims;
+    for second in [10, 20, 29] {
+        assert_eq!(position(&room, &polling, at(second)).await, 2);
+    }
+
+    let tick = room.admit(at(31)).await.unwrap();
+    assert_eq!(tick.lines.len(), 1);
+    assert_eq!(tick.lines[0].left_idle, 1);
+    assert!(tick.lines[0].waits.is_empty());
+    assert_eq!(position(&room, &polling, at(31)).await, 1);
+    assert_invalid_token(room.state(&quiet, at(31)).await);
+    // Asking again gives a new place, at the back.
+    let again = issue(&room, 2, at(32)).await;
+    assert_eq!(again.outcome, IssueOutcome::Issued);
+    assert_eq!(position(&room, &again.claims, at(32)).await, 2);
+}
+
+#[tokio::test]
+async fn a_poll_after_the_idle_deadline_is_refused_even_before_the_tick() {
+    let room = short_idle_room(1, Duration::from_secs(30));
+    issue(&room, 1, at(0)).await;
+    let late = issue(&room, 2, at(0)).await.claims;
+    assert_invalid_token(room.state(&late, at(30)).await);
+    assert_eq!(room.stats(at(30)).await.unwrap()[0].waiting, 0);
+}
+
+#[tokio::test]
+async fn asking_for_the_token_again_counts_as_a_poll() {
+    let room = short_idle_room(1, Duration::from_secs(30));
+    issue(&room, 1, at(0)).await;
+    let first = issue(&room, 2, at(0)).await;
+    let again = issue(&room, 2, at(25)).await;
+    assert_eq!(again.token, first.token);
+    room.admit(at(40)).await.unwrap();
+    assert_eq!(position(&room, &first.claims, at(40)).await, 1);
+}
+
+#[tokio::test]
+async fn an_idle_buyer_reached_by_admission_is_dropped_not_let_in() {
+    let room = short_idle_room(1, Duration::from_secs(30));
+    let first = issue(&room, 1, at(0)).await.claims;
+    issue(&room, 2, at(0)).await;
+    let next = issue(&room, 3, at(20)).await.claims;
+    room.end_session(&first, at(31)).await.unwrap();
+    position(&room, &next, at(31)).await;
+    let tick = room.admit(at(31)).await.unwrap();
+    assert_eq!(tick.admitted(), 1);
+    assert!(tick.lines[0].waits[0] >= Duration::from_secs(11));
+    assert!(is_active(&room, &next, at(31)).await);
+}
+
+#[tokio::test]
+async fn a_line_can_be_paused_resumed_and_tuned_while_buyers_wait() {
+    let room = room(1, 600);
+    let first = issue(&room, 1, at(0)).await.claims;
+    let mut waiting = Vec::new();
+    for user in 2..=5 {
+        waiting.push(issue(&room, user, at(1)).await.claims);
+    }
+    let paused = room
+        .tune(
+            SHOW,
+            LineSettings {
+                paused: Some(true),
+                ..LineSettings::default()
+            },
+            at(2),
+        )
+        .await
+        .unwrap();
+    assert!(paused.paused);
+    room.end_session(&first, at(3)).await.unwrap();
+    assert_eq!(room.admit(at(4)).await.unwrap().admitted(), 0);
+    assert_eq!(position(&room, &waiting[0], at(4)).await, 1);
+
+    let tuned = room
+        .tune(
+            SHOW,
+            LineSettings {
+                paused: Some(false),
+                max_active: Some(3),
+                admit_per_minute: None,
+            },
+            at(5),
+        )
+        .await
+        .unwrap();
+    assert!(!tuned.paused);
+    assert_eq!(tuned.max_active, 3);
+    assert_eq!(room.admit(at(6)).await.unwrap().admitted(), 3);
+    assert_eq!(position(&room, &waiting[3], at(6)).await, 1);
+
+    let info = room.line(SHOW, at(10)).await.unwrap();
+    assert_eq!((info.waiting, info.active), (1, 3));
+    assert_eq!(info.admitted_last_minute, 4);
+    assert_eq!(info.oldest_wait, Some(Duration::from_secs(9)));
+    assert_eq!(info.admit_per_minute, 600);
+
+    let fresh = room.line(OTHER_SHOW, at(10)).await.unwrap();
+    assert_eq!((fresh.waiting, fresh.active, fresh.max_active), (0, 0, 1));
+    assert_eq!(fresh.oldest_wait, None);
+}
+
+mod restart {
+    use super::*;
+    use boxoffice::queue::journal::QueueJournal;
+    use boxoffice::store::sqlite::{SqliteStore, Synchronous};
+
+    fn store(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
+        Arc::new(SqliteStore::open(&dir.path().join("q.db"), Synchronous::Normal).unwrap())
+    }
+
+    async fn restored(journal: Arc<SqliteStore>, now: Timestamp) -> MemoryWaitingRoom {
+        let journal: Arc<dyn QueueJournal> = journal;
+        MemoryWaitingRoom::restore(signer(), policy(2, 600), journal, now)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_clean_restart_keeps_order_positions_sessions_and_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let room = restored(store(&dir), at(0)).await;
+        let mut all = Vec::new();
+        for user in 1..=8 {
+            all.push(issue(&room, user, at(1)).await);
+        }
+        // Two active; the third leaves the line, the rest wait at 1..=5.
+        room.end_session(&all[2].claims, at(2)).await.unwrap();
+        room.tune(
+            SHOW,
+            LineSettings {
+                admit_per_minute: Some(60),
+                ..LineSettings::default()
+            },
+            at(2),
+        )
+        .await
+        .unwrap();
+        room.persist(at(3), false).await.unwrap();
+        room.end_session(&all[0].claims, at(4)).await.unwrap();
+        room.persist(at(4), true).await.unwrap();
+        drop(room);
+
+        let room = restored(store(&dir), at(5)).await;
+        assert_eq!(
+            room.state(&all[0].claims, at(5)).await,
+            Ok(TokenState::Ended { ended_at: at(4) })
+        );
+        assert!(is_active(&room, &all[1].claims, at(5)).await);
+        for (place, issued) in all[3..].iter().enumerate() {
+            assert_eq!(
+                position(&room, &issued.claims, at(5)).await,
+                place as u64 + 1
+            );
+        }
+        let again = issue(&room, 5, at(5)).await;
+        assert_eq!(again.token, all[4].token);
+        assert_eq!(again.outcome, IssueOutcome::Existing);
+        let newcomer = issue(&room, 9, at(5)).await.claims;
+        assert_eq!(position(&room, &newcomer, at(5)).await, 6);
+        assert_eq!(room.line(SHOW, at(5)).await.unwrap().admit_per_minute, 60);
+        assert_eq!(room.admit(at(6)).await.unwrap().admitted(), 1);
+        assert!(is_active(&room, &all[3].claims, at(6)).await);
+    }
+
+    #[tokio::test]
+    async fn after_a_crash_unsaved_joins_are_put_back_by_their_seq() {
+        let dir = tempfile::tempdir().unwrap();
+        let room = restored(store(&dir), at(0)).await;
+        let mut saved = Vec::new();
+        for user in 1..=4 {
+            saved.push(issue(&room, user, at(1)).await.claims);
+        }
+        room.persist(at(2), false).await.unwrap();
+        let lost = issue(&room, 5, at(3)).await.claims;
+        let also_lost = issue(&room, 6, at(3)).await.claims;
+        // Crash: nothing after the last save reaches the database.
+        drop(room);
+
+        let room = restored(store(&dir), at(10)).await;
+        let newcomer = issue(&room, 7, at(10)).await.claims;
+        assert!(newcomer.seq > also_lost.seq, "no seq is handed out twice");
+        assert_eq!(position(&room, &saved[3], at(10)).await, 2);
+        assert_eq!(position(&room, &newcomer, at(10)).await, 3);
+        // The lost buyers come back ahead of the newcomer, in their order.
+        assert_eq!(position(&room, &also_lost, at(11)).await, 3);
+        assert_eq!(position(&room, &lost, at(11)).await, 3);
+        assert_eq!(position(&room, &also_lost, at(11)).await, 4);
+        assert_eq!(position(&room, &newcomer, at(11)).await, 5);
+        // A token nobody ever saw, though signed, stays refused.
+        let forged_seq = TokenClaims {
+            seq: newcomer.seq + 1,
+            ..newcomer
+        };
+        assert_invalid_token(room.state(&forged_seq, at(11)).await);
+        // Once back, a lost buyer who asks again gets the same token.
+        assert_eq!(issue(&room, 5, at(12)).await.claims, lost);
+    }
+}
+
+#[tokio::test]
+async fn a_paused_line_of_a_thousand_lets_everyone_in_once_resumed() {
+    let room = MemoryWaitingRoom::new(
+        signer(),
+        QueuePolicy {
+            session_ttl: Duration::from_millis(200),
+            ..policy(25, 60_000)
+        },
+    );
+    let paused = LineSettings {
+        paused: Some(true),
+        ..LineSettings::default()
+    };
+    room.tune(SHOW, paused, at(0)).await.unwrap();
+    let mut claims = Vec::new();
+    for user in 1..=1000 {
+        claims.push(issue(&room, user, at(1)).await.claims);
+    }
+    let resume = LineSettings {
+        paused: Some(false),
+        ..LineSettings::default()
+    };
+    room.tune(SHOW, resume, at(2)).await.unwrap();
+    let mut t = at(2);
+    let mut total = 0;
+    for _ in 0..200 {
+        t += chrono::TimeDelta::milliseconds(100);
+        total += room.admit(t).await.unwrap().admitted();
+    }
+    assert_eq!(total, 1000, "{:?}", room.line(SHOW, t).await);
 }

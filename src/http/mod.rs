@@ -19,6 +19,7 @@ use crate::store::Store;
 
 pub mod admin;
 pub mod admin_outbox;
+pub mod admin_queues;
 pub mod auth;
 pub mod balance;
 pub mod concerts;
@@ -51,6 +52,8 @@ pub struct ApiState {
     pub signer: Arc<TokenSigner>,
     pub settings: Arc<ApiSettings>,
     pub metrics: crate::metrics::Metrics,
+    /// Limits `POST /api/waiting-queues` per client address; `None` when off.
+    pub issue_limit: Option<Arc<queue::IssueLimiter>>,
 }
 
 /// The clock of the API. One function so every handler reads time the same way.
@@ -71,6 +74,7 @@ pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             payments::PaymentsApi,
             admin::AdminApi,
             admin_outbox::AdminOutboxApi,
+            admin_queues::AdminQueuesApi,
             ops::OpsApi,
         ),
         TITLE,

@@ -1,11 +1,18 @@
-//! Waiting-queue tag: join the line of a show and see where you stand.
+//! Waiting-queue tag: join the line of a show and see where you stand. Joining is rate limited
+//! per client address ([`IssueLimiter`]) before anything else is looked at.
 
-use poem::web::Data;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use poem::web::{Data, RemoteAddr};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
 use super::auth::QueueIdentity;
-use super::error::{ApiError, error_responses};
+use super::error::{ApiError, ErrorBody, error_responses};
 use super::{ApiState, now};
 use crate::domain::queue::TokenState;
 use crate::domain::{self, ConcertId, ScheduleId, Timestamp, UserId};
@@ -42,7 +49,9 @@ pub struct QueueStatus {
     pub position: Option<u64>,
     /// The same as `position`, under the seed service's name.
     pub remaining_position: Option<u64>,
-    /// Estimated seconds until admission, from the measured admission rate.
+    /// Estimated seconds until admission: position × 60 / the admissions per minute measured
+    /// over the last minute (the configured rate until anything was measured; one day while
+    /// the line is paused).
     pub estimated_wait_seconds: Option<u64>,
     /// When an active session ends.
     pub expires_at: Option<Timestamp>,
@@ -92,11 +101,109 @@ pub enum IssueResponse {
     Created(Json<IssuedToken>),
 }
 
-error_responses!(IssueError {
-    400 BadRequest "Malformed request body.",
-    404 NotFound "Unknown user, concert or schedule.",
-    413 PayloadTooLarge "Request body over 64 KiB.",
-});
+/// The error answers of `issueToken`; like [`error_responses!`] plus 429 with its
+/// `Retry-After` header.
+#[derive(Debug, ApiResponse)]
+pub enum IssueError {
+    /// Malformed request body.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Unknown user, concert or schedule.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// Request body over 64 KiB.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// Too many tokens asked for from this address: `--queue-issue-rate-limit` per second.
+    #[oai(status = 429)]
+    RateLimited(
+        Json<ErrorBody>,
+        /// Seconds to wait before asking again.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
+    /// Unexpected failure of the server or its storage.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+}
+
+impl From<ApiError> for IssueError {
+    fn from(err: ApiError) -> Self {
+        let body = Json(err.body());
+        match err.status.as_u16() {
+            400 => IssueError::BadRequest(body),
+            404 => IssueError::NotFound(body),
+            413 => IssueError::PayloadTooLarge(body),
+            429 => IssueError::RateLimited(body, 1),
+            500 => IssueError::Internal(body),
+            other => {
+                tracing::error!(status = other, error = %err, "undeclared error status");
+                IssueError::Internal(Json(
+                    ApiError::new(
+                        poem::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "INTERNAL_ERROR",
+                        "internal error",
+                    )
+                    .body(),
+                ))
+            }
+        }
+    }
+}
+
+impl From<domain::Error> for IssueError {
+    fn from(err: domain::Error) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
+/// Tokens issued per second per client address (GCRA, bursts up to one second's worth).
+pub struct IssueLimiter {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    per_second: u32,
+    calls: AtomicU64,
+}
+
+impl IssueLimiter {
+    /// Every this many calls, addresses whose allowance is full again are forgotten.
+    const TIDY_EVERY: u64 = 4096;
+
+    /// A limiter of `per_second` tokens per address; `None` for 0, which is no limit.
+    pub fn per_second(per_second: u32) -> Option<Self> {
+        let rate = NonZeroU32::new(per_second)?;
+        Some(Self {
+            limiter: RateLimiter::keyed(Quota::per_second(rate)),
+            per_second,
+            calls: AtomicU64::new(0),
+        })
+    }
+
+    /// `Err(seconds to wait)` when `addr` asked too often.
+    pub fn check(&self, addr: IpAddr) -> Result<(), u64> {
+        if self.calls.fetch_add(1, Ordering::Relaxed) % Self::TIDY_EVERY == Self::TIDY_EVERY - 1 {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
+        }
+        self.limiter.check_key(&addr).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            // Whole seconds, rounded up, and never 0: a client told 0 would retry at once.
+            (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+        })
+    }
+
+    fn refused(&self, retry_after: u64) -> IssueError {
+        let err = ApiError::new(
+            poem::http::StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!(
+                "too many queue tokens asked for from this address (limit {} per second); \
+                 retry in {retry_after} s",
+                self.per_second
+            ),
+        );
+        IssueError::RateLimited(Json(err.body()), retry_after)
+    }
+}
 
 #[derive(ApiResponse)]
 pub enum StatusResponse {
@@ -116,8 +223,10 @@ impl WaitingQueueApi {
     /// Join the line of a show
     ///
     /// Returns a signed token bound to the user and the show. A user has one place per show:
-    /// asking again returns the same token with status `existing`. When there is room and
-    /// nobody is waiting, the token is active at once.
+    /// asking again returns the same token with status `existing` (and counts as a poll).
+    /// When there is room and nobody is waiting, the token is active at once. Limited to
+    /// `--queue-issue-rate-limit` calls per second per client address (429 with
+    /// `Retry-After`).
     #[oai(
         path = "/api/waiting-queues",
         method = "post",
@@ -126,8 +235,16 @@ impl WaitingQueueApi {
     async fn issue(
         &self,
         state: Data<&ApiState>,
+        remote: &RemoteAddr,
         body: Json<IssueTokenRequest>,
     ) -> Result<IssueResponse, IssueError> {
+        if let Some(limit) = &state.issue_limit {
+            // Without an IP address (a Unix socket) everyone shares one allowance.
+            let addr = remote
+                .as_socket_addr()
+                .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+            limit.check(addr).map_err(|wait| limit.refused(wait))?;
+        }
         let now = now();
         let user = UserId(body.user_id);
         let schedule_id = ScheduleId(body.concert_schedule_id);
@@ -150,7 +267,9 @@ impl WaitingQueueApi {
     /// Where you stand in line
     ///
     /// `waiting` with the position (1 is next) and an estimated wait, `active` with the end of
-    /// the session, or `ended` once the session is over (paid or timed out).
+    /// the session, or `ended` once the session is over (paid or timed out). Polling keeps a
+    /// waiting buyer's place: one who does not poll for `--queue-idle-ttl` loses it, and the
+    /// token then answers 401.
     #[oai(
         path = "/api/waiting-queues",
         method = "get",

@@ -1,7 +1,12 @@
 //! The `WaitingRoom` port: one line per show (schedule). Buyers get a signed token and a place
 //! in line; a ticking job admits them first come, first served up to `max_active` sessions at
-//! once; a session lasts `session_ttl` and ends at payment. Token signatures are checked by
-//! [`token::TokenSigner`] before any adapter is asked, so a forged token costs no lookup.
+//! once; a session lasts `session_ttl` and ends at payment. A waiting buyer who stops polling
+//! for `idle_ttl` loses the place. Token signatures are checked by [`token::TokenSigner`]
+//! before any adapter is asked, so a forged token costs no lookup.
+//!
+//! The port says what happens, not how: an adapter may keep its lines in process (with
+//! [`journal::QueueJournal`] to survive a restart) or in a shared server (sorted sets), as long
+//! as it behaves the same.
 
 use std::time::Duration;
 
@@ -11,10 +16,11 @@ use crate::domain::error::Result;
 use crate::domain::queue::{IssueOutcome, TokenClaims, TokenState};
 use crate::domain::{ScheduleId, Timestamp, UserId};
 
+pub mod journal;
 pub mod memory;
 pub mod token;
 
-/// How a line admits buyers.
+/// How a line admits buyers, unless the line was tuned at run time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QueuePolicy {
     /// Most active sessions per schedule at once.
@@ -25,6 +31,8 @@ pub struct QueuePolicy {
     pub session_ttl: Duration,
     /// How long an ended session's token still identifies its buyer (balance, receipts).
     pub ended_token_ttl: Duration,
+    /// How long a waiting buyer keeps the place without polling.
+    pub idle_ttl: Duration,
 }
 
 /// A token handed out by [`WaitingRoom::issue`].
@@ -35,7 +43,7 @@ pub struct Issued {
     pub outcome: IssueOutcome,
 }
 
-/// The size of one schedule's line, for metrics and the admin API.
+/// The size of one schedule's line, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LineStats {
     pub schedule_id: ScheduleId,
@@ -43,24 +51,105 @@ pub struct LineStats {
     pub active: u64,
 }
 
+/// One line as the admin API shows it: its size, its knobs in force, and how it moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineInfo {
+    pub schedule_id: ScheduleId,
+    pub waiting: u64,
+    pub active: u64,
+    pub max_active: u64,
+    pub admit_per_minute: u64,
+    pub paused: bool,
+    /// Buyers let in over the last 60 seconds.
+    pub admitted_last_minute: u64,
+    /// How long the buyer at the front has been waiting; `None` when nobody waits.
+    pub oldest_wait: Option<Duration>,
+}
+
+/// A change of a line's knobs at run time; `None` leaves a knob as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineSettings {
+    pub max_active: Option<u64>,
+    pub admit_per_minute: Option<u64>,
+    pub paused: Option<bool>,
+}
+
+/// What one admission tick did to one line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineTick {
+    pub schedule_id: ScheduleId,
+    /// How long each buyer this tick let in had waited, in the order they came in. Its
+    /// length is the number admitted.
+    pub waits: Vec<Duration>,
+    /// Buyers let in at once on arrival since the last tick (they waited zero seconds).
+    pub admitted_on_arrival: u64,
+    /// Waiting buyers dropped for not polling within `idle_ttl`.
+    pub left_idle: u64,
+}
+
+impl LineTick {
+    /// Nothing happened yet.
+    pub fn new(schedule_id: ScheduleId) -> Self {
+        LineTick {
+            schedule_id,
+            waits: Vec::new(),
+            admitted_on_arrival: 0,
+            left_idle: 0,
+        }
+    }
+}
+
+/// What one admission tick did, per line that changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tick {
+    pub lines: Vec<LineTick>,
+}
+
+impl Tick {
+    /// Buyers this tick let in from the lines, over every line.
+    pub fn admitted(&self) -> u64 {
+        self.lines.iter().map(|l| l.waits.len() as u64).sum()
+    }
+}
+
 #[async_trait]
 pub trait WaitingRoom: Send + Sync + 'static {
     /// Gives the buyer a place in the line of `schedule`, or the token they already hold there
-    /// (`IssueOutcome::Existing`). When there is room and nobody waits, the token is active at
-    /// once.
+    /// (`IssueOutcome::Existing`, which also counts as a poll). When there is room and nobody
+    /// waits, the token is active at once.
     async fn issue(&self, user: UserId, schedule: ScheduleId, now: Timestamp) -> Result<Issued>;
 
-    /// Where a verified token stands. `InvalidToken` when the room does not know it (it was
-    /// never issued here, or it ended long ago).
+    /// Where a verified token stands; for a waiting buyer this is the poll that keeps the
+    /// place. `InvalidToken` when the room does not know it (never issued here, dropped for
+    /// idling, or ended long ago).
     async fn state(&self, claims: &TokenClaims, now: Timestamp) -> Result<TokenState>;
 
-    /// One admission tick over every line: drops sessions that timed out and lets the next
-    /// buyers in. Returns how many were admitted.
-    async fn admit(&self, now: Timestamp) -> Result<u64>;
+    /// One admission tick over every line: ends sessions that timed out, drops idle waiting
+    /// buyers and lets the next buyers in.
+    async fn admit(&self, now: Timestamp) -> Result<Tick>;
 
     /// Ends the token's active session (after payment) so the next buyer gets in.
     async fn end_session(&self, claims: &TokenClaims, now: Timestamp) -> Result<()>;
 
-    /// The size of every line.
-    async fn stats(&self) -> Result<Vec<LineStats>>;
+    /// The size of every line that has anyone in it.
+    async fn stats(&self, now: Timestamp) -> Result<Vec<LineStats>>;
+
+    /// One line's size, knobs and pace; an empty line with the default knobs when nobody ever
+    /// queued for `schedule`.
+    async fn line(&self, schedule: ScheduleId, now: Timestamp) -> Result<LineInfo>;
+
+    /// Changes a line's knobs from now on and returns the line as it then is.
+    async fn tune(
+        &self,
+        schedule: ScheduleId,
+        settings: LineSettings,
+        now: Timestamp,
+    ) -> Result<LineInfo>;
+
+    /// Makes durable what a restart needs and changed since the last call; called by a job
+    /// every tick and once more at shutdown (`closing`). An adapter whose state lives in a
+    /// durable server has nothing to do.
+    async fn persist(&self, _now: Timestamp, _closing: bool) -> Result<()> {
+        Ok(())
+    }
 }

@@ -32,6 +32,8 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut Config)) -> TestApp {
         db: dir.path().join("boxoffice.db"),
         admin_token: Some(ADMIN_TOKEN.into()),
         queue_tick: Duration::from_millis(100),
+        // Every test client comes from 127.0.0.1; the limit has its own test.
+        queue_issue_rate_limit: 0,
         ..Config::default()
     };
     tune(&mut config);
@@ -148,6 +150,26 @@ impl TestApp {
 
     pub async fn queue_status(&self, token: &str) -> Response {
         self.with_token(Method::GET, "/api/waiting-queues", token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /api/admin/queues/{schedule}` as JSON; asserts 200.
+    pub async fn queue_info(&self, schedule: i64) -> Value {
+        let resp = self
+            .admin(Method::GET, &format!("/api/admin/queues/{schedule}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json().await.unwrap()
+    }
+
+    /// `PATCH /api/admin/queues/{schedule}` with `patch`.
+    pub async fn tune_queue(&self, schedule: i64, patch: Value) -> Response {
+        self.admin(Method::PATCH, &format!("/api/admin/queues/{schedule}"))
+            .json(&patch)
             .send()
             .await
             .unwrap()

@@ -12,3 +12,4 @@ mod flow;
 mod idempotency;
 mod ops;
 mod races;
+mod waiting_room;

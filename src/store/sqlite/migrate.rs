@@ -10,7 +10,10 @@ use super::{Synchronous, db};
 use crate::domain::error::{Error, Result};
 
 /// `(version, sql)`: running `sql` on a database at the previous version brings it to `version`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../schema.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../../schema.sql")),
+    (2, include_str!("../../../migrations/002_waiting_room.sql")),
+];
 
 /// How long a connection waits for a lock before giving up with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

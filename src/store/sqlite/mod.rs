@@ -15,6 +15,7 @@ mod idempotency;
 mod migrate;
 mod outbox;
 mod payments;
+mod queue_state;
 mod settings;
 mod writer;
 

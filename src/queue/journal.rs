@@ -1,0 +1,88 @@
+//! What the in-process waiting room writes down so a restart keeps everyone's place, and the
+//! port it writes through. Only what is needed to rebuild is kept: per line its sequence
+//! counters and tuned knobs, every waiting buyer's `(seq, user, token id)`, and the sessions
+//! (active, and ended ones while their token still identifies the buyer). The signing key is
+//! the store's [`signing_key`](crate::store::Store::signing_key).
+//!
+//! The room never writes on a request: each line appends its changes to an in-memory journal
+//! under the lock it already holds, and a job hands everything that piled up to
+//! [`QueueJournal::save_queue_changes`], one store transaction per tick.
+
+use async_trait::async_trait;
+
+use crate::domain::error::Result;
+use crate::domain::queue::TokenClaims;
+use crate::domain::{ScheduleId, Timestamp};
+
+/// One change to a line, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueChange {
+    /// A buyer joined the back of the line.
+    Joined { claims: TokenClaims },
+    /// A waiting buyer left the line without being admitted (idle, or the session was ended
+    /// while still waiting).
+    Left { schedule_id: ScheduleId, seq: u64 },
+    /// A buyer was let in (from the line, or at once on arrival) until `expires_at`.
+    Admitted {
+        claims: TokenClaims,
+        expires_at: Timestamp,
+    },
+    /// An active session ended (payment, or time ran out) at `ended_at`.
+    Ended {
+        claims: TokenClaims,
+        ended_at: Timestamp,
+    },
+}
+
+/// A line's counters and tuned knobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineRecord {
+    pub schedule_id: ScheduleId,
+    /// The next `seq` the line may hand out. After a crash, the seqs in
+    /// `journaled_seq..next_seq` may have been handed out without their `Joined` being saved.
+    pub next_seq: u64,
+    /// Every token with a lower seq has its changes saved.
+    pub journaled_seq: u64,
+    /// The admission watermark: nobody with a lower seq is still waiting.
+    pub front_seq: u64,
+    /// Knobs tuned through the admin API; `None` follows the start-up settings.
+    pub max_active: Option<u64>,
+    pub admit_per_minute: Option<u64>,
+    pub paused: Option<bool>,
+}
+
+/// One write: the changes of every line since the last one, and the lines they touched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueBatch {
+    pub changes: Vec<QueueChange>,
+    pub lines: Vec<LineRecord>,
+    /// Ended sessions that ended before this no longer identify anyone; they can go.
+    pub forget_ended_before: Option<Timestamp>,
+}
+
+/// A saved session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedSession {
+    pub claims: TokenClaims,
+    pub expires_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+}
+
+/// Everything saved, as read back at start-up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SavedQueues {
+    pub lines: Vec<LineRecord>,
+    /// The waiting buyers of every line, in `(schedule, seq)` order.
+    pub waiting: Vec<TokenClaims>,
+    pub sessions: Vec<SavedSession>,
+}
+
+/// Where the in-process waiting room keeps what a restart needs.
+#[async_trait]
+pub trait QueueJournal: Send + Sync + 'static {
+    /// Applies the batch in one transaction, changes in order.
+    async fn save_queue_changes(&self, batch: QueueBatch) -> Result<()>;
+
+    /// Everything saved so far.
+    async fn load_queue_state(&self) -> Result<SavedQueues>;
+}
