@@ -487,6 +487,12 @@ impl Line {
     }
 
     fn enqueue(&mut self, claims: TokenClaims, now: Timestamp, policy: &QueuePolicy) {
+        self.push_waiting(&claims, now, policy);
+        self.journal(QueueChange::Joined { claims });
+    }
+
+    /// Puts the buyer at the back of the line (their `seq` is past everyone's), seen `now`.
+    fn push_waiting(&mut self, claims: &TokenClaims, now: Timestamp, policy: &QueuePolicy) {
         let now_ms = to_millis(now);
         self.waiting.push(
             claims.seq,
@@ -502,7 +508,6 @@ impl Line {
             now_ms.saturating_add(idle_ms(policy)),
             claims.seq,
         )));
-        self.journal(QueueChange::Joined { claims });
     }
 
     fn activate(&mut self, claims: TokenClaims, now: Timestamp, policy: &QueuePolicy) {
@@ -841,21 +846,7 @@ impl Line {
             tracing::warn!(schedule = %self.schedule_id, seq = claims.seq, "duplicate saved waiting buyer ignored");
             return;
         }
-        let now_ms = to_millis(now);
-        self.waiting.push(
-            claims.seq,
-            Waiter {
-                user: claims.user_id,
-                token_id: claims.token_id,
-                issued_at_ms: claims.issued_at_ms,
-                last_seen_ms: now_ms,
-            },
-        );
-        self.waiting_seq.insert(claims.user_id, claims.seq);
-        self.idle.push(Reverse((
-            now_ms.saturating_add(idle_ms(policy)),
-            claims.seq,
-        )));
+        self.push_waiting(claims, now, policy);
     }
 
     fn restore_active(&mut self, claims: TokenClaims, expires_at: Timestamp) {
