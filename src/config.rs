@@ -479,6 +479,27 @@ mod tests {
     }
 
     #[test]
+    fn kafka_is_off_by_default_and_takes_only_legal_topic_names() {
+        let config = Config::resolve(Settings::default()).unwrap();
+        assert_eq!(config.kafka_brokers, None);
+        assert_eq!(config.kafka_topic, "boxoffice.events");
+        assert_eq!(config.kafka_timeout, Duration::from_secs(5));
+        let file: Settings =
+            toml::from_str("kafka_brokers = \"k1:9092,k2:9092\"\nkafka_topic = \"tickets.v1\"")
+                .unwrap();
+        let config = Config::resolve(file).unwrap();
+        assert_eq!(config.kafka_brokers.as_deref(), Some("k1:9092,k2:9092"));
+        assert_eq!(config.kafka_topic, "tickets.v1");
+        for bad in ["", "..", "has space", "slash/es", &"t".repeat(250)] {
+            let given = Settings {
+                kafka_topic: Some(bad.into()),
+                ..Settings::default()
+            };
+            assert!(Config::resolve(given).is_err(), "{bad:?} is refused");
+        }
+    }
+
+    #[test]
     fn writes_are_group_committed_by_default_and_a_batch_of_zero_is_refused() {
         assert_eq!(
             Config::resolve(Settings::default()).unwrap().write_batch,
