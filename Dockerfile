@@ -1,20 +1,24 @@
 # Multi-stage build of the boxoffice release binary.
 # Build:  docker build -t boxoffice .
+#         docker build --build-arg FEATURES=mysql,redis,kafka -t boxoffice:scale .
 # Run:    docker run -p 8080:8080 -v boxoffice-data:/data -e BOXOFFICE_ADMIN_TOKEN=change-me boxoffice
 
 FROM rust:1-bookworm AS build
+# Cargo features to build with, comma-separated (mysql, redis, kafka); none by default.
+# kafka compiles the bundled librdkafka, with the gcc and make this image has.
+ARG FEATURES=""
 WORKDIR /src
 # Dependencies first, so source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
 # The manifest names the benchmark, so its file must exist for cargo to read the manifest.
 COPY benches ./benches
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && cargo build --release --locked \
+    && cargo build --release --locked --features "$FEATURES" \
     && rm -rf src
 COPY schema.sql ./
 COPY migrations ./migrations
 COPY src ./src
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked --features "$FEATURES"
 
 FROM debian:bookworm-slim
 RUN apt-get update \

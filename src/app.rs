@@ -84,8 +84,9 @@ pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
     })
 }
 
-/// The outbox relay with its sinks: one webhook per `--webhook-url`, or the log when none.
-fn relay(config: &Config, state: &ApiState) -> anyhow::Result<Relay> {
+/// The outbox relay with its sinks: one webhook per `--webhook-url` and Kafka with
+/// `--kafka-brokers`, or the log when none.
+async fn relay(config: &Config, state: &ApiState) -> anyhow::Result<Relay> {
     let mut sinks: Vec<Arc<dyn EventSink>> = Vec::new();
     let secret = config.webhook_secret.as_deref().unwrap_or_default();
     for url in &config.webhook_urls {
@@ -95,6 +96,9 @@ fn relay(config: &Config, state: &ApiState) -> anyhow::Result<Relay> {
             config.webhook_timeout,
         )?));
     }
+    if let Some(brokers) = &config.kafka_brokers {
+        sinks.push(kafka_sink(config, brokers).await?);
+    }
     if sinks.is_empty() {
         sinks.push(Arc::new(LogSink));
     }
@@ -102,12 +106,29 @@ fn relay(config: &Config, state: &ApiState) -> anyhow::Result<Relay> {
         max_attempts: config.outbox_max_attempts,
         retry_base: config.outbox_retry_base,
         retry_cap: RETRY_CAP,
-        // The webhook client has its own timeout; this one also bounds any other sink.
-        sink_timeout: config.webhook_timeout + Duration::from_secs(1),
+        // Each sink has its own timeout; this one is the backstop that bounds any sink.
+        sink_timeout: config.webhook_timeout.max(config.kafka_timeout) + Duration::from_secs(1),
     };
     let relay = Relay::new(state.store.clone(), sinks, settings, state.metrics.clone());
     tracing::info!(sinks = ?relay.sink_names(), "events are delivered to");
     Ok(relay)
+}
+
+/// The Kafka sink, its topic created if missing.
+#[cfg(feature = "kafka")]
+async fn kafka_sink(config: &Config, brokers: &str) -> anyhow::Result<Arc<dyn EventSink>> {
+    let sink = crate::events::kafka::KafkaSink::connect(
+        brokers,
+        &config.kafka_topic,
+        config.kafka_timeout,
+    )
+    .await?;
+    Ok(Arc::new(sink))
+}
+
+#[cfg(not(feature = "kafka"))]
+async fn kafka_sink(_config: &Config, _brokers: &str) -> anyhow::Result<Arc<dyn EventSink>> {
+    anyhow::bail!("--kafka-brokers needs a boxoffice built with `--features kafka`")
 }
 
 impl App {
@@ -119,7 +140,7 @@ impl App {
                 "admin API disabled; enable it with --admin-token or BOXOFFICE_ADMIN_TOKEN"
             );
         }
-        let relay = relay(&config, &state)?;
+        let relay = relay(&config, &state).await?;
         let jobs = Jobs::start(JobContext {
             store: state.store.clone(),
             room: state.room.clone(),

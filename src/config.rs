@@ -166,6 +166,19 @@ pub struct Settings {
     /// How often SQLite is optimized and its WAL checkpointed [default: 1h]
     #[arg(long, env = "BOXOFFICE_OPTIMIZE_INTERVAL", value_name = "DURATION")]
     pub optimize_interval: Option<HumanDuration>,
+
+    /// Kafka bootstrap brokers (`host:port`, comma-separated); events are also produced to
+    /// Kafka when given (needs a build with feature `kafka`)
+    #[arg(long, env = "BOXOFFICE_KAFKA_BROKERS", value_name = "HOSTS")]
+    pub kafka_brokers: Option<String>,
+
+    /// The Kafka topic events go to, created at start-up when missing [default: boxoffice.events]
+    #[arg(long, env = "BOXOFFICE_KAFKA_TOPIC", value_name = "TOPIC")]
+    pub kafka_topic: Option<String>,
+
+    /// How long Kafka gets to acknowledge one event [default: 5s]
+    #[arg(long, env = "BOXOFFICE_KAFKA_TIMEOUT", value_name = "DURATION")]
+    pub kafka_timeout: Option<HumanDuration>,
 }
 
 fn deserialize_sync<'de, D: serde::Deserializer<'de>>(
@@ -220,6 +233,9 @@ impl Settings {
             outbox_retry_base: self.outbox_retry_base.or(fallback.outbox_retry_base),
             cleanup_interval: self.cleanup_interval.or(fallback.cleanup_interval),
             optimize_interval: self.optimize_interval.or(fallback.optimize_interval),
+            kafka_brokers: self.kafka_brokers.or(fallback.kafka_brokers),
+            kafka_topic: self.kafka_topic.or(fallback.kafka_topic),
+            kafka_timeout: self.kafka_timeout.or(fallback.kafka_timeout),
         }
     }
 }
@@ -253,6 +269,10 @@ pub struct Config {
     pub outbox_retry_base: Duration,
     pub cleanup_interval: Duration,
     pub optimize_interval: Duration,
+    /// Kafka bootstrap brokers; none means no Kafka sink.
+    pub kafka_brokers: Option<String>,
+    pub kafka_topic: String,
+    pub kafka_timeout: Duration,
 }
 
 impl Default for Config {
@@ -282,6 +302,9 @@ impl Default for Config {
             outbox_retry_base: Duration::from_secs(1),
             cleanup_interval: Duration::from_secs(10 * 60),
             optimize_interval: Duration::from_secs(60 * 60),
+            kafka_brokers: None,
+            kafka_topic: "boxoffice.events".into(),
+            kafka_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -331,6 +354,14 @@ impl Config {
             outbox_retry_base: given.outbox_retry_base.map_or(d.outbox_retry_base, |h| h.0),
             cleanup_interval: given.cleanup_interval.map_or(d.cleanup_interval, |h| h.0),
             optimize_interval: given.optimize_interval.map_or(d.optimize_interval, |h| h.0),
+            kafka_brokers: given
+                .kafka_brokers
+                .map(|b| b.trim().to_owned())
+                .filter(|b| !b.is_empty()),
+            kafka_topic: given
+                .kafka_topic
+                .map_or(d.kafka_topic, |t| t.trim().to_owned()),
+            kafka_timeout: given.kafka_timeout.map_or(d.kafka_timeout, |h| h.0),
         };
         if config.queue_max_active == 0 {
             anyhow::bail!("--queue-max-active must be at least 1");
@@ -362,8 +393,22 @@ impl Config {
             Some(secret) if secret.len() < 16 => {
                 anyhow::bail!("--webhook-secret must be at least 16 characters")
             }
-            _ => Ok(()),
+            _ => {}
         }
+        // Kafka's own rule for topic names: 1 to 249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
+        let topic = &self.kafka_topic;
+        let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if topic.is_empty()
+            || topic.len() > 249
+            || topic == "."
+            || topic == ".."
+            || !topic.chars().all(legal)
+        {
+            anyhow::bail!(
+                "--kafka-topic {topic:?} is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -431,6 +476,27 @@ mod tests {
         let config = Config::resolve(file).unwrap();
         assert_eq!(config.outbox_retention, Duration::from_secs(3600));
         assert_eq!(config.outbox_retry_base, Duration::from_millis(50));
+    }
+
+    #[test]
+    fn kafka_is_off_by_default_and_takes_only_legal_topic_names() {
+        let config = Config::resolve(Settings::default()).unwrap();
+        assert_eq!(config.kafka_brokers, None);
+        assert_eq!(config.kafka_topic, "boxoffice.events");
+        assert_eq!(config.kafka_timeout, Duration::from_secs(5));
+        let file: Settings =
+            toml::from_str("kafka_brokers = \"k1:9092,k2:9092\"\nkafka_topic = \"tickets.v1\"")
+                .unwrap();
+        let config = Config::resolve(file).unwrap();
+        assert_eq!(config.kafka_brokers.as_deref(), Some("k1:9092,k2:9092"));
+        assert_eq!(config.kafka_topic, "tickets.v1");
+        for bad in ["", "..", "has space", "slash/es", &"t".repeat(250)] {
+            let given = Settings {
+                kafka_topic: Some(bad.into()),
+                ..Settings::default()
+            };
+            assert!(Config::resolve(given).is_err(), "{bad:?} is refused");
+        }
     }
 
     #[test]

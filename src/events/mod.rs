@@ -6,6 +6,8 @@ use async_trait::async_trait;
 
 use crate::store::OutboxEvent;
 
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod log;
 pub mod relay;
 pub mod webhook;
