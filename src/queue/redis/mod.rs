@@ -34,7 +34,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{AsyncCommands, Client, RedisError, Script, ScriptInvocation, Value};
+use ::redis::{AsyncCommands, Client, FromRedisValue, RedisError, Script, ScriptInvocation, Value};
 use async_trait::async_trait;
 
 use super::token::TokenSigner;
@@ -184,7 +184,11 @@ impl RedisWaitingRoom {
         call
     }
 
-    async fn run(&self, op: &'static str, call: &ScriptInvocation<'_>) -> Result<Vec<Value>> {
+    async fn run<T: FromRedisValue>(
+        &self,
+        op: &'static str,
+        call: &ScriptInvocation<'_>,
+    ) -> Result<T> {
         let mut conn = self.conn.clone();
         call.invoke_async(&mut conn).await.map_err(redis_error(op))
     }
@@ -221,7 +225,7 @@ impl WaitingRoom for RedisWaitingRoom {
     async fn issue(&self, user: UserId, schedule: ScheduleId, now: Timestamp) -> Result<Issued> {
         let mut call = self.on_line(&ISSUE, schedule, now);
         call.arg(user.0).arg(rand::random::<u64>());
-        let reply = self.run("issue", &call).await?;
+        let reply: Vec<Value> = self.run("issue", &call).await?;
         let outcome = if int(&reply, 0)? == 1 {
             IssueOutcome::Issued
         } else {
@@ -242,7 +246,7 @@ impl WaitingRoom for RedisWaitingRoom {
     }
 
     async fn state(&self, claims: &TokenClaims, now: Timestamp) -> Result<TokenState> {
-        let reply = self
+        let reply: Vec<Value> = self
             .run("state", &self.with_claims(&STATE, claims, now))
             .await?;
         match int(&reply, 0)? {
@@ -276,7 +280,7 @@ impl WaitingRoom for RedisWaitingRoom {
         for schedule in self.schedules().await? {
             let mut call = self.on_line(&ADMIT, schedule, now);
             call.arg(EXPIRIES_PER_TICK).arg(IDLE_DROPS_PER_TICK);
-            let reply = self.run("admit", &call).await?;
+            let reply: Vec<Value> = self.run("admit", &call).await?;
             let mut line = LineTick::new(schedule);
             line.left_idle = uint(&reply, 0)?;
             line.admitted_on_arrival = uint(&reply, 1)?;
@@ -292,9 +296,10 @@ impl WaitingRoom for RedisWaitingRoom {
     }
 
     async fn end_session(&self, claims: &TokenClaims, now: Timestamp) -> Result<()> {
-        self.run("end_session", &self.with_claims(&END, claims, now))
-            .await
-            .map(drop)
+        let _ended: i64 = self
+            .run("end_session", &self.with_claims(&END, claims, now))
+            .await?;
+        Ok(())
     }
 
     async fn stats(&self, now: Timestamp) -> Result<Vec<LineStats>> {
@@ -327,7 +332,7 @@ impl WaitingRoom for RedisWaitingRoom {
     }
 
     async fn line(&self, schedule: ScheduleId, now: Timestamp) -> Result<LineInfo> {
-        let reply = self
+        let reply: Vec<Value> = self
             .run("line", &self.on_line(&LINE, schedule, now))
             .await?;
         let oldest_wait = (int(&reply, 6)? == 1)
@@ -367,7 +372,7 @@ impl WaitingRoom for RedisWaitingRoom {
                     .map(|p| if p { "1" } else { "0" })
                     .unwrap_or(""),
             );
-        self.run("tune", &call).await?;
+        let _tuned: i64 = self.run("tune", &call).await?;
         self.line(schedule, now).await
     }
 }
