@@ -11,7 +11,7 @@ use poem::listener::{Acceptor, Listener, TcpListener};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use crate::config::{Config, QueueBackend};
 use crate::domain::Money;
 use crate::events::EventSink;
 use crate::events::log::LogSink;
@@ -57,7 +57,6 @@ pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
         )
     };
     let store: Arc<dyn Store> = sqlite.clone();
-    let journal: Arc<dyn QueueJournal> = sqlite;
     let signer = Arc::new(TokenSigner::new(&store.signing_key().await?));
     let policy = QueuePolicy {
         max_active: config.queue_max_active,
@@ -66,9 +65,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
         ended_token_ttl: ENDED_TOKEN_TTL,
         idle_ttl: config.queue_idle_ttl,
     };
-    let room: Arc<dyn WaitingRoom> = Arc::new(
-        MemoryWaitingRoom::restore(signer.clone(), policy, journal, chrono::Utc::now()).await?,
-    );
+    let room = waiting_room(&config.queue, signer.clone(), policy, sqlite).await?;
     let settings = ApiSettings {
         hold_ttl: chrono::Duration::from_std(config.hold_ttl)?,
         max_charge: Money::new(config.max_charge)?,
@@ -82,6 +79,50 @@ pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
         metrics: Metrics::global(),
         issue_limit: IssueLimiter::per_second(config.queue_issue_rate_limit).map(Arc::new),
     })
+}
+
+/// The waiting room `--queue` names: in process (saving through `journal`), or on Redis.
+async fn waiting_room(
+    backend: &QueueBackend,
+    signer: Arc<TokenSigner>,
+    policy: QueuePolicy,
+    journal: Arc<dyn QueueJournal>,
+) -> anyhow::Result<Arc<dyn WaitingRoom>> {
+    match backend {
+        QueueBackend::Memory => Ok(Arc::new(
+            MemoryWaitingRoom::restore(signer, policy, journal, chrono::Utc::now()).await?,
+        )),
+        #[cfg(feature = "redis")]
+        QueueBackend::Redis(url) => {
+            use crate::queue::redis::{DEFAULT_PREFIX, RedisWaitingRoom};
+            let room = RedisWaitingRoom::connect(url, DEFAULT_PREFIX, signer, policy)
+                .await
+                .map_err(|err| anyhow::anyhow!("--queue {}: {err}", redacted(url)))?;
+            tracing::info!(url = %redacted(url), "the waiting room is on Redis");
+            Ok(Arc::new(room))
+        }
+        #[cfg(not(feature = "redis"))]
+        QueueBackend::Redis(url) => {
+            let _ = (signer, policy, journal);
+            anyhow::bail!(
+                "--queue {}: this boxoffice was built without Redis support; rebuild it with \
+                 `cargo build --release --features redis`, or use --queue memory",
+                redacted(url)
+            )
+        }
+    }
+}
+
+/// A URL without the password it may carry, for logs and errors.
+fn redacted(url: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| {
+        let (userinfo, host) = rest.split_once('@')?;
+        let user = userinfo.split(':').next().unwrap_or_default();
+        Some(format!("{scheme}://{user}:***@{host}"))
+    }) {
+        Some(shown) => shown,
+        None => url.to_owned(),
+    }
 }
 
 /// The outbox relay with its sinks: one webhook per `--webhook-url` and Kafka with
@@ -218,5 +259,52 @@ impl App {
         served??;
         tracing::info!("boxoffice stopped");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_in_the_queue_url_is_not_shown() {
+        assert_eq!(
+            redacted("redis://:secret@cache.internal:6379/0"),
+            "redis://:***@cache.internal:6379/0"
+        );
+        assert_eq!(
+            redacted("redis://app:secret@cache:6379"),
+            "redis://app:***@cache:6379"
+        );
+        assert_eq!(
+            redacted("redis://127.0.0.1:6379/1"),
+            "redis://127.0.0.1:6379/1"
+        );
+    }
+
+    #[cfg(not(feature = "redis"))]
+    #[tokio::test]
+    async fn a_redis_queue_without_the_redis_feature_is_refused_with_a_clear_error() {
+        use crate::store::sqlite::Synchronous;
+
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Arc::new(SqliteStore::open(&dir.path().join("q.db"), Synchronous::Normal).unwrap());
+        let policy = QueuePolicy {
+            max_active: 1,
+            admit_per_minute: 60,
+            session_ttl: Duration::from_secs(60),
+            ended_token_ttl: ENDED_TOKEN_TTL,
+            idle_ttl: Duration::from_secs(60),
+        };
+        let backend = QueueBackend::Redis("redis://:pw@127.0.0.1:6379/0".into());
+        let err = waiting_room(&backend, Arc::new(TokenSigner::new(b"k")), policy, store)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("built without Redis support"), "{err}");
+        assert!(err.contains("--features redis"), "{err}");
+        assert!(!err.contains("pw"), "{err}");
     }
 }

@@ -91,6 +91,11 @@ pub struct Settings {
     #[arg(long, env = "BOXOFFICE_QUEUE_IDLE_TTL", value_name = "DURATION")]
     pub queue_idle_ttl: Option<HumanDuration>,
 
+    /// The waiting room: `memory` (in process) or `redis://host:port/db` (feature `redis`),
+    /// shared by every instance pointed at it [default: memory]
+    #[arg(long, env = "BOXOFFICE_QUEUE", value_name = "BACKEND")]
+    pub queue: Option<String>,
+
     /// Queue tokens issued per second per client address; 0 turns the limit off [default: 20]
     #[arg(long, env = "BOXOFFICE_QUEUE_ISSUE_RATE_LIMIT", value_name = "N")]
     pub queue_issue_rate_limit: Option<u32>,
@@ -214,6 +219,7 @@ impl Settings {
                 .or(fallback.queue_admit_per_minute),
             queue_tick: self.queue_tick.or(fallback.queue_tick),
             queue_idle_ttl: self.queue_idle_ttl.or(fallback.queue_idle_ttl),
+            queue: self.queue.or(fallback.queue),
             queue_issue_rate_limit: self
                 .queue_issue_rate_limit
                 .or(fallback.queue_issue_rate_limit),
@@ -240,6 +246,31 @@ impl Settings {
     }
 }
 
+/// Where the waiting room keeps its lines.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum QueueBackend {
+    /// In process, saved to the database (`--queue memory`).
+    #[default]
+    Memory,
+    /// On the Redis at this URL, shared by every instance (`--queue redis://...`).
+    Redis(String),
+}
+
+impl std::str::FromStr for QueueBackend {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("memory") {
+            Ok(QueueBackend::Memory)
+        } else if s.starts_with("redis://") {
+            Ok(QueueBackend::Redis(s.to_owned()))
+        } else {
+            anyhow::bail!("--queue must be `memory` or a `redis://host:port/db` URL, not {s:?}")
+        }
+    }
+}
+
 /// The settings in force.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -252,6 +283,7 @@ pub struct Config {
     pub queue_admit_per_minute: u64,
     pub queue_tick: Duration,
     pub queue_idle_ttl: Duration,
+    pub queue: QueueBackend,
     /// Tokens per second per client address; 0 is no limit.
     pub queue_issue_rate_limit: u32,
     pub max_charge: i64,
@@ -287,6 +319,7 @@ impl Default for Config {
             queue_admit_per_minute: 600,
             queue_tick: Duration::from_secs(1),
             queue_idle_ttl: Duration::from_secs(5 * 60),
+            queue: QueueBackend::Memory,
             queue_issue_rate_limit: 20,
             max_charge: 10_000_000,
             sync: Synchronous::Full,
@@ -325,6 +358,10 @@ impl Config {
                 .unwrap_or(d.queue_admit_per_minute),
             queue_tick: given.queue_tick.map_or(d.queue_tick, |h| h.0),
             queue_idle_ttl: given.queue_idle_ttl.map_or(d.queue_idle_ttl, |h| h.0),
+            queue: match given.queue {
+                Some(queue) => queue.parse()?,
+                None => d.queue,
+            },
             queue_issue_rate_limit: given
                 .queue_issue_rate_limit
                 .unwrap_or(d.queue_issue_rate_limit),
@@ -496,6 +533,29 @@ mod tests {
                 ..Settings::default()
             };
             assert!(Config::resolve(given).is_err(), "{bad:?} is refused");
+        }
+    }
+
+    #[test]
+    fn the_queue_is_in_memory_by_default_or_on_a_redis_url() {
+        assert_eq!(
+            Config::resolve(Settings::default()).unwrap().queue,
+            QueueBackend::Memory
+        );
+        let redis = Settings {
+            queue: Some("redis://127.0.0.1:6379/2".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            Config::resolve(redis).unwrap().queue,
+            QueueBackend::Redis("redis://127.0.0.1:6379/2".into())
+        );
+        for bad in ["", "redis", "http://127.0.0.1:6379", "mysql://x"] {
+            let given = Settings {
+                queue: Some(bad.into()),
+                ..Settings::default()
+            };
+            assert!(Config::resolve(given).is_err(), "{bad:?}");
         }
     }
 

@@ -18,6 +18,8 @@ use crate::domain::{ScheduleId, Timestamp, UserId};
 
 pub mod journal;
 pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod token;
 
 /// How a line admits buyers, unless the line was tuned at run time.

@@ -1,5 +1,14 @@
-//! The in-process waiting room through its public API: who gets in, in which order, when
-//! sessions end, and which tokens are believed.
+//! The waiting-room conformance suite: every test here runs against every `WaitingRoom`
+//! adapter through the port alone — who gets in, in which order, when sessions end, and which
+//! tokens are believed. The backends behave the same or this suite fails.
+//!
+//! - `memory::*`: the in-process room, always.
+//! - `redis::*` (`--features redis`): the Redis room at `BOXOFFICE_TEST_REDIS_URL` (for example
+//!   `redis://127.0.0.1:6379/0`), each test under its own random key prefix, so tests run in
+//!   parallel on one Redis; its keys are deleted when the test ends. Without the variable these
+//!   tests print one skip line and pass, so a plain `cargo test` needs no services.
+//! - `memory_only::*`: restarting from the journal, which only the memory room has (the Redis
+//!   room keeps nothing in process, so there is nothing to restore).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -11,6 +20,144 @@ use boxoffice::domain::{ScheduleId, Timestamp, UserId, from_millis};
 use boxoffice::queue::memory::MemoryWaitingRoom;
 use boxoffice::queue::token::TokenSigner;
 use boxoffice::queue::{Issued, LineSettings, LineStats, QueuePolicy, WaitingRoom};
+
+type Room = Arc<dyn WaitingRoom>;
+
+/// Makes rooms of one adapter for one test.
+enum Backend {
+    Memory,
+    #[cfg(feature = "redis")]
+    Redis(redis_backend::Redis),
+}
+
+impl Backend {
+    /// A room with this policy. Rooms of one Redis backend share its prefix: they are the same
+    /// line seen from several instances.
+    async fn room(&self, policy: QueuePolicy) -> Room {
+        match self {
+            Backend::Memory => Arc::new(MemoryWaitingRoom::new(signer(), policy)),
+            #[cfg(feature = "redis")]
+            Backend::Redis(redis) => Arc::new(redis.room(policy).await),
+        }
+    }
+
+    /// `n` instances of one room, each with its own connection when the room is shared; the
+    /// memory room is one process, so its instances are the same room.
+    async fn instances(&self, policy: QueuePolicy, n: usize) -> Vec<Room> {
+        match self {
+            Backend::Memory => vec![self.room(policy).await; n],
+            #[cfg(feature = "redis")]
+            Backend::Redis(_) => {
+                let mut rooms = Vec::new();
+                for _ in 0..n {
+                    rooms.push(self.room(policy).await);
+                }
+                rooms
+            }
+        }
+    }
+}
+
+#[cfg(feature = "redis")]
+mod redis_backend {
+    use std::io::Write as _;
+    use std::sync::Once;
+
+    use boxoffice::queue::QueuePolicy;
+    use boxoffice::queue::redis::RedisWaitingRoom;
+
+    pub const URL_VAR: &str = "BOXOFFICE_TEST_REDIS_URL";
+
+    /// One test's corner of the test Redis: its keys are deleted when it is dropped, also when
+    /// the test failed.
+    pub struct Redis {
+        url: String,
+        prefix: String,
+    }
+
+    impl Redis {
+        /// `None`, after saying so once per test binary, when no test Redis is configured.
+        pub fn from_env(test: &str) -> Option<Redis> {
+            match std::env::var(URL_VAR) {
+                Ok(url) if !url.trim().is_empty() => Some(Redis {
+                    url: url.trim().to_owned(),
+                    prefix: format!("boxoffice-test:{test}:{:016x}", rand::random::<u64>()),
+                }),
+                _ => {
+                    static SKIP: Once = Once::new();
+                    SKIP.call_once(|| {
+                        // Straight to the terminal: the test harness captures `eprintln!`.
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "skipped: the Redis waiting-room conformance tests need {URL_VAR} \
+                             (e.g. redis://127.0.0.1:6379/0)"
+                        );
+                    });
+                    None
+                }
+            }
+        }
+
+        pub async fn room(&self, policy: QueuePolicy) -> RedisWaitingRoom {
+            RedisWaitingRoom::connect(&self.url, &self.prefix, super::signer(), policy)
+                .await
+                .unwrap_or_else(|err| panic!("cannot reach the test Redis at {}: {err}", self.url))
+        }
+    }
+
+    impl Drop for Redis {
+        fn drop(&mut self) {
+            // Best effort, on a thread of its own: a test's runtime may be shutting down.
+            let (url, prefix) = (self.url.clone(), self.prefix.clone());
+            let cleanup = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                runtime.block_on(async {
+                    let room = RedisWaitingRoom::connect(
+                        &url,
+                        &prefix,
+                        super::signer(),
+                        super::policy(1, 1),
+                    )
+                    .await
+                    .ok()?;
+                    room.delete_all_keys().await.ok()
+                })
+            });
+            let _ = cleanup.join();
+        }
+    }
+}
+
+/// Runs every test of the suite once per backend.
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    super::$test(&super::Backend::Memory).await;
+                }
+            )*
+        }
+
+        #[cfg(feature = "redis")]
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let Some(redis) = super::redis_backend::Redis::from_env(stringify!($test))
+                    else {
+                        return;
+                    };
+                    super::$test(&super::Backend::Redis(redis)).await;
+                }
+            )*
+        }
+    };
+}
 
 const SHOW: ScheduleId = ScheduleId(7);
 const OTHER_SHOW: ScheduleId = ScheduleId(8);
@@ -32,8 +179,8 @@ fn signer() -> Arc<TokenSigner> {
     Arc::new(TokenSigner::new(b"waiting-room-test-key-0123456789"))
 }
 
-fn room(max_active: u64, admit_per_minute: u64) -> MemoryWaitingRoom {
-    MemoryWaitingRoom::new(signer(), policy(max_active, admit_per_minute))
+async fn room(b: &Backend, max_active: u64, admit_per_minute: u64) -> Room {
+    b.room(policy(max_active, admit_per_minute)).await
 }
 
 /// 2026-01-01T00:00:00Z plus `seconds`.
@@ -45,18 +192,18 @@ fn after(t: Timestamp, d: Duration) -> Timestamp {
     t + chrono::TimeDelta::from_std(d).unwrap()
 }
 
-async fn issue(room: &MemoryWaitingRoom, user: i64, now: Timestamp) -> Issued {
+async fn issue(room: &Room, user: i64, now: Timestamp) -> Issued {
     room.issue(UserId(user), SHOW, now).await.unwrap()
 }
 
-async fn position(room: &MemoryWaitingRoom, claims: &TokenClaims, now: Timestamp) -> u64 {
+async fn position(room: &Room, claims: &TokenClaims, now: Timestamp) -> u64 {
     match room.state(claims, now).await.unwrap() {
         TokenState::Waiting { position, .. } => position,
         other => panic!("user {} is not waiting: {other:?}", claims.user_id),
     }
 }
 
-async fn is_active(room: &MemoryWaitingRoom, claims: &TokenClaims, now: Timestamp) -> bool {
+async fn is_active(room: &Room, claims: &TokenClaims, now: Timestamp) -> bool {
     matches!(
         room.state(claims, now).await.unwrap(),
         TokenState::Active { .. }
@@ -71,16 +218,15 @@ fn assert_invalid_token<T: std::fmt::Debug>(result: Result<T, Error>) {
 }
 
 /// Fills the one place of a single-place room so everyone after waits.
-async fn full_room(admit_per_minute: u64) -> (MemoryWaitingRoom, Issued) {
-    let room = room(1, admit_per_minute);
+async fn full_room(b: &Backend, admit_per_minute: u64) -> (Room, Issued) {
+    let room = room(b, 1, admit_per_minute).await;
     let first = issue(&room, 1, at(0)).await;
     assert!(is_active(&room, &first.claims, at(0)).await);
     (room, first)
 }
 
-#[tokio::test]
-async fn the_first_buyer_of_an_empty_line_is_active_at_once() {
-    let room = room(10, 600);
+async fn the_first_buyer_of_an_empty_line_is_active_at_once(b: &Backend) {
+    let room = room(b, 10, 600).await;
     let issued = issue(&room, 1, at(0)).await;
 
     assert_eq!(issued.outcome, IssueOutcome::Issued);
@@ -95,9 +241,8 @@ async fn the_first_buyer_of_an_empty_line_is_active_at_once() {
     );
 }
 
-#[tokio::test]
-async fn when_the_room_is_full_later_buyers_wait_with_positions_one_two_three() {
-    let (room, _) = full_room(600).await;
+async fn when_the_room_is_full_later_buyers_wait_with_positions_one_two_three(b: &Backend) {
+    let (room, _) = full_room(b, 600).await;
     let mut waiting = Vec::new();
     for user in 2..=4 {
         waiting.push(issue(&room, user, at(1)).await.claims);
@@ -110,10 +255,9 @@ async fn when_the_room_is_full_later_buyers_wait_with_positions_one_two_three() 
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
 }
 
-#[tokio::test]
-async fn a_newcomer_does_not_jump_the_line_even_when_a_place_is_free() {
+async fn a_newcomer_does_not_jump_the_line_even_when_a_place_is_free(b: &Backend) {
     // One admission a minute: the first buyer takes it, the second has to wait.
-    let room = room(2, 1);
+    let room = room(b, 2, 1).await;
     issue(&room, 1, at(0)).await;
     let second = issue(&room, 2, at(0)).await;
     assert_eq!(position(&room, &second.claims, at(0)).await, 1);
@@ -126,9 +270,8 @@ async fn a_newcomer_does_not_jump_the_line_even_when_a_place_is_free() {
     assert_eq!(position(&room, &third.claims, at(120)).await, 1);
 }
 
-#[tokio::test]
-async fn asking_again_returns_the_same_token_marked_existing() {
-    let (room, first) = full_room(600).await;
+async fn asking_again_returns_the_same_token_marked_existing(b: &Backend) {
+    let (room, first) = full_room(b, 600).await;
     let waiting = issue(&room, 2, at(1)).await;
 
     let again_active = issue(&room, 1, at(2)).await;
@@ -142,9 +285,8 @@ async fn asking_again_returns_the_same_token_marked_existing() {
     assert_eq!(position(&room, &waiting.claims, at(2)).await, 1);
 }
 
-#[tokio::test]
-async fn admission_lets_buyers_in_first_come_first_served_and_never_beyond_max_active() {
-    let room = room(3, 6000);
+async fn admission_lets_buyers_in_first_come_first_served_and_never_beyond_max_active(b: &Backend) {
+    let room = room(b, 3, 6000).await;
     let mut all = Vec::new();
     for user in 1..=12 {
         all.push(issue(&room, user, at(0)).await.claims);
@@ -181,9 +323,8 @@ async fn admission_lets_buyers_in_first_come_first_served_and_never_beyond_max_a
     }
 }
 
-#[tokio::test]
-async fn each_tick_admits_at_most_the_per_second_share_of_the_rate() {
-    let room = room(1000, 600);
+async fn each_tick_admits_at_most_the_per_second_share_of_the_rate(b: &Backend) {
+    let room = room(b, 1000, 600).await;
     let mut claims = Vec::new();
     for user in 1..=100 {
         claims.push(issue(&room, user, at(0)).await.claims);
@@ -214,9 +355,8 @@ async fn each_tick_admits_at_most_the_per_second_share_of_the_rate() {
     );
 }
 
-#[tokio::test]
-async fn ending_a_session_frees_a_place_for_the_next_buyer_on_the_next_tick() {
-    let (room, first) = full_room(600).await;
+async fn ending_a_session_frees_a_place_for_the_next_buyer_on_the_next_tick(b: &Backend) {
+    let (room, first) = full_room(b, 600).await;
     let second = issue(&room, 2, at(1)).await;
     assert_eq!(room.admit(at(2)).await.map(|t| t.admitted()), Ok(0));
 
@@ -236,9 +376,8 @@ async fn ending_a_session_frees_a_place_for_the_next_buyer_on_the_next_tick() {
     );
 }
 
-#[tokio::test]
-async fn ending_a_session_twice_or_of_an_unknown_token_is_harmless() {
-    let (room, first) = full_room(600).await;
+async fn ending_a_session_twice_or_of_an_unknown_token_is_harmless(b: &Backend) {
+    let (room, first) = full_room(b, 600).await;
     room.end_session(&first.claims, at(1)).await.unwrap();
     room.end_session(&first.claims, at(5)).await.unwrap();
     assert_eq!(
@@ -256,9 +395,8 @@ async fn ending_a_session_twice_or_of_an_unknown_token_is_harmless() {
     assert_eq!(room.end_session(&stranger, at(7)).await, Ok(()));
 }
 
-#[tokio::test]
-async fn a_waiting_buyer_who_leaves_moves_everyone_behind_up() {
-    let (room, _) = full_room(600).await;
+async fn a_waiting_buyer_who_leaves_moves_everyone_behind_up(b: &Backend) {
+    let (room, _) = full_room(b, 600).await;
     let waiting: Vec<TokenClaims> = {
         let mut v = Vec::new();
         for user in 2..=5 {
@@ -278,9 +416,8 @@ async fn a_waiting_buyer_who_leaves_moves_everyone_behind_up() {
     assert_eq!(position(&room, &waiting[3], at(2)).await, 3);
 }
 
-#[tokio::test]
-async fn a_session_past_its_expiry_is_reported_ended_even_before_the_tick() {
-    let (room, first) = full_room(600).await;
+async fn a_session_past_its_expiry_is_reported_ended_even_before_the_tick(b: &Backend) {
+    let (room, first) = full_room(b, 600).await;
     let expires_at = after(at(0), SESSION);
 
     assert!(
@@ -300,9 +437,8 @@ async fn a_session_past_its_expiry_is_reported_ended_even_before_the_tick() {
     assert_eq!(room.stats(expires_at).await, Ok(vec![]));
 }
 
-#[tokio::test]
-async fn a_timed_out_session_makes_room_for_the_next_buyer() {
-    let (room, first) = full_room(600).await;
+async fn a_timed_out_session_makes_room_for_the_next_buyer(b: &Backend) {
+    let (room, first) = full_room(b, 600).await;
     let second = issue(&room, 2, at(1)).await;
     let expires_at = after(at(0), SESSION);
 
@@ -316,9 +452,8 @@ async fn a_timed_out_session_makes_room_for_the_next_buyer() {
     );
 }
 
-#[tokio::test]
-async fn an_ended_token_is_remembered_for_the_ended_token_ttl_then_refused() {
-    let (room, first) = full_room(600).await;
+async fn an_ended_token_is_remembered_for_the_ended_token_ttl_then_refused(b: &Backend) {
+    let (room, first) = full_room(b, 600).await;
     room.end_session(&first.claims, at(10)).await.unwrap();
 
     let last_moment = after(at(10), ENDED_TTL) - chrono::TimeDelta::milliseconds(1);
@@ -329,9 +464,8 @@ async fn an_ended_token_is_remembered_for_the_ended_token_ttl_then_refused() {
     assert_invalid_token(room.state(&first.claims, after(at(10), ENDED_TTL)).await);
 }
 
-#[tokio::test]
-async fn a_buyer_whose_session_ended_can_queue_again_with_a_new_token() {
-    let (room, first) = full_room(600).await;
+async fn a_buyer_whose_session_ended_can_queue_again_with_a_new_token(b: &Backend) {
+    let (room, first) = full_room(b, 600).await;
     room.end_session(&first.claims, at(1)).await.unwrap();
 
     let again = issue(&room, 1, at(2)).await;
@@ -346,9 +480,8 @@ async fn a_buyer_whose_session_ended_can_queue_again_with_a_new_token() {
     );
 }
 
-#[tokio::test]
-async fn positions_shrink_as_buyers_ahead_are_admitted() {
-    let room = room(100, 60);
+async fn positions_shrink_as_buyers_ahead_are_admitted(b: &Backend) {
+    let room = room(b, 100, 60).await;
     let first = issue(&room, 1, at(0)).await;
     assert!(is_active(&room, &first.claims, at(0)).await);
     let mut waiting = Vec::new();
@@ -366,10 +499,8 @@ async fn positions_shrink_as_buyers_ahead_are_admitted() {
     assert!(is_active(&room, &last, at(5)).await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_thousand_concurrent_issues_give_a_thousand_distinct_dense_positions() {
-    let (room, _) = full_room(600).await;
-    let room = Arc::new(room);
+async fn a_thousand_concurrent_issues_give_a_thousand_distinct_dense_positions(b: &Backend) {
+    let (room, _) = full_room(b, 600).await;
     let barrier = Arc::new(tokio::sync::Barrier::new(1000));
     let tasks: Vec<_> = (0..1000)
         .map(|i| {
@@ -398,10 +529,8 @@ async fn a_thousand_concurrent_issues_give_a_thousand_distinct_dense_positions()
     assert_eq!((seqs.len(), ids.len()), (1000, 1000));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_issues_by_one_buyer_give_one_place_in_line() {
-    let (room, _) = full_room(600).await;
-    let room = Arc::new(room);
+async fn concurrent_issues_by_one_buyer_give_one_place_in_line(b: &Backend) {
+    let (room, _) = full_room(b, 600).await;
     let barrier = Arc::new(tokio::sync::Barrier::new(50));
     let tasks: Vec<_> = (0..50)
         .map(|_| {
@@ -428,9 +557,8 @@ async fn concurrent_issues_by_one_buyer_give_one_place_in_line() {
     assert_eq!(room.stats(at(1)).await.unwrap()[0].waiting, 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_issues_and_ticks_never_exceed_max_active() {
-    let room = Arc::new(room(25, 6000));
+async fn concurrent_issues_and_ticks_never_exceed_max_active(b: &Backend) {
+    let room = room(b, 25, 6000).await;
     let tasks: Vec<_> = (0..400)
         .map(|i| {
             let room = room.clone();
@@ -454,9 +582,8 @@ async fn concurrent_issues_and_ticks_never_exceed_max_active() {
     assert_eq!(stats[0].waiting, 375);
 }
 
-#[tokio::test]
-async fn a_token_is_believed_only_for_the_schedule_it_was_issued_for() {
-    let room = room(1, 600);
+async fn a_token_is_believed_only_for_the_schedule_it_was_issued_for(b: &Backend) {
+    let room = room(b, 1, 600).await;
     let here = issue(&room, 1, at(0)).await;
     let there = room.issue(UserId(1), OTHER_SHOW, at(0)).await.unwrap();
     assert_ne!(here.token, there.token);
@@ -480,9 +607,8 @@ async fn a_token_is_believed_only_for_the_schedule_it_was_issued_for() {
     assert!(is_active(&room, &there.claims, at(1)).await);
 }
 
-#[tokio::test]
-async fn validly_signed_claims_the_room_did_not_issue_are_refused() {
-    let (room, first) = full_room(600).await;
+async fn validly_signed_claims_the_room_did_not_issue_are_refused(b: &Backend) {
+    let (room, first) = full_room(b, 600).await;
     let forged_id = TokenClaims {
         token_id: first.claims.token_id ^ 1,
         ..first.claims
@@ -502,9 +628,8 @@ async fn validly_signed_claims_the_room_did_not_issue_are_refused() {
     }
 }
 
-#[tokio::test]
-async fn tampered_or_foreign_tokens_do_not_verify() {
-    let room = room(10, 600);
+async fn tampered_or_foreign_tokens_do_not_verify(b: &Backend) {
+    let room = room(b, 10, 600).await;
     let issued = issue(&room, 1, at(0)).await;
     let signer = signer();
 
@@ -530,9 +655,8 @@ async fn tampered_or_foreign_tokens_do_not_verify() {
     assert_eq!(signer.verify(&issued.token), Ok(issued.claims));
 }
 
-#[tokio::test]
-async fn the_estimated_wait_is_positive_and_grows_with_the_position() {
-    let (room, _) = full_room(60).await;
+async fn the_estimated_wait_is_positive_and_grows_with_the_position(b: &Backend) {
+    let (room, _) = full_room(b, 60).await;
     let near = issue(&room, 2, at(1)).await.claims;
     let far = issue(&room, 3, at(1)).await.claims;
 
@@ -549,11 +673,10 @@ async fn the_estimated_wait_is_positive_and_grows_with_the_position() {
     assert!(far_wait > near_wait, "{far_wait} <= {near_wait}");
 }
 
-#[tokio::test]
-async fn the_estimated_wait_follows_the_measured_admission_rate() {
+async fn the_estimated_wait_follows_the_measured_admission_rate(b: &Backend) {
     // Configured for 6,000 a minute, but a room of 10 places whose sessions end slowly lets in
     // far fewer; the estimate must follow what happens, not the setting.
-    let room = room(10, 6000);
+    let room = room(b, 10, 6000).await;
     let mut claims = Vec::new();
     for user in 1..=30 {
         claims.push(issue(&room, user, at(0)).await.claims);
@@ -582,9 +705,8 @@ async fn the_estimated_wait_follows_the_measured_admission_rate() {
     );
 }
 
-#[tokio::test]
-async fn stats_count_the_waiting_and_active_of_each_busy_line() {
-    let room = room(1, 600);
+async fn stats_count_the_waiting_and_active_of_each_busy_line(b: &Backend) {
+    let room = room(b, 1, 600).await;
     issue(&room, 1, at(0)).await;
     issue(&room, 2, at(0)).await;
     issue(&room, 3, at(0)).await;
@@ -601,9 +723,8 @@ async fn stats_count_the_waiting_and_active_of_each_busy_line() {
     );
 }
 
-#[tokio::test]
-async fn a_paused_line_lets_nobody_in_and_reports_a_long_wait() {
-    let room = room(10, 0);
+async fn a_paused_line_lets_nobody_in_and_reports_a_long_wait(b: &Backend) {
+    let room = room(b, 10, 0).await;
     let claims = issue(&room, 1, at(0)).await.claims;
     assert_eq!(room.admit(at(60)).await.map(|t| t.admitted()), Ok(0));
     assert_eq!(
@@ -615,19 +736,16 @@ async fn a_paused_line_lets_nobody_in_and_reports_a_long_wait() {
     );
 }
 
-fn short_idle_room(max_active: u64, idle: Duration) -> MemoryWaitingRoom {
-    MemoryWaitingRoom::new(
-        signer(),
-        QueuePolicy {
-            idle_ttl: idle,
-            ..policy(max_active, 600)
-        },
-    )
+async fn short_idle_room(b: &Backend, max_active: u64, idle: Duration) -> Room {
+    b.room(QueuePolicy {
+        idle_ttl: idle,
+        ..policy(max_active, 600)
+    })
+    .await
 }
 
-#[tokio::test]
-async fn a_buyer_who_stops_polling_drops_out_and_those_behind_move_up() {
-    let room = short_idle_room(1, Duration::from_secs(30));
+async fn a_buyer_who_stops_polling_drops_out_and_those_behind_move_up(b: &Backend) {
+    let room = short_idle_room(b, 1, Duration::from_secs(30)).await;
     issue(&room, 1, at(0)).await;
     let quiet = issue(&room, 2, at(0)).await.claims;
     let polling = issue(&room, 3, at(0)).await.claims;
@@ -647,18 +765,16 @@ async fn a_buyer_who_stops_polling_drops_out_and_those_behind_move_up() {
     assert_eq!(position(&room, &again.claims, at(32)).await, 2);
 }
 
-#[tokio::test]
-async fn a_poll_after_the_idle_deadline_is_refused_even_before_the_tick() {
-    let room = short_idle_room(1, Duration::from_secs(30));
+async fn a_poll_after_the_idle_deadline_is_refused_even_before_the_tick(b: &Backend) {
+    let room = short_idle_room(b, 1, Duration::from_secs(30)).await;
     issue(&room, 1, at(0)).await;
     let late = issue(&room, 2, at(0)).await.claims;
     assert_invalid_token(room.state(&late, at(30)).await);
     assert_eq!(room.stats(at(30)).await.unwrap()[0].waiting, 0);
 }
 
-#[tokio::test]
-async fn asking_for_the_token_again_counts_as_a_poll() {
-    let room = short_idle_room(1, Duration::from_secs(30));
+async fn asking_for_the_token_again_counts_as_a_poll(b: &Backend) {
+    let room = short_idle_room(b, 1, Duration::from_secs(30)).await;
     issue(&room, 1, at(0)).await;
     let first = issue(&room, 2, at(0)).await;
     let again = issue(&room, 2, at(25)).await;
@@ -667,9 +783,8 @@ async fn asking_for_the_token_again_counts_as_a_poll() {
     assert_eq!(position(&room, &first.claims, at(40)).await, 1);
 }
 
-#[tokio::test]
-async fn an_idle_buyer_reached_by_admission_is_dropped_not_let_in() {
-    let room = short_idle_room(1, Duration::from_secs(30));
+async fn an_idle_buyer_reached_by_admission_is_dropped_not_let_in(b: &Backend) {
+    let room = short_idle_room(b, 1, Duration::from_secs(30)).await;
     let first = issue(&room, 1, at(0)).await.claims;
     issue(&room, 2, at(0)).await;
     let next = issue(&room, 3, at(20)).await.claims;
@@ -681,9 +796,39 @@ async fn an_idle_buyer_reached_by_admission_is_dropped_not_let_in() {
     assert!(is_active(&room, &next, at(31)).await);
 }
 
-#[tokio::test]
-async fn a_line_can_be_paused_resumed_and_tuned_while_buyers_wait() {
-    let room = room(1, 600);
+async fn the_tick_reports_arrivals_let_in_at_once_and_buyers_dropped_for_idling(b: &Backend) {
+    let room = short_idle_room(b, 1, Duration::from_secs(30)).await;
+    let first = issue(&room, 1, at(0)).await.claims;
+    let late = issue(&room, 2, at(0)).await.claims;
+    let polling = issue(&room, 3, at(0)).await.claims;
+    position(&room, &polling, at(25)).await;
+    // Too late: dropped by this poll, reported by the next tick.
+    assert_invalid_token(room.state(&late, at(30)).await);
+
+    let tick = room.admit(at(31)).await.unwrap();
+    assert_eq!(tick.lines.len(), 1, "{tick:?}");
+    assert_eq!(tick.lines[0].schedule_id, SHOW);
+    assert_eq!(tick.lines[0].admitted_on_arrival, 1);
+    assert_eq!(tick.lines[0].left_idle, 1);
+    assert!(tick.lines[0].waits.is_empty(), "the room is full");
+    assert_eq!(
+        room.admit(at(32)).await.unwrap().lines,
+        vec![],
+        "reported once"
+    );
+
+    room.end_session(&first, at(33)).await.unwrap();
+    let tick = room.admit(at(34)).await.unwrap();
+    assert_eq!(tick.lines.len(), 1, "{tick:?}");
+    assert_eq!(tick.lines[0].waits, vec![Duration::from_secs(34)]);
+    assert_eq!(
+        (tick.lines[0].admitted_on_arrival, tick.lines[0].left_idle),
+        (0, 0)
+    );
+}
+
+async fn a_line_can_be_paused_resumed_and_tuned_while_buyers_wait(b: &Backend) {
+    let room = room(b, 1, 600).await;
     let first = issue(&room, 1, at(0)).await.claims;
     let mut waiting = Vec::new();
     for user in 2..=5 {
@@ -733,7 +878,82 @@ async fn a_line_can_be_paused_resumed_and_tuned_while_buyers_wait() {
     assert_eq!(fresh.oldest_wait, None);
 }
 
-mod restart {
+/// Two servers on one line: a thousand buyers arrive at once, spread over two instances (two
+/// connections to one Redis; the memory room is one process, so there both are the same room).
+/// They get a thousand distinct, dense positions in one first-come order, and admission ticked
+/// from both instances at the same moments never lets more than `max_active` in.
+async fn two_instances_share_one_line_in_one_order_and_never_exceed_max_active(b: &Backend) {
+    const BUYERS: usize = 1000;
+    const MAX_ACTIVE: u64 = 20;
+    let rooms = b.instances(policy(MAX_ACTIVE, 600_000), 2).await;
+    let pause = |paused| LineSettings {
+        paused: Some(paused),
+        ..LineSettings::default()
+    };
+    rooms[0].tune(SHOW, pause(true), at(0)).await.unwrap();
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(BUYERS));
+    let tasks: Vec<_> = (0..BUYERS)
+        .map(|i| {
+            let room = rooms[i % 2].clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                room.issue(UserId(10_000 + i as i64), SHOW, at(1))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut issued = Vec::new();
+    for task in tasks {
+        issued.push(task.await.unwrap().claims);
+    }
+    issued.sort_by_key(|c| c.seq);
+    let seqs: HashSet<u64> = issued.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs.len(), BUYERS, "every buyer has a seq of their own");
+    for (i, claims) in issued.iter().enumerate() {
+        let room = &rooms[i % 2];
+        assert_eq!(
+            position(room, claims, at(1)).await,
+            i as u64 + 1,
+            "positions follow the order of arrival"
+        );
+    }
+
+    rooms[1].tune(SHOW, pause(false), at(2)).await.unwrap();
+    let (mut admitted, mut ended) = (0usize, 0usize);
+    for round in 0..30 {
+        let now = at(3 + round);
+        if round > 0 {
+            for claims in &issued[ended..ended + 10] {
+                rooms[ended % 2].end_session(claims, now).await.unwrap();
+            }
+            ended += 10;
+        }
+        let ticks = futures::future::join_all(rooms.iter().map(|room| room.admit(now))).await;
+        let this_round: u64 = ticks.into_iter().map(|t| t.unwrap().admitted()).sum();
+        admitted += this_round as usize;
+        let active = rooms[round as usize % 2].stats(now).await.unwrap()[0].active;
+        assert_eq!(active, MAX_ACTIVE, "round {round}");
+        assert_eq!(admitted - ended, MAX_ACTIVE as usize, "round {round}");
+    }
+    let now = at(40);
+    for (i, claims) in issued.iter().enumerate() {
+        let state = rooms[i % 2].state(claims, now).await.unwrap();
+        let let_in = !matches!(state, TokenState::Waiting { .. });
+        assert_eq!(
+            let_in,
+            i < admitted,
+            "buyer {i} of {admitted} let in: {state:?}"
+        );
+    }
+}
+
+/// Restarting from the journal: only the memory room keeps its lines in process and saves them
+/// through a `QueueJournal`; a Redis room is its own durable state, and every instance of it
+/// sees the same lines (the `two_instances_*` test above).
+mod memory_only {
     use super::*;
     use boxoffice::queue::journal::QueueJournal;
     use boxoffice::store::sqlite::{SqliteStore, Synchronous};
@@ -742,11 +962,13 @@ mod restart {
         Arc::new(SqliteStore::open(&dir.path().join("q.db"), Synchronous::Normal).unwrap())
     }
 
-    async fn restored(journal: Arc<SqliteStore>, now: Timestamp) -> MemoryWaitingRoom {
+    async fn restored(journal: Arc<SqliteStore>, now: Timestamp) -> Room {
         let journal: Arc<dyn QueueJournal> = journal;
-        MemoryWaitingRoom::restore(signer(), policy(2, 600), journal, now)
-            .await
-            .unwrap()
+        Arc::new(
+            MemoryWaitingRoom::restore(signer(), policy(2, 600), journal, now)
+                .await
+                .unwrap(),
+        )
     }
 
     #[tokio::test]
@@ -831,15 +1053,13 @@ mod restart {
     }
 }
 
-#[tokio::test]
-async fn a_paused_line_of_a_thousand_lets_everyone_in_once_resumed() {
-    let room = MemoryWaitingRoom::new(
-        signer(),
-        QueuePolicy {
+async fn a_paused_line_of_a_thousand_lets_everyone_in_once_resumed(b: &Backend) {
+    let room = b
+        .room(QueuePolicy {
             session_ttl: Duration::from_millis(200),
             ..policy(25, 60_000)
-        },
-    );
+        })
+        .await;
     let paused = LineSettings {
         paused: Some(true),
         ..LineSettings::default()
@@ -862,3 +1082,38 @@ async fn a_paused_line_of_a_thousand_lets_everyone_in_once_resumed() {
     }
     assert_eq!(total, 1000, "{:?}", room.line(SHOW, t).await);
 }
+
+conformance!(
+    the_tick_reports_arrivals_let_in_at_once_and_buyers_dropped_for_idling,
+    the_first_buyer_of_an_empty_line_is_active_at_once,
+    when_the_room_is_full_later_buyers_wait_with_positions_one_two_three,
+    a_newcomer_does_not_jump_the_line_even_when_a_place_is_free,
+    asking_again_returns_the_same_token_marked_existing,
+    admission_lets_buyers_in_first_come_first_served_and_never_beyond_max_active,
+    each_tick_admits_at_most_the_per_second_share_of_the_rate,
+    ending_a_session_frees_a_place_for_the_next_buyer_on_the_next_tick,
+    ending_a_session_twice_or_of_an_unknown_token_is_harmless,
+    a_waiting_buyer_who_leaves_moves_everyone_behind_up,
+    a_session_past_its_expiry_is_reported_ended_even_before_the_tick,
+    a_timed_out_session_makes_room_for_the_next_buyer,
+    an_ended_token_is_remembered_for_the_ended_token_ttl_then_refused,
+    a_buyer_whose_session_ended_can_queue_again_with_a_new_token,
+    positions_shrink_as_buyers_ahead_are_admitted,
+    a_thousand_concurrent_issues_give_a_thousand_distinct_dense_positions,
+    concurrent_issues_by_one_buyer_give_one_place_in_line,
+    concurrent_issues_and_ticks_never_exceed_max_active,
+    a_token_is_believed_only_for_the_schedule_it_was_issued_for,
+    validly_signed_claims_the_room_did_not_issue_are_refused,
+    tampered_or_foreign_tokens_do_not_verify,
+    the_estimated_wait_is_positive_and_grows_with_the_position,
+    the_estimated_wait_follows_the_measured_admission_rate,
+    stats_count_the_waiting_and_active_of_each_busy_line,
+    a_paused_line_lets_nobody_in_and_reports_a_long_wait,
+    a_buyer_who_stops_polling_drops_out_and_those_behind_move_up,
+    a_poll_after_the_idle_deadline_is_refused_even_before_the_tick,
+    asking_for_the_token_again_counts_as_a_poll,
+    an_idle_buyer_reached_by_admission_is_dropped_not_let_in,
+    a_line_can_be_paused_resumed_and_tuned_while_buyers_wait,
+    two_instances_share_one_line_in_one_order_and_never_exceed_max_active,
+    a_paused_line_of_a_thousand_lets_everyone_in_once_resumed,
+);

@@ -1,0 +1,33 @@
+-- state(user, seq, token_id, issued_at_ms) ->
+--   {1, expires_at} active | waiting_state() | {3, ended_at} ended | {0} unknown
+-- For a waiting buyer this is the poll that keeps the place; one polling too late is dropped.
+local user = ARGV[9]
+local entry = ARGV[10] .. ' ' .. ARGV[11] .. ' ' .. ARGV[12]
+end_timed_out(100)
+
+local session, expires_at = live_session(user)
+if session == entry then
+  return {1, expires_at}
+end
+
+if redis.call('HGET', WAITERS, user) == entry then
+  if is_idle(user) then
+    drop_waiter(user)
+    redis.call('HINCRBY', META, 'left_idle', 1)
+    return {0}
+  end
+  redis.call('ZADD', SEEN, int(now), user)
+  return waiting_state(user)
+end
+
+local ended = redis.call('GET', ended_prefix .. ARGV[11])
+if ended then
+  local head = user .. ' ' .. entry .. ' '
+  if string.sub(ended, 1, #head) == head then
+    local ended_at = tonumber(string.sub(ended, #head + 1))
+    if ended_at and now < ended_at + ended_ttl then
+      return {3, ended_at}
+    end
+  end
+end
+return {0}
