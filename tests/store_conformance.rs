@@ -48,8 +48,15 @@ macro_rules! conformance {
                     let Some(backend) = super::Backend::mysql(stringify!($test)).await else {
                         return;
                     };
-                    super::$test(&backend).await;
+                    // The database is dropped whether the test passes or panics.
+                    let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+                        super::$test(&backend),
+                    ))
+                    .await;
                     backend.finish().await;
+                    if let Err(panic) = outcome {
+                        std::panic::resume_unwind(panic);
+                    }
                 }
             )*
         }
@@ -121,7 +128,9 @@ impl Backend {
     /// when the variable is not set.
     #[cfg(feature = "mysql")]
     async fn mysql(test: &str) -> Option<Backend> {
-        mysql_server::Database::create(test).await.map(Backend::Mysql)
+        mysql_server::Database::create(test)
+            .await
+            .map(Backend::Mysql)
     }
 
     async fn open(&self) -> Opened {
@@ -198,7 +207,8 @@ mod mysql_server {
                 return None;
             };
             let name = format!("boxoffice_test_{:016x}", rand::random::<u64>());
-            let mut conn = mysql_async::Conn::from_url(server.as_str())
+            // The server's URL may name a database that does not exist: connect without it.
+            let mut conn = mysql_async::Conn::from_url(with_database(&server, "").as_str())
                 .await
                 .unwrap_or_else(|e| panic!("{URL_VAR}: cannot connect: {e}"));
             conn.query_drop(format!(
@@ -219,10 +229,10 @@ mod mysql_server {
             }
         }
 
-        /// Drops the database, best effort: a failed test leaves it for inspection only if
-        /// it panicked before getting here.
+        /// Drops the database, best effort.
         pub async fn drop(self) {
-            if let Ok(mut conn) = mysql_async::Conn::from_url(self.server.as_str()).await {
+            let server = with_database(&self.server, "");
+            if let Ok(mut conn) = mysql_async::Conn::from_url(server.as_str()).await {
                 let _ = conn
                     .query_drop(format!("DROP DATABASE IF EXISTS {}", self.name))
                     .await;
