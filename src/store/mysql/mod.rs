@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
-use mysql_async::{IsolationLevel, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, TxOpts};
+use mysql_async::{IsolationLevel, Opts, OptsBuilder, Pool, PoolConstraints, TxOpts};
 
 use super::{DeliveryReport, HoldRequest, OutboxEvent, OutboxSummary, Store, User};
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
@@ -169,10 +169,18 @@ impl MysqlStore {
         let lock_wait = format!("SET SESSION innodb_lock_wait_timeout = {LOCK_WAIT_TIMEOUT_SECS}");
         let mut setup: Vec<String> = SESSION_SETUP.iter().map(|s| (*s).to_owned()).collect();
         setup.push(lock_wait);
+        // Connections are not reset when they go back to the pool: every transaction ends in
+        // COMMIT or ROLLBACK, nothing else changes the session, and a reset would throw away
+        // the prepared statements each connection caches.
+        let pool_opts = opts
+            .pool_opts()
+            .clone()
+            .with_constraints(constraints)
+            .with_reset_connection(false);
         let opts = OptsBuilder::from_opts(opts)
             .client_found_rows(true)
             .setup(setup)
-            .pool_opts(PoolOpts::default().with_constraints(constraints));
+            .pool_opts(pool_opts);
         let pool = Pool::new(opts);
         let store = MysqlStore { pool };
         migrate::migrate(&store.pool)
