@@ -15,7 +15,7 @@ COPY benches ./benches
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
     && cargo build --release --locked --features "$FEATURES" \
     && rm -rf src
-COPY schema.sql ./
+COPY schema.sql schema.mysql.sql ./
 COPY migrations ./migrations
 COPY src ./src
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked --features "$FEATURES"

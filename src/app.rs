@@ -3,6 +3,7 @@
 //! [`App::build`]; a test binds to port 0 and reads the real address back.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,19 +45,48 @@ pub struct App {
     jobs: Jobs,
 }
 
+/// `--db` as it may be logged: a `mysql://` URL without its password.
+fn db_for_log(db: &Path) -> String {
+    let db = db.to_string_lossy();
+    match (db.split_once("://"), db.rfind('@')) {
+        (Some((scheme, rest)), Some(at)) if at > scheme.len() => {
+            let user = rest.split(['@', ':']).next().unwrap_or_default();
+            format!("{scheme}://{user}:***{}", &db[at..])
+        }
+        _ => db.into_owned(),
+    }
+}
+
+/// The store `--db` names, which is also the journal of the in-process waiting room: a
+/// `mysql://` URL (feature `mysql`) or a SQLite file.
+async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn QueueJournal>)> {
+    if config.db.to_string_lossy().starts_with("mysql://") {
+        #[cfg(feature = "mysql")]
+        {
+            let url = config.db.to_string_lossy().into_owned();
+            let mysql = Arc::new(crate::store::mysql::MysqlStore::open(&url).await?);
+            return Ok((mysql.clone(), mysql));
+        }
+        #[cfg(not(feature = "mysql"))]
+        anyhow::bail!(
+            "--db {} needs a boxoffice built with `--features mysql`",
+            db_for_log(&config.db)
+        );
+    }
+    let path = config.db.clone();
+    let options = SqliteOptions {
+        synchronous: config.sync,
+        write_batch: config.write_batch,
+    };
+    let sqlite = Arc::new(
+        tokio::task::spawn_blocking(move || SqliteStore::open_with(&path, options)).await??,
+    );
+    Ok((sqlite.clone(), sqlite))
+}
+
 /// The adapters and API state for a config, without serving anything.
 pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
-    let sqlite = {
-        let path = config.db.clone();
-        let options = SqliteOptions {
-            synchronous: config.sync,
-            write_batch: config.write_batch,
-        };
-        Arc::new(
-            tokio::task::spawn_blocking(move || SqliteStore::open_with(&path, options)).await??,
-        )
-    };
-    let store: Arc<dyn Store> = sqlite.clone();
+    let (store, journal) = open_store(config).await?;
     let signer = Arc::new(TokenSigner::new(&store.signing_key().await?));
     let policy = QueuePolicy {
         max_active: config.queue_max_active,
@@ -65,7 +95,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
         ended_token_ttl: ENDED_TOKEN_TTL,
         idle_ttl: config.queue_idle_ttl,
     };
-    let room = waiting_room(&config.queue, signer.clone(), policy, sqlite).await?;
+    let room = waiting_room(&config.queue, signer.clone(), policy, journal).await?;
     let settings = ApiSettings {
         hold_ttl: chrono::Duration::from_std(config.hold_ttl)?,
         max_charge: Money::new(config.max_charge)?,
@@ -220,7 +250,7 @@ impl App {
                 )
                 .await
         });
-        tracing::info!(%addr, db = %config.db.display(), "boxoffice is serving");
+        tracing::info!(%addr, db = %db_for_log(&config.db), "boxoffice is serving");
         Ok(App {
             addr,
             state,
@@ -306,5 +336,16 @@ mod tests {
         assert!(err.contains("built without Redis support"), "{err}");
         assert!(err.contains("--features redis"), "{err}");
         assert!(!err.contains("pw"), "{err}");
+    }
+
+    #[test]
+    fn a_mysql_url_is_logged_without_its_password() {
+        let url = Path::new("mysql://shop:s3cr@t@db.example:3306/boxoffice");
+        assert_eq!(
+            db_for_log(url),
+            "mysql://shop:***@db.example:3306/boxoffice"
+        );
+        let file = Path::new("./boxoffice.db");
+        assert_eq!(db_for_log(file), "./boxoffice.db");
     }
 }

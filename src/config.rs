@@ -58,7 +58,8 @@ pub struct Settings {
     #[arg(long, env = "BOXOFFICE_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
 
-    /// The SQLite database file [default: ./boxoffice.db]
+    /// The SQLite database file, or with feature `mysql` a `mysql://user:pass@host/db` URL
+    /// [default: ./boxoffice.db]
     #[arg(long, env = "BOXOFFICE_DB", value_name = "PATH")]
     pub db: Option<String>,
 

@@ -12,6 +12,8 @@ use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::reservation::Reservation;
 use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 
+#[cfg(feature = "mysql")]
+pub mod mysql;
 pub mod sqlite;
 
 /// A buyer account.

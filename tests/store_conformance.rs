@@ -1,5 +1,13 @@
-//! The SQLite store against the rules of DESIGN.md §3: holds, expiry, payments, balances,
-//! idempotency, the outbox and durability across a reopen.
+//! The conformance suite of the [`Store`] port (and the [`QueueJournal`] every store also
+//! is): the rules of DESIGN.md §3 — holds, expiry, payments, balances, idempotency, the
+//! outbox, durability across a reopen — written once and run against every adapter.
+//!
+//! Each test is an `async fn` taking a [`Backend`], the factory of one fresh, empty database;
+//! [`conformance!`] instantiates every test once per backend: `sqlite::<test>` always, and
+//! `mysql::<test>` with `--features mysql`. The MySQL tests need a server: set
+//! `BOXOFFICE_TEST_MYSQL_URL` (e.g. `mysql://root@127.0.0.1:3306/test`) and each test creates
+//! its own database on it (dropped at the end), so they run in parallel. Without the variable
+//! they print a skip line and pass, so a plain `cargo test` needs no infrastructure.
 
 use std::sync::Arc;
 
@@ -7,14 +15,245 @@ use boxoffice::domain::balance::{ChargeAmount, EntryKind};
 use boxoffice::domain::catalog::{Concert, NewConcert, SeatStatus};
 use boxoffice::domain::error::Error;
 use boxoffice::domain::idempotency::{IdempotencyKey, IdempotentRequest};
+use boxoffice::domain::queue::TokenClaims;
 use boxoffice::domain::reservation::ReservationStatus;
 use boxoffice::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
+use boxoffice::queue::journal::{LineRecord, QueueBatch, QueueChange, QueueJournal, SavedSession};
 use boxoffice::store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use boxoffice::store::{DeliveryReport, FailedDelivery, HoldRequest, Store, User};
 use chrono::Duration;
 use tempfile::TempDir;
 
 const PRICE: i64 = 1_000;
+
+/// Instantiates each test once per backend, with its tokio flavor if it names one.
+macro_rules! conformance {
+    ($($test:ident $(($($flavor:tt)*))?),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test $(($($flavor)*))?]
+                async fn $test() {
+                    let backend = super::Backend::sqlite();
+                    super::$test(&backend).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+
+        #[cfg(feature = "mysql")]
+        mod mysql {
+            $(
+                #[tokio::test $(($($flavor)*))?]
+                async fn $test() {
+                    let Some(backend) = super::Backend::mysql(stringify!($test)).await else {
+                        return;
+                    };
+                    // The database is dropped whether the test passes or panics.
+                    let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+                        super::$test(&backend),
+                    ))
+                    .await;
+                    backend.finish().await;
+                    if let Err(panic) = outcome {
+                        std::panic::resume_unwind(panic);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    a_created_concert_reads_back_with_all_seats_available,
+    second_hold_on_a_seat_is_refused,
+    a_hold_lowers_the_available_seats_and_shows_as_held,
+    an_expired_hold_is_free_again_and_expires_exactly_once,
+    the_sweep_frees_run_out_holds_with_one_event_each,
+    paying_moves_money_once_and_the_balance_equals_its_history,
+    only_the_holder_can_pay,
+    paying_without_enough_balance_moves_nothing,
+    paying_a_run_out_hold_fails_and_moves_nothing,
+    a_replayed_charge_returns_the_first_answer_and_charges_once,
+    a_key_reused_for_another_request_is_a_conflict,
+    a_replayed_payment_returns_the_first_answer,
+    a_failed_request_does_not_use_up_its_key,
+    a_charge_that_would_overflow_the_balance_is_refused,
+    two_hundred_buyers_on_a_hundred_seats_get_exactly_a_hundred_holds(
+        flavor = "multi_thread",
+        worker_threads = 8
+    ),
+    a_failing_write_does_not_affect_writes_committed_with_it(
+        flavor = "multi_thread",
+        worker_threads = 4
+    ),
+    unknown_things_are_reported_by_name,
+    outbox_rows_carry_the_event_envelope_oldest_first,
+    only_the_oldest_pending_event_of_each_key_is_due,
+    a_failed_event_waits_for_its_retry_and_holds_its_key_back_meanwhile,
+    a_dead_letter_does_not_hold_its_key_back_and_a_retry_puts_it_back_first,
+    delivered_events_and_old_idempotency_keys_are_purged_in_batches,
+    a_cancelled_hold_frees_its_seat_with_one_event,
+    a_run_out_or_paid_hold_cannot_be_given_back,
+    reopening_the_database_keeps_the_data_and_the_signing_key,
+    requests_with_one_key_at_once_charge_once(flavor = "multi_thread", worker_threads = 4),
+    paying_one_hold_twice_at_once_pays_once(flavor = "multi_thread", worker_threads = 4),
+    concurrent_charges_of_one_balance_all_count(flavor = "multi_thread", worker_threads = 4),
+    text_is_compared_exactly_and_kept_as_given,
+    the_waiting_room_journal_reads_back_what_it_saved,
+    instances_opening_one_new_database_together_all_start(
+        flavor = "multi_thread",
+        worker_threads = 4
+    ),
+);
+
+/// One open store, seen through both ports it implements.
+struct Opened {
+    store: Arc<dyn Store>,
+    journal: Arc<dyn QueueJournal>,
+}
+
+/// A fresh, empty database of one backend; [`Backend::open`] opens it as a new instance would.
+enum Backend {
+    Sqlite(TempDir),
+    #[cfg(feature = "mysql")]
+    Mysql(mysql_server::Database),
+}
+
+impl Backend {
+    fn sqlite() -> Backend {
+        Backend::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    /// A new database on the server of `BOXOFFICE_TEST_MYSQL_URL`; `None` (after a skip line)
+    /// when the variable is not set.
+    #[cfg(feature = "mysql")]
+    async fn mysql(test: &str) -> Option<Backend> {
+        mysql_server::Database::create(test)
+            .await
+            .map(Backend::Mysql)
+    }
+
+    async fn open(&self) -> Opened {
+        match self {
+            Backend::Sqlite(dir) => {
+                let path = dir.path().join("box.db");
+                let store = tokio::task::spawn_blocking(move || {
+                    SqliteStore::open(&path, Synchronous::Normal)
+                })
+                .await
+                .unwrap()
+                .unwrap();
+                let store = Arc::new(store);
+                Opened {
+                    store: store.clone(),
+                    journal: store,
+                }
+            }
+            #[cfg(feature = "mysql")]
+            Backend::Mysql(db) => db.open().await,
+        }
+    }
+
+    async fn finish(self) {
+        match self {
+            Backend::Sqlite(_) => {}
+            #[cfg(feature = "mysql")]
+            Backend::Mysql(db) => db.drop().await,
+        }
+    }
+}
+
+#[cfg(feature = "mysql")]
+mod mysql_server {
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use boxoffice::store::mysql::MysqlStore;
+    use mysql_async::prelude::Queryable;
+
+    use super::Opened;
+
+    const URL_VAR: &str = "BOXOFFICE_TEST_MYSQL_URL";
+
+    /// A database of its own for one test, on the server the environment names.
+    pub struct Database {
+        server: String,
+        name: String,
+        url: String,
+    }
+
+    /// `url` with its database replaced by `name`, options kept.
+    fn with_database(url: &str, name: &str) -> String {
+        let (head, options) = match url.split_once('?') {
+            Some((head, options)) => (head, format!("?{options}")),
+            None => (url, String::new()),
+        };
+        let authority = head.find("://").map_or(0, |i| i + 3);
+        let end = head[authority..]
+            .find('/')
+            .map_or(head.len(), |i| authority + i);
+        format!("{}/{name}{options}", &head[..end])
+    }
+
+    impl Database {
+        pub async fn create(test: &str) -> Option<Database> {
+            let Ok(server) = std::env::var(URL_VAR) else {
+                // Written past the test harness's capture, so the skip is seen.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED mysql::{test}: {URL_VAR} is not set \
+                     (e.g. mysql://root@127.0.0.1:3306/test)"
+                );
+                return None;
+            };
+            let name = format!("boxoffice_test_{:016x}", rand::random::<u64>());
+            // The server's URL may name a database that does not exist: connect without it.
+            let mut conn = mysql_async::Conn::from_url(with_database(&server, "").as_str())
+                .await
+                .unwrap_or_else(|e| panic!("{URL_VAR}: cannot connect: {e}"));
+            conn.query_drop(format!(
+                "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            ))
+            .await
+            .unwrap();
+            let _ = conn.disconnect().await;
+            let url = with_database(&server, &name);
+            Some(Database { server, name, url })
+        }
+
+        pub async fn open(&self) -> Opened {
+            let store = Arc::new(MysqlStore::open(&self.url).await.unwrap());
+            Opened {
+                store: store.clone(),
+                journal: store,
+            }
+        }
+
+        /// Drops the database, best effort.
+        pub async fn drop(self) {
+            let server = with_database(&self.server, "");
+            if let Ok(mut conn) = mysql_async::Conn::from_url(server.as_str()).await {
+                let _ = conn
+                    .query_drop(format!("DROP DATABASE IF EXISTS {}", self.name))
+                    .await;
+                let _ = conn.disconnect().await;
+            }
+        }
+    }
+
+    #[test]
+    fn the_test_database_replaces_the_one_in_the_url() {
+        assert_eq!(
+            with_database("mysql://root@127.0.0.1:3306/test", "t1"),
+            "mysql://root@127.0.0.1:3306/t1"
+        );
+        assert_eq!(
+            with_database("mysql://u:p@db/test?pool_max=4", "t1"),
+            "mysql://u:p@db/t1?pool_max=4"
+        );
+        assert_eq!(with_database("mysql://db", "t1"), "mysql://db/t1");
+    }
+}
 
 fn now() -> Timestamp {
     "2030-01-01T10:00:00Z".parse().unwrap()
@@ -25,24 +264,20 @@ fn minutes(n: i64) -> Duration {
 }
 
 struct Fixture {
-    _dir: TempDir,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     concert: Concert,
     buyer: User,
 }
 
 impl Fixture {
-    async fn new(seats: usize) -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            Arc::new(SqliteStore::open(&dir.path().join("box.db"), Synchronous::Normal).unwrap());
+    async fn new(backend: &Backend, seats: usize) -> Fixture {
+        let store = backend.open().await.store;
         let seats = (1..=seats).map(|n| (format!("A{n}"), PRICE)).collect();
         let concert =
             NewConcert::parse("Night Show", vec![(now() + Duration::days(30), seats)]).unwrap();
         let concert = store.create_concert(concert).await.unwrap();
         let buyer = store.create_user("Ada", "ada@example.com").await.unwrap();
         Fixture {
-            _dir: dir,
             store,
             concert,
             buyer,
@@ -104,9 +339,8 @@ fn idem(key: &str, scope: &str, fingerprint: &str) -> Option<IdempotentRequest> 
     })
 }
 
-#[tokio::test]
-async fn a_created_concert_reads_back_with_all_seats_available() {
-    let f = Fixture::new(3).await;
+async fn a_created_concert_reads_back_with_all_seats_available(backend: &Backend) {
+    let f = Fixture::new(backend, 3).await;
     let concert = f.store.concert(f.concert.id, now()).await.unwrap();
     assert_eq!(concert, f.concert);
     assert_eq!(concert.schedules[0].total_seats, 3);
@@ -124,9 +358,8 @@ async fn a_created_concert_reads_back_with_all_seats_available() {
     assert!(seats.iter().all(|s| s.status == SeatStatus::Available));
 }
 
-#[tokio::test]
-async fn second_hold_on_a_seat_is_refused() {
-    let f = Fixture::new(2).await;
+async fn second_hold_on_a_seat_is_refused(backend: &Backend) {
+    let f = Fixture::new(backend, 2).await;
     let other = f.store.create_user("Bob", "bob@example.com").await.unwrap();
     let seat = f.seat(0).await;
 
@@ -147,9 +380,8 @@ async fn second_hold_on_a_seat_is_refused() {
     assert_eq!(again, Err(Error::SeatUnavailable(seat.0)));
 }
 
-#[tokio::test]
-async fn a_hold_lowers_the_available_seats_and_shows_as_held() {
-    let f = Fixture::new(2).await;
+async fn a_hold_lowers_the_available_seats_and_shows_as_held(backend: &Backend) {
+    let f = Fixture::new(backend, 2).await;
     let seat = f.seat(0).await;
     f.store
         .reserve_seat(f.hold(f.buyer.id, seat, now()))
@@ -167,9 +399,8 @@ async fn a_hold_lowers_the_available_seats_and_shows_as_held() {
     assert_eq!(seats[0].status, SeatStatus::Held);
 }
 
-#[tokio::test]
-async fn an_expired_hold_is_free_again_and_expires_exactly_once() {
-    let f = Fixture::new(1).await;
+async fn an_expired_hold_is_free_again_and_expires_exactly_once(backend: &Backend) {
+    let f = Fixture::new(backend, 1).await;
     let other = f.store.create_user("Bob", "bob@example.com").await.unwrap();
     let seat = f.seat(0).await;
     let first = f
@@ -207,9 +438,8 @@ async fn an_expired_hold_is_free_again_and_expires_exactly_once() {
     assert_eq!(new.status, ReservationStatus::Held);
 }
 
-#[tokio::test]
-async fn the_sweep_frees_run_out_holds_with_one_event_each() {
-    let f = Fixture::new(3).await;
+async fn the_sweep_frees_run_out_holds_with_one_event_each(backend: &Backend) {
+    let f = Fixture::new(backend, 3).await;
     let mut holds = Vec::new();
     for i in 0..3 {
         let seat = f.seat(i).await;
@@ -250,9 +480,8 @@ async fn the_sweep_frees_run_out_holds_with_one_event_each() {
     assert_eq!(f.events("reservation.expired", holds[0].id).await, 1);
 }
 
-#[tokio::test]
-async fn paying_moves_money_once_and_the_balance_equals_its_history() {
-    let f = Fixture::new(1).await;
+async fn paying_moves_money_once_and_the_balance_equals_its_history(backend: &Backend) {
+    let f = Fixture::new(backend, 1).await;
     f.charge(f.buyer.id, 5_000).await;
     let seat = f.seat(0).await;
     let held = f
@@ -322,9 +551,8 @@ async fn paying_moves_money_once_and_the_balance_equals_its_history() {
     assert_eq!(late, Err(Error::SeatUnavailable(seat.0)));
 }
 
-#[tokio::test]
-async fn only_the_holder_can_pay() {
-    let f = Fixture::new(1).await;
+async fn only_the_holder_can_pay(backend: &Backend) {
+    let f = Fixture::new(backend, 1).await;
     let stranger = f.store.create_user("Eve", "eve@example.com").await.unwrap();
     f.charge(stranger.id, 5_000).await;
     let held = f
@@ -341,9 +569,8 @@ async fn only_the_holder_can_pay() {
     );
 }
 
-#[tokio::test]
-async fn paying_without_enough_balance_moves_nothing() {
-    let f = Fixture::new(1).await;
+async fn paying_without_enough_balance_moves_nothing(backend: &Backend) {
+    let f = Fixture::new(backend, 1).await;
     f.charge(f.buyer.id, 500).await;
     let held = f
         .store
@@ -372,9 +599,8 @@ async fn paying_without_enough_balance_moves_nothing() {
     assert_eq!(f.events("payment.completed", held.id).await, 0);
 }
 
-#[tokio::test]
-async fn paying_a_run_out_hold_fails_and_moves_nothing() {
-    let f = Fixture::new(1).await;
+async fn paying_a_run_out_hold_fails_and_moves_nothing(backend: &Backend) {
+    let f = Fixture::new(backend, 1).await;
     f.charge(f.buyer.id, 5_000).await;
     let held = f
         .store
@@ -394,9 +620,8 @@ async fn paying_a_run_out_hold_fails_and_moves_nothing() {
     assert_eq!(f.store.balance_history(f.buyer.id).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn a_replayed_charge_returns_the_first_answer_and_charges_once() {
-    let f = Fixture::new(1).await;
+async fn a_replayed_charge_returns_the_first_answer_and_charges_once(backend: &Backend) {
+    let f = Fixture::new(backend, 1).await;
     let amount = ChargeAmount::parse(700, Money::new(10_000).unwrap()).unwrap();
     let scope = format!("charge:{}", f.buyer.id);
     let key = idem("k-1", &scope, "amount=700");
@@ -427,9 +652,8 @@ async fn a_replayed_charge_returns_the_first_answer_and_charges_once() {
     );
 }
 
-#[tokio::test]
-async fn a_key_reused_for_another_request_is_a_conflict() {
-    let f = Fixture::new(1).await;
+async fn a_key_reused_for_another_request_is_a_conflict(backend: &Backend) {
+    let f = Fixture::new(backend, 1).await;
     let max = Money::new(10_000).unwrap();
     let scope = format!("charge:{}", f.buyer.id);
     let first = ChargeAmount::parse(700, max).unwrap();
@@ -450,9 +674,8 @@ async fn a_key_reused_for_another_request_is_a_conflict() {
     );
 }
 
-#[tokio::test]
-async fn a_replayed_payment_returns_the_first_answer() {
-    let f = Fixture::new(1).await;
+async fn a_replayed_payment_returns_the_first_answer(backend: &Backend) {
+    let f = Fixture::new(backend, 1).await;
     f.charge(f.buyer.id, 5_000).await;
     let held = f
         .store
@@ -488,9 +711,8 @@ async fn a_replayed_payment_returns_the_first_answer() {
     );
 }
 
-#[tokio::test]
-async fn a_failed_request_does_not_use_up_its_key() {
-    let f = Fixture::new(1).await;
+async fn a_failed_request_does_not_use_up_its_key(backend: &Backend) {
+    let f = Fixture::new(backend, 1).await;
     let held = f
         .store
         .reserve_seat(f.hold(f.buyer.id, f.seat(0).await, now()))
@@ -505,9 +727,8 @@ async fn a_failed_request_does_not_use_up_its_key() {
     assert!(f.store.pay(f.buyer.id, held.id, now(), key()).await.is_ok());
 }
 
-#[tokio::test]
-async fn a_charge_that_would_overflow_the_balance_is_refused() {
-    let f = Fixture::new(1).await;
+async fn a_charge_that_would_overflow_the_balance_is_refused(backend: &Backend) {
+    let f = Fixture::new(backend, 1).await;
     f.charge(f.buyer.id, i64::MAX - 5).await;
     let ten = ChargeAmount::parse(10, Money::new(i64::MAX).unwrap()).unwrap();
 
@@ -521,9 +742,8 @@ async fn a_charge_that_would_overflow_the_balance_is_refused() {
     assert_eq!(f.store.balance_history(f.buyer.id).await.unwrap().len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-async fn two_hundred_buyers_on_a_hundred_seats_get_exactly_a_hundred_holds() {
-    let f = Arc::new(Fixture::new(100).await);
+async fn two_hundred_buyers_on_a_hundred_seats_get_exactly_a_hundred_holds(backend: &Backend) {
+    let f = Arc::new(Fixture::new(backend, 100).await);
     let seats = f
         .store
         .seats(f.concert.id, f.schedule(), now())
@@ -558,9 +778,8 @@ async fn two_hundred_buyers_on_a_hundred_seats_get_exactly_a_hundred_holds() {
     assert_eq!(f.available(now()).await, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_failing_write_does_not_affect_writes_committed_with_it() {
-    let f = Arc::new(Fixture::new(1).await);
+async fn a_failing_write_does_not_affect_writes_committed_with_it(backend: &Backend) {
+    let f = Arc::new(Fixture::new(backend, 1).await);
     let amount = ChargeAmount::parse(10, Money::new(100).unwrap()).unwrap();
     let tasks = (0..100).map(|i| {
         let f = f.clone();
@@ -587,9 +806,8 @@ async fn a_failing_write_does_not_affect_writes_committed_with_it() {
     assert_eq!(f.store.balance_history(f.buyer.id).await.unwrap().len(), 50);
 }
 
-#[tokio::test]
-async fn unknown_things_are_reported_by_name() {
-    let f = Fixture::new(1).await;
+async fn unknown_things_are_reported_by_name(backend: &Backend) {
+    let f = Fixture::new(backend, 1).await;
     let seat = f.seat(0).await;
     let not_found = |what: &str| Err(Error::NotFound(what.to_owned()));
 
@@ -641,9 +859,8 @@ async fn unknown_things_are_reported_by_name() {
     assert_eq!(charged.map(|_| ()), not_found("user 77"));
 }
 
-#[tokio::test]
-async fn outbox_rows_carry_the_event_envelope_oldest_first() {
-    let f = Fixture::new(1).await;
+async fn outbox_rows_carry_the_event_envelope_oldest_first(backend: &Backend) {
+    let f = Fixture::new(backend, 1).await;
     let held = f
         .store
         .reserve_seat(f.hold(f.buyer.id, f.seat(0).await, now()))
@@ -663,9 +880,8 @@ async fn outbox_rows_carry_the_event_envelope_oldest_first() {
     assert_eq!(f.store.outbox(1).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn only_the_oldest_pending_event_of_each_key_is_due() {
-    let f = Fixture::new(2).await;
+async fn only_the_oldest_pending_event_of_each_key_is_due(backend: &Backend) {
+    let f = Fixture::new(backend, 2).await;
     let held = f
         .store
         .reserve_seat(f.hold(f.buyer.id, f.seat(0).await, now()))
@@ -702,9 +918,8 @@ async fn only_the_oldest_pending_event_of_each_key_is_due() {
     assert_eq!(due[0].envelope["data"]["amount"], 200);
 }
 
-#[tokio::test]
-async fn a_failed_event_waits_for_its_retry_and_holds_its_key_back_meanwhile() {
-    let f = Fixture::new(1).await;
+async fn a_failed_event_waits_for_its_retry_and_holds_its_key_back_meanwhile(backend: &Backend) {
+    let f = Fixture::new(backend, 1).await;
     f.charge(f.buyer.id, 100).await;
     f.charge(f.buyer.id, 200).await;
     let first = f.store.due_events(now(), 100).await.unwrap().remove(0);
@@ -732,9 +947,10 @@ async fn a_failed_event_waits_for_its_retry_and_holds_its_key_back_meanwhile() {
     assert_eq!(summary.oldest_pending_at, Some(now()));
 }
 
-#[tokio::test]
-async fn a_dead_letter_does_not_hold_its_key_back_and_a_retry_puts_it_back_first() {
-    let f = Fixture::new(1).await;
+async fn a_dead_letter_does_not_hold_its_key_back_and_a_retry_puts_it_back_first(
+    backend: &Backend,
+) {
+    let f = Fixture::new(backend, 1).await;
     f.charge(f.buyer.id, 100).await;
     f.charge(f.buyer.id, 200).await;
     let first = f.store.due_events(now(), 100).await.unwrap().remove(0);
@@ -786,9 +1002,8 @@ async fn a_dead_letter_does_not_hold_its_key_back_and_a_retry_puts_it_back_first
     ));
 }
 
-#[tokio::test]
-async fn delivered_events_and_old_idempotency_keys_are_purged_in_batches() {
-    let f = Fixture::new(1).await;
+async fn delivered_events_and_old_idempotency_keys_are_purged_in_batches(backend: &Backend) {
+    let f = Fixture::new(backend, 1).await;
     let max = Money::new(10_000).unwrap();
     let scope = format!("charge:{}", f.buyer.id);
     for n in 1..=3 {
@@ -827,9 +1042,8 @@ async fn delivered_events_and_old_idempotency_keys_are_purged_in_batches() {
     f.store.optimize().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_cancelled_hold_frees_its_seat_with_one_event() {
-    let f = Fixture::new(1).await;
+async fn a_cancelled_hold_frees_its_seat_with_one_event(backend: &Backend) {
+    let f = Fixture::new(backend, 1).await;
     let seat = f.seat(0).await;
     let held = f
         .store
@@ -865,9 +1079,8 @@ async fn a_cancelled_hold_frees_its_seat_with_one_event() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn a_run_out_or_paid_hold_cannot_be_given_back() {
-    let f = Fixture::new(2).await;
+async fn a_run_out_or_paid_hold_cannot_be_given_back(backend: &Backend) {
+    let f = Fixture::new(backend, 2).await;
     f.charge(f.buyer.id, 10_000).await;
     let paid = f
         .store
@@ -894,11 +1107,8 @@ async fn a_run_out_or_paid_hold_cannot_be_given_back() {
     assert_eq!(f.events("reservation.cancelled", lapsed.id).await, 0);
 }
 
-#[tokio::test]
-async fn reopening_the_database_keeps_the_data_and_the_signing_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("box.db");
-    let store = SqliteStore::open(&path, Synchronous::Full).unwrap();
+async fn reopening_the_database_keeps_the_data_and_the_signing_key(backend: &Backend) {
+    let store = backend.open().await.store;
     let user = store.create_user("Ada", "ada@example.com").await.unwrap();
     let key = store.signing_key().await.unwrap();
     assert_eq!(key.len(), 32);
@@ -911,45 +1121,297 @@ async fn reopening_the_database_keeps_the_data_and_the_signing_key() {
     );
     drop(store);
 
-    let store = SqliteStore::open(&path, Synchronous::Full).unwrap();
+    let store = backend.open().await.store;
     assert_eq!(store.user(user.id).await.unwrap(), user);
     assert_eq!(store.signing_key().await.unwrap(), key);
     store.close().await;
 }
 
-#[tokio::test]
-async fn concurrent_writes_commit_one_by_one_with_a_write_batch_of_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let options = SqliteOptions {
-        synchronous: Synchronous::Normal,
-        write_batch: 1,
-    };
-    let store = Arc::new(SqliteStore::open_with(&dir.path().join("box.db"), options).unwrap());
-    let user = store.create_user("Ada", "ada@example.com").await.unwrap();
+async fn requests_with_one_key_at_once_charge_once(backend: &Backend) {
+    let f = Arc::new(Fixture::new(backend, 1).await);
+    let amount = ChargeAmount::parse(700, Money::new(10_000).unwrap()).unwrap();
+    let scope = format!("charge:{}", f.buyer.id);
+    let barrier = Arc::new(tokio::sync::Barrier::new(20));
+    let tasks = (0..20).map(|_| {
+        let (f, barrier) = (f.clone(), barrier.clone());
+        let key = idem("k-1", &scope, "amount=700");
+        tokio::spawn(async move {
+            barrier.wait().await;
+            f.store.charge(f.buyer.id, amount, now(), key).await
+        })
+    });
+    let outcomes: Vec<_> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap().unwrap())
+        .collect();
+    assert!(
+        outcomes.iter().all(|answer| *answer == outcomes[0]),
+        "every request gets the first answer"
+    );
+    assert_eq!(
+        f.store.balance(f.buyer.id).await.unwrap().balance,
+        Money::new(700).unwrap()
+    );
+    assert_eq!(f.store.balance_history(f.buyer.id).await.unwrap().len(), 1);
+}
+
+async fn paying_one_hold_twice_at_once_pays_once(backend: &Backend) {
+    let f = Arc::new(Fixture::new(backend, 1).await);
+    f.charge(f.buyer.id, 50_000).await;
+    let held = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, f.seat(0).await, now()))
+        .await
+        .unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(10));
+    let tasks = (0..10).map(|_| {
+        let (f, barrier) = (f.clone(), barrier.clone());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            f.store.pay(f.buyer.id, held.id, now(), None).await
+        })
+    });
+    let outcomes = futures::future::join_all(tasks).await;
+    let paid = outcomes.iter().filter(|o| matches!(o, Ok(Ok(_)))).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Err(Error::AlreadyPaid(_)))))
+        .count();
+    assert_eq!((paid, refused), (1, 9), "{outcomes:?}");
+    assert_eq!(
+        f.store.balance(f.buyer.id).await.unwrap().balance,
+        Money::new(50_000 - PRICE).unwrap()
+    );
+    assert_eq!(f.store.payments(f.buyer.id).await.unwrap().len(), 1);
+    assert_eq!(f.events("payment.completed", held.id).await, 1);
+}
+
+async fn concurrent_charges_of_one_balance_all_count(backend: &Backend) {
+    let f = Arc::new(Fixture::new(backend, 1).await);
     let amount = ChargeAmount::parse(10, Money::new(100).unwrap()).unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(50));
     let charges = (0..50).map(|_| {
-        let store = store.clone();
-        tokio::spawn(async move { store.charge(user.id, amount, now(), None).await })
+        let (f, barrier) = (f.clone(), barrier.clone());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            f.store.charge(f.buyer.id, amount, now(), None).await
+        })
     });
     for charge in futures::future::join_all(charges).await {
         charge.unwrap().unwrap();
     }
+    let balance = f.store.balance(f.buyer.id).await.unwrap().balance;
+    assert_eq!(balance, Money::new(500).unwrap(), "no charge is lost");
+    let history = f.store.balance_history(f.buyer.id).await.unwrap();
+    assert_eq!(history.len(), 50);
     assert_eq!(
-        store.balance(user.id).await.unwrap().balance.minor_units(),
-        500
+        history.iter().map(|e| e.amount).sum::<i64>(),
+        balance.minor_units()
     );
-    assert_eq!(store.balance_history(user.id).await.unwrap().len(), 50);
-    store.close().await;
 }
 
-#[test]
-fn synchronous_parses_from_its_lower_case_name() {
-    assert_eq!("FULL".parse::<Synchronous>().unwrap(), Synchronous::Full);
+/// Text is stored and compared byte for byte: case matters in idempotency keys and seat
+/// numbers, and four-byte characters come back as given.
+async fn text_is_compared_exactly_and_kept_as_given(backend: &Backend) {
+    let store = backend.open().await.store;
+    let buyer = store
+        .create_user("Zoë 🎫", "zoë@example.com")
+        .await
+        .unwrap();
+    assert_eq!(store.user(buyer.id).await.unwrap().name, "Zoë 🎫");
+
+    let seats = vec![("a1".to_owned(), PRICE), ("A1".to_owned(), PRICE)];
+    let concert = NewConcert::parse("Ünïcode 🎸 Night", vec![(now(), seats)]).unwrap();
+    let concert = store.create_concert(concert).await.unwrap();
+    let read = store.concert(concert.id, now()).await.unwrap();
+    assert_eq!(read.title, "Ünïcode 🎸 Night");
+    let numbers: Vec<_> = store
+        .seats(concert.id, concert.schedules[0].id, now())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.seat_number)
+        .collect();
+    assert_eq!(numbers, ["a1", "A1"]);
+
+    let max = Money::new(10_000).unwrap();
+    let scope = format!("charge:{}", buyer.id);
+    let lower = ChargeAmount::parse(100, max).unwrap();
+    let upper = ChargeAmount::parse(200, max).unwrap();
+    store
+        .charge(buyer.id, lower, now(), idem("k-1", &scope, "amount=100"))
+        .await
+        .unwrap();
+    store
+        .charge(buyer.id, upper, now(), idem("K-1", &scope, "amount=200"))
+        .await
+        .unwrap();
     assert_eq!(
-        "normal".parse::<Synchronous>().unwrap(),
-        Synchronous::Normal
+        store.balance(buyer.id).await.unwrap().balance,
+        Money::new(300).unwrap(),
+        "k-1 and K-1 are two keys"
     );
-    assert!("off".parse::<Synchronous>().is_err());
-    assert_eq!(Synchronous::Normal.to_string(), "normal");
-    assert_eq!(Synchronous::Full.to_string(), "full");
+}
+
+async fn the_waiting_room_journal_reads_back_what_it_saved(backend: &Backend) {
+    let journal = backend.open().await.journal;
+    let at = |ms: i64| boxoffice::domain::from_millis(now().timestamp_millis() + ms);
+    let claims = |seq: u64, user: i64| TokenClaims {
+        // Above i64::MAX: stored as its two's complement and read back as given.
+        token_id: u64::MAX - seq,
+        user_id: UserId(user),
+        schedule_id: ScheduleId(7),
+        seq,
+        issued_at_ms: now().timestamp_millis(),
+    };
+    let line = LineRecord {
+        schedule_id: ScheduleId(7),
+        next_seq: 10,
+        journaled_seq: 4,
+        front_seq: 2,
+        max_active: Some(3),
+        admit_per_minute: None,
+        paused: Some(true),
+    };
+    let first = QueueBatch {
+        changes: vec![
+            QueueChange::Joined {
+                claims: claims(1, 1),
+            },
+            QueueChange::Joined {
+                claims: claims(2, 2),
+            },
+            QueueChange::Joined {
+                claims: claims(3, 3),
+            },
+            QueueChange::Admitted {
+                claims: claims(1, 1),
+                expires_at: at(60_000),
+            },
+            QueueChange::Left {
+                schedule_id: ScheduleId(7),
+                seq: 2,
+            },
+        ],
+        lines: vec![line],
+        forget_ended_before: None,
+    };
+    journal.save_queue_changes(first).await.unwrap();
+    // Ending a session twice at the same moment (a retried batch) changes nothing the second
+    // time; ending a waiting buyer's session remembers it as ended.
+    let ended = QueueChange::Ended {
+        claims: claims(1, 1),
+        ended_at: at(1_000),
+    };
+    let second = QueueBatch {
+        changes: vec![
+            ended.clone(),
+            ended,
+            QueueChange::Ended {
+                claims: claims(3, 3),
+                ended_at: at(2_000),
+            },
+        ],
+        lines: vec![LineRecord {
+            front_seq: 3,
+            paused: None,
+            ..line
+        }],
+        forget_ended_before: None,
+    };
+    journal.save_queue_changes(second).await.unwrap();
+
+    let saved = journal.load_queue_state().await.unwrap();
+    assert_eq!(
+        saved.lines,
+        [LineRecord {
+            front_seq: 3,
+            paused: None,
+            ..line
+        }]
+    );
+    assert_eq!(saved.waiting, [claims(3, 3)], "2 left, 1 was admitted");
+    assert_eq!(
+        saved.sessions,
+        [
+            SavedSession {
+                claims: claims(3, 3),
+                expires_at: at(2_000),
+                ended_at: Some(at(2_000)),
+            },
+            SavedSession {
+                claims: claims(1, 1),
+                expires_at: at(60_000),
+                ended_at: Some(at(1_000)),
+            },
+        ]
+    );
+
+    let forget = QueueBatch {
+        forget_ended_before: Some(at(1_500)),
+        ..QueueBatch::default()
+    };
+    journal.save_queue_changes(forget).await.unwrap();
+    let saved = journal.load_queue_state().await.unwrap();
+    assert_eq!(saved.sessions.len(), 1);
+    assert_eq!(saved.sessions[0].claims, claims(3, 3));
+}
+
+/// Several instances starting at once on a new database: the schema is applied once and
+/// every instance serves.
+async fn instances_opening_one_new_database_together_all_start(backend: &Backend) {
+    let opened = futures::future::join_all((0..3).map(|_| backend.open())).await;
+    let key = opened[0].store.signing_key().await.unwrap();
+    for (n, instance) in opened.iter().enumerate() {
+        let user = instance
+            .store
+            .create_user(&format!("b{n}"), "b@example.com")
+            .await
+            .unwrap();
+        assert_eq!(instance.store.user(user.id).await.unwrap(), user);
+        assert_eq!(instance.store.signing_key().await.unwrap(), key);
+    }
+}
+
+/// What only the SQLite adapter has: its write batching and its `synchronous` setting.
+mod sqlite_only {
+    use super::*;
+
+    #[tokio::test]
+    async fn concurrent_writes_commit_one_by_one_with_a_write_batch_of_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions {
+            synchronous: Synchronous::Normal,
+            write_batch: 1,
+        };
+        let store = Arc::new(SqliteStore::open_with(&dir.path().join("box.db"), options).unwrap());
+        let user = store.create_user("Ada", "ada@example.com").await.unwrap();
+        let amount = ChargeAmount::parse(10, Money::new(100).unwrap()).unwrap();
+        let charges = (0..50).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.charge(user.id, amount, now(), None).await })
+        });
+        for charge in futures::future::join_all(charges).await {
+            charge.unwrap().unwrap();
+        }
+        assert_eq!(
+            store.balance(user.id).await.unwrap().balance.minor_units(),
+            500
+        );
+        assert_eq!(store.balance_history(user.id).await.unwrap().len(), 50);
+        store.close().await;
+    }
+
+    #[test]
+    fn synchronous_parses_from_its_lower_case_name() {
+        assert_eq!("FULL".parse::<Synchronous>().unwrap(), Synchronous::Full);
+        assert_eq!(
+            "normal".parse::<Synchronous>().unwrap(),
+            Synchronous::Normal
+        );
+        assert!("off".parse::<Synchronous>().is_err());
+        assert_eq!(Synchronous::Normal.to_string(), "normal");
+        assert_eq!(Synchronous::Full.to_string(), "full");
+    }
 }

@@ -1,0 +1,201 @@
+//! The catalogue: concerts, their shows and seat maps. Seat counts are computed from the seat
+//! rows at the moment of reading, so `available_seats` is exactly the number of seats a buyer
+//! could hold now: free ones plus those whose hold has run out.
+
+use mysql_async::Value;
+use mysql_async::prelude::Queryable;
+
+use super::accounts::inserted_id;
+use super::{Step, Tx, money};
+use crate::domain::catalog::{Concert, NewConcert, Schedule, Seat, SeatStatus};
+use crate::domain::error::Error;
+use crate::domain::{ConcertId, ScheduleId, SeatId, Timestamp, from_millis, to_millis};
+
+/// Seats written per INSERT statement: one round trip per chunk, not per seat.
+const SEATS_PER_INSERT: usize = 500;
+
+/// Inserts the concert, its shows and all their seats in the caller's transaction.
+pub(super) async fn create_concert(
+    tx: &mut Tx,
+    concert: &NewConcert,
+    now: Timestamp,
+) -> Step<Concert> {
+    tx.exec_drop(
+        "INSERT INTO concerts (title, created_at) VALUES (?, ?)",
+        (&concert.title, to_millis(now)),
+    )
+    .await?;
+    let concert_id = inserted_id(tx, "concerts")?;
+    let mut schedules = Vec::with_capacity(concert.schedules.len());
+    for schedule in &concert.schedules {
+        let total = i64::try_from(schedule.seats.len()).map_err(Error::internal)?;
+        let start_time = to_millis(schedule.start_time);
+        tx.exec_drop(
+            "INSERT INTO schedules (concert_id, start_time, total_seats) VALUES (?, ?, ?)",
+            (concert_id, start_time, total),
+        )
+        .await?;
+        let schedule_id = inserted_id(tx, "schedules")?;
+        for chunk in schedule.seats.chunks(SEATS_PER_INSERT) {
+            let rows = vec!["(?, ?, ?, 'available')"; chunk.len()].join(", ");
+            let sql = format!(
+                "INSERT INTO seats (schedule_id, seat_number, price, status) VALUES {rows}"
+            );
+            let params: Vec<Value> = chunk
+                .iter()
+                .flat_map(|seat| {
+                    [
+                        Value::from(schedule_id),
+                        Value::from(seat.seat_number.as_str()),
+                        Value::from(seat.price.minor_units()),
+                    ]
+                })
+                .collect();
+            // Prepared and cached like every statement: a full chunk and one shorter tail.
+            tx.exec_drop(sql, params).await?;
+        }
+        schedules.push(Schedule {
+            id: ScheduleId(schedule_id),
+            concert_id: ConcertId(concert_id),
+            start_time: from_millis(start_time),
+            total_seats: total,
+            available_seats: total,
+        });
+    }
+    Ok(Concert {
+        id: ConcertId(concert_id),
+        title: concert.title.clone(),
+        schedules,
+    })
+}
+
+/// Shows with their seat counts as of `now` (the first parameter, in milliseconds). The two
+/// counts use the (schedule_id, status, held_until) index each.
+const SCHEDULE_COLUMNS: &str = "
+    SELECT sc.id, sc.concert_id, sc.start_time, sc.total_seats,
+           (SELECT COUNT(*) FROM seats s
+             WHERE s.schedule_id = sc.id AND s.status = 'available')
+         + (SELECT COUNT(*) FROM seats s
+             WHERE s.schedule_id = sc.id AND s.status = 'held' AND s.held_until <= ?)
+             AS available_seats
+    FROM schedules sc";
+
+type ScheduleRow = (i64, i64, i64, i64, i64);
+
+fn schedule_of(
+    (id, concert_id, start_time, total_seats, available_seats): ScheduleRow,
+) -> Schedule {
+    Schedule {
+        id: ScheduleId(id),
+        concert_id: ConcertId(concert_id),
+        start_time: from_millis(start_time),
+        total_seats,
+        available_seats,
+    }
+}
+
+async fn schedules_of(tx: &mut Tx, concert: ConcertId, now: Timestamp) -> Step<Vec<Schedule>> {
+    let sql = format!("{SCHEDULE_COLUMNS} WHERE sc.concert_id = ? ORDER BY sc.id");
+    let rows: Vec<ScheduleRow> = tx.exec(sql, (to_millis(now), concert.0)).await?;
+    Ok(rows.into_iter().map(schedule_of).collect())
+}
+
+pub(super) async fn concerts(tx: &mut Tx, now: Timestamp) -> Step<Vec<Concert>> {
+    let rows: Vec<(i64, String)> = tx
+        .exec("SELECT id, title FROM concerts ORDER BY id", ())
+        .await?;
+    let sql = format!("{SCHEDULE_COLUMNS} ORDER BY sc.concert_id, sc.id");
+    let all: Vec<ScheduleRow> = tx.exec(sql, (to_millis(now),)).await?;
+    let mut schedules = all.into_iter().map(schedule_of).peekable();
+    let mut concerts = Vec::with_capacity(rows.len());
+    for (id, title) in rows {
+        let id = ConcertId(id);
+        // Both lists are ordered by concert id: take this concert's run of schedules.
+        let mut own = Vec::new();
+        while let Some(schedule) = schedules.next_if(|s| s.concert_id <= id) {
+            if schedule.concert_id == id {
+                own.push(schedule);
+            }
+        }
+        concerts.push(Concert {
+            id,
+            title,
+            schedules: own,
+        });
+    }
+    Ok(concerts)
+}
+
+pub(super) async fn concert(tx: &mut Tx, id: ConcertId, now: Timestamp) -> Step<Concert> {
+    let title: String = tx
+        .exec_first("SELECT title FROM concerts WHERE id = ?", (id.0,))
+        .await?
+        .ok_or_else(|| Error::not_found("concert", id))?;
+    Ok(Concert {
+        id,
+        title,
+        schedules: schedules_of(tx, id, now).await?,
+    })
+}
+
+pub(super) async fn schedule(tx: &mut Tx, id: ScheduleId, now: Timestamp) -> Step<Schedule> {
+    let sql = format!("{SCHEDULE_COLUMNS} WHERE sc.id = ?");
+    let row: Option<ScheduleRow> = tx.exec_first(sql, (to_millis(now), id.0)).await?;
+    Ok(schedule_of(
+        row.ok_or_else(|| Error::not_found("schedule", id))?,
+    ))
+}
+
+/// Checks that the concert exists and the show is one of its own. Concerts and shows never
+/// change once created, so a plain read is enough.
+pub(super) async fn check_schedule_of(
+    tx: &mut Tx,
+    concert: ConcertId,
+    schedule: ScheduleId,
+) -> Step<()> {
+    let concert_exists: Option<i64> = tx
+        .exec_first("SELECT 1 FROM concerts WHERE id = ?", (concert.0,))
+        .await?;
+    if concert_exists.is_none() {
+        return Err(Error::not_found("concert", concert).into());
+    }
+    let owner: Option<i64> = tx
+        .exec_first(
+            "SELECT concert_id FROM schedules WHERE id = ?",
+            (schedule.0,),
+        )
+        .await?;
+    if owner != Some(concert.0) {
+        return Err(Error::not_found("schedule", schedule).into());
+    }
+    Ok(())
+}
+
+pub(super) async fn seats(
+    tx: &mut Tx,
+    concert: ConcertId,
+    schedule: ScheduleId,
+    now: Timestamp,
+) -> Step<Vec<Seat>> {
+    check_schedule_of(tx, concert, schedule).await?;
+    let rows: Vec<(i64, String, i64, String, Option<i64>)> = tx
+        .exec(
+            "SELECT id, seat_number, price, status, held_until
+             FROM seats
+             WHERE schedule_id = ?
+             ORDER BY id",
+            (schedule.0,),
+        )
+        .await?;
+    rows.into_iter()
+        .map(|(id, seat_number, price, status, held_until)| {
+            Ok(Seat {
+                id: SeatId(id),
+                schedule_id: schedule,
+                seat_number,
+                price: money(price)?,
+                status: SeatStatus::as_seen_at(&status, held_until.map(from_millis), now),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,146 @@
+//! Paying a held reservation from the buyer's balance, and the buyer's payment history.
+//! A payment is one transaction: it writes everything or, on any failure, nothing.
+
+use mysql_async::prelude::Queryable;
+
+use super::accounts::{inserted_id, record, stored_balance};
+use super::{Step, Tx, holds, money, outbox};
+use crate::domain::balance::{EntryKind, debit};
+use crate::domain::error::Error;
+use crate::domain::events::DomainEvent;
+use crate::domain::payment::{Payment, PaymentRecord};
+use crate::domain::{PaymentId, ReservationId, Timestamp, UserId, from_millis, to_millis};
+
+/// Debits the price, writes the `use` history row, sells the seat, confirms the reservation,
+/// records the payment and its event. The seat and the reservation are locked before they are
+/// checked, every check comes before the first write, and every write is conditional on the
+/// state the checks saw, so a failure writes nothing and two payments of one hold pay once.
+pub(super) async fn pay(
+    tx: &mut Tx,
+    user: UserId,
+    reservation: ReservationId,
+    now: Timestamp,
+) -> Step<Payment> {
+    let now = from_millis(to_millis(now));
+    let now_ms = to_millis(now);
+    let held = holds::load_locked(tx, reservation)
+        .await?
+        .ok_or_else(|| Error::not_found("reservation", reservation))?;
+    // An expired hold is refused here without writing: the next hold of the seat or the sweep
+    // ends it with its one event.
+    held.check_payable(user, now)?;
+    let price = held.price;
+
+    tx.exec_drop(
+        "UPDATE users SET balance = balance - ? WHERE id = ? AND balance >= ?",
+        (price.minor_units(), user.0, price.minor_units()),
+    )
+    .await?;
+    if tx.affected_rows() == 0 {
+        let balance = stored_balance(tx, user, false)
+            .await?
+            .ok_or_else(|| Error::not_found("user", user))?;
+        // The conditional update refused, so this is the `InsufficientBalance` error.
+        debit(balance, price)?;
+        tracing::error!(%user, %reservation, "debit refused although the balance covers it");
+        return Err(Error::Internal("payment failed".into()).into());
+    }
+    // The row is ours until commit: this reads the balance the debit left.
+    let balance_after = stored_balance(tx, user, true)
+        .await?
+        .ok_or_else(|| Error::not_found("user", user))?;
+    let reference = format!("reservation:{reservation}");
+    record(
+        tx,
+        user,
+        EntryKind::Use,
+        -price.minor_units(),
+        balance_after,
+        now,
+        Some(&reference),
+    )
+    .await?;
+
+    tx.exec_drop(
+        "UPDATE seats SET status = 'sold', held_until = NULL
+         WHERE id = ? AND status = 'held' AND held_by = ?",
+        (held.seat_id.0, reservation.0),
+    )
+    .await?;
+    let sold = tx.affected_rows();
+    tx.exec_drop(
+        "UPDATE reservations SET status = 'confirmed', confirmed_at = ?
+         WHERE id = ? AND status = 'held'",
+        (now_ms, reservation.0),
+    )
+    .await?;
+    let confirmed = tx.affected_rows();
+    if sold != 1 || confirmed != 1 {
+        // A live hold always owns its seat; anything else is a broken invariant.
+        tracing::error!(%reservation, sold, confirmed, "held reservation does not own its seat");
+        return Err(Error::Internal("payment failed".into()).into());
+    }
+
+    tx.exec_drop(
+        "INSERT INTO payments (user_id, reservation_id, amount, created_at) VALUES (?, ?, ?, ?)",
+        (user.0, reservation.0, price.minor_units(), now_ms),
+    )
+    .await?;
+    let payment = Payment {
+        id: PaymentId(inserted_id(tx, "payments")?),
+        user_id: user,
+        reservation_id: reservation,
+        amount: price,
+        balance_after,
+        paid_at: now,
+    };
+    outbox::append(
+        tx,
+        &DomainEvent::PaymentCompleted {
+            payment_id: payment.id,
+            reservation_id: reservation,
+            user_id: user,
+            schedule_id: held.schedule_id,
+            seat_id: held.seat_id,
+            amount: price,
+        },
+        now,
+    )
+    .await?;
+    Ok(payment)
+}
+
+type ReceiptRow = (i64, i64, String, i64, String, i64, i64);
+
+/// The buyer's payments with what a receipt shows, newest first.
+pub(super) async fn payments(tx: &mut Tx, user: UserId) -> Step<Vec<PaymentRecord>> {
+    let rows: Vec<ReceiptRow> = tx
+        .exec(
+            "SELECT p.id, p.reservation_id, c.title, sc.start_time, s.seat_number, p.amount,
+                    p.created_at
+             FROM payments p
+             JOIN reservations r ON r.id = p.reservation_id
+             JOIN seats s ON s.id = r.seat_id
+             JOIN schedules sc ON sc.id = r.schedule_id
+             JOIN concerts c ON c.id = r.concert_id
+             WHERE p.user_id = ?
+             ORDER BY p.created_at DESC, p.id DESC",
+            (user.0,),
+        )
+        .await?;
+    rows.into_iter()
+        .map(
+            |(id, reservation_id, title, start_time, seat_number, amount, created_at)| {
+                Ok(PaymentRecord {
+                    id: PaymentId(id),
+                    reservation_id: ReservationId(reservation_id),
+                    title,
+                    show_time: from_millis(start_time),
+                    seat_number,
+                    price: money(amount)?,
+                    paid_at: from_millis(created_at),
+                })
+            },
+        )
+        .collect()
+}
