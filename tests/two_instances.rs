@@ -1,0 +1,472 @@
+//! Two instances, one truth: two `boxoffice` processes on one MySQL database and one Redis,
+//! raced by buyers who go through either of them. Needs `--features mysql,redis` and the
+//! servers named by `BOXOFFICE_TEST_MYSQL_URL` and `BOXOFFICE_TEST_REDIS_URL`; without them
+//! each test prints a skip line and passes.
+#![cfg(all(feature = "mysql", feature = "redis"))]
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use mysql_async::prelude::Queryable;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::Barrier;
+
+const ADMIN: &str = "two-instances-admin";
+
+/// One pair of instances at a time: each keeps a pool of up to 32 MySQL connections, and three
+/// pairs at once would go past a default server's `max_connections` (151).
+static ONE_PAIR_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// `url` with its path (the database, or the Redis db index) replaced by `path`.
+fn with_path(url: &str, path: &str) -> String {
+    let authority = url.find("://").map_or(0, |i| i + 3);
+    let end = url[authority..]
+        .find('/')
+        .map_or(url.len(), |i| authority + i);
+    format!("{}/{path}", &url[..end])
+}
+
+/// One boxoffice process; killed when dropped.
+struct Instance {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The shared services of one test, and its two instances.
+struct Cluster {
+    instances: Vec<Instance>,
+    client: Client,
+    mysql_server: String,
+    database: String,
+}
+
+impl Cluster {
+    /// Two instances on a fresh MySQL database and an emptied Redis database `redis_db`.
+    async fn start(test: &str, redis_db: u8, max_active: u64) -> Option<Cluster> {
+        let (Ok(mysql), Ok(redis)) = (
+            std::env::var("BOXOFFICE_TEST_MYSQL_URL"),
+            std::env::var("BOXOFFICE_TEST_REDIS_URL"),
+        ) else {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED two_instances::{test}: set BOXOFFICE_TEST_MYSQL_URL and BOXOFFICE_TEST_REDIS_URL"
+            );
+            return None;
+        };
+        let database = format!("boxoffice_two_{:016x}", rand::random::<u64>());
+        let mut conn = mysql_async::Conn::from_url(with_path(&mysql, "").as_str())
+            .await
+            .unwrap();
+        conn.query_drop(format!(
+            "CREATE DATABASE {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        ))
+        .await
+        .unwrap();
+        let _ = conn.disconnect().await;
+        let redis_url = with_path(&redis, &redis_db.to_string());
+        let mut redis_conn = redis::Client::open(redis_url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let _: () = redis::cmd("FLUSHDB")
+            .query_async(&mut redis_conn)
+            .await
+            .unwrap();
+
+        let db_url = with_path(&mysql, &database);
+        let instances = (0..2)
+            .map(|_| {
+                let port = free_port();
+                let child = Command::new(env!("CARGO_BIN_EXE_boxoffice"))
+                    .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                    .args([
+                        "--db",
+                        &db_url,
+                        "--queue",
+                        &redis_url,
+                        "--admin-token",
+                        ADMIN,
+                    ])
+                    .args(["--queue-max-active", &max_active.to_string()])
+                    .args(["--queue-admit-per-minute", "60000", "--queue-tick", "200ms"])
+                    .args(["--queue-issue-rate-limit", "0"])
+                    .env("RUST_LOG", "warn")
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .expect("the boxoffice binary starts");
+                Instance {
+                    child,
+                    base: format!("http://127.0.0.1:{port}"),
+                }
+            })
+            .collect::<Vec<_>>();
+        let cluster = Cluster {
+            instances,
+            client: Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .unwrap(),
+            mysql_server: mysql,
+            database,
+        };
+        for instance in &cluster.instances {
+            let mut ready = false;
+            for _ in 0..150 {
+                let answer = cluster
+                    .client
+                    .get(format!("{}/ready", instance.base))
+                    .send()
+                    .await;
+                if answer.is_ok_and(|r| r.status() == StatusCode::OK) {
+                    ready = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(ready, "{} did not become ready within 15 s", instance.base);
+        }
+        Some(cluster)
+    }
+
+    /// The instance a buyer numbered `i` goes through: every other buyer on each.
+    fn via(&self, i: usize) -> &str {
+        &self.instances[i % 2].base
+    }
+
+    async fn admin_post(&self, path: &str, body: Value) -> Value {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.via(0)))
+            .bearer_auth(ADMIN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json().await.unwrap()
+    }
+
+    /// A concert with one show of `seats` seats: (concert, schedule).
+    async fn concert(&self, seats: usize) -> (i64, i64) {
+        let seats: Vec<Value> = (1..=seats)
+            .map(|n| json!({"seatNumber": format!("S{n}"), "price": 100}))
+            .collect();
+        let body = self
+            .admin_post(
+                "/api/admin/concerts",
+                json!({"title": "Two", "schedules": [{"startTime": "2030-01-01T20:00:00Z", "seats": seats}]}),
+            )
+            .await;
+        (
+            body["concertId"].as_i64().unwrap(),
+            body["schedules"][0]["scheduleId"].as_i64().unwrap(),
+        )
+    }
+
+    /// `count` users, created through both instances.
+    async fn users(&self, count: usize) -> Vec<i64> {
+        let mut ids = Vec::with_capacity(count);
+        for chunk in (0..count).collect::<Vec<_>>().chunks(50) {
+            let made = join_all(chunk.iter().map(|i| async move {
+                let resp = self
+                    .client
+                    .post(format!("{}/api/admin/users", self.via(*i)))
+                    .bearer_auth(ADMIN)
+                    .json(&json!({"name": format!("b{i}"), "email": format!("b{i}@example.com")}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), StatusCode::CREATED);
+                resp.json::<Value>().await.unwrap()["userId"]
+                    .as_i64()
+                    .unwrap()
+            }))
+            .await;
+            ids.extend(made);
+        }
+        ids
+    }
+
+    /// A token for buyer `i`, issued by the instance `i` goes through.
+    async fn token(&self, i: usize, user: i64, concert: i64, schedule: i64) -> String {
+        let resp = self
+            .client
+            .post(format!("{}/api/waiting-queues", self.via(i)))
+            .json(&json!({"userId": user, "concertId": concert, "concertScheduleId": schedule}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Buyers with active sessions, their tokens issued through both instances.
+    async fn buyers(&self, count: usize, concert: i64, schedule: i64) -> Vec<String> {
+        let users = self.users(count).await;
+        let mut tokens = Vec::with_capacity(count);
+        for chunk in users.iter().enumerate().collect::<Vec<_>>().chunks(50) {
+            let made = join_all(
+                chunk
+                    .iter()
+                    .map(|(i, user)| self.token(*i, **user, concert, schedule)),
+            )
+            .await;
+            tokens.extend(made);
+        }
+        tokens
+    }
+
+    /// Every racer holds `seats[i % seats.len()]` at once, racer `i` through instance `i % 2`
+    /// with a token issued by the other one.
+    async fn race_holds(
+        self: &Arc<Self>,
+        tokens: Vec<String>,
+        concert: i64,
+        schedule: i64,
+        seats: &[i64],
+    ) -> Vec<StatusCode> {
+        let barrier = Arc::new(Barrier::new(tokens.len()));
+        let tasks = tokens.into_iter().enumerate().map(|(i, token)| {
+            let (cluster, barrier) = (self.clone(), barrier.clone());
+            let seat = seats[i % seats.len()];
+            tokio::spawn(async move {
+                barrier.wait().await;
+                cluster
+                    .client
+                    .post(format!("{}/api/concerts/reservations", cluster.via(i + 1)))
+                    .header("Queue-Token", token)
+                    .json(&json!({"concertId": concert, "scheduleId": schedule, "seatId": seat}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        });
+        join_all(tasks)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect()
+    }
+
+    async fn seat_ids(&self, token: &str, concert: i64, schedule: i64) -> Vec<i64> {
+        let resp = self
+            .client
+            .get(format!(
+                "{}/api/concerts/{concert}/schedules/{schedule}/seats",
+                self.via(1)
+            ))
+            .header("Queue-Token", token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body: Value = resp.json().await.unwrap();
+        body["seats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["seatId"].as_i64().unwrap())
+            .collect()
+    }
+
+    async fn finish(self) {
+        drop(self.instances);
+        if let Ok(mut conn) =
+            mysql_async::Conn::from_url(with_path(&self.mysql_server, "").as_str()).await
+        {
+            let _ = conn
+                .query_drop(format!("DROP DATABASE IF EXISTS {}", self.database))
+                .await;
+            let _ = conn.disconnect().await;
+        }
+    }
+}
+
+fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_hundred_buyers_across_two_instances_get_one_hold_on_one_seat() {
+    let _pair = ONE_PAIR_AT_A_TIME.lock().await;
+    let Some(cluster) = Cluster::start("one_seat", 13, 1_000).await else {
+        return;
+    };
+    let cluster = Arc::new(cluster);
+    let (concert, schedule) = cluster.concert(1).await;
+    let tokens = cluster.buyers(500, concert, schedule).await;
+    let seats = cluster.seat_ids(&tokens[0], concert, schedule).await;
+
+    let statuses = cluster.race_holds(tokens, concert, schedule, &seats).await;
+    assert_eq!(count(&statuses, StatusCode::CREATED), 1, "exactly one hold");
+    assert_eq!(count(&statuses, StatusCode::CONFLICT), 499, "{statuses:?}");
+    if let Ok(cluster) = Arc::try_unwrap(cluster) {
+        cluster.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_buyers_across_two_instances_get_exactly_a_hundred_seats() {
+    let _pair = ONE_PAIR_AT_A_TIME.lock().await;
+    let Some(cluster) = Cluster::start("hundred_seats", 14, 1_000).await else {
+        return;
+    };
+    let cluster = Arc::new(cluster);
+    let (concert, schedule) = cluster.concert(100).await;
+    let tokens = cluster.buyers(200, concert, schedule).await;
+    let viewer = tokens[0].clone();
+    let seats = cluster.seat_ids(&viewer, concert, schedule).await;
+
+    let statuses = cluster.race_holds(tokens, concert, schedule, &seats).await;
+    assert_eq!(count(&statuses, StatusCode::CREATED), 100, "{statuses:?}");
+    assert_eq!(count(&statuses, StatusCode::CONFLICT), 100, "{statuses:?}");
+    for instance in &cluster.instances {
+        let resp = cluster
+            .client
+            .get(format!("{}/api/concerts/{concert}", instance.base))
+            .header("Queue-Token", &viewer)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(
+            body["schedules"][0]["availableSeats"], 0,
+            "as both instances see it"
+        );
+    }
+    if let Ok(cluster) = Arc::try_unwrap(cluster) {
+        cluster.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_buyers_joining_through_two_instances_form_one_fair_line() {
+    const MAX_ACTIVE: u64 = 10;
+    let _pair = ONE_PAIR_AT_A_TIME.lock().await;
+    let Some(cluster) = Cluster::start("one_line", 15, MAX_ACTIVE).await else {
+        return;
+    };
+    let cluster = Arc::new(cluster);
+    let (concert, schedule) = cluster.concert(10).await;
+    let users = cluster.users(1_000).await;
+
+    // Everyone joins at once, through both instances.
+    let barrier = Arc::new(Barrier::new(users.len()));
+    let joins = users.iter().copied().enumerate().map(|(i, user)| {
+        let (cluster, barrier) = (cluster.clone(), barrier.clone());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            cluster.token(i, user, concert, schedule).await
+        })
+    });
+    let tokens: Vec<String> = join_all(joins)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+
+    // Every token's place, read through the other instance. Nobody leaves (sessions last
+    // 10 minutes), so after the first admissions the line stands still and must be exact:
+    // the earliest arrivals active, everyone else at a dense position in arrival order.
+    let mut waiting = Vec::new();
+    let mut active = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let resp = cluster
+            .client
+            .get(format!("{}/api/waiting-queues", cluster.via(i + 1)))
+            .header("Queue-Token", token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let status: Value = resp.json().await.unwrap();
+        match status["status"].as_str() {
+            Some("active") => active.push(token_seq(token)),
+            Some("waiting") => {
+                waiting.push((token_seq(token), status["position"].as_u64().unwrap()));
+            }
+            other => panic!("unexpected status {other:?}"),
+        }
+    }
+    assert_eq!(
+        active.len() as u64,
+        MAX_ACTIVE,
+        "the room is full, never more"
+    );
+    waiting.sort();
+    let first_waiting = waiting.first().map(|(seq, _)| *seq).unwrap();
+    assert!(
+        active.iter().all(|seq| *seq < first_waiting),
+        "first come, first admitted"
+    );
+    let positions: Vec<u64> = waiting.iter().map(|(_, p)| *p).collect();
+    let dense: Vec<u64> = (1..=positions.len() as u64).collect();
+    assert_eq!(
+        positions, dense,
+        "one line, positions dense in arrival order"
+    );
+    let mut seqs: Vec<u64> = waiting.iter().map(|(seq, _)| *seq).chain(active).collect();
+    seqs.sort();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 1_000, "every buyer has a place of their own");
+
+    // Admissions from both instances' ticks never exceed max_active at once.
+    for _ in 0..10 {
+        for instance in &cluster.instances {
+            let line: Value = cluster
+                .client
+                .get(format!("{}/api/admin/queues/{schedule}", instance.base))
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert!(line["active"].as_u64().unwrap() <= MAX_ACTIVE, "{line}");
+            assert_eq!(
+                line["active"].as_u64().unwrap() + line["waiting"].as_u64().unwrap(),
+                1_000,
+                "{line}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if let Ok(cluster) = Arc::try_unwrap(cluster) {
+        cluster.finish().await;
+    }
+}
+
+/// The place in line a token carries (its signed `seq`).
+fn token_seq(token: &str) -> u64 {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("v1.<payload>.<mac>");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    u64::from_be_bytes(bytes[24..32].try_into().unwrap())
+}
