@@ -8,6 +8,13 @@ import encoding from 'k6/encoding';
 
 export const BASE = __ENV.BASE_URL || 'http://127.0.0.1:8080';
 export const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || '';
+/** Several instances (run.sh CLUSTER=1): a comma list; VU n goes through instance n % count. */
+const BASES = (__ENV.BASE_URLS || '').split(',').filter((b) => b);
+
+/** The instance this VU talks to: BASE_URL unless BASE_URLS lists several. */
+function base() {
+  return BASES.length ? BASES[__VU % BASES.length] : BASE;
+}
 
 /** Answers with a 5xx status, per request name. Must stay 0. */
 export const serverErrors = new Counter('server_errors');
@@ -42,15 +49,15 @@ function params(name, token, extra) {
 }
 
 export function post(name, path, payload, token, headers) {
-  return http.post(`${BASE}${path}`, JSON.stringify(payload), params(name, token, headers));
+  return http.post(`${base()}${path}`, JSON.stringify(payload), params(name, token, headers));
 }
 
 export function patch(name, path, payload, token, headers) {
-  return http.patch(`${BASE}${path}`, JSON.stringify(payload), params(name, token, headers));
+  return http.patch(`${base()}${path}`, JSON.stringify(payload), params(name, token, headers));
 }
 
 export function get(name, path, token) {
-  return http.get(`${BASE}${path}`, params(name, token));
+  return http.get(`${base()}${path}`, params(name, token));
 }
 
 export function admin(name, path, payload) {

@@ -30,6 +30,12 @@
 #   SERIES [1]        0: no per-request k6 CSV output (no chart; spares k6 the writing)
 #   PROFILE [0]       1: perf record the server during the run, top symbols to results/
 #   RESULTS [loadtest/results]  where summaries go;  KEEP [0] 1: keep the scratch folder
+#   CLUSTER [0]       1 (flow only): two instances on one MySQL database and one Redis, built
+#                     with --features mysql,redis into target/cluster; k6 VUs alternate
+#                     between them. Needs MySQL/MariaDB (root, no password) on 127.0.0.1:3306
+#                     and Redis on 127.0.0.1:6379 (REDIS_DB [12] is flushed); the database
+#                     boxoffice_load_<time> is created and dropped. No ceilings; a minimal
+#                     audit with the mysql CLI replaces audit.py.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -85,9 +91,18 @@ ensure_tools() {
   fi
 }
 
+cluster=${CLUSTER:-0}
 target_dir=${CARGO_TARGET_DIR:-$root/target}
+if [[ $cluster == 1 ]]; then target_dir=$root/target/cluster; fi
 bin=$target_dir/release/boxoffice
 build() {
+  if [[ $cluster == 1 ]]; then
+    # A target folder of its own: the default release binary (smoke, CI) stays as it is.
+    log "cargo build --release --features mysql,redis (into $target_dir)"
+    (cd "$root" && CARGO_TARGET_DIR=$target_dir \
+      cargo build --release --quiet --features mysql,redis --bin boxoffice)
+    return
+  fi
   log "cargo build --release"
   (cd "$root" && cargo build --release --quiet --bin boxoffice)
 }
@@ -147,15 +162,26 @@ stop_server() {
   server_pid=
 }
 
-# utime+stime in seconds, and VmHWM in KiB, of the server process.
+# utime+stime in seconds, and VmHWM in KiB, of the server process (or of PID).
 proc_cpu() {
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' \
-    "/proc/$server_pid/stat"
+    "/proc/${1:-$server_pid}/stat"
 }
-proc_hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status"; }
+proc_hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/${1:-$server_pid}/status"; }
+
+# CLUSTER=1: the instances' pids and the MySQL database of the run.
+cluster_pids=()
+mysql_db=
+mysql_cli() { mysql -h127.0.0.1 -P3306 -uroot "$@"; }
 
 cleanup() {
   stop_server
+  cleanup_instances
+  if [[ -n $mysql_db ]]; then
+    mysql_cli -e "DROP DATABASE IF EXISTS $mysql_db" >/dev/null 2>&1 \
+      || log "could not drop the MySQL database $mysql_db"
+    mysql_db=
+  fi
   if [[ -n ${scratch:-} && ${KEEP:-0} != 1 ]]; then rm -rf "$scratch"; fi
 }
 trap cleanup EXIT
@@ -332,11 +358,127 @@ EOF
   return $status
 }
 
+# CLUSTER=1 audit: what audit.py checks on SQLite that plain SQL can check on MySQL (no seat
+# sold, paid or confirmed twice; every balance equals the sum of its history). Writes
+# $scratch/flow.audit.json in audit.py's shape; non-zero when a check failed.
+mysql_audit() {
+  local out
+  out=$(mysql_cli -N -B "$mysql_db" -e "
+    SELECT COUNT(*) FROM payments;
+    SELECT COUNT(*) FROM reservations;
+    SELECT COUNT(*) FROM seats WHERE status = 'sold';
+    SELECT COUNT(*) FROM users;
+    SELECT COUNT(*) FROM (SELECT r.seat_id FROM payments p
+      JOIN reservations r ON r.id = p.reservation_id
+      GROUP BY r.seat_id HAVING COUNT(*) > 1) t;
+    SELECT COUNT(*) FROM (SELECT seat_id FROM reservations WHERE status = 'confirmed'
+      GROUP BY seat_id HAVING COUNT(*) > 1) t;
+    SELECT COUNT(*) FROM seats s WHERE s.status = 'sold' AND NOT EXISTS (
+      SELECT 1 FROM reservations r JOIN payments p ON p.reservation_id = r.id
+      WHERE r.id = s.held_by AND r.seat_id = s.id AND r.status = 'confirmed');
+    SELECT COUNT(*) FROM payments p JOIN reservations r ON r.id = p.reservation_id
+      JOIN seats s ON s.id = r.seat_id
+      WHERE s.status != 'sold' OR s.held_by != r.id OR r.status != 'confirmed';
+    SELECT COUNT(*) FROM users u LEFT JOIN (
+      SELECT user_id, SUM(amount) AS total FROM balance_history GROUP BY user_id) h
+      ON h.user_id = u.id WHERE u.balance != COALESCE(h.total, 0);") || return 1
+  # shellcheck disable=SC2086
+  "$python" - "$scratch/flow.audit.json" $out <<'PY'
+import json, sys
+v = [int(x) for x in sys.argv[2:]]
+counts = dict(zip(["payments", "reservations", "seats_sold", "users"], v[:4]))
+problems = dict(zip(["seats_paid_twice", "seats_confirmed_twice",
+                     "sold_seats_without_their_payment", "payments_of_unsold_seats",
+                     "balances_not_equal_to_history"], v[4:]))
+ok = len(v) == 9 and not any(problems.values())
+json.dump({"ok": ok, "counts": counts, "problems": problems,
+           "note": "CLUSTER=1: a minimal audit with the mysql CLI, not audit.py"},
+          open(sys.argv[1], "w"), indent=1)
+sys.exit(0 if ok else 1)
+PY
+}
+
+# Stops the CLUSTER=1 instances (the database is dropped by cleanup, on exit).
+cleanup_instances() {
+  local pid
+  for pid in "${cluster_pids[@]}"; do
+    server_pid=$pid
+    stop_server
+  done
+  cluster_pids=()
+}
+
+# CLUSTER=1 flow: two instances on a fresh MySQL database and one Redis database; k6's VUs
+# alternate between them (BASE_URLS). Server CPU and peak RSS are the sums of both.
+run_cluster_flow() {
+  command -v mysql >/dev/null && command -v redis-cli >/dev/null \
+    || die "CLUSTER=1 needs the mysql and redis-cli clients"
+  local redis_db=${REDIS_DB:-12} name=flow status=0 audit_status=0
+  mysql_db="boxoffice_load_${stamp,,}"
+  mysql_cli -e "CREATE DATABASE $mysql_db CHARACTER SET utf8mb4 COLLATE utf8mb4_bin" \
+    || { mysql_db=; die "could not create the MySQL database (is MySQL on 127.0.0.1:3306?)"; }
+  redis-cli -h 127.0.0.1 -p 6379 -n "$redis_db" FLUSHDB >/dev/null \
+    || die "could not flush Redis db $redis_db (is Redis on 127.0.0.1:6379?)"
+  local db_url="mysql://root@127.0.0.1:3306/$mysql_db"
+  extra_flags=("${flow_flags[@]}" --queue "redis://127.0.0.1:6379/$redis_db")
+  admin_token="load-$(date +%s%N)"
+  local bases=() i
+  # One after the other: the first creates the schema, the second finds it.
+  for i in 1 2; do
+    port=$(free_port)
+    log "$name: instance $i on 127.0.0.1:$port ($db_url, redis db $redis_db)"
+    start_server "$db_url" "$scratch/$name.server$i.log"
+    cluster_pids+=("$server_pid")
+    server_pid=
+    bases+=("http://127.0.0.1:$port")
+  done
+  # shellcheck disable=SC2046
+  seed $(flow_catalogue)
+  local cpu0=() load0 load1 pid
+  for pid in "${cluster_pids[@]}"; do cpu0+=("$(proc_cpu "$pid")"); done
+  load0=$(cut -d' ' -f1-3 /proc/loadavg)
+  log "$name: k6 for $duration over ${#bases[@]} instances"
+  run_k6 "$name" flow.js -e BASE_URL="${bases[0]}" -e BASE_URLS="$(IFS=,; echo "${bases[*]}")" \
+    -e CATALOGUE="$scratch/catalogue.json" -e DURATION="$duration" -e RUN_ID="$stamp" \
+    -e ADMIN_TOKEN="$admin_token" -e VUS="${VUS:-100}" || status=$?
+  local cpu=0 hwm=0 per=() c h
+  for i in "${!cluster_pids[@]}"; do
+    pid=${cluster_pids[$i]}
+    c=$(awk -v a="$(proc_cpu "$pid")" -v b="${cpu0[$i]}" 'BEGIN { printf "%.2f", a - b }')
+    h=$(proc_hwm "$pid")
+    per+=("instance $((i + 1)): CPU $c s, peak RSS $(( h / 1024 )) MiB")
+    cpu=$(awk -v a="$cpu" -v b="$c" 'BEGIN { printf "%.2f", a + b }')
+    hwm=$(( hwm + h ))
+  done
+  load1=$(cut -d' ' -f1-3 /proc/loadavg)
+  mysql_audit || audit_status=$?
+  cleanup_instances
+  local version
+  version=$(mysql_cli -N -B -e 'SELECT VERSION()' 2>/dev/null || echo '?')
+  "$python" - "$scratch/$name.meta.json" <<EOF
+import json, sys
+json.dump({
+  "scenario": "$name", "k6_status": $status, "audit_status": $audit_status,
+  "server_cpu_seconds": $cpu, "server_peak_rss_kib": $hwm,
+  "load_before": "$load0", "load_after": "$load1", "duration": "$duration",
+  "write_batch": $write_batch, "sync": "$sync", "flags": "${extra_flags[*]} ${optional[*]}",
+  "cluster": {"instances": ${#bases[@]}, "db": "MySQL protocol, server $version",
+              "queue": "Redis db $redis_db", "per_instance": "$(IFS=';'; echo "${per[*]}")",
+              "audit": "minimal MySQL audit (mysql CLI), not audit.py"},
+}, open(sys.argv[1], "w"))
+EOF
+  log "$name: k6 exit $status, audit exit $audit_status; $(IFS=';'; echo "${per[*]}")"
+  "$python" "$here/summarize.py" --scratch "$scratch" --out "$results/flow-cluster-$stamp" \
+    "$name" || status=1
+  [[ $status == 0 && $audit_status == 0 ]]
+}
+
 main() {
   case $scenario in
     flow | stampede | race | health | fsync | crash | smoke | all) ;;
     *) die "unknown scenario '$scenario' (flow, stampede, race, health, fsync, crash, smoke, all)" ;;
   esac
+  if [[ $cluster == 1 && $scenario != flow ]]; then die "CLUSTER=1 runs flow only"; fi
   ensure_tools
   build
   optional_flags
@@ -347,7 +489,11 @@ main() {
   case $scenario in
     flow)
       duration=${duration:-20s}
-      run_flow || status=1
+      if [[ $cluster == 1 ]]; then
+        run_cluster_flow || status=1
+      else
+        run_flow || status=1
+      fi
       ;;
     smoke)
       duration=${duration:-5s}

@@ -261,6 +261,12 @@ def markdown(results, fsync, checks, mach, title):
         lines.append(f"Settings: duration {m.get('duration')}, sync={m.get('sync')}, "
                      f"write batch {m.get('write_batch')}, flags `{m.get('flags', '').strip()}`; "
                      f"load average before {m.get('load_before')}, after {m.get('load_after')}.")
+        if m.get("cluster"):
+            c = m["cluster"]
+            lines.append("")
+            lines.append(f"Cluster: {c.get('instances')} instances, {c.get('db')}, "
+                         f"{c.get('queue')}; k6 VUs alternate between them. "
+                         f"{c.get('per_instance')}. Audit: {c.get('audit')}.")
         lines.append("")
         lines.append(f"- requests: {r['requests']} ({r['rate']:.0f}/s), iterations "
                      f"{r['iterations']}; latency p50 {fmt(r['latency_ms']['p50'])} ms, p95 "
