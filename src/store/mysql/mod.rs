@@ -2,7 +2,8 @@
 //! several boxoffice instances sharing one database. It keeps every guarantee of the SQLite
 //! store, with row locks where SQLite had its single writer:
 //!
-//! - Each operation is one InnoDB transaction at `REPEATABLE READ`. Every check that a write
+//! - Each operation is one InnoDB transaction: writes at `READ COMMITTED` (no gap locks),
+//!   reads on a consistent `REPEATABLE READ` snapshot. Every check that a write
 //!   depends on is either a conditional `UPDATE` whose matched-row count is the answer, or a
 //!   `SELECT ... FOR UPDATE`; nothing decides on a plain read of state that can change.
 //! - The connections are opened with `CLIENT_FOUND_ROWS`, so an `UPDATE`'s affected-row count
@@ -204,13 +205,19 @@ impl MysqlStore {
     /// Runs `work` in a write transaction, committing when it succeeds and rolling back when
     /// it fails; a deadlock, lock wait timeout or idempotency race runs it again, up to
     /// [`MAX_ATTEMPTS`] times, so `work` is called once per attempt.
+    ///
+    /// `READ COMMITTED`: every decision already rests on a row lock (`FOR UPDATE`, a
+    /// conditional update, a unique key), so the gap locks `REPEATABLE READ` adds protect
+    /// nothing here. Under load they did harm: a hold's search for the seat's expired holds
+    /// locked the gap at the end of the index, and every new hold's insert into that gap
+    /// deadlocked with the others (two instances, flow load test).
     async fn write<T, F>(&self, operation: &'static str, work: F) -> Result<T>
     where
         T: Send,
         F: for<'t> FnMut(&'t mut Tx) -> Attempt<'t, T> + Send,
     {
         let mut opts = TxOpts::default();
-        opts.with_isolation_level(IsolationLevel::RepeatableRead);
+        opts.with_isolation_level(IsolationLevel::ReadCommitted);
         self.run(operation, opts, work).await
     }
 
