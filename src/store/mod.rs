@@ -15,6 +15,7 @@ use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timesta
 #[cfg(feature = "mysql")]
 pub mod mysql;
 pub mod sqlite;
+pub(crate) mod stored;
 
 /// A buyer account.
 #[derive(Debug, Clone, PartialEq)]

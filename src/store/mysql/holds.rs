@@ -15,9 +15,7 @@ use super::{Step, Tx, catalog, money, outbox};
 use crate::domain::error::Error;
 use crate::domain::events::DomainEvent;
 use crate::domain::reservation::{Cancellation, Reservation, ReservationStatus};
-use crate::domain::{
-    ConcertId, ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis, to_millis,
-};
+use crate::domain::{ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis, to_millis};
 use crate::store::HoldRequest;
 
 /// A reservation whose hold has just been ended: what its event says.
@@ -280,7 +278,7 @@ pub(super) async fn load_locked(tx: &mut Tx, id: ReservationId) -> Step<Option<R
     load(tx, id, true).await
 }
 
-type ReservationRow = (i64, i64, i64, i64, String, i64, String, i64, i64);
+type ReservationRow = crate::store::stored::ReservationColumns;
 
 /// The reservation with its seat number, `None` when there is no such reservation; `lock`
 /// reads the newest committed row and locks it.
@@ -296,20 +294,7 @@ async fn load(tx: &mut Tx, id: ReservationId, lock: bool) -> Step<Option<Reserva
     } else {
         tx.exec_first(SELECT, (id.0,)).await?
     };
-    let Some((user, concert, schedule, seat, seat_number, price, status, created, expires)) = row
-    else {
-        return Ok(None);
-    };
-    Ok(Some(Reservation {
-        id,
-        user_id: UserId(user),
-        concert_id: ConcertId(concert),
-        schedule_id: ScheduleId(schedule),
-        seat_id: SeatId(seat),
-        seat_number,
-        price: money(price)?,
-        status: ReservationStatus::parse(&status)?,
-        created_at: from_millis(created),
-        expires_at: from_millis(expires),
-    }))
+    Ok(row
+        .map(|columns| crate::store::stored::reservation(id, columns))
+        .transpose()?)
 }

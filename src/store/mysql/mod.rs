@@ -136,10 +136,7 @@ impl Fail {
 
 /// A stored amount that must not be negative; anything else means the data was tampered with.
 fn money(minor_units: i64) -> Step<crate::domain::Money> {
-    crate::domain::Money::new(minor_units).map_err(|_| {
-        tracing::error!(minor_units, "negative amount in the database");
-        Fail::Domain(Error::Internal("storage error".into()))
-    })
+    Ok(crate::store::stored::money(minor_units)?)
 }
 
 /// The MySQL store: a connection pool over one database.

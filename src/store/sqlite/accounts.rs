@@ -10,13 +10,7 @@ use crate::domain::events::DomainEvent;
 use crate::domain::{Money, Timestamp, UserId, from_millis, to_millis};
 use crate::store::User;
 
-/// A stored amount as `Money`; a negative one means the file was tampered with.
-pub(super) fn money(minor_units: i64) -> Result<Money> {
-    Money::new(minor_units).map_err(|_| {
-        tracing::error!(minor_units, "negative amount in the database");
-        Error::Internal("storage error".into())
-    })
-}
+pub(super) use crate::store::stored::money;
 
 pub(super) fn create_user(
     conn: &Connection,

@@ -11,9 +11,7 @@ use super::{catalog, db, outbox};
 use crate::domain::error::{Error, Result};
 use crate::domain::events::DomainEvent;
 use crate::domain::reservation::{Cancellation, Reservation, ReservationStatus};
-use crate::domain::{
-    ConcertId, ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis, to_millis,
-};
+use crate::domain::{ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis, to_millis};
 use crate::store::HoldRequest;
 
 /// A reservation whose hold has just been ended: what its event says.
@@ -273,20 +271,6 @@ pub(super) fn load(conn: &Connection, id: ReservationId) -> Result<Option<Reserv
             .optional()
         })
         .map_err(db)?;
-    let Some((user, concert, schedule, seat, seat_number, price, status, created, expires)) = row
-    else {
-        return Ok(None);
-    };
-    Ok(Some(Reservation {
-        id,
-        user_id: UserId(user),
-        concert_id: ConcertId(concert),
-        schedule_id: ScheduleId(schedule),
-        seat_id: SeatId(seat),
-        seat_number,
-        price: money(price)?,
-        status: ReservationStatus::parse(&status)?,
-        created_at: from_millis(created),
-        expires_at: from_millis(expires),
-    }))
+    row.map(|columns| crate::store::stored::reservation(id, columns))
+        .transpose()
 }

@@ -1,0 +1,36 @@
+//! What every store adapter does when it turns stored columns back into domain values: the
+//! same checks, whatever the backend, so a bad row is an internal error in every one of them.
+
+use crate::domain::error::{Error, Result};
+use crate::domain::reservation::{Reservation, ReservationStatus};
+use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, UserId, from_millis};
+
+/// An amount read back from storage. A negative one means the data is damaged: an internal
+/// error, logged, never shown to the client.
+pub(crate) fn money(minor_units: i64) -> Result<Money> {
+    Money::new(minor_units).map_err(|_| {
+        tracing::error!(minor_units, "negative amount in the database");
+        Error::Internal("storage error".into())
+    })
+}
+
+/// A reservation's columns as both adapters select them: user, concert, schedule, seat,
+/// seat number, price, status, created at and expires at (milliseconds).
+pub(crate) type ReservationColumns = (i64, i64, i64, i64, String, i64, String, i64, i64);
+
+/// The reservation `id` whose stored columns are `columns`.
+pub(crate) fn reservation(id: ReservationId, columns: ReservationColumns) -> Result<Reservation> {
+    let (user, concert, schedule, seat, seat_number, price, status, created, expires) = columns;
+    Ok(Reservation {
+        id,
+        user_id: UserId(user),
+        concert_id: ConcertId(concert),
+        schedule_id: ScheduleId(schedule),
+        seat_id: SeatId(seat),
+        seat_number,
+        price: money(price)?,
+        status: ReservationStatus::parse(&status)?,
+        created_at: from_millis(created),
+        expires_at: from_millis(expires),
+    })
+}
