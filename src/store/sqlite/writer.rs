@@ -12,10 +12,10 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::db;
+use super::execute;
 use crate::domain::error::{Error, Result};
 
 /// Most jobs committed together unless configured otherwise. A batch size of 1 gives every
@@ -141,7 +141,7 @@ fn closed() -> Error {
 
 /// The thread's loop: one batch per iteration until every sender is gone and the queue is
 /// empty, then a best-effort tidy-up of the database file.
-fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, max_batch: usize) {
+fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, max_batch: usize) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch {
@@ -150,39 +150,41 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, max_batch: usize)
                 Err(_) => break,
             }
         }
-        run_batch(&mut conn, batch);
+        run_batch(&conn, batch);
     }
     if let Err(e) = conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);") {
         tracing::warn!(error = %e, "sqlite optimize/checkpoint at close failed");
     }
 }
 
-fn run_batch(conn: &mut Connection, mut batch: Vec<Box<dyn Job>>) {
+fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>) {
     let committed = run_in_transaction(conn, &mut batch);
+    if committed.is_err() && !conn.is_autocommit() {
+        // Nothing of the batch may stay: roll the rest back (the error is logged by `db`).
+        let _ = execute(conn, "ROLLBACK");
+    }
     for job in batch {
         job.answer(committed.clone());
     }
 }
 
-fn run_in_transaction(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
-    let mut tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(db)?;
+/// Runs the batch in one transaction, each job in its own savepoint; the caller rolls back
+/// when this fails.
+fn run_in_transaction(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
+    execute(conn, "BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
-        let savepoint = tx.savepoint().map_err(db)?;
-        if job.run(&savepoint) {
-            savepoint.commit().map_err(db)?;
-        } else {
-            // Dropping rolls back to the savepoint and releases it.
-            savepoint.finish().map_err(db)?;
+        execute(conn, "SAVEPOINT job")?;
+        if !job.run(conn) {
+            execute(conn, "ROLLBACK TO job")?;
         }
+        execute(conn, "RELEASE job")?;
         // Some errors (disk full, I/O) make SQLite roll back the whole transaction on its
         // own; the writes of the jobs before this one are then gone and must not be reported
         // as done.
-        if tx.is_autocommit() {
+        if conn.is_autocommit() {
             tracing::error!("sqlite rolled back a write batch after an error");
             return Err(Error::Internal("store write failed".into()));
         }
     }
-    tx.commit().map_err(db)
+    execute(conn, "COMMIT")
 }
