@@ -108,6 +108,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
         settings: Arc::new(settings),
         metrics: Metrics::global(),
         issue_limit: IssueLimiter::per_second(config.queue_issue_rate_limit).map(Arc::new),
+        seat_maps: Arc::default(),
     })
 }
 

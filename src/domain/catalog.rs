@@ -145,6 +145,43 @@ impl SeatStatus {
     }
 }
 
+/// What never changes about a seat once its show exists: where it is and what it costs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeatPlace {
+    pub id: SeatId,
+    pub seat_number: String,
+    pub price: Money,
+}
+
+/// A seat someone has right now: held (with a hold that has not run out) or sold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeatTaken {
+    pub id: SeatId,
+    pub status: SeatStatus,
+}
+
+/// The seat map as of one moment: every place of `layout` (ordered by id) with its status,
+/// `available` unless it is in `taken`.
+pub fn seat_map(schedule: ScheduleId, layout: Vec<SeatPlace>, taken: &[SeatTaken]) -> Vec<Seat> {
+    let mut taken = taken.to_vec();
+    taken.sort_unstable_by_key(|t| t.id);
+    layout
+        .into_iter()
+        .map(|place| {
+            let status = taken
+                .binary_search_by_key(&place.id, |t| t.id)
+                .map_or(SeatStatus::Available, |i| taken[i].status);
+            Seat {
+                id: place.id,
+                schedule_id: schedule,
+                seat_number: place.seat_number,
+                price: place.price,
+                status,
+            }
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Seat {
     pub id: SeatId,

@@ -4,9 +4,11 @@ use poem::web::Data;
 use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use serde::Serialize;
 
 use super::auth::QueueIdentity;
 use super::error::{ApiError, error_responses};
+use super::json::JsonReply;
 use super::{ApiState, now};
 use crate::domain::balance::ChargeAmount;
 use crate::domain::idempotency::{IdempotencyKey, IdempotentRequest};
@@ -24,8 +26,9 @@ pub struct ChargeRequest {
     pub amount: i64,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct ChargeView {
     pub user_id: i64,
     /// The amount added.
@@ -34,30 +37,36 @@ pub struct ChargeView {
     pub balance: i64,
     /// `charged`.
     pub status: String,
+    #[serde(serialize_with = "super::json::rfc3339")]
     pub charged_at: Timestamp,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct BalanceView {
     pub user_id: i64,
     pub balance: i64,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct EntryView {
     /// `charge`, `use` or `refund`.
     #[oai(rename = "type")]
+    #[serde(rename = "type")]
     pub kind: String,
     /// Signed: negative for a use.
     pub amount: i64,
     pub balance_after: i64,
+    #[serde(serialize_with = "super::json::rfc3339")]
     pub created_at: Timestamp,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct HistoryView {
     pub user_id: i64,
     pub balance: i64,
@@ -69,7 +78,7 @@ pub struct HistoryView {
 pub enum ChargeResponse {
     /// Charged (or, for a retried `Idempotency-Key`, the answer of the first charge).
     #[oai(status = 200)]
-    Ok(Json<ChargeView>),
+    Ok(JsonReply<ChargeView>),
 }
 
 error_responses!(ChargeError {
@@ -84,13 +93,13 @@ error_responses!(ChargeError {
 #[derive(ApiResponse)]
 pub enum BalanceResponse {
     #[oai(status = 200)]
-    Ok(Json<BalanceView>),
+    Ok(JsonReply<BalanceView>),
 }
 
 #[derive(ApiResponse)]
 pub enum HistoryResponse {
     #[oai(status = 200)]
-    Ok(Json<HistoryView>),
+    Ok(JsonReply<HistoryView>),
 }
 
 error_responses!(BalanceError {
@@ -137,7 +146,7 @@ impl BalanceApi {
             })
             .transpose()?;
         let charged = state.store.charge(user, amount, now(), idempotency).await?;
-        Ok(ChargeResponse::Ok(Json(ChargeView {
+        Ok(ChargeResponse::Ok(JsonReply(ChargeView {
             user_id: charged.user_id.0,
             amount: charged.amount.minor_units(),
             balance: charged.balance.minor_units(),
@@ -161,7 +170,7 @@ impl BalanceApi {
         let user = UserId(user_id.0);
         auth.0.require_user(user)?;
         let balance = state.store.balance(user).await?;
-        Ok(BalanceResponse::Ok(Json(BalanceView {
+        Ok(BalanceResponse::Ok(JsonReply(BalanceView {
             user_id: balance.user_id.0,
             balance: balance.balance.minor_units(),
         })))
@@ -185,7 +194,7 @@ impl BalanceApi {
         auth.0.require_user(user)?;
         let balance = state.store.balance(user).await?;
         let entries = state.store.balance_history(user).await?;
-        Ok(HistoryResponse::Ok(Json(HistoryView {
+        Ok(HistoryResponse::Ok(JsonReply(HistoryView {
             user_id: user.0,
             balance: balance.balance.minor_units(),
             entries: entries

@@ -2,13 +2,14 @@
 
 use poem::web::Data;
 use poem_openapi::param::Path;
-use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use serde::Serialize;
 
 use super::auth::QueueSession;
 use super::error::{ApiError, error_responses};
+use super::json::{JsonReply, RawJson};
 use super::{ApiState, now};
-use crate::domain::catalog::{Concert, Schedule, Seat};
+use crate::domain::catalog::{Concert, Schedule, Seat, SeatStatus};
 use crate::domain::{ConcertId, ScheduleId, Timestamp};
 
 #[derive(Tags)]
@@ -17,10 +18,12 @@ enum Tag {
     Concerts,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct ScheduleView {
     pub schedule_id: i64,
+    #[serde(serialize_with = "super::json::rfc3339")]
     pub start_time: Timestamp,
     pub total_seats: i64,
     /// Seats a buyer could hold right now.
@@ -38,8 +41,9 @@ impl From<&Schedule> for ScheduleView {
     }
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct ConcertView {
     pub concert_id: i64,
     pub title: String,
@@ -56,34 +60,56 @@ impl From<&Concert> for ConcertView {
     }
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct ConcertList {
     pub concerts: Vec<ConcertView>,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct SeatView {
     pub seat_id: i64,
     pub seat_number: String,
     pub price: i64,
-    /// `available`, `held` or `sold`, as of now.
-    pub status: String,
+    /// Whether a buyer could hold the seat right now.
+    pub status: SeatState,
 }
 
-impl From<&Seat> for SeatView {
-    fn from(s: &Seat) -> Self {
-        SeatView {
-            seat_id: s.id.0,
-            seat_number: s.seat_number.clone(),
-            price: s.price.minor_units(),
-            status: s.status.as_str().to_owned(),
+/// A seat as of now: `available` (free, or its hold ran out), `held` or `sold`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum SeatState {
+    Available,
+    Held,
+    Sold,
+}
+
+impl From<SeatStatus> for SeatState {
+    fn from(status: SeatStatus) -> Self {
+        match status {
+            SeatStatus::Available => SeatState::Available,
+            SeatStatus::Held => SeatState::Held,
+            SeatStatus::Sold => SeatState::Sold,
         }
     }
 }
 
-#[derive(Debug, Object)]
+impl From<Seat> for SeatView {
+    fn from(s: Seat) -> Self {
+        SeatView {
+            seat_id: s.id.0,
+            seat_number: s.seat_number,
+            price: s.price.minor_units(),
+            status: s.status.into(),
+        }
+    }
+}
+
+#[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct SeatMap {
     pub concert_id: i64,
     pub schedule_id: i64,
@@ -94,7 +120,7 @@ pub struct SeatMap {
 pub enum ListResponse {
     /// Every concert with its shows.
     #[oai(status = 200)]
-    Ok(Json<ConcertList>),
+    Ok(JsonReply<ConcertList>),
 }
 
 error_responses!(ListError {});
@@ -103,14 +129,14 @@ error_responses!(ListError {});
 pub enum ConcertResponse {
     /// The concert with its shows and seat counts.
     #[oai(status = 200)]
-    Ok(Json<ConcertView>),
+    Ok(JsonReply<ConcertView>),
 }
 
 #[derive(ApiResponse)]
 pub enum SeatsResponse {
     /// The seat map of the show.
     #[oai(status = 200)]
-    Ok(Json<SeatMap>),
+    Ok(RawJson<SeatMap>),
 }
 
 error_responses!(BookingReadError {
@@ -130,7 +156,7 @@ impl ConcertsApi {
     #[oai(path = "/api/concerts", method = "get", operation_id = "listConcerts")]
     async fn list(&self, state: Data<&ApiState>) -> Result<ListResponse, ListError> {
         let concerts = state.store.concerts(now()).await?;
-        Ok(ListResponse::Ok(Json(ConcertList {
+        Ok(ListResponse::Ok(JsonReply(ConcertList {
             concerts: concerts.iter().map(ConcertView::from).collect(),
         })))
     }
@@ -158,7 +184,7 @@ impl ConcertsApi {
             ))
             .into());
         }
-        Ok(ConcertResponse::Ok(Json(ConcertView::from(&concert))))
+        Ok(ConcertResponse::Ok(JsonReply(ConcertView::from(&concert))))
     }
 
     /// The seat map of a show
@@ -178,14 +204,58 @@ impl ConcertsApi {
         #[oai(name = "scheduleId")] schedule_id: Path<i64>,
     ) -> Result<SeatsResponse, BookingReadError> {
         auth.0.require_schedule(ScheduleId(schedule_id.0))?;
-        let seats = state
-            .store
-            .seats(ConcertId(concert_id.0), ScheduleId(schedule_id.0), now())
+        let map = state
+            .seat_maps
+            .render(
+                state.store.as_ref(),
+                ConcertId(concert_id.0),
+                ScheduleId(schedule_id.0),
+                now(),
+            )
             .await?;
-        Ok(SeatsResponse::Ok(Json(SeatMap {
-            concert_id: concert_id.0,
-            schedule_id: schedule_id.0,
-            seats: seats.iter().map(SeatView::from).collect(),
-        })))
+        Ok(SeatsResponse::Ok(RawJson::new(map)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::json::tests::assert_same_json;
+
+    #[test]
+    fn views_serialize_as_their_schema_says() {
+        let schedule = ScheduleView {
+            schedule_id: 2,
+            start_time: "2026-12-31T20:00:00Z".parse().unwrap(),
+            total_seats: 500,
+            available_seats: 499,
+        };
+        let concert = ConcertView {
+            concert_id: 1,
+            title: "Night \"Live\" — ünïcode".into(),
+            schedules: vec![schedule],
+        };
+        assert_same_json(&concert);
+        assert_same_json(&ConcertList {
+            concerts: vec![concert],
+        });
+        assert_same_json(&SeatMap {
+            concert_id: 1,
+            schedule_id: 2,
+            seats: vec![
+                SeatView {
+                    seat_id: 3,
+                    seat_number: "A1".into(),
+                    price: 120000,
+                    status: SeatState::Available,
+                },
+                SeatView {
+                    seat_id: 4,
+                    seat_number: "A2".into(),
+                    price: 0,
+                    status: SeatState::Held,
+                },
+            ],
+        });
     }
 }

@@ -4,6 +4,7 @@
 
 use poem::http::StatusCode;
 use poem_openapi::Object;
+use serde::Serialize;
 
 use crate::domain::{self, Timestamp};
 
@@ -23,8 +24,9 @@ fn current_path() -> String {
 }
 
 /// The JSON body of every error answer.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// The HTTP status code, repeated.
     pub status: u16,
@@ -34,6 +36,7 @@ pub struct ErrorBody {
     pub message: String,
     /// The request path.
     pub path: String,
+    #[serde(serialize_with = "super::json::rfc3339")]
     pub timestamp: Timestamp,
 }
 
@@ -61,6 +64,15 @@ impl ApiError {
 
     pub fn forbidden(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
+    }
+
+    /// A 500 whose message tells the client nothing of the cause (the log has it).
+    pub fn internal() -> Self {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "internal error",
+        )
     }
 
     pub fn body(&self) -> ErrorBody {
@@ -119,11 +131,7 @@ impl From<domain::Error> for ApiError {
             E::IdempotencyConflict => (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED"),
             E::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
-                return ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL_ERROR",
-                    "internal error",
-                );
+                return ApiError::internal();
             }
         };
         ApiError::new(status, code, err.to_string())
@@ -142,17 +150,12 @@ impl poem::error::ResponseError for ApiError {
 
 /// The error as a complete response, for middleware that answers before any endpoint runs.
 pub fn json_response(err: &ApiError) -> poem::Response {
-    let body = serde_json::json!({
-        "status": err.status.as_u16(),
-        "errorCode": err.code,
-        "message": err.message,
-        "path": current_path(),
-        "timestamp": chrono::Utc::now(),
-    });
+    // An error body is strings and numbers: it always serializes.
+    let body = serde_json::to_vec(&err.body()).unwrap_or_default();
     poem::Response::builder()
         .status(err.status)
         .content_type("application/json; charset=utf-8")
-        .body(body.to_string())
+        .body(body)
 }
 
 /// Declares the error answers of one endpoint: an `ApiResponse` enum with one variant per
@@ -165,26 +168,22 @@ macro_rules! error_responses {
             $(
                 #[doc = $desc]
                 #[oai(status = $status)]
-                $variant(poem_openapi::payload::Json<$crate::http::error::ErrorBody>),
+                $variant($crate::http::json::JsonReply<$crate::http::error::ErrorBody>),
             )*
             /// Unexpected failure of the server or its storage.
             #[oai(status = 500)]
-            Internal(poem_openapi::payload::Json<$crate::http::error::ErrorBody>),
+            Internal($crate::http::json::JsonReply<$crate::http::error::ErrorBody>),
         }
 
         impl From<$crate::http::error::ApiError> for $name {
             fn from(err: $crate::http::error::ApiError) -> Self {
                 match err.status.as_u16() {
-                    $($status => $name::$variant(poem_openapi::payload::Json(err.body())),)*
-                    500 => $name::Internal(poem_openapi::payload::Json(err.body())),
+                    $($status => $name::$variant($crate::http::json::JsonReply(err.body())),)*
+                    500 => $name::Internal($crate::http::json::JsonReply(err.body())),
                     other => {
                         tracing::error!(status = other, error = %err, "undeclared error status");
-                        let internal = $crate::http::error::ApiError::new(
-                            poem::http::StatusCode::INTERNAL_SERVER_ERROR,
-                            "INTERNAL_ERROR",
-                            "internal error",
-                        );
-                        $name::Internal(poem_openapi::payload::Json(internal.body()))
+                        let internal = $crate::http::error::ApiError::internal();
+                        $name::Internal($crate::http::json::JsonReply(internal.body()))
                     }
                 }
             }
@@ -227,6 +226,12 @@ mod tests {
         for (err, status) in cases {
             assert_eq!(ApiError::from(err).status.as_u16(), status);
         }
+    }
+
+    #[test]
+    fn the_error_body_serializes_as_its_schema_says() {
+        let err = ApiError::from(domain::Error::SeatUnavailable(7));
+        crate::http::json::tests::assert_same_json(&err.body());
     }
 
     #[test]

@@ -24,10 +24,12 @@ pub mod auth;
 pub mod balance;
 pub mod concerts;
 pub mod error;
+pub mod json;
 pub mod ops;
 pub mod payments;
 pub mod queue;
 pub mod reservations;
+pub mod seat_map;
 
 use error::ApiError;
 
@@ -54,6 +56,8 @@ pub struct ApiState {
     pub metrics: crate::metrics::Metrics,
     /// Limits `POST /api/waiting-queues` per client address; `None` when off.
     pub issue_limit: Option<Arc<queue::IssueLimiter>>,
+    /// Rendered seat layouts, kept per show.
+    pub seat_maps: Arc<seat_map::SeatMaps>,
 }
 
 /// The clock of the API. One function so every handler reads time the same way.

@@ -4,9 +4,11 @@ use poem::web::Data;
 use poem_openapi::param::{Header, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use serde::Serialize;
 
 use super::auth::{QueueIdentity, QueueSession};
 use super::error::{ApiError, error_responses};
+use super::json::JsonReply;
 use super::{ApiState, now};
 use crate::domain::idempotency::{IdempotencyKey, IdempotentRequest};
 use crate::domain::payment::PAYMENT_COMPLETED;
@@ -26,8 +28,9 @@ pub struct PayRequest {
     pub reservation_id: i64,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct PaymentView {
     pub payment_id: i64,
     pub reservation_id: i64,
@@ -37,11 +40,13 @@ pub struct PaymentView {
     pub balance: i64,
     /// `completed`.
     pub status: String,
+    #[serde(serialize_with = "super::json::rfc3339")]
     pub paid_at: Timestamp,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct PaymentRecordView {
     pub payment_id: i64,
     /// The same as `paymentId`, under the seed service's name.
@@ -50,14 +55,16 @@ pub struct PaymentRecordView {
     /// The concert's title.
     pub title: String,
     /// When the show starts.
+    #[serde(serialize_with = "super::json::rfc3339")]
     pub time: Timestamp,
     pub seat_number: String,
     pub price: i64,
     pub status: String,
+    #[serde(serialize_with = "super::json::rfc3339")]
     pub paid_at: Timestamp,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct PaymentHistory {
     /// Newest first.
     pub payments: Vec<PaymentRecordView>,
@@ -68,7 +75,7 @@ pub enum PayResponse {
     /// Paid: the seat is sold to the buyer and the session ends (or, for a retried
     /// `Idempotency-Key`, the answer of the first payment).
     #[oai(status = 201)]
-    Created(Json<PaymentView>),
+    Created(JsonReply<PaymentView>),
 }
 
 error_responses!(PayError {
@@ -86,7 +93,7 @@ error_responses!(PayError {
 pub enum HistoryResponse {
     /// The user's payments.
     #[oai(status = 200)]
-    Ok(Json<PaymentHistory>),
+    Ok(JsonReply<PaymentHistory>),
 }
 
 error_responses!(HistoryError {
@@ -159,7 +166,7 @@ impl PaymentsApi {
         };
         state.metrics.payment("completed");
         state.room.end_session(&verified.claims, now).await?;
-        Ok(PayResponse::Created(Json(PaymentView {
+        Ok(PayResponse::Created(JsonReply(PaymentView {
             payment_id: payment.id.0,
             reservation_id: payment.reservation_id.0,
             user_id: payment.user_id.0,
@@ -185,7 +192,7 @@ impl PaymentsApi {
         auth.0.require_user(user)?;
         state.store.user(user).await?;
         let payments = state.store.payments(user).await?;
-        Ok(HistoryResponse::Ok(Json(PaymentHistory {
+        Ok(HistoryResponse::Ok(JsonReply(PaymentHistory {
             payments: payments
                 .into_iter()
                 .map(|p| PaymentRecordView {

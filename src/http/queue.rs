@@ -10,9 +10,11 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use poem::web::{Data, RemoteAddr};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use serde::Serialize;
 
 use super::auth::QueueIdentity;
 use super::error::{ApiError, ErrorBody, error_responses};
+use super::json::JsonReply;
 use super::{ApiState, now};
 use crate::domain::queue::TokenState;
 use crate::domain::{self, ConcertId, ScheduleId, Timestamp, UserId};
@@ -31,8 +33,9 @@ pub struct IssueTokenRequest {
     pub concert_schedule_id: i64,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct IssuedToken {
     /// The queue token: send it as the `Queue-Token` header from now on.
     pub token: String,
@@ -40,22 +43,34 @@ pub struct IssuedToken {
     pub status: String,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[serde(rename_all = "camelCase")]
 pub struct QueueStatus {
     /// `waiting`, `active` or `ended`.
     pub status: String,
     /// Place in line while waiting; 1 is next.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<u64>,
     /// The same as `position`, under the seed service's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub remaining_position: Option<u64>,
     /// Estimated seconds until admission: position × 60 / the admissions per minute measured
     /// over the last minute (the configured rate until anything was measured; one day while
     /// the line is paused).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_wait_seconds: Option<u64>,
     /// When an active session ends.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::json::rfc3339_opt"
+    )]
     pub expires_at: Option<Timestamp>,
     /// When an ended session ended.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::json::rfc3339_opt"
+    )]
     pub ended_at: Option<Timestamp>,
 }
 
@@ -98,7 +113,7 @@ impl From<TokenState> for QueueStatus {
 pub enum IssueResponse {
     /// A place in line (new, or the one the buyer already had).
     #[oai(status = 201)]
-    Created(Json<IssuedToken>),
+    Created(JsonReply<IssuedToken>),
 }
 
 /// The error answers of `issueToken`; like [`error_responses!`] plus 429 with its
@@ -107,29 +122,29 @@ pub enum IssueResponse {
 pub enum IssueError {
     /// Malformed request body.
     #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
+    BadRequest(JsonReply<ErrorBody>),
     /// Unknown user, concert or schedule.
     #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
+    NotFound(JsonReply<ErrorBody>),
     /// Request body over 64 KiB.
     #[oai(status = 413)]
-    PayloadTooLarge(Json<ErrorBody>),
+    PayloadTooLarge(JsonReply<ErrorBody>),
     /// Too many tokens asked for from this address: `--queue-issue-rate-limit` per second.
     #[oai(status = 429)]
     RateLimited(
-        Json<ErrorBody>,
+        JsonReply<ErrorBody>,
         /// Seconds to wait before asking again.
         #[oai(header = "Retry-After")]
         u64,
     ),
     /// Unexpected failure of the server or its storage.
     #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
+    Internal(JsonReply<ErrorBody>),
 }
 
 impl From<ApiError> for IssueError {
     fn from(err: ApiError) -> Self {
-        let body = Json(err.body());
+        let body = JsonReply(err.body());
         match err.status.as_u16() {
             400 => IssueError::BadRequest(body),
             404 => IssueError::NotFound(body),
@@ -138,7 +153,7 @@ impl From<ApiError> for IssueError {
             500 => IssueError::Internal(body),
             other => {
                 tracing::error!(status = other, error = %err, "undeclared error status");
-                IssueError::Internal(Json(
+                IssueError::Internal(JsonReply(
                     ApiError::new(
                         poem::http::StatusCode::INTERNAL_SERVER_ERROR,
                         "INTERNAL_ERROR",
@@ -201,7 +216,7 @@ impl IssueLimiter {
                 self.per_second
             ),
         );
-        IssueError::RateLimited(Json(err.body()), retry_after)
+        IssueError::RateLimited(JsonReply(err.body()), retry_after)
     }
 }
 
@@ -209,7 +224,7 @@ impl IssueLimiter {
 pub enum StatusResponse {
     /// Where the token stands.
     #[oai(status = 200)]
-    Ok(Json<QueueStatus>),
+    Ok(JsonReply<QueueStatus>),
 }
 
 error_responses!(StatusError {
@@ -258,7 +273,7 @@ impl WaitingQueueApi {
             .into());
         }
         let issued = state.room.issue(user, schedule_id, now).await?;
-        Ok(IssueResponse::Created(Json(IssuedToken {
+        Ok(IssueResponse::Created(JsonReply(IssuedToken {
             token: issued.token,
             status: issued.outcome.as_str().to_owned(),
         })))
@@ -276,6 +291,6 @@ impl WaitingQueueApi {
         operation_id = "queueStatus"
     )]
     async fn status(&self, auth: QueueIdentity) -> Result<StatusResponse, StatusError> {
-        Ok(StatusResponse::Ok(Json(auth.0.state.into())))
+        Ok(StatusResponse::Ok(JsonReply(auth.0.state.into())))
     }
 }

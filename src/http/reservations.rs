@@ -4,9 +4,11 @@ use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use serde::Serialize;
 
 use super::auth::{QueueIdentity, QueueSession};
 use super::error::error_responses;
+use super::json::JsonReply;
 use super::{ApiState, now};
 use crate::domain::queue::TokenState;
 use crate::domain::reservation::Reservation;
@@ -29,8 +31,9 @@ pub struct ReserveRequest {
     pub user_id: Option<i64>,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct ReservationView {
     pub reservation_id: i64,
     pub user_id: i64,
@@ -41,8 +44,10 @@ pub struct ReservationView {
     pub price: i64,
     /// `held` for a new hold, `cancelled` once given back.
     pub status: String,
+    #[serde(serialize_with = "super::json::rfc3339")]
     pub created_at: Timestamp,
     /// When the hold runs out unless paid.
+    #[serde(serialize_with = "super::json::rfc3339")]
     pub expires_at: Timestamp,
 }
 
@@ -67,7 +72,7 @@ impl From<&Reservation> for ReservationView {
 pub enum ReserveResponse {
     /// The seat is held for the buyer until `expiresAt`.
     #[oai(status = 201)]
-    Created(Json<ReservationView>),
+    Created(JsonReply<ReservationView>),
 }
 
 error_responses!(ReserveError {
@@ -83,7 +88,7 @@ error_responses!(ReserveError {
 pub enum CancelResponse {
     /// The hold is given back (or already was): the seat is free.
     #[oai(status = 200)]
-    Cancelled(Json<ReservationView>),
+    Cancelled(JsonReply<ReservationView>),
 }
 
 error_responses!(CancelError {
@@ -131,7 +136,7 @@ impl ReservationsApi {
         match state.store.reserve_seat(request).await {
             Ok(reservation) => {
                 state.metrics.hold("held");
-                Ok(ReserveResponse::Created(Json(ReservationView::from(
+                Ok(ReserveResponse::Created(JsonReply(ReservationView::from(
                     &reservation,
                 ))))
             }
@@ -178,7 +183,7 @@ impl ReservationsApi {
             .cancel_reservation(verified.claims.user_id, reservation.id, now())
             .await?;
         state.metrics.hold("cancelled");
-        Ok(CancelResponse::Cancelled(Json(ReservationView::from(
+        Ok(CancelResponse::Cancelled(JsonReply(ReservationView::from(
             &cancelled,
         ))))
     }

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
-use crate::domain::catalog::{Concert, NewConcert, Schedule, Seat};
+use crate::domain::catalog::{Concert, NewConcert, Schedule, Seat, SeatPlace, SeatTaken, seat_map};
 use crate::domain::error::Result;
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
@@ -105,14 +105,30 @@ pub trait Store: Send + Sync + 'static {
     /// One show, or `NotFound`.
     async fn schedule(&self, id: ScheduleId, now: Timestamp) -> Result<Schedule>;
 
+    /// The seats of a show, ordered by id, without their status: this never changes once the
+    /// show exists, so callers may keep it. `NotFound` for an unknown concert or show, or a
+    /// show that is not of `concert`.
+    async fn seat_layout(&self, concert: ConcertId, schedule: ScheduleId)
+    -> Result<Vec<SeatPlace>>;
+
+    /// The seats of a show someone has as of `now`: sold, or held by a hold that has not run
+    /// out. Every other seat of the show is available. An unknown show has none.
+    async fn seats_taken(&self, schedule: ScheduleId, now: Timestamp) -> Result<Vec<SeatTaken>>;
+
     /// The seat map of a show as seen at `now`, ordered by seat id; `NotFound` for an unknown
-    /// show or one that is not of `concert`.
+    /// show or one that is not of `concert`. The layout and the taken seats are read apart,
+    /// so a seat taken between the two reads may show as available, as it would a moment
+    /// later anyway.
     async fn seats(
         &self,
         concert: ConcertId,
         schedule: ScheduleId,
         now: Timestamp,
-    ) -> Result<Vec<Seat>>;
+    ) -> Result<Vec<Seat>> {
+        let layout = self.seat_layout(concert, schedule).await?;
+        let taken = self.seats_taken(schedule, now).await?;
+        Ok(seat_map(schedule, layout, &taken))
+    }
 
     /// Holds a seat: one conditional write that succeeds only when the seat is free or its
     /// hold has run out (that hold is then marked expired, with its event). `SeatUnavailable`

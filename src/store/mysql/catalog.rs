@@ -7,7 +7,7 @@ use mysql_async::prelude::Queryable;
 
 use super::accounts::inserted_id;
 use super::{Step, Tx, money};
-use crate::domain::catalog::{Concert, NewConcert, Schedule, Seat, SeatStatus};
+use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatStatus, SeatTaken};
 use crate::domain::error::Error;
 use crate::domain::{ConcertId, ScheduleId, SeatId, Timestamp, from_millis, to_millis};
 
@@ -171,31 +171,53 @@ pub(super) async fn check_schedule_of(
     Ok(())
 }
 
-pub(super) async fn seats(
+pub(super) async fn seat_layout(
     tx: &mut Tx,
     concert: ConcertId,
     schedule: ScheduleId,
-    now: Timestamp,
-) -> Step<Vec<Seat>> {
+) -> Step<Vec<SeatPlace>> {
     check_schedule_of(tx, concert, schedule).await?;
-    let rows: Vec<(i64, String, i64, String, Option<i64>)> = tx
+    let rows: Vec<(i64, String, i64)> = tx
         .exec(
-            "SELECT id, seat_number, price, status, held_until
-             FROM seats
-             WHERE schedule_id = ?
-             ORDER BY id",
+            "SELECT id, seat_number, price FROM seats WHERE schedule_id = ? ORDER BY id",
             (schedule.0,),
         )
         .await?;
     rows.into_iter()
-        .map(|(id, seat_number, price, status, held_until)| {
-            Ok(Seat {
+        .map(|(id, seat_number, price)| {
+            Ok(SeatPlace {
                 id: SeatId(id),
-                schedule_id: schedule,
                 seat_number,
                 price: money(price)?,
-                status: SeatStatus::as_seen_at(&status, held_until.map(from_millis), now),
             })
         })
         .collect()
+}
+
+/// Sold seats and live holds, from the (schedule_id, status, held_until) index alone.
+pub(super) async fn seats_taken(
+    tx: &mut Tx,
+    schedule: ScheduleId,
+    now: Timestamp,
+) -> Step<Vec<SeatTaken>> {
+    let rows: Vec<(i64, i64)> = tx
+        .exec(
+            "SELECT id, 1 FROM seats WHERE schedule_id = ? AND status = 'sold'
+             UNION ALL
+             SELECT id, 0 FROM seats
+              WHERE schedule_id = ? AND status = 'held' AND held_until > ?",
+            (schedule.0, schedule.0, to_millis(now)),
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, sold)| SeatTaken {
+            id: SeatId(id),
+            status: if sold == 1 {
+                SeatStatus::Sold
+            } else {
+                SeatStatus::Held
+            },
+        })
+        .collect())
 }

@@ -37,7 +37,7 @@ use mysql_async::{IsolationLevel, Opts, OptsBuilder, Pool, PoolConstraints, TxOp
 
 use super::{DeliveryReport, HoldRequest, OutboxEvent, OutboxSummary, Store, User};
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
-use crate::domain::catalog::{Concert, NewConcert, Schedule, Seat};
+use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken};
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
@@ -314,14 +314,20 @@ impl Store for MysqlStore {
             .await
     }
 
-    async fn seats(
+    async fn seat_layout(
         &self,
         concert: ConcertId,
         schedule: ScheduleId,
-        now: Timestamp,
-    ) -> Result<Vec<Seat>> {
-        self.read("seats", |tx| {
-            Box::pin(catalog::seats(tx, concert, schedule, now))
+    ) -> Result<Vec<SeatPlace>> {
+        self.read("seat_layout", |tx| {
+            Box::pin(catalog::seat_layout(tx, concert, schedule))
+        })
+        .await
+    }
+
+    async fn seats_taken(&self, schedule: ScheduleId, now: Timestamp) -> Result<Vec<SeatTaken>> {
+        self.read("seats_taken", |tx| {
+            Box::pin(catalog::seats_taken(tx, schedule, now))
         })
         .await
     }

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::accounts::money;
 use super::db;
-use crate::domain::catalog::{Concert, NewConcert, Schedule, Seat, SeatStatus};
+use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatStatus, SeatTaken};
 use crate::domain::error::{Error, Result};
 use crate::domain::{ConcertId, ScheduleId, SeatId, Timestamp, from_millis, to_millis};
 
@@ -183,43 +183,65 @@ pub(super) fn check_schedule_of(
     Ok(())
 }
 
-pub(super) fn seats(
+pub(super) fn seat_layout(
     conn: &Connection,
     concert: ConcertId,
     schedule: ScheduleId,
-    now: Timestamp,
-) -> Result<Vec<Seat>> {
+) -> Result<Vec<SeatPlace>> {
     check_schedule_of(conn, concert, schedule)?;
     let mut stmt = conn
         .prepare_cached(
-            "SELECT id, seat_number, price, status, held_until
-             FROM seats
-             WHERE schedule_id = ?1
-             ORDER BY id",
+            "SELECT id, seat_number, price FROM seats WHERE schedule_id = ?1 ORDER BY id",
         )
         .map_err(db)?;
     let rows = stmt
         .query_map([schedule.0], |row| {
             Ok((
-                row.get::<_, i64>("id")?,
-                row.get::<_, String>("seat_number")?,
-                row.get::<_, i64>("price")?,
-                row.get::<_, String>("status")?,
-                row.get::<_, Option<i64>>("held_until")?,
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
             ))
         })
         .map_err(db)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(db)?;
     rows.into_iter()
-        .map(|(id, seat_number, price, status, held_until)| {
-            Ok(Seat {
+        .map(|(id, seat_number, price)| {
+            Ok(SeatPlace {
                 id: SeatId(id),
-                schedule_id: schedule,
                 seat_number,
                 price: money(price)?,
-                status: SeatStatus::as_seen_at(&status, held_until.map(from_millis), now),
             })
         })
         .collect()
+}
+
+/// Sold seats and live holds: two ranges of the (schedule_id, status, held_until) index, which
+/// holds every column asked for, so no seat row is read.
+pub(super) fn seats_taken(
+    conn: &Connection,
+    schedule: ScheduleId,
+    now: Timestamp,
+) -> Result<Vec<SeatTaken>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, 1 FROM seats WHERE schedule_id = ?1 AND status = 'sold'
+             UNION ALL
+             SELECT id, 0 FROM seats
+              WHERE schedule_id = ?1 AND status = 'held' AND held_until > ?2",
+        )
+        .map_err(db)?;
+    stmt.query_map(params![schedule.0, to_millis(now)], |row| {
+        Ok(SeatTaken {
+            id: SeatId(row.get(0)?),
+            status: if row.get::<_, i64>(1)? == 1 {
+                SeatStatus::Sold
+            } else {
+                SeatStatus::Held
+            },
+        })
+    })
+    .map_err(db)?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .map_err(db)
 }

@@ -28,7 +28,7 @@ use rusqlite::Connection;
 
 use super::{DeliveryReport, HoldRequest, OutboxEvent, OutboxSummary, Store, User};
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
-use crate::domain::catalog::{Concert, NewConcert, Schedule, Seat};
+use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken};
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
@@ -229,13 +229,17 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn seats(
+    async fn seat_layout(
         &self,
         concert: ConcertId,
         schedule: ScheduleId,
-        now: Timestamp,
-    ) -> Result<Vec<Seat>> {
-        self.read(move |conn| catalog::seats(conn, concert, schedule, now))
+    ) -> Result<Vec<SeatPlace>> {
+        self.read(move |conn| catalog::seat_layout(conn, concert, schedule))
+            .await
+    }
+
+    async fn seats_taken(&self, schedule: ScheduleId, now: Timestamp) -> Result<Vec<SeatTaken>> {
+        self.read(move |conn| catalog::seats_taken(conn, schedule, now))
             .await
     }
 
