@@ -28,7 +28,10 @@
 #                     run stops early when every seat is sold)
 #   KILLS [4]         crash: how many SIGKILLs
 #   SERIES [1]        0: no per-request k6 CSV output (no chart; spares k6 the writing)
-#   PROFILE [0]       1: perf record the server during the run, top symbols to results/
+#   PROFILE [0]       1: perf record the server (with call graphs) during the run; writes
+#                     the top symbols by own time and by inclusive time to results/
+#   BIN               run this server binary instead of building one (to compare builds
+#                     side by side, e.g. a copy of an earlier target/release/boxoffice)
 #   RESULTS [loadtest/results]  where summaries go;  KEEP [0] 1: keep the scratch folder
 #   CLUSTER [0]       1 (flow only): two instances on one MySQL database and one Redis, built
 #                     with --features mysql,redis into target/cluster; k6 VUs alternate
@@ -94,8 +97,12 @@ ensure_tools() {
 cluster=${CLUSTER:-0}
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 if [[ $cluster == 1 ]]; then target_dir=$root/target/cluster; fi
-bin=$target_dir/release/boxoffice
+bin=${BIN:-$target_dir/release/boxoffice}
 build() {
+  if [[ -n ${BIN:-} ]]; then
+    log "using BIN=$BIN (not building)"
+    return
+  fi
   if [[ $cluster == 1 ]]; then
     # A target folder of its own: the default release binary (smoke, CI) stays as it is.
     log "cargo build --release --features mysql,redis (into $target_dir)"
@@ -234,9 +241,10 @@ scenario_run() { # NAME SCRIPT SEED_ARGS(4, or "-") [k6 -e args...]
   load0=$(cut -d' ' -f1-3 /proc/loadavg)
   local perf_pid=
   if [[ ${PROFILE:-0} == 1 ]]; then
-    # A flat CPU profile of the server while k6 runs (sampled, so it costs little).
-    perf record -q -F 499 -p "$server_pid" -o "$scratch/$name.perf.data" \
-      -- sleep "$(seconds_of "$duration")" >/dev/null 2>&1 &
+    # A sampled CPU profile of the server while k6 runs, with call graphs unwound from DWARF
+    # (the release build keeps line tables), so time can be charged to callers.
+    perf record -q -F 199 --call-graph dwarf,16384 -p "$server_pid" \
+      -o "$scratch/$name.perf.data" -- sleep "$(seconds_of "$duration")" >/dev/null 2>&1 &
     perf_pid=$!
   fi
   log "$name: k6 for $duration"
@@ -245,9 +253,13 @@ scenario_run() { # NAME SCRIPT SEED_ARGS(4, or "-") [k6 -e args...]
     -e ADMIN_TOKEN="$admin_token" "$@" || status=$?
   if [[ -n $perf_pid ]]; then
     wait "$perf_pid" || true
-    perf report -i "$scratch/$name.perf.data" --stdio --no-children --sort dso,sym \
+    perf report -i "$scratch/$name.perf.data" --stdio --no-children --sort dso,sym -g none \
       --percent-limit 0.5 2>/dev/null | sed "s/ *$//" | grep -v "^$" >"$results/$name-$stamp.perf.txt" || true
-    log "$name: profile in $results/$name-$stamp.perf.txt"
+    # Inclusive time: a function's share with everything it called.
+    perf report -i "$scratch/$name.perf.data" --stdio --children --sort sym -g none \
+      --percent-limit 1.5 2>/dev/null | sed "s/ *$//" | grep -v "^$" \
+      >"$results/$name-$stamp.perf-inclusive.txt" || true
+    log "$name: profile in $results/$name-$stamp.perf{,-inclusive}.txt"
   fi
   local cpu1 hwm load1
   cpu1=$(proc_cpu)
