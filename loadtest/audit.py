@@ -75,11 +75,17 @@ def main():
           SELECT user_id, SUM(amount) AS total FROM balance_history GROUP BY user_id) h
           ON h.user_id = u.id
           WHERE u.balance != COALESCE(h.total, 0)""")
+    # The payment events, indexed once by payment id: looking each payment up in the outbox
+    # itself (no index on the envelope) took minutes for 20,000 payments.
+    conn.executescript("""
+        CREATE TEMP TABLE payment_events AS
+          SELECT json_extract(envelope, '$.data.paymentId') AS payment_id, aggregate_key
+          FROM outbox WHERE event_type = 'payment.completed';
+        CREATE INDEX temp.payment_events_by_id ON payment_events (payment_id);""")
     problems["payments_without_outbox_event"] = one(conn, """
         SELECT COUNT(*) FROM payments p WHERE NOT EXISTS (
-          SELECT 1 FROM outbox o WHERE o.event_type = 'payment.completed'
-            AND o.aggregate_key = 'reservation:' || p.reservation_id
-            AND json_extract(o.envelope, '$.data.paymentId') = p.id)""")
+          SELECT 1 FROM payment_events e WHERE e.payment_id = p.id
+            AND e.aggregate_key = 'reservation:' || p.reservation_id)""")
     counts["payment_events"] = one(
         conn, "SELECT COUNT(*) FROM outbox WHERE event_type = 'payment.completed'")
 

@@ -26,7 +26,7 @@ use crate::store::{DeliveryReport, FailedDelivery, OutboxEvent, Store};
 use super::EventSink;
 
 /// Most events offered in one round.
-const BATCH: u32 = 64;
+const BATCH: u32 = 256;
 /// Most rounds in one run; the rest waits for the next run.
 pub const MAX_ROUNDS: usize = 16;
 /// Longest `last_error` kept on a row.

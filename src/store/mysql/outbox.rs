@@ -98,9 +98,10 @@ pub(super) async fn due(tx: &mut Tx, now: Timestamp, limit: u32) -> Step<Vec<Out
         tx,
         format!(
             "SELECT {COLUMNS} FROM outbox o
-             WHERE o.id IN (SELECT MIN(id) FROM outbox WHERE state = 'pending'
-                            GROUP BY aggregate_key)
-               AND o.next_attempt_at <= ?
+             WHERE o.state = 'pending' AND o.next_attempt_at <= ?
+               AND NOT EXISTS (SELECT 1 FROM outbox p
+                                WHERE p.state = 'pending' AND p.aggregate_key = o.aggregate_key
+                                  AND p.id < o.id)
              ORDER BY o.id
              LIMIT ?"
         ),

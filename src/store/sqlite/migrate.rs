@@ -13,13 +13,23 @@ use crate::domain::error::{Error, Result};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../schema.sql")),
     (2, include_str!("../../../migrations/002_waiting_room.sql")),
+    (
+        3,
+        include_str!("../../../migrations/003_outbox_pending_by_key.sql"),
+    ),
 ];
+
+/// Prepared statements kept per connection: more than the store has.
+const STATEMENT_CACHE: usize = 256;
 
 /// How long a connection waits for a lock before giving up with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings every connection gets, the writer's and the readers' alike.
 pub(super) fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()> {
+    // The writer runs more distinct statements than rusqlite's default cache of 16 holds; a
+    // statement that falls out is parsed again on its next use.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", synchronous.to_string())?;

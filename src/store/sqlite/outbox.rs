@@ -119,9 +119,10 @@ pub(super) fn due(conn: &Connection, now: Timestamp, limit: u32) -> Result<Vec<O
         conn,
         &format!(
             "SELECT {COLUMNS} FROM outbox o
-             WHERE o.id IN (SELECT MIN(id) FROM outbox WHERE state = 'pending'
-                            GROUP BY aggregate_key)
-               AND o.next_attempt_at <= ?1
+             WHERE o.state = 'pending' AND o.next_attempt_at <= ?1
+               AND NOT EXISTS (SELECT 1 FROM outbox p
+                                WHERE p.state = 'pending' AND p.aggregate_key = o.aggregate_key
+                                  AND p.id < o.id)
              ORDER BY o.id
              LIMIT ?2"
         ),
