@@ -1,6 +1,6 @@
-// stampede: BUYERS (20,000) buyers join one show's line within JOIN_WINDOW (10) seconds, top up
-// while they wait, and poll their status every second until admitted; each admitted buyer
-// holds a seat of its own and pays, which ends its session and lets the next one in.
+// stampede: BUYERS (20,000) buyers join one show's line within JOIN_WINDOW (10) seconds and
+// poll their status every second until admitted; each admitted buyer tops up, holds a seat of
+// its own and pays, which ends its session and lets the next one in.
 //
 // One VU plays BUYERS_PER_VU buyers at once with async requests, so 20,000 buyers need 200
 // VUs, not 20,000. Every buyer prints one line for the runner's order check:
@@ -87,10 +87,6 @@ async function buyer(n, seatId, deadline) {
   const token = res.json('token');
   const seq = tokenSeq(token);
 
-  res = await request('chargeBalance', 'PATCH', `/api/users/${userId}/balance`,
-    { amount: catalogue.price }, token, { 'Idempotency-Key': idemKey('charge', userId) });
-  if (!expectStatus(res, 'chargeBalance', 200)) return;
-
   let lastWaitingSent = -1;
   let lastPosition = Infinity;
   for (;;) {
@@ -110,6 +106,11 @@ async function buyer(n, seatId, deadline) {
     await pause(POLL_MS);
   }
   console.log(`ADMIT ${seq} ${lastWaitingSent} ${Date.now()}`);
+
+  // Checkout, as in flow: top up, hold the seat, pay.
+  res = await request('chargeBalance', 'PATCH', `/api/users/${userId}/balance`,
+    { amount: catalogue.price }, token, { 'Idempotency-Key': idemKey('charge', userId) });
+  if (!expectStatus(res, 'chargeBalance', 200)) return;
 
   res = await request('reserveSeat', 'POST', '/api/concerts/reservations',
     { concertId, scheduleId, seatId }, token);

@@ -264,8 +264,11 @@ impl WaitingQueueApi {
         let user = UserId(body.user_id);
         let schedule_id = ScheduleId(body.concert_schedule_id);
         state.store.user(user).await?;
-        let schedule = state.store.schedule(schedule_id, now).await?;
-        if schedule.concert_id != ConcertId(body.concert_id) {
+        let concert = state
+            .seat_maps
+            .concert_of(state.store.as_ref(), schedule_id, now)
+            .await?;
+        if concert != ConcertId(body.concert_id) {
             return Err(ApiError::from(domain::Error::NotFound(format!(
                 "schedule {schedule_id} of concert {}",
                 body.concert_id

@@ -27,9 +27,14 @@ struct Layout {
     bytes: usize,
 }
 
-/// Rendered seat layouts by show, and the answers built from them.
+/// Most shows whose concert is kept.
+const MAX_OWNERS: u64 = 100_000;
+
+/// Rendered seat layouts by show, and the answers built from them; and the concert of each
+/// show, which the waiting room checks on every join.
 pub struct SeatMaps {
     layouts: Cache<ScheduleId, Arc<Layout>>,
+    owners: Cache<ScheduleId, ConcertId>,
 }
 
 impl Default for SeatMaps {
@@ -39,11 +44,28 @@ impl Default for SeatMaps {
                 .max_capacity(MAX_LAYOUT_BYTES)
                 .weigher(|_, layout: &Arc<Layout>| u32::try_from(layout.bytes).unwrap_or(u32::MAX))
                 .build(),
+            owners: Cache::new(MAX_OWNERS),
         }
     }
 }
 
 impl SeatMaps {
+    /// The concert `schedule` is a show of; `NotFound` for an unknown show. A show never
+    /// moves to another concert, so the answer is kept.
+    pub async fn concert_of(
+        &self,
+        store: &dyn Store,
+        schedule: ScheduleId,
+        now: Timestamp,
+    ) -> Result<ConcertId> {
+        if let Some(concert) = self.owners.get(&schedule) {
+            return Ok(concert);
+        }
+        let concert = store.schedule(schedule, now).await?.concert_id;
+        self.owners.insert(schedule, concert);
+        Ok(concert)
+    }
+
     /// The seat map of `schedule` as of `now`, as the JSON bytes of a `SeatMap`. `NotFound`
     /// for an unknown concert or show, or a show of another concert.
     pub async fn render(

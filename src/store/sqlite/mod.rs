@@ -95,6 +95,8 @@ impl Default for SqliteOptions {
 pub struct SqliteStore {
     writer: Writer,
     readers: r2d2::Pool<SqliteConnectionManager>,
+    /// One permit per pooled read connection.
+    read_turns: tokio::sync::Semaphore,
 }
 
 impl SqliteStore {
@@ -134,7 +136,11 @@ impl SqliteStore {
 
         let writer = Writer::start(conn, write_batch)?;
         tracing::info!(path = %path.display(), %synchronous, write_batch, "sqlite store open");
-        Ok(SqliteStore { writer, readers })
+        Ok(SqliteStore {
+            writer,
+            readers,
+            read_turns: tokio::sync::Semaphore::new(READ_POOL_SIZE as usize),
+        })
     }
 
     /// Runs `work` on a pooled connection on a blocking thread, inside a read transaction so
@@ -144,6 +150,13 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        // One blocking thread per pooled connection at most: a read beyond that waits here,
+        // as a cheap task, instead of as a thread parked on the pool (under a stampede tokio
+        // would start hundreds of them).
+        let _turn = self.read_turns.acquire().await.map_err(|_| {
+            tracing::error!("the sqlite read semaphore is closed");
+            Error::Internal("store unavailable".into())
+        })?;
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             let conn = pool.get().map_err(|e| {
