@@ -265,6 +265,9 @@ scenario_run() { # NAME SCRIPT SEED_ARGS(4, or "-") [k6 -e args...]
   cpu1=$(proc_cpu)
   hwm=$(proc_hwm)
   load1=$(cut -d' ' -f1-3 /proc/loadavg)
+  # The server's own view of each request's time, to set beside k6's (which also counts the
+  # time a request waits for k6 itself on a busy machine).
+  curl -fsS "http://127.0.0.1:$port/metrics" >"$scratch/$name.metrics.txt" 2>/dev/null || true
   local audit_status=0
   if [[ $seed_args != - ]]; then
     "$python" "$here/audit.py" --db "$db" --base "http://127.0.0.1:$port" \

@@ -152,6 +152,38 @@ def admission_order(path):
             "out_of_order": out_of_order}
 
 
+def server_times(path):
+    """Per route, the server's own p50/p95/p99 in ms from its Prometheus histogram
+    (http_request_duration_seconds, all methods and statuses together): the upper bound of the
+    bucket each percentile falls in. Includes the seeding's requests, which use other routes."""
+    buckets = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                if not line.startswith("http_request_duration_seconds_bucket{"):
+                    continue
+                labels, value = line.rsplit(" ", 1)
+                route = labels.split('route="', 1)[1].split('"', 1)[0]
+                le = labels.split('le="', 1)[1].split('"', 1)[0]
+                bound = float("inf") if le == "+Inf" else float(le)
+                per_route = buckets.setdefault(route, {})
+                per_route[bound] = per_route.get(bound, 0) + float(value)
+    except FileNotFoundError:
+        return {}
+    out = {}
+    for route, cumulative in buckets.items():
+        bounds = sorted(cumulative)
+        total = cumulative[bounds[-1]]
+        if not total:
+            continue
+        q = {"count": int(total)}
+        for name, share in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+            bound = next(b for b in bounds if cumulative[b] >= share * total)
+            q[name] = bound * 1000
+        out[route] = q
+    return out
+
+
 def scenario(scratch, name):
     summary = load_json(f"{scratch}/{name}.summary.json") or {"metrics": {}, "root_group": {}}
     metrics = summary.get("metrics", {})
@@ -185,6 +217,7 @@ def scenario(scratch, name):
         "k6_cpu_seconds": k6_cpu,
         "audit": audit,
         "series": per_second,
+        "server_ms": server_times(f"{scratch}/{name}.metrics.txt"),
     }
     for counter in ("holds_won", "holds_lost"):
         if counter in metrics:
@@ -301,6 +334,17 @@ def markdown(results, fsync, checks, mach, title):
             for name, q in r["by_request"].items():
                 lines.append(f"| {name} | {q['count']} | {q['rate']:.0f} | {fmt(q['p50'])} | "
                              f"{fmt(q['p95'])} | {fmt(q['p99'])} | {fmt(q['max'])} |")
+        served = {n: q for n, q in (r.get("server_ms") or {}).items() if n in r["by_request"]}
+        if served:
+            lines += ["", "Time in the server, from its own histogram (the request's time from "
+                      "the middleware's start to the answer, without the time it waited for a "
+                      "CPU before that; each figure is the upper bound of the histogram bucket "
+                      "the percentile falls in):", "",
+                      "| request | count | p50 ms ≤ | p95 ms ≤ | p99 ms ≤ |",
+                      "| --- | ---: | ---: | ---: | ---: |"]
+            for name, q in served.items():
+                lines.append(f"| {name} | {q['count']} | {q['p50']:g} | {q['p95']:g} | "
+                             f"{q['p99']:g} |")
     return "\n".join(lines) + "\n"
 
 
