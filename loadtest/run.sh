@@ -32,6 +32,7 @@
 #                     the top symbols by own time and by inclusive time to results/
 #   BIN               run this server binary instead of building one (to compare builds
 #                     side by side, e.g. a copy of an earlier target/release/boxoffice)
+#   LABEL             the build's name in the summary [the checkout's commit]; set it with BIN
 #   RESULTS [loadtest/results]  where summaries go;  KEEP [0] 1: keep the scratch folder
 #   CLUSTER [0]       1 (flow only): two instances on one MySQL database and one Redis, built
 #                     with --features mysql,redis into target/cluster; k6 VUs alternate
@@ -281,6 +282,7 @@ json.dump({
   "server_cpu_seconds": round($cpu1 - $cpu0, 2), "server_peak_rss_kib": int("$hwm" or 0),
   "load_before": "$load0", "load_after": "$load1", "duration": "$duration",
   "write_batch": $write_batch, "sync": "$sync", "flags": "${extra_flags[*]} ${optional[*]}",
+  "build": "${LABEL:-$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}",
 }, open(sys.argv[1], "w"))
 EOF
   log "$name: k6 exit $status, audit exit $audit_status"
@@ -366,6 +368,7 @@ import json, sys
 json.dump({"scenario": "crash", "k6_status": 0, "audit_status": $status,
   "kills": $(wc -l <"$scratch/crash.kills"), "duration": "$duration",
   "write_batch": $write_batch, "sync": "$sync", "flags": "${extra_flags[*]} ${optional[*]}",
+  "build": "${LABEL:-$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}",
   "server_cpu_seconds": None, "server_peak_rss_kib": None,
   "load_before": "", "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)"}, open(sys.argv[1], "w"))
 EOF
@@ -477,6 +480,7 @@ json.dump({
   "server_cpu_seconds": $cpu, "server_peak_rss_kib": $hwm,
   "load_before": "$load0", "load_after": "$load1", "duration": "$duration",
   "write_batch": $write_batch, "sync": "$sync", "flags": "${extra_flags[*]} ${optional[*]}",
+  "build": "${LABEL:-$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}",
   "cluster": {"instances": ${#bases[@]}, "db": "MySQL protocol, server $version",
               "queue": "Redis db $redis_db", "per_instance": "$(IFS=';'; echo "${per[*]}")",
               "audit": "minimal MySQL audit (mysql CLI), not audit.py"},

@@ -291,7 +291,8 @@ def markdown(results, fsync, checks, mach, title):
     for r in results:
         m = r["meta"]
         lines += ["", f"## {r['name']}", ""]
-        lines.append(f"Settings: duration {m.get('duration')}, sync={m.get('sync')}, "
+        lines.append(f"Settings: build {m.get('build', '?')}, duration {m.get('duration')}, "
+                     f"sync={m.get('sync')}, "
                      f"write batch {m.get('write_batch')}, flags `{m.get('flags', '').strip()}`; "
                      f"load average before {m.get('load_before')}, after {m.get('load_after')}.")
         if m.get("cluster"):
