@@ -337,6 +337,8 @@ run_crash() {
   start_server "$db" "$scratch/crash.server.log"
   # shellcheck disable=SC2046
   seed $(flow_catalogue)
+  local load0
+  load0=$(cut -d' ' -f1-3 /proc/loadavg)
   log "crash: flow for $duration, $kills SIGKILLs at random moments"
   run_k6 crash flow.js -e BASE_URL="http://127.0.0.1:$port" -e CRASH=1 \
     -e CATALOGUE="$scratch/catalogue.json" -e DURATION="$duration" -e RUN_ID="$stamp" &
@@ -371,7 +373,7 @@ json.dump({"scenario": "crash", "k6_status": 0, "audit_status": $status,
   "write_batch": $write_batch, "sync": "$sync", "flags": "${extra_flags[*]} ${optional[*]}",
   "build": "${LABEL:-$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}",
   "server_cpu_seconds": None, "server_peak_rss_kib": None,
-  "load_before": "", "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)"}, open(sys.argv[1], "w"))
+  "load_before": "$load0", "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)"}, open(sys.argv[1], "w"))
 EOF
   summarize crash || status=1
   return $status
