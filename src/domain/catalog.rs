@@ -160,24 +160,35 @@ pub struct SeatTaken {
     pub status: SeatStatus,
 }
 
-/// The seat map as of one moment: every place of `layout` (ordered by id) with its status,
-/// `available` unless it is in `taken`.
-pub fn seat_map(schedule: ScheduleId, layout: Vec<SeatPlace>, taken: &[SeatTaken]) -> Vec<Seat> {
-    let mut taken = taken.to_vec();
-    taken.sort_unstable_by_key(|t| t.id);
+/// The seats of a show someone has at one moment, sorted by seat id; every other seat of the
+/// show is available.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TakenSeats(Vec<SeatTaken>);
+
+impl TakenSeats {
+    pub fn new(mut taken: Vec<SeatTaken>) -> Self {
+        taken.sort_unstable_by_key(|t| t.id);
+        TakenSeats(taken)
+    }
+
+    /// The status of `seat` at that moment.
+    pub fn status_of(&self, seat: SeatId) -> SeatStatus {
+        self.0
+            .binary_search_by_key(&seat, |t| t.id)
+            .map_or(SeatStatus::Available, |i| self.0[i].status)
+    }
+}
+
+/// The seat map as of one moment: every place of `layout` with its status in `taken`.
+pub fn seat_map(schedule: ScheduleId, layout: Vec<SeatPlace>, taken: &TakenSeats) -> Vec<Seat> {
     layout
         .into_iter()
-        .map(|place| {
-            let status = taken
-                .binary_search_by_key(&place.id, |t| t.id)
-                .map_or(SeatStatus::Available, |i| taken[i].status);
-            Seat {
-                id: place.id,
-                schedule_id: schedule,
-                seat_number: place.seat_number,
-                price: place.price,
-                status,
-            }
+        .map(|place| Seat {
+            id: place.id,
+            schedule_id: schedule,
+            status: taken.status_of(place.id),
+            seat_number: place.seat_number,
+            price: place.price,
         })
         .collect()
 }

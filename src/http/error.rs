@@ -154,7 +154,7 @@ pub fn json_response(err: &ApiError) -> poem::Response {
     let body = serde_json::to_vec(&err.body()).unwrap_or_default();
     poem::Response::builder()
         .status(err.status)
-        .content_type("application/json; charset=utf-8")
+        .content_type(super::json::CONTENT_TYPE)
         .body(body)
 }
 

@@ -17,7 +17,8 @@ use serde::Serialize;
 
 use crate::domain::Timestamp;
 
-const CONTENT_TYPE: &str = "application/json; charset=utf-8";
+/// The content type of every JSON answer.
+pub(super) const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 /// A JSON answer; the spec shows `T`'s schema, the body is `T`'s serde serialization.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use moka::sync::Cache;
 
-use crate::domain::catalog::{SeatPlace, SeatStatus, SeatTaken};
+use crate::domain::catalog::{SeatPlace, SeatStatus, TakenSeats};
 use crate::domain::error::Result;
 use crate::domain::{ConcertId, ScheduleId, SeatId, Timestamp};
 use crate::store::Store;
@@ -88,8 +88,7 @@ impl SeatMaps {
                 layout
             }
         };
-        let mut taken = store.seats_taken(schedule, now).await?;
-        taken.sort_unstable_by_key(|t| t.id);
+        let taken = TakenSeats::new(store.seats_taken(schedule, now).await?);
         Ok(layout.answer(schedule, &taken))
     }
 }
@@ -122,8 +121,8 @@ impl Layout {
         }
     }
 
-    /// The answer with `taken` (sorted by seat id) marked and every other seat available.
-    fn answer(&self, schedule: ScheduleId, taken: &[SeatTaken]) -> Vec<u8> {
+    /// The answer with each seat's status in `taken`.
+    fn answer(&self, schedule: ScheduleId, taken: &TakenSeats) -> Vec<u8> {
         use std::io::Write;
         let mut out = Vec::with_capacity(self.bytes);
         // Writing to a Vec cannot fail.
@@ -132,18 +131,12 @@ impl Layout {
             r#"{{"concertId":{},"scheduleId":{},"seats":["#,
             self.concert.0, schedule.0
         );
-        let mut taken = taken.iter().peekable();
         for (i, (id, head)) in self.seats.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            while taken.next_if(|t| t.id < *id).is_some() {}
-            let status = match taken.next_if(|t| t.id == *id) {
-                Some(t) => t.status,
-                None => SeatStatus::Available,
-            };
             out.extend_from_slice(head.as_bytes());
-            out.extend_from_slice(status.as_str().as_bytes());
+            out.extend_from_slice(taken.status_of(*id).as_str().as_bytes());
             out.extend_from_slice(b"\"}");
         }
         out.extend_from_slice(b"]}");
@@ -157,7 +150,7 @@ mod tests {
 
     use super::*;
     use crate::domain::Money;
-    use crate::domain::catalog::{Seat, seat_map};
+    use crate::domain::catalog::{Seat, SeatTaken, seat_map};
     use crate::http::concerts::{SeatMap, SeatView};
 
     fn place(id: i64, number: &str, price: i64) -> SeatPlace {
@@ -176,7 +169,12 @@ mod tests {
             place(7, "B1", 5),
             place(9, "B2", 9_999_999),
         ];
-        let taken = [
+        // Not in seat order, as the store may answer them.
+        let taken = TakenSeats::new(vec![
+            SeatTaken {
+                id: SeatId(9),
+                status: SeatStatus::Sold,
+            },
             SeatTaken {
                 id: SeatId(1), // of no seat of this show: ignored
                 status: SeatStatus::Held,
@@ -185,11 +183,7 @@ mod tests {
                 id: SeatId(4),
                 status: SeatStatus::Held,
             },
-            SeatTaken {
-                id: SeatId(9),
-                status: SeatStatus::Sold,
-            },
-        ];
+        ]);
         let layout = Layout::render(ConcertId(2), places.clone());
         let answer = layout.answer(ScheduleId(5), &taken);
         let parsed: serde_json::Value = serde_json::from_slice(&answer).unwrap();
@@ -212,7 +206,8 @@ mod tests {
 
     #[test]
     fn a_show_without_seats_has_an_empty_map() {
-        let answer = Layout::render(ConcertId(1), vec![]).answer(ScheduleId(1), &[]);
+        let answer =
+            Layout::render(ConcertId(1), vec![]).answer(ScheduleId(1), &TakenSeats::default());
         assert_eq!(answer, br#"{"concertId":1,"scheduleId":1,"seats":[]}"#);
     }
 }

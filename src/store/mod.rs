@@ -5,7 +5,9 @@
 use async_trait::async_trait;
 
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
-use crate::domain::catalog::{Concert, NewConcert, Schedule, Seat, SeatPlace, SeatTaken, seat_map};
+use crate::domain::catalog::{
+    Concert, NewConcert, Schedule, Seat, SeatPlace, SeatTaken, TakenSeats, seat_map,
+};
 use crate::domain::error::Result;
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
@@ -126,7 +128,7 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Vec<Seat>> {
         let layout = self.seat_layout(concert, schedule).await?;
-        let taken = self.seats_taken(schedule, now).await?;
+        let taken = TakenSeats::new(self.seats_taken(schedule, now).await?);
         Ok(seat_map(schedule, layout, &taken))
     }
 

@@ -1,9 +1,12 @@
 //! What every store adapter does when it turns stored columns back into domain values: the
 //! same checks, whatever the backend, so a bad row is an internal error in every one of them.
 
+use crate::domain::catalog::{SeatPlace, SeatStatus, SeatTaken};
 use crate::domain::error::{Error, Result};
 use crate::domain::reservation::{Reservation, ReservationStatus};
-use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, UserId, from_millis};
+use crate::domain::{
+    ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis,
+};
 
 /// An amount read back from storage. A negative one means the data is damaged: an internal
 /// error, logged, never shown to the client.
@@ -33,4 +36,24 @@ pub(crate) fn reservation(id: ReservationId, columns: ReservationColumns) -> Res
         created_at: from_millis(created),
         expires_at: from_millis(expires),
     })
+}
+
+/// A seat's place from its id, seat number and price columns.
+pub(crate) fn seat_place((id, seat_number, price): (i64, String, i64)) -> Result<SeatPlace> {
+    Ok(SeatPlace {
+        id: SeatId(id),
+        seat_number,
+        price: money(price)?,
+    })
+}
+
+/// A taken seat from its id, status and held-until (milliseconds) columns, as seen at `now`.
+pub(crate) fn seat_taken(
+    (id, status, held_until): (i64, String, Option<i64>),
+    now: Timestamp,
+) -> SeatTaken {
+    SeatTaken {
+        id: SeatId(id),
+        status: SeatStatus::as_seen_at(&status, held_until.map(from_millis), now),
+    }
 }

@@ -6,10 +6,11 @@ use mysql_async::Value;
 use mysql_async::prelude::Queryable;
 
 use super::accounts::inserted_id;
-use super::{Step, Tx, money};
-use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatStatus, SeatTaken};
+use super::{Step, Tx};
+use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken};
 use crate::domain::error::Error;
-use crate::domain::{ConcertId, ScheduleId, SeatId, Timestamp, from_millis, to_millis};
+use crate::domain::{ConcertId, ScheduleId, Timestamp, from_millis, to_millis};
+use crate::store::stored;
 
 /// Seats written per INSERT statement: one round trip per chunk, not per seat.
 const SEATS_PER_INSERT: usize = 500;
@@ -183,15 +184,10 @@ pub(super) async fn seat_layout(
             (schedule.0,),
         )
         .await?;
-    rows.into_iter()
-        .map(|(id, seat_number, price)| {
-            Ok(SeatPlace {
-                id: SeatId(id),
-                seat_number,
-                price: money(price)?,
-            })
-        })
-        .collect()
+    Ok(rows
+        .into_iter()
+        .map(stored::seat_place)
+        .collect::<Result<_, _>>()?)
 }
 
 /// Sold seats and live holds, from the (schedule_id, status, held_until) index alone.
@@ -200,24 +196,17 @@ pub(super) async fn seats_taken(
     schedule: ScheduleId,
     now: Timestamp,
 ) -> Step<Vec<SeatTaken>> {
-    let rows: Vec<(i64, i64)> = tx
+    let rows: Vec<(i64, String, Option<i64>)> = tx
         .exec(
-            "SELECT id, 1 FROM seats WHERE schedule_id = ? AND status = 'sold'
+            "SELECT id, status, held_until FROM seats WHERE schedule_id = ? AND status = 'sold'
              UNION ALL
-             SELECT id, 0 FROM seats
+             SELECT id, status, held_until FROM seats
               WHERE schedule_id = ? AND status = 'held' AND held_until > ?",
             (schedule.0, schedule.0, to_millis(now)),
         )
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, sold)| SeatTaken {
-            id: SeatId(id),
-            status: if sold == 1 {
-                SeatStatus::Sold
-            } else {
-                SeatStatus::Held
-            },
-        })
+        .map(|row| stored::seat_taken(row, now))
         .collect())
 }

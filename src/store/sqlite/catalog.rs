@@ -4,11 +4,11 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::accounts::money;
 use super::db;
-use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatStatus, SeatTaken};
+use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken};
 use crate::domain::error::{Error, Result};
-use crate::domain::{ConcertId, ScheduleId, SeatId, Timestamp, from_millis, to_millis};
+use crate::domain::{ConcertId, ScheduleId, Timestamp, from_millis, to_millis};
+use crate::store::stored;
 
 /// Inserts the concert, its shows and all their seats in the caller's transaction.
 pub(super) fn create_concert(
@@ -196,24 +196,12 @@ pub(super) fn seat_layout(
         .map_err(db)?;
     let rows = stmt
         .query_map([schedule.0], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, i64>(2)?,
-            ))
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })
         .map_err(db)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(db)?;
-    rows.into_iter()
-        .map(|(id, seat_number, price)| {
-            Ok(SeatPlace {
-                id: SeatId(id),
-                seat_number,
-                price: money(price)?,
-            })
-        })
-        .collect()
+    rows.into_iter().map(stored::seat_place).collect()
 }
 
 /// Sold seats and live holds: two ranges of the (schedule_id, status, held_until) index, which
@@ -225,21 +213,17 @@ pub(super) fn seats_taken(
 ) -> Result<Vec<SeatTaken>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT id, 1 FROM seats WHERE schedule_id = ?1 AND status = 'sold'
+            "SELECT id, status, held_until FROM seats WHERE schedule_id = ?1 AND status = 'sold'
              UNION ALL
-             SELECT id, 0 FROM seats
+             SELECT id, status, held_until FROM seats
               WHERE schedule_id = ?1 AND status = 'held' AND held_until > ?2",
         )
         .map_err(db)?;
     stmt.query_map(params![schedule.0, to_millis(now)], |row| {
-        Ok(SeatTaken {
-            id: SeatId(row.get(0)?),
-            status: if row.get::<_, i64>(1)? == 1 {
-                SeatStatus::Sold
-            } else {
-                SeatStatus::Held
-            },
-        })
+        Ok(stored::seat_taken(
+            (row.get(0)?, row.get(1)?, row.get(2)?),
+            now,
+        ))
     })
     .map_err(db)?
     .collect::<rusqlite::Result<Vec<_>>>()
