@@ -53,10 +53,13 @@ results=${RESULTS:-$here/results}
 write_batch=${WRITE_BATCH:-64}
 sync=${SYNC:-full}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
+# The build the summaries name: LABEL, or the checkout's commit.
+build=${LABEL:-$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 scratch_root="$here/results/tmp"
 mkdir -p "$results" "$scratch_root"
 
 log() { printf '== %s\n' "$*" >&2; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
 
 seconds_of() { # "20s" "2m" "90" -> seconds
@@ -239,7 +242,7 @@ scenario_run() { # NAME SCRIPT SEED_ARGS(4, or "-") [k6 -e args...]
   fi
   local cpu0 load0 status=0
   cpu0=$(proc_cpu)
-  load0=$(cut -d' ' -f1-3 /proc/loadavg)
+  load0=$(loadavg)
   local perf_pid=
   if [[ ${PROFILE:-0} == 1 ]]; then
     # A sampled CPU profile of the server while k6 runs, with call graphs unwound from DWARF
@@ -266,7 +269,7 @@ scenario_run() { # NAME SCRIPT SEED_ARGS(4, or "-") [k6 -e args...]
   local cpu1 hwm load1
   cpu1=$(proc_cpu)
   hwm=$(proc_hwm)
-  load1=$(cut -d' ' -f1-3 /proc/loadavg)
+  load1=$(loadavg)
   # The server's own view of each request's time, to set beside k6's (which also counts the
   # time a request waits for k6 itself on a busy machine).
   curl -fsS "http://127.0.0.1:$port/metrics" >"$scratch/$name.metrics.txt" 2>/dev/null || true
@@ -283,7 +286,7 @@ json.dump({
   "server_cpu_seconds": round($cpu1 - $cpu0, 2), "server_peak_rss_kib": int("$hwm" or 0),
   "load_before": "$load0", "load_after": "$load1", "duration": "$duration",
   "write_batch": $write_batch, "sync": "$sync", "flags": "${extra_flags[*]} ${optional[*]}",
-  "build": "${LABEL:-$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}",
+  "build": "$build",
 }, open(sys.argv[1], "w"))
 EOF
   log "$name: k6 exit $status, audit exit $audit_status"
@@ -338,7 +341,7 @@ run_crash() {
   # shellcheck disable=SC2046
   seed $(flow_catalogue)
   local load0
-  load0=$(cut -d' ' -f1-3 /proc/loadavg)
+  load0=$(loadavg)
   log "crash: flow for $duration, $kills SIGKILLs at random moments"
   run_k6 crash flow.js -e BASE_URL="http://127.0.0.1:$port" -e CRASH=1 \
     -e CATALOGUE="$scratch/catalogue.json" -e DURATION="$duration" -e RUN_ID="$stamp" &
@@ -371,9 +374,9 @@ import json, sys
 json.dump({"scenario": "crash", "k6_status": 0, "audit_status": $status,
   "kills": $(wc -l <"$scratch/crash.kills"), "duration": "$duration",
   "write_batch": $write_batch, "sync": "$sync", "flags": "${extra_flags[*]} ${optional[*]}",
-  "build": "${LABEL:-$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}",
+  "build": "$build",
   "server_cpu_seconds": None, "server_peak_rss_kib": None,
-  "load_before": "$load0", "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)"}, open(sys.argv[1], "w"))
+  "load_before": "$load0", "load_after": "$(loadavg)"}, open(sys.argv[1], "w"))
 EOF
   summarize crash || status=1
   return $status
@@ -457,7 +460,7 @@ run_cluster_flow() {
   seed $(flow_catalogue)
   local cpu0=() load0 load1 pid
   for pid in "${cluster_pids[@]}"; do cpu0+=("$(proc_cpu "$pid")"); done
-  load0=$(cut -d' ' -f1-3 /proc/loadavg)
+  load0=$(loadavg)
   log "$name: k6 for $duration over ${#bases[@]} instances"
   run_k6 "$name" flow.js -e BASE_URL="${bases[0]}" -e BASE_URLS="$(IFS=,; echo "${bases[*]}")" \
     -e CATALOGUE="$scratch/catalogue.json" -e DURATION="$duration" -e RUN_ID="$stamp" \
@@ -471,7 +474,7 @@ run_cluster_flow() {
     cpu=$(awk -v a="$cpu" -v b="$c" 'BEGIN { printf "%.2f", a + b }')
     hwm=$(( hwm + h ))
   done
-  load1=$(cut -d' ' -f1-3 /proc/loadavg)
+  load1=$(loadavg)
   mysql_audit || audit_status=$?
   cleanup_instances
   local version
@@ -483,7 +486,7 @@ json.dump({
   "server_cpu_seconds": $cpu, "server_peak_rss_kib": $hwm,
   "load_before": "$load0", "load_after": "$load1", "duration": "$duration",
   "write_batch": $write_batch, "sync": "$sync", "flags": "${extra_flags[*]} ${optional[*]}",
-  "build": "${LABEL:-$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}",
+  "build": "$build",
   "cluster": {"instances": ${#bases[@]}, "db": "MySQL protocol, server $version",
               "queue": "Redis db $redis_db", "per_instance": "$(IFS=';'; echo "${per[*]}")",
               "audit": "minimal MySQL audit (mysql CLI), not audit.py"},
@@ -505,7 +508,7 @@ main() {
   build
   optional_flags
   scratch=$(mktemp -d "$scratch_root/$scenario-$stamp-XXXX")
-  log "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); scratch $scratch"
+  log "machine: $(nproc) cores, load $(loadavg); scratch $scratch"
 
   local status=0
   case $scenario in
