@@ -33,6 +33,11 @@ pub(super) fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", synchronous.to_string())?;
+    // Temporary files in memory. This covers the writer's savepoint journals: a job of a
+    // write batch changes more pages than SQLite keeps in memory by default (64 KiB), and each
+    // job then created, wrote and deleted a temporary file, about 9% of the server's CPU in
+    // the flow profile. The journal only ever rolls back one job; it never needs the disk.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
 
@@ -88,4 +93,30 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
         tracing::info!(version, "applied sqlite schema migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pragma(conn: &Connection, name: &str) -> i64 {
+        conn.pragma_query_value(None, name, |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn every_connection_gets_the_settings() {
+        let conn = Connection::open_in_memory().unwrap();
+        configure(&conn, Synchronous::Full).unwrap();
+        assert_eq!(pragma(&conn, "foreign_keys"), 1);
+        assert_eq!(pragma(&conn, "synchronous"), 2, "FULL");
+        assert_eq!(
+            pragma(&conn, "temp_store"),
+            2,
+            "MEMORY: savepoint journals never hit the disk"
+        );
+
+        configure(&conn, Synchronous::Normal).unwrap();
+        assert_eq!(pragma(&conn, "synchronous"), 1, "NORMAL");
+    }
 }
