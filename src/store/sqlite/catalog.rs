@@ -65,14 +65,14 @@ pub(super) fn create_concert(
     })
 }
 
-/// Shows with their seat counts as of `now`: `?1` is now in milliseconds. The two counts use
-/// the (schedule_id, status, held_until) index each.
+/// Shows with their seat counts as of `now`: `?1` is now in milliseconds. A seat is available
+/// unless it is sold (counted in `sold_seats` by a trigger, migration 4) or held by a hold
+/// that has not run out (counted through the (schedule_id, status, held_until) index).
 const SCHEDULE_COLUMNS: &str = "
     SELECT sc.id, sc.concert_id, sc.start_time, sc.total_seats,
-           (SELECT COUNT(*) FROM seats s
-             WHERE s.schedule_id = sc.id AND s.status = 'available')
-         + (SELECT COUNT(*) FROM seats s
-             WHERE s.schedule_id = sc.id AND s.status = 'held' AND s.held_until <= ?1)
+           sc.total_seats - sc.sold_seats
+         - (SELECT COUNT(*) FROM seats s
+             WHERE s.schedule_id = sc.id AND s.status = 'held' AND s.held_until > ?1)
              AS available_seats
     FROM schedules sc";
 

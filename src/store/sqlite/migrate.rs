@@ -17,6 +17,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../../migrations/003_outbox_pending_by_key.sql"),
     ),
+    (
+        4,
+        include_str!("../../../migrations/004_schedule_sold_seats.sql"),
+    ),
 ];
 
 /// Prepared statements kept per connection: more than the store has.
