@@ -2,8 +2,9 @@
 //!
 //! Every write goes to the one writer connection on its own thread ([`writer`]) and runs in a
 //! `BEGIN IMMEDIATE` transaction, so writes are serialized by construction and a business
-//! operation is all or nothing. Reads use a pool of connections on tokio's blocking threads;
-//! WAL mode lets them run beside the writer and see only committed data. The schema is
+//! operation is all or nothing. Reads use a pool of connections, a request's reads on the
+//! calling task and reads of whole tables on tokio's blocking threads; WAL mode lets them run
+//! beside the writer and see only committed data. The schema is
 //! `schema.sql`, versioned with `PRAGMA user_version` ([`migrate`]).
 //!
 //! The queries live in one file per subject, next to the operation that runs them.
@@ -143,35 +144,60 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `work` on a pooled connection on a blocking thread, inside a read transaction so
-    /// that all its queries see one snapshot.
+    /// Runs `work` on a pooled connection inside a read transaction, so that all its queries
+    /// see one snapshot, on the calling task. For the reads of a request, which are bounded by
+    /// one row, one user or one show and take tens to hundreds of microseconds: handing them
+    /// to a blocking thread and back cost more CPU than most of them (a fifth of the server's
+    /// CPU per request in the flow load test went to the hand-over). Reads that grow with a
+    /// whole table use [`SqliteStore::scan`].
     async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce(&Connection) -> Result<T>,
+    {
+        let _turn = self.read_turn().await?;
+        read_on(&self.readers, work)
+    }
+
+    /// [`SqliteStore::read`] on a blocking thread, for reads whose cost grows with a table
+    /// (every concert, the outbox, a show's whole layout), which must not hold up the tasks
+    /// of a tokio worker.
+    async fn scan<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        // One blocking thread per pooled connection at most: a read beyond that waits here,
-        // as a cheap task, instead of as a thread parked on the pool (under a stampede tokio
-        // would start hundreds of them).
-        let _turn = self.read_turns.acquire().await.map_err(|_| {
+        let _turn = self.read_turn().await?;
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || read_on(&pool, work))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "sqlite read task failed");
+                Error::Internal("store read failed".into())
+            })?
+    }
+
+    /// One permit per pooled connection: a read beyond that waits here, as a cheap task,
+    /// never blocking a thread on the pool.
+    async fn read_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.read_turns.acquire().await.map_err(|_| {
             tracing::error!("the sqlite read semaphore is closed");
             Error::Internal("store unavailable".into())
-        })?;
-        let pool = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = pool.get().map_err(|e| {
-                tracing::error!(error = %e, "no sqlite read connection");
-                Error::Internal("store unavailable".into())
-            })?;
-            let snapshot = ReadSnapshot::begin(&conn)?;
-            work(snapshot.0)
         })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "sqlite read task failed");
-            Error::Internal("store read failed".into())
-        })?
     }
+}
+
+/// Runs `work` in a read transaction on a connection of `pool` (the caller holds a turn, so
+/// one is free).
+fn read_on<T>(
+    pool: &r2d2::Pool<SqliteConnectionManager>,
+    work: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    let conn = pool.get().map_err(|e| {
+        tracing::error!(error = %e, "no sqlite read connection");
+        Error::Internal("store unavailable".into())
+    })?;
+    let snapshot = ReadSnapshot::begin(&conn)?;
+    work(snapshot.0)
 }
 
 /// A read transaction: every query of one read sees the same snapshot. Ended (rolled back; it
@@ -230,7 +256,7 @@ impl Store for SqliteStore {
     }
 
     async fn concerts(&self, now: Timestamp) -> Result<Vec<Concert>> {
-        self.read(move |conn| catalog::concerts(conn, now)).await
+        self.scan(move |conn| catalog::concerts(conn, now)).await
     }
 
     async fn concert(&self, id: ConcertId, now: Timestamp) -> Result<Concert> {
@@ -247,7 +273,7 @@ impl Store for SqliteStore {
         concert: ConcertId,
         schedule: ScheduleId,
     ) -> Result<Vec<SeatPlace>> {
-        self.read(move |conn| catalog::seat_layout(conn, concert, schedule))
+        self.scan(move |conn| catalog::seat_layout(conn, concert, schedule))
             .await
     }
 
@@ -329,11 +355,11 @@ impl Store for SqliteStore {
     }
 
     async fn outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>> {
-        self.read(move |conn| outbox::list(conn, limit)).await
+        self.scan(move |conn| outbox::list(conn, limit)).await
     }
 
     async fn due_events(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEvent>> {
-        self.read(move |conn| outbox::due(conn, now, limit)).await
+        self.scan(move |conn| outbox::due(conn, now, limit)).await
     }
 
     async fn record_deliveries(&self, report: DeliveryReport, now: Timestamp) -> Result<()> {
@@ -349,7 +375,7 @@ impl Store for SqliteStore {
     }
 
     async fn outbox_summary(&self, dead_letters: u32) -> Result<OutboxSummary> {
-        self.read(move |conn| outbox::summary(conn, dead_letters))
+        self.scan(move |conn| outbox::summary(conn, dead_letters))
             .await
     }
 

@@ -20,7 +20,7 @@ impl QueueJournal for SqliteStore {
     }
 
     async fn load_queue_state(&self) -> Result<SavedQueues> {
-        self.read(load).await
+        self.scan(load).await
     }
 }
 
