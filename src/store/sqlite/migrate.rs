@@ -45,11 +45,24 @@ pub(super) fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite
     Ok(())
 }
 
-/// Puts the file in WAL mode (a property of the file, so once is enough).
+/// Puts the file in WAL mode (a property of the file, so once is enough). Switching a new file
+/// needs it to itself, and SQLite answers `SQLITE_BUSY` at once, without waiting as the busy
+/// timeout does, while another process opens it too: that is retried for up to the busy
+/// timeout.
 pub(super) fn enable_wal(conn: &Connection) -> Result<()> {
-    let mode: String = conn
-        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-        .map_err(db)?;
+    let started = std::time::Instant::now();
+    let mode: String = loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)) {
+            Ok(mode) => break mode,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(db(e)),
+        }
+    };
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::error!(mode, "sqlite refused WAL mode");
         return Err(Error::Internal(format!(
