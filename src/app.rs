@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use poem::Server;
-use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::listener::{Acceptor, TcpAcceptor};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -31,6 +31,11 @@ use crate::store::sqlite::{SqliteOptions, SqliteStore};
 
 /// How long requests in flight get to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Connections the kernel may queue for the server before it accepts them (capped by
+/// `net.core.somaxconn`). The default of the standard library and tokio, 1,024, overflowed in
+/// the 20,000-buyer load test: the kernel then drops the handshakes it cannot queue, and a
+/// buyer's request fails or waits for a retransmission seconds later.
+const LISTEN_BACKLOG: u32 = 65_535;
 /// How long an ended session's token still identifies its buyer.
 const ENDED_TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// The longest wait between two delivery attempts of one event.
@@ -198,6 +203,34 @@ async fn kafka_sink(config: &Config, brokers: &str) -> anyhow::Result<Arc<dyn Ev
     Ok(Arc::new(sink))
 }
 
+/// Binds the first address `listen` resolves to that accepts, with a backlog of
+/// [`LISTEN_BACKLOG`].
+async fn listen(listen: &str) -> anyhow::Result<TcpAcceptor> {
+    let mut last_error = None;
+    for addr in tokio::net::lookup_host(listen).await? {
+        match bind(addr) {
+            Ok(listener) => return Ok(TcpAcceptor::from_tokio(listener)?),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(match last_error {
+        Some(e) => anyhow::Error::new(e).context(format!("cannot listen on {listen}")),
+        None => anyhow::anyhow!("{listen} resolves to no address"),
+    })
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted server can bind at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 #[cfg(not(feature = "kafka"))]
 async fn kafka_sink(_config: &Config, _brokers: &str) -> anyhow::Result<Arc<dyn EventSink>> {
     anyhow::bail!("--kafka-brokers needs a boxoffice built with `--features kafka`")
@@ -228,9 +261,7 @@ impl App {
         })
         .await?;
 
-        let acceptor = TcpListener::bind(config.listen.clone())
-            .into_acceptor()
-            .await?;
+        let acceptor = listen(&config.listen).await?;
         let addr = acceptor
             .local_addr()
             .first()
@@ -295,6 +326,8 @@ impl App {
 
 #[cfg(test)]
 mod tests {
+    use poem::listener::Acceptor;
+
     use super::*;
 
     #[test]
@@ -348,5 +381,46 @@ mod tests {
         );
         let file = Path::new("./boxoffice.db");
         assert_eq!(db_for_log(file), "./boxoffice.db");
+    }
+
+    /// Connections nobody has accepted yet wait in the kernel's queue. With the default
+    /// backlog of 1,024 the rest of a burst like this one was dropped and retried seconds
+    /// later.
+    #[tokio::test]
+    async fn a_burst_of_connections_waits_in_the_queue_until_accepted() {
+        const BURST: usize = 1_500;
+        let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        assert!(
+            somaxconn >= BURST,
+            "net.core.somaxconn is {somaxconn}: the kernel caps every backlog below this test's \
+             burst of {BURST}"
+        );
+        let acceptor = listen("127.0.0.1:0").await.unwrap();
+        let addr = *acceptor.local_addr()[0].as_socket_addr().unwrap();
+
+        let connects = (0..BURST).map(|_| {
+            tokio::spawn(async move {
+                tokio::time::timeout(
+                    Duration::from_millis(900),
+                    tokio::net::TcpStream::connect(addr),
+                )
+                .await
+            })
+        });
+        let mut connected = Vec::new();
+        for connect in futures::future::join_all(connects).await {
+            if let Ok(Ok(stream)) = connect.unwrap() {
+                connected.push(stream);
+            }
+        }
+        assert_eq!(
+            connected.len(),
+            BURST,
+            "connections established without an accept"
+        );
+        drop(acceptor);
     }
 }
