@@ -14,8 +14,7 @@ import http from 'k6/http';
 import { check } from 'k6';
 import { setTimeout } from 'k6/timers';
 import {
-  BASE, DURATION, idemKey, loadCatalogue, rateLimited, serverErrors, thresholds,
-  tokenSeq, TREND_STATS,
+  BASE, DURATION, expectStatus, idemKey, loadCatalogue, thresholds, tokenSeq, TREND_STATS,
 } from './lib.js';
 
 const catalogue = loadCatalogue();
@@ -45,20 +44,6 @@ export const options = {
 };
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
-
-function expectStatus(res, name, ...statuses) {
-  if (res.status >= 500) serverErrors.add(1, { name });
-  if (res.status === 429) rateLimited.add(1, { name });
-  const ok = check(res, { [`${name} ${statuses.join('|')}`]: (r) => statuses.includes(r.status) },
-    { name });
-  if (!ok) {
-    // What went wrong, for the log: k6's own error when there was no answer (refused, reset,
-    // timed out), otherwise the start of the error body.
-    const detail = res.status === 0 ? `${res.error_code} ${res.error}` : String(res.body).slice(0, 160);
-    console.error(`UNEXPECTED ${name} ${res.status} ${detail}`);
-  }
-  return ok;
-}
 
 function request(name, method, path, payload, token, extra) {
   const headers = Object.assign({}, JSON_HEADERS, extra || {});
