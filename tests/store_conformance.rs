@@ -1407,28 +1407,17 @@ mod sqlite_only {
     #[tokio::test]
     async fn a_database_of_version_3_gets_its_sold_seats_counted() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("box.db");
-        let store = SqliteStore::open(&path, Synchronous::Normal).unwrap();
-        let user = store.create_user("Ada", "ada@example.com").await.unwrap();
-        let seats = (1..=3).map(|n| (format!("A{n}"), PRICE)).collect();
-        let concert =
-            NewConcert::parse("Night Show", vec![(now() + Duration::days(30), seats)]).unwrap();
-        let concert = store.create_concert(concert).await.unwrap();
-        let schedule = concert.schedules[0].id;
-        let seat = store.seats(concert.id, schedule, now()).await.unwrap()[0].id;
-        let amount = ChargeAmount::parse(PRICE, Money::new(PRICE).unwrap()).unwrap();
-        store.charge(user.id, amount, now(), None).await.unwrap();
-        let request = HoldRequest {
-            user_id: user.id,
-            concert_id: concert.id,
-            schedule_id: schedule,
-            seat_id: seat,
-            now: now(),
-            expires_at: now() + minutes(5),
-        };
-        let held = store.reserve_seat(request).await.unwrap();
-        store.pay(user.id, held.id, now(), None).await.unwrap();
-        store.close().await;
+        let path = dir.path().join("box.db"); // where `Backend::open` keeps it
+        let backend = Backend::Sqlite(dir);
+        let f = Fixture::new(&backend, 3).await;
+        f.charge(f.buyer.id, PRICE).await;
+        let held = f
+            .store
+            .reserve_seat(f.hold(f.buyer.id, f.seat(0).await, now()))
+            .await
+            .unwrap();
+        f.store.pay(f.buyer.id, held.id, now(), None).await.unwrap();
+        f.store.close().await;
 
         // Back to version 3: no count, no triggers.
         let conn = rusqlite::Connection::open(&path).unwrap();
@@ -1439,10 +1428,10 @@ mod sqlite_only {
         .unwrap();
         drop(conn);
 
-        let store = SqliteStore::open(&path, Synchronous::Normal).unwrap();
-        let show = store.schedule(schedule, now()).await.unwrap();
+        let reopened = backend.open().await.store;
+        let show = reopened.schedule(f.schedule(), now()).await.unwrap();
         assert_eq!((show.total_seats, show.available_seats), (3, 2));
-        store.close().await;
+        reopened.close().await;
     }
 
     #[test]
