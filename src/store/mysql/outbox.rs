@@ -23,7 +23,7 @@ const COLUMNS: &str = "o.id, o.event_id, o.event_type, o.aggregate_key, o.envelo
 /// Appends `event` as a pending row, due for delivery at once. Runs inside the caller's
 /// write transaction.
 pub(super) async fn append(tx: &mut Tx, event: &DomainEvent, now: Timestamp) -> Step<()> {
-    let event_id = uuid::Uuid::new_v4().to_string();
+    let event_id = uuid::Uuid::now_v7().to_string();
     let envelope = event.envelope(&event_id, now).to_string();
     let at = to_millis(now);
     tx.exec_drop(
