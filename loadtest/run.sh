@@ -17,6 +17,7 @@
 #
 # Environment knobs (defaults in brackets):
 #   WRITE_BATCH [64]  --write-batch of the server (1: one transaction per write)
+#   WRITE_BATCH_WAIT  --write-batch-wait of the server [the server's default; 0: no wait]
 #   SYNC [full]       --sync of the server
 #   VUS               VUs of flow [100], race [1000], health [100]
 #   CEILINGS [1]      0: run flow without the fsync and health runs beside it
@@ -142,6 +143,10 @@ optional_flags() {
     optional+=(--write-batch "$write_batch")
   elif [[ $write_batch != 64 ]]; then
     die "this build has no --write-batch"
+  fi
+  if [[ -n ${WRITE_BATCH_WAIT:-} ]]; then
+    grep -q -- '--write-batch-wait' <<<"$help" || die "this build has no --write-batch-wait"
+    optional+=(--write-batch-wait "$WRITE_BATCH_WAIT")
   fi
 }
 

@@ -82,6 +82,7 @@ async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn 
     let options = SqliteOptions {
         synchronous: config.sync,
         write_batch: config.write_batch,
+        write_wait: config.write_batch_wait,
     };
     let sqlite = Arc::new(
         tokio::task::spawn_blocking(move || SqliteStore::open_with(&path, options)).await??,

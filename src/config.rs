@@ -19,12 +19,35 @@ impl std::str::FromStr for HumanDuration {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let d =
-            humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration: {e}"))?;
+        let d = s.parse::<Wait>()?.0;
         if d.is_zero() {
             return Err("a duration must be longer than zero".into());
         }
         Ok(HumanDuration(d))
+    }
+}
+
+/// A [`HumanDuration`] that may be zero (`0` or `0s`): zero turns a wait off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait(pub Duration);
+
+impl std::str::FromStr for Wait {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim() == "0" {
+            return Ok(Wait(Duration::ZERO));
+        }
+        humantime::parse_duration(s)
+            .map(Wait)
+            .map_err(|e| format!("{s:?} is not a duration: {e}"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Wait {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -118,6 +141,12 @@ pub struct Settings {
     /// its own [default: 64]
     #[arg(long, env = "BOXOFFICE_WRITE_BATCH", value_name = "N")]
     pub write_batch: Option<usize>,
+
+    /// While writes come together, how long a transaction waits for more before it starts, so
+    /// that more writes share one commit; a write that comes alone never waits; 0 turns the
+    /// wait off [default: 1ms]
+    #[arg(long, env = "BOXOFFICE_WRITE_BATCH_WAIT", value_name = "DURATION")]
+    pub write_batch_wait: Option<Wait>,
 
     /// How often expired holds are swept [default: 5s]
     #[arg(long, env = "BOXOFFICE_HOLD_SWEEP_INTERVAL", value_name = "DURATION")]
@@ -227,6 +256,7 @@ impl Settings {
             max_charge: self.max_charge.or(fallback.max_charge),
             sync: self.sync.or(fallback.sync),
             write_batch: self.write_batch.or(fallback.write_batch),
+            write_batch_wait: self.write_batch_wait.or(fallback.write_batch_wait),
             hold_sweep_interval: self.hold_sweep_interval.or(fallback.hold_sweep_interval),
             log_format: self.log_format.or(fallback.log_format),
             webhook_url: self.webhook_url.or(fallback.webhook_url),
@@ -290,6 +320,7 @@ pub struct Config {
     pub max_charge: i64,
     pub sync: Synchronous,
     pub write_batch: usize,
+    pub write_batch_wait: Duration,
     pub hold_sweep_interval: Duration,
     pub log_format: LogFormat,
     /// Webhook sinks; none means events go to the log.
@@ -325,6 +356,7 @@ impl Default for Config {
             max_charge: 10_000_000,
             sync: Synchronous::Full,
             write_batch: SqliteOptions::default().write_batch,
+            write_batch_wait: SqliteOptions::default().write_wait,
             hold_sweep_interval: Duration::from_secs(5),
             log_format: LogFormat::Text,
             webhook_urls: Vec::new(),
@@ -369,6 +401,7 @@ impl Config {
             max_charge: given.max_charge.unwrap_or(d.max_charge),
             sync: given.sync.unwrap_or(d.sync),
             write_batch: given.write_batch.unwrap_or(d.write_batch),
+            write_batch_wait: given.write_batch_wait.map_or(d.write_batch_wait, |h| h.0),
             hold_sweep_interval: given
                 .hold_sweep_interval
                 .map_or(d.hold_sweep_interval, |h| h.0),
@@ -562,9 +595,16 @@ mod tests {
 
     #[test]
     fn writes_are_group_committed_by_default_and_a_batch_of_zero_is_refused() {
+        let config = Config::resolve(Settings::default()).unwrap();
+        assert_eq!(config.write_batch, 64);
+        assert_eq!(config.write_batch_wait, Duration::from_millis(1));
+        let off = Settings {
+            write_batch_wait: Some("0".parse().unwrap()),
+            ..Settings::default()
+        };
         assert_eq!(
-            Config::resolve(Settings::default()).unwrap().write_batch,
-            64
+            Config::resolve(off).unwrap().write_batch_wait,
+            Duration::ZERO
         );
         let zero = Settings {
             write_batch: Some(0),

@@ -19,6 +19,9 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// Writes committed together in one SQLite transaction, from 1 to the most allowed.
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
 /// Waits in a line, from seconds to hours.
 const WAIT_BUCKETS: &[f64] = &[
     1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0,
@@ -45,6 +48,12 @@ impl Metrics {
                     b.set_buckets_for_metric(
                         Matcher::Full("boxoffice_queue_wait_seconds".to_owned()),
                         WAIT_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("boxoffice_store_write_batch_size".to_owned()),
+                        BATCH_BUCKETS,
                     )
                 })
                 .expect("the bucket lists are not empty")
@@ -152,4 +161,10 @@ impl Metrics {
         gauge!("boxoffice_outbox_oldest_pending_seconds")
             .set(oldest_pending.unwrap_or_default().as_secs_f64());
     }
+}
+
+/// One SQLite write transaction and how many writes it committed (group commit). A free
+/// function: the store's writer thread has no `Metrics` handle, and the recorder is global.
+pub fn write_batch(writes: usize) {
+    histogram!("boxoffice_store_write_batch_size").record(writes as f64);
 }

@@ -1384,6 +1384,7 @@ mod sqlite_only {
         let options = SqliteOptions {
             synchronous: Synchronous::Normal,
             write_batch: 1,
+            ..SqliteOptions::default()
         };
         let store = Arc::new(SqliteStore::open_with(&dir.path().join("box.db"), options).unwrap());
         let user = store.create_user("Ada", "ada@example.com").await.unwrap();

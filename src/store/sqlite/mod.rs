@@ -22,6 +22,7 @@ mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
@@ -81,6 +82,9 @@ pub struct SqliteOptions {
     /// Most write operations committed in one transaction (group commit); 1 commits each on
     /// its own.
     pub write_batch: usize,
+    /// How long a transaction waits for more writes while writes come together; zero never
+    /// waits.
+    pub write_wait: Duration,
 }
 
 impl Default for SqliteOptions {
@@ -88,6 +92,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             synchronous: Synchronous::Full,
             write_batch: writer::DEFAULT_BATCH,
+            write_wait: writer::DEFAULT_WAIT,
         }
     }
 }
@@ -118,6 +123,7 @@ impl SqliteStore {
         let SqliteOptions {
             synchronous,
             write_batch,
+            write_wait,
         } = options;
         let mut conn = Connection::open(path).map_err(db)?;
         migrate::configure(&conn, synchronous).map_err(db)?;
@@ -135,8 +141,14 @@ impl SqliteStore {
                 Error::internal(e)
             })?;
 
-        let writer = Writer::start(conn, write_batch)?;
-        tracing::info!(path = %path.display(), %synchronous, write_batch, "sqlite store open");
+        let batching = writer::Batching {
+            max_batch: write_batch,
+            wait: write_wait,
+        };
+        let writer = Writer::start(conn, batching)?;
+        tracing::info!(
+            path = %path.display(), %synchronous, write_batch, ?write_wait, "sqlite store open"
+        );
         Ok(SqliteStore {
             writer,
             readers,

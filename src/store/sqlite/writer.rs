@@ -2,15 +2,24 @@
 //! channel, so SQLite never sees two writers and no write blocks a tokio worker.
 //!
 //! Group commit: the thread takes every job already queued (up to the batch size, by default
-//! [`DEFAULT_BATCH`]) into one `BEGIN IMMEDIATE` transaction, runs each job inside its own SAVEPOINT and commits once, so
-//! a burst of writes pays for one fsync instead of one each. A job that fails rolls back to its
-//! savepoint and leaves the other jobs of the batch untouched; its caller gets its own error.
-//! Callers are answered only after the COMMIT, so an `Ok` always means durable.
+//! [`DEFAULT_BATCH`]) into one `BEGIN IMMEDIATE` transaction, runs each job inside its own
+//! SAVEPOINT and commits once, so a burst of writes pays for one fsync instead of one each. A
+//! job that fails rolls back to its savepoint and leaves the other jobs of the batch untouched;
+//! its caller gets its own error. Callers are answered only after the COMMIT, so an `Ok` always
+//! means durable.
+//!
+//! While writes keep coming together (the last batch had more than one job), the thread waits
+//! up to a short time (by default [`DEFAULT_WAIT`]) for more jobs before it starts a batch, as
+//! PostgreSQL's `commit_delay` does: fuller batches share one fsync and the pages every write
+//! touches (the end of each table and index). A write that comes alone never waits.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -21,6 +30,10 @@ use crate::domain::error::{Error, Result};
 /// Most jobs committed together unless configured otherwise. A batch size of 1 gives every
 /// job its own transaction and fsync, which is what the load report compares against.
 pub const DEFAULT_BATCH: usize = 64;
+
+/// How long a batch waits for more jobs while writes come together, unless configured
+/// otherwise. Zero never waits.
+pub const DEFAULT_WAIT: Duration = Duration::from_millis(1);
 
 /// A unit of work queued for the writer thread.
 trait Job: Send {
@@ -75,17 +88,37 @@ where
 pub(super) struct Writer {
     jobs: Mutex<Option<mpsc::Sender<Box<dyn Job>>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    counts: Arc<Counts>,
+}
+
+/// How a writer batches: at most `max_batch` jobs per transaction (at least 1), waiting up to
+/// `wait` for more while writes come together.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Batching {
+    pub max_batch: usize,
+    pub wait: Duration,
+}
+
+/// Batches and jobs committed or rolled back so far.
+#[derive(Debug, Default)]
+struct Counts {
+    batches: AtomicU64,
+    jobs: AtomicU64,
 }
 
 impl Writer {
-    /// Starts the thread that owns `conn`; it commits up to `max_batch` jobs at once (at
-    /// least 1).
-    pub(super) fn start(conn: Connection, max_batch: usize) -> Result<Writer> {
-        let max_batch = max_batch.max(1);
+    /// Starts the thread that owns `conn`.
+    pub(super) fn start(conn: Connection, batching: Batching) -> Result<Writer> {
+        let batching = Batching {
+            max_batch: batching.max_batch.max(1),
+            ..batching
+        };
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+        let counts = Arc::new(Counts::default());
+        let thread_counts = counts.clone();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, rx, max_batch))
+            .spawn(move || run(conn, rx, batching, &thread_counts))
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot start the sqlite writer thread");
                 Error::internal(e)
@@ -93,7 +126,16 @@ impl Writer {
         Ok(Writer {
             jobs: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
+            counts,
         })
+    }
+
+    /// Transactions run, and jobs run in them, so far.
+    fn counts(&self) -> (u64, u64) {
+        (
+            self.counts.batches.load(Ordering::Relaxed),
+            self.counts.jobs.load(Ordering::Relaxed),
+        )
     }
 
     /// Runs `work` in a write transaction and returns its result once committed. The work is
@@ -131,6 +173,8 @@ impl Writer {
             if !matches!(joined, Ok(Ok(()))) {
                 tracing::error!("the sqlite writer thread did not stop cleanly");
             }
+            let (batches, writes) = self.counts();
+            tracing::info!(batches, writes, "sqlite writer stopped");
         }
     }
 }
@@ -141,20 +185,50 @@ fn closed() -> Error {
 
 /// The thread's loop: one batch per iteration until every sender is gone and the queue is
 /// empty, then a best-effort tidy-up of the database file.
-fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, max_batch: usize) {
+fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, batching: Batching, counts: &Counts) {
+    let mut together = false;
     while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+        let wait = if together {
+            batching.wait
+        } else {
+            Duration::ZERO
+        };
+        let batch = gather(&rx, first, batching.max_batch, wait);
+        together = batch.len() > 1;
+        counts.batches.fetch_add(1, Ordering::Relaxed);
+        counts.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        crate::metrics::write_batch(batch.len());
         run_batch(&conn, batch);
     }
     if let Err(e) = conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);") {
         tracing::warn!(error = %e, "sqlite optimize/checkpoint at close failed");
     }
+}
+
+/// `first` and the jobs queued behind it, up to `max_batch`; when there are fewer, waits up
+/// to `wait` for more.
+fn gather(
+    rx: &mpsc::Receiver<Box<dyn Job>>,
+    first: Box<dyn Job>,
+    max_batch: usize,
+    wait: Duration,
+) -> Vec<Box<dyn Job>> {
+    let deadline = Instant::now() + wait;
+    let mut batch = vec![first];
+    while batch.len() < max_batch {
+        let next = match rx.try_recv() {
+            Ok(job) => Ok(job),
+            Err(_) => match deadline.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => rx.recv_timeout(left),
+                _ => Err(RecvTimeoutError::Timeout),
+            },
+        };
+        match next {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    batch
 }
 
 fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>) {
@@ -187,4 +261,109 @@ fn run_in_transaction(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(
         }
     }
     execute(conn, "COMMIT")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer on an in-memory database with a table `t (n)`.
+    fn writer(max_batch: usize, wait: Duration) -> Arc<Writer> {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (n INTEGER)").unwrap();
+        Arc::new(Writer::start(conn, Batching { max_batch, wait }).unwrap())
+    }
+
+    fn insert(writer: &Arc<Writer>, n: i64) -> tokio::task::JoinHandle<Result<()>> {
+        let writer = writer.clone();
+        tokio::spawn(async move {
+            writer
+                .write(move |conn| {
+                    conn.execute("INSERT INTO t (n) VALUES (?1)", [n])
+                        .map(drop)
+                        .map_err(super::super::db)
+                })
+                .await
+        })
+    }
+
+    /// Keeps the writer thread busy until `release` is dropped or sent to, so that the jobs
+    /// sent meanwhile queue up behind it.
+    fn block(writer: &Arc<Writer>) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let writer = writer.clone();
+        let task = tokio::spawn(async move {
+            writer
+                .write(move |_| {
+                    let _ = released.recv();
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        });
+        (release, task)
+    }
+
+    /// Sends the jobs that `block` holds back, and waits for them in the writer's queue.
+    async fn queued_behind(
+        writer: &Arc<Writer>,
+        first: i64,
+        count: i64,
+    ) -> Vec<tokio::task::JoinHandle<Result<()>>> {
+        let before = writer.counts().0;
+        let (release, blocker) = block(writer);
+        // Wait until the thread took the blocking job on its own.
+        while writer.counts().0 == before {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let jobs = (first..first + count).map(|n| insert(writer, n)).collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        release.send(()).unwrap();
+        blocker.await.unwrap();
+        jobs
+    }
+
+    #[tokio::test]
+    async fn a_write_that_comes_alone_does_not_wait() {
+        let writer = writer(64, Duration::from_secs(60));
+        tokio::time::timeout(Duration::from_secs(10), insert(&writer, 1))
+            .await
+            .expect("a lone write waited for company")
+            .unwrap()
+            .unwrap();
+        assert_eq!(writer.counts(), (1, 1));
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn while_writes_come_together_a_batch_waits_for_more() {
+        let writer = writer(2, Duration::from_secs(60));
+        // Two jobs queued behind a busy writer go together: writes now come together.
+        for job in queued_behind(&writer, 1, 2).await {
+            job.await.unwrap().unwrap();
+        }
+        assert_eq!(writer.counts(), (2, 3));
+
+        // The next write waits for a second one rather than commit alone.
+        let alone = insert(&writer, 3);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!alone.is_finished(), "the write did not wait for company");
+        let second = insert(&writer, 4);
+        alone.await.unwrap().unwrap();
+        second.await.unwrap().unwrap();
+        assert_eq!(writer.counts(), (3, 5));
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn without_a_wait_each_write_commits_as_soon_as_it_comes() {
+        let writer = writer(2, Duration::ZERO);
+        for job in queued_behind(&writer, 1, 2).await {
+            job.await.unwrap().unwrap();
+        }
+        insert(&writer, 3).await.unwrap().unwrap();
+        insert(&writer, 4).await.unwrap().unwrap();
+        assert_eq!(writer.counts(), (4, 5));
+        writer.close().await;
+    }
 }
