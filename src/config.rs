@@ -46,16 +46,26 @@ impl std::str::FromStr for Wait {
 
 impl<'de> Deserialize<'de> for Wait {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        parse_text(d)
     }
 }
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        parse_text(d)
     }
+}
+
+/// A setting the TOML file gives as text, parsed as its flag is.
+fn parse_text<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    String::deserialize(d)?
+        .parse()
+        .map_err(serde::de::Error::custom)
 }
 
 /// Log output format.
@@ -219,8 +229,7 @@ pub struct Settings {
 fn deserialize_sync<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Synchronous>, D::Error> {
-    let s = String::deserialize(d)?;
-    s.parse().map(Some).map_err(serde::de::Error::custom)
+    parse_text(d).map(Some)
 }
 
 impl Settings {
