@@ -216,13 +216,15 @@ fn gather(
     let deadline = Instant::now() + wait;
     let mut batch = vec![first];
     while batch.len() < max_batch {
-        let next = match rx.try_recv() {
-            Ok(job) => Ok(job),
-            Err(_) => match deadline.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => rx.recv_timeout(left),
-                _ => Err(RecvTimeoutError::Timeout),
-            },
-        };
+        // A job already queued is taken without waiting, also when the wait is over.
+        let next = rx.try_recv().or_else(|_| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                Err(RecvTimeoutError::Timeout)
+            } else {
+                rx.recv_timeout(left)
+            }
+        });
         match next {
             Ok(job) => batch.push(job),
             Err(_) => break,
