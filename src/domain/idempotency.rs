@@ -13,17 +13,25 @@ pub struct IdempotencyKey(String);
 impl IdempotencyKey {
     /// 1 to 255 visible ASCII characters (a UUID is the usual choice).
     pub fn parse(raw: &str) -> Result<Self> {
+        Self::parse_bytes(raw.as_bytes())
+    }
+
+    /// [`parse`](Self::parse) for a header as it came, which need not be text: every byte
+    /// must be visible ASCII, so a key is the same bytes in every store.
+    pub fn parse_bytes(raw: &[u8]) -> Result<Self> {
         if raw.is_empty() || raw.len() > MAX_KEY_LEN {
             return Err(Error::InvalidInput(format!(
                 "Idempotency-Key must be 1 to {MAX_KEY_LEN} characters"
             )));
         }
-        if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        if !raw.iter().all(u8::is_ascii_graphic) {
             return Err(Error::InvalidInput(
                 "Idempotency-Key must be visible ASCII characters".into(),
             ));
         }
-        Ok(IdempotencyKey(raw.to_owned()))
+        // Visible ASCII is UTF-8.
+        let key = String::from_utf8_lossy(raw).into_owned();
+        Ok(IdempotencyKey(key))
     }
 
     pub fn as_str(&self) -> &str {
@@ -50,6 +58,9 @@ mod tests {
         assert!(IdempotencyKey::parse("").is_err());
         assert!(IdempotencyKey::parse("has space").is_err());
         assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
+        assert!(IdempotencyKey::parse("café-2").is_err());
+        assert!(IdempotencyKey::parse_bytes(b"\xff\xfe").is_err());
+        assert!(IdempotencyKey::parse_bytes(b"tab\there").is_err());
         assert_eq!(IdempotencyKey::parse("a-1").unwrap().as_str(), "a-1");
     }
 }

@@ -1,17 +1,18 @@
 //! Balance tag: the buyer's prepaid balance, its charges and its history.
 
 use poem::web::Data;
-use poem_openapi::param::{Header, Path};
+use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde::Serialize;
 
 use super::auth::QueueIdentity;
-use super::error::{ApiError, error_responses};
+use super::error::error_responses;
+use super::idempotency::IdempotencyKeyHeader;
 use super::json::JsonReply;
 use super::{ApiState, now};
 use crate::domain::balance::ChargeAmount;
-use crate::domain::idempotency::{IdempotencyKey, IdempotentRequest};
+use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::{Timestamp, UserId};
 
 #[derive(Tags)]
@@ -82,7 +83,7 @@ pub enum ChargeResponse {
 }
 
 error_responses!(ChargeError {
-    400 BadRequest "Malformed body, amount not above 0 or above the maximum, or a balance that would overflow.",
+    400 BadRequest "Malformed body or Idempotency-Key, amount not above 0 or above the maximum, or a balance that would overflow.",
     401 Unauthorized "Missing, malformed, forged or unknown queue token.",
     403 Forbidden "The token belongs to another user.",
     404 NotFound "Unknown user.",
@@ -128,23 +129,17 @@ impl BalanceApi {
         state: Data<&ApiState>,
         auth: QueueIdentity,
         #[oai(name = "userId")] user_id: Path<i64>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: IdempotencyKeyHeader,
         body: Json<ChargeRequest>,
     ) -> Result<ChargeResponse, ChargeError> {
         let user = UserId(user_id.0);
         auth.0.require_user(user)?;
         let amount = ChargeAmount::parse(body.amount, state.settings.max_charge)?;
-        let idempotency = idempotency_key
-            .0
-            .as_deref()
-            .map(|raw| {
-                Ok::<_, ApiError>(IdempotentRequest {
-                    key: IdempotencyKey::parse(raw)?,
-                    scope: format!("charge:{user}"),
-                    fingerprint: format!("amount={}", body.amount),
-                })
-            })
-            .transpose()?;
+        let idempotency = idempotency_key.0.map(|key| IdempotentRequest {
+            key,
+            scope: format!("charge:{user}"),
+            fingerprint: format!("amount={}", body.amount),
+        });
         let charged = state.store.charge(user, amount, now(), idempotency).await?;
         Ok(ChargeResponse::Ok(JsonReply(ChargeView {
             user_id: charged.user_id.0,

@@ -24,6 +24,7 @@ pub mod auth;
 pub mod balance;
 pub mod concerts;
 pub mod error;
+pub mod idempotency;
 pub mod json;
 pub mod ops;
 pub mod payments;

@@ -1,16 +1,17 @@
 //! Payments tag: pay a held seat from the balance, and the buyer's payment history.
 
 use poem::web::Data;
-use poem_openapi::param::{Header, Query};
+use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde::Serialize;
 
 use super::auth::{QueueIdentity, QueueSession};
-use super::error::{ApiError, error_responses};
+use super::error::error_responses;
+use super::idempotency::IdempotencyKeyHeader;
 use super::json::JsonReply;
 use super::{ApiState, now};
-use crate::domain::idempotency::{IdempotencyKey, IdempotentRequest};
+use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::PAYMENT_COMPLETED;
 use crate::domain::queue::TokenState;
 use crate::domain::{self, ReservationId, Timestamp, UserId};
@@ -120,23 +121,17 @@ impl PaymentsApi {
         &self,
         state: Data<&ApiState>,
         auth: QueueIdentity,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: IdempotencyKeyHeader,
         body: Json<PayRequest>,
     ) -> Result<PayResponse, PayError> {
         let verified = auth.0;
         let user = UserId(body.user_id);
         verified.require_user(user)?;
-        let idempotency = idempotency_key
-            .0
-            .as_deref()
-            .map(|raw| {
-                Ok::<_, ApiError>(IdempotentRequest {
-                    key: IdempotencyKey::parse(raw)?,
-                    scope: format!("pay:{user}"),
-                    fingerprint: format!("reservation={}", body.reservation_id),
-                })
-            })
-            .transpose()?;
+        let idempotency = idempotency_key.0.map(|key| IdempotentRequest {
+            key,
+            scope: format!("pay:{user}"),
+            fingerprint: format!("reservation={}", body.reservation_id),
+        });
         let reservation = state
             .store
             .reservation(ReservationId(body.reservation_id))
