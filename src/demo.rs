@@ -8,6 +8,7 @@ use crate::domain::UserId;
 use crate::domain::balance::ChargeAmount;
 use crate::domain::catalog::NewConcert;
 use crate::domain::error::Result;
+use crate::domain::text::Email;
 use crate::store::Store;
 
 /// What the demo created, for the example requests it prints.
@@ -56,7 +57,7 @@ pub async fn seed(store: &dyn Store) -> Result<DemoCatalogue> {
             .map(|s| (first_show + Duration::days((i * 7 + s) as i64), layout(6)))
             .collect();
         let concert = store
-            .create_concert(NewConcert::parse(title, schedules)?)
+            .create_concert(NewConcert::parse(title, schedules, Utc::now())?)
             .await?;
         first.get_or_insert(concert);
     }
@@ -70,7 +71,7 @@ pub async fn seed(store: &dyn Store) -> Result<DemoCatalogue> {
         ("Grace", "grace@example.com"),
         ("Linus", "linus@example.com"),
     ] {
-        let user = store.create_user(name, email).await?;
+        let user = store.create_user(name, &Email::parse(email)?).await?;
         store
             .charge(
                 user.id,

@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use boxoffice::domain::Money;
 use boxoffice::domain::balance::ChargeAmount;
 use boxoffice::domain::catalog::NewConcert;
+use boxoffice::domain::text::Email;
 use boxoffice::events::relay::{Relay, RelaySettings};
 use boxoffice::events::{DeliveryError, EventSink};
 use boxoffice::metrics::Metrics;
@@ -118,12 +119,14 @@ impl Outbox {
         let concert = NewConcert::parse(
             "Conformance",
             vec![(now + chrono::Duration::days(30), seats)],
+            now,
         )
         .expect("a valid concert");
         let concert = store.create_concert(concert).await.expect("concert");
         let mut buyers = Vec::new();
         for n in 0..3 {
             let email = format!("buyer{n}@example.com");
+            let email = Email::parse(&email).expect("an address");
             buyers.push(store.create_user("buyer", &email).await.expect("user").id);
         }
         let max = Money::new(i64::MAX).expect("money");

@@ -17,6 +17,7 @@ use boxoffice::domain::error::Error;
 use boxoffice::domain::idempotency::{IdempotencyKey, IdempotentRequest};
 use boxoffice::domain::queue::TokenClaims;
 use boxoffice::domain::reservation::ReservationStatus;
+use boxoffice::domain::text::Email;
 use boxoffice::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 use boxoffice::queue::journal::{LineRecord, QueueBatch, QueueChange, QueueJournal, SavedSession};
 use boxoffice::store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
@@ -99,6 +100,7 @@ conformance!(
     paying_one_hold_twice_at_once_pays_once(flavor = "multi_thread", worker_threads = 4),
     concurrent_charges_of_one_balance_all_count(flavor = "multi_thread", worker_threads = 4),
     text_is_compared_exactly_and_kept_as_given,
+    an_email_belongs_to_one_user_whatever_its_case(flavor = "multi_thread", worker_threads = 4),
     the_waiting_room_journal_reads_back_what_it_saved,
     instances_opening_one_new_database_together_all_start(
         flavor = "multi_thread",
@@ -255,6 +257,10 @@ mod mysql_server {
     }
 }
 
+fn email(address: &str) -> Email {
+    Email::parse(address).unwrap()
+}
+
 fn now() -> Timestamp {
     "2030-01-01T10:00:00Z".parse().unwrap()
 }
@@ -273,10 +279,17 @@ impl Fixture {
     async fn new(backend: &Backend, seats: usize) -> Fixture {
         let store = backend.open().await.store;
         let seats = (1..=seats).map(|n| (format!("A{n}"), PRICE)).collect();
-        let concert =
-            NewConcert::parse("Night Show", vec![(now() + Duration::days(30), seats)]).unwrap();
+        let concert = NewConcert::parse(
+            "Night Show",
+            vec![(now() + Duration::days(30), seats)],
+            now(),
+        )
+        .unwrap();
         let concert = store.create_concert(concert).await.unwrap();
-        let buyer = store.create_user("Ada", "ada@example.com").await.unwrap();
+        let buyer = store
+            .create_user("Ada", &email("ada@example.com"))
+            .await
+            .unwrap();
         Fixture {
             store,
             concert,
@@ -360,7 +373,11 @@ async fn a_created_concert_reads_back_with_all_seats_available(backend: &Backend
 
 async fn second_hold_on_a_seat_is_refused(backend: &Backend) {
     let f = Fixture::new(backend, 2).await;
-    let other = f.store.create_user("Bob", "bob@example.com").await.unwrap();
+    let other = f
+        .store
+        .create_user("Bob", &email("bob@example.com"))
+        .await
+        .unwrap();
     let seat = f.seat(0).await;
 
     let held = f
@@ -401,7 +418,11 @@ async fn a_hold_lowers_the_available_seats_and_shows_as_held(backend: &Backend) 
 
 async fn an_expired_hold_is_free_again_and_expires_exactly_once(backend: &Backend) {
     let f = Fixture::new(backend, 1).await;
-    let other = f.store.create_user("Bob", "bob@example.com").await.unwrap();
+    let other = f
+        .store
+        .create_user("Bob", &email("bob@example.com"))
+        .await
+        .unwrap();
     let seat = f.seat(0).await;
     let first = f
         .store
@@ -553,7 +574,11 @@ async fn paying_moves_money_once_and_the_balance_equals_its_history(backend: &Ba
 
 async fn only_the_holder_can_pay(backend: &Backend) {
     let f = Fixture::new(backend, 1).await;
-    let stranger = f.store.create_user("Eve", "eve@example.com").await.unwrap();
+    let stranger = f
+        .store
+        .create_user("Eve", &email("eve@example.com"))
+        .await
+        .unwrap();
     f.charge(stranger.id, 5_000).await;
     let held = f
         .store
@@ -753,7 +778,7 @@ async fn two_hundred_buyers_on_a_hundred_seats_get_exactly_a_hundred_holds(backe
     for i in 0..200 {
         buyers.push(
             f.store
-                .create_user(&format!("b{i}"), "b@example.com")
+                .create_user(&format!("b{i}"), &email(&format!("b{i}@example.com")))
                 .await
                 .unwrap(),
         );
@@ -1051,7 +1076,11 @@ async fn a_cancelled_hold_frees_its_seat_with_one_event(backend: &Backend) {
         .await
         .unwrap();
     assert_eq!(f.available(now()).await, 0);
-    let stranger = f.store.create_user("Eve", "eve@example.com").await.unwrap();
+    let stranger = f
+        .store
+        .create_user("Eve", &email("eve@example.com"))
+        .await
+        .unwrap();
     assert!(matches!(
         f.store
             .cancel_reservation(stranger.id, held.id, now())
@@ -1109,14 +1138,20 @@ async fn a_run_out_or_paid_hold_cannot_be_given_back(backend: &Backend) {
 
 async fn reopening_the_database_keeps_the_data_and_the_signing_key(backend: &Backend) {
     let store = backend.open().await.store;
-    let user = store.create_user("Ada", "ada@example.com").await.unwrap();
+    let user = store
+        .create_user("Ada", &email("ada@example.com"))
+        .await
+        .unwrap();
     let key = store.signing_key().await.unwrap();
     assert_eq!(key.len(), 32);
     assert_eq!(store.signing_key().await.unwrap(), key);
     store.ping().await.unwrap();
     store.close().await;
     assert!(
-        store.create_user("Bob", "bob@example.com").await.is_err(),
+        store
+            .create_user("Bob", &email("bob@example.com"))
+            .await
+            .is_err(),
         "closed"
     );
     drop(store);
@@ -1211,18 +1246,61 @@ async fn concurrent_charges_of_one_balance_all_count(backend: &Backend) {
     );
 }
 
+/// An address is taken once, in any case, even by buyers signing up at the same moment.
+async fn an_email_belongs_to_one_user_whatever_its_case(backend: &Backend) {
+    let store = backend.open().await.store;
+    let ada = store
+        .create_user("Ada", &email("ada@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(ada.email, "ada@example.com");
+    for taken in ["ada@example.com", "ADA@Example.com"] {
+        assert_eq!(
+            store.create_user("Eve", &email(taken)).await,
+            Err(Error::EmailTaken(taken.into()))
+        );
+    }
+    let racers = futures::future::join_all((0..8).map(|n| {
+        let store = store.clone();
+        async move {
+            let address = if n % 2 == 0 {
+                "Zoe@example.com"
+            } else {
+                "zoe@EXAMPLE.com"
+            };
+            store
+                .create_user(&format!("racer{n}"), &email(address))
+                .await
+        }
+    }))
+    .await;
+    let won: Vec<_> = racers.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(won.len(), 1, "{racers:?}");
+    assert!(
+        racers
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(Error::EmailTaken(_))))
+    );
+    assert_eq!(
+        store.user(won[0].id).await.unwrap().email.to_lowercase(),
+        "zoe@example.com"
+    );
+}
+
 /// Text is stored and compared byte for byte: case matters in idempotency keys and seat
 /// numbers, and four-byte characters come back as given.
 async fn text_is_compared_exactly_and_kept_as_given(backend: &Backend) {
     let store = backend.open().await.store;
     let buyer = store
-        .create_user("Zoë 🎫", "zoë@example.com")
+        .create_user("Zoë 🎫", &email("zoë@example.com"))
         .await
         .unwrap();
     assert_eq!(store.user(buyer.id).await.unwrap().name, "Zoë 🎫");
 
     let seats = vec![("a1".to_owned(), PRICE), ("A1".to_owned(), PRICE)];
-    let concert = NewConcert::parse("Ünïcode 🎸 Night", vec![(now(), seats)]).unwrap();
+    let start = now() + Duration::days(1);
+    let concert = NewConcert::parse("Ünïcode 🎸 Night", vec![(start, seats)], now()).unwrap();
     let concert = store.create_concert(concert).await.unwrap();
     let read = store.concert(concert.id, now()).await.unwrap();
     assert_eq!(read.title, "Ünïcode 🎸 Night");
@@ -1366,7 +1444,7 @@ async fn instances_opening_one_new_database_together_all_start(backend: &Backend
     for (n, instance) in opened.iter().enumerate() {
         let user = instance
             .store
-            .create_user(&format!("b{n}"), "b@example.com")
+            .create_user(&format!("b{n}"), &email(&format!("b{n}@example.com")))
             .await
             .unwrap();
         assert_eq!(instance.store.user(user.id).await.unwrap(), user);
@@ -1387,7 +1465,10 @@ mod sqlite_only {
             ..SqliteOptions::default()
         };
         let store = Arc::new(SqliteStore::open_with(&dir.path().join("box.db"), options).unwrap());
-        let user = store.create_user("Ada", "ada@example.com").await.unwrap();
+        let user = store
+            .create_user("Ada", &email("ada@example.com"))
+            .await
+            .unwrap();
         let amount = ChargeAmount::parse(10, Money::new(100).unwrap()).unwrap();
         let charges = (0..50).map(|_| {
             let store = store.clone();
@@ -1423,7 +1504,7 @@ mod sqlite_only {
         // Back to version 3: no count, no triggers.
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TRIGGER seats_sold; DROP TRIGGER seats_unsold;
+            "DROP TABLE user_emails; DROP TRIGGER seats_sold; DROP TRIGGER seats_unsold;
              ALTER TABLE schedules DROP COLUMN sold_seats; PRAGMA user_version = 3;",
         )
         .unwrap();
@@ -1432,6 +1513,61 @@ mod sqlite_only {
         let reopened = backend.open().await.store;
         let show = reopened.schedule(f.schedule(), now()).await.unwrap();
         assert_eq!((show.total_seats, show.available_seats), (3, 2));
+        reopened.close().await;
+    }
+
+    /// Before version 5 two users could share an address; both keep it, the first one owns
+    /// it, and nobody new can take it.
+    #[tokio::test]
+    async fn a_database_of_version_4_keeps_users_that_share_an_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("box.db");
+        let backend = Backend::Sqlite(dir);
+        let store = backend.open().await.store;
+        store.close().await;
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE user_emails; PRAGMA user_version = 4;
+             INSERT INTO users (name, email, created_at) VALUES
+                 ('First', 'twin@example.com', 0), ('Second', 'TWIN@example.com', 0),
+                 ('Other', 'other@example.com', 0);",
+        )
+        .unwrap();
+        drop(conn);
+
+        let reopened = backend.open().await.store;
+        assert_eq!(
+            reopened.user(UserId(2)).await.unwrap().email,
+            "TWIN@example.com"
+        );
+        assert_eq!(
+            reopened
+                .create_user("New", &email("Twin@Example.com"))
+                .await,
+            Err(Error::EmailTaken("Twin@Example.com".into()))
+        );
+        assert!(
+            reopened
+                .create_user("New", &email("new@example.com"))
+                .await
+                .is_ok()
+        );
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let owners: Vec<(String, i64)> = conn
+            .prepare("SELECT email_key, user_id FROM user_emails ORDER BY user_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            owners,
+            [
+                ("twin@example.com".to_owned(), 1),
+                ("other@example.com".to_owned(), 3),
+                ("new@example.com".to_owned(), 4)
+            ]
+        );
         reopened.close().await;
     }
 

@@ -1,6 +1,7 @@
 //! What is sold: concerts, their shows (schedules) and the seats of each show.
 
 use super::error::{Error, Result};
+use super::text::checked_text;
 use super::{ConcertId, Money, ScheduleId, SeatId, Timestamp};
 
 /// Longest title or seat number accepted, in characters.
@@ -9,9 +10,17 @@ pub const MAX_TEXT_LEN: usize = 200;
 pub const MAX_SEATS_PER_SCHEDULE: usize = 100_000;
 /// Most shows one concert may have.
 pub const MAX_SCHEDULES_PER_CONCERT: usize = 1_000;
+/// Highest seat price, in minor units: a billion (ten million in a currency of cents), far
+/// above any ticket and far below where a show's takings could overflow.
+pub const MAX_SEAT_PRICE: i64 = 1_000_000_000;
+/// How far ahead a show may be put on sale.
+pub const MAX_YEARS_AHEAD: i64 = 10;
 
 /// A concert to create, validated: a title and at least one show, each with at least one seat
-/// and no seat number twice.
+/// and no seat number twice. Titles and seat numbers follow the rules of
+/// [`text`](super::text); a price is 0 (a free seat, for guests or a free event) up to
+/// [`MAX_SEAT_PRICE`]; a show starts between now and [`MAX_YEARS_AHEAD`] years from now, as a
+/// show that has started is no longer sold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewConcert {
     pub title: String,
@@ -30,23 +39,15 @@ pub struct NewSeat {
     pub price: Money,
 }
 
-fn checked_text(what: &str, value: &str) -> Result<String> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(Error::InvalidInput(format!("{what} must not be empty")));
-    }
-    if value.chars().count() > MAX_TEXT_LEN {
-        return Err(Error::InvalidInput(format!(
-            "{what} must be at most {MAX_TEXT_LEN} characters"
-        )));
-    }
-    Ok(value.to_owned())
-}
-
 impl NewConcert {
-    /// Builds a concert from raw input: `(start_time, [(seat_number, price)])` per show.
-    pub fn parse(title: &str, schedules: Vec<(Timestamp, Vec<(String, i64)>)>) -> Result<Self> {
-        let title = checked_text("title", title)?;
+    /// Builds a concert from raw input: `(start_time, [(seat_number, price)])` per show, as
+    /// created at `now`.
+    pub fn parse(
+        title: &str,
+        schedules: Vec<(Timestamp, Vec<(String, i64)>)>,
+        now: Timestamp,
+    ) -> Result<Self> {
+        let title = checked_text("title", title, MAX_TEXT_LEN)?;
         if schedules.is_empty() {
             return Err(Error::InvalidInput(
                 "a concert needs at least one schedule".into(),
@@ -60,14 +61,33 @@ impl NewConcert {
         let schedules = schedules
             .into_iter()
             .enumerate()
-            .map(|(i, (start_time, seats))| NewSchedule::parse(i, start_time, seats))
+            .map(|(i, (start_time, seats))| NewSchedule::parse(i, start_time, seats, now))
             .collect::<Result<Vec<_>>>()?;
         Ok(NewConcert { title, schedules })
     }
 }
 
 impl NewSchedule {
-    fn parse(index: usize, start_time: Timestamp, seats: Vec<(String, i64)>) -> Result<Self> {
+    fn parse(
+        index: usize,
+        start_time: Timestamp,
+        seats: Vec<(String, i64)>,
+        now: Timestamp,
+    ) -> Result<Self> {
+        if start_time < now {
+            return Err(Error::InvalidInput(format!(
+                "schedule {index} starts at {}, which has passed",
+                start_time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            )));
+        }
+        let latest = now
+            .checked_add_months(chrono::Months::new(12 * MAX_YEARS_AHEAD as u32))
+            .unwrap_or(now);
+        if start_time > latest {
+            return Err(Error::InvalidInput(format!(
+                "schedule {index} starts more than {MAX_YEARS_AHEAD} years from now"
+            )));
+        }
         if seats.is_empty() {
             return Err(Error::InvalidInput(format!(
                 "schedule {index} has no seats"
@@ -82,15 +102,18 @@ impl NewSchedule {
         let seats = seats
             .into_iter()
             .map(|(number, price)| {
-                let seat_number = checked_text("seatNumber", &number)?;
+                let seat_number = checked_text("seatNumber", &number, MAX_TEXT_LEN)?;
                 if !seen.insert(seat_number.clone()) {
                     return Err(Error::InvalidInput(format!(
                         "seat {seat_number} appears twice in schedule {index}"
                     )));
                 }
-                let price = Money::new(price).map_err(|_| {
-                    Error::InvalidInput(format!("seat {seat_number} has a negative price"))
-                })?;
+                if !(0..=MAX_SEAT_PRICE).contains(&price) {
+                    return Err(Error::InvalidInput(format!(
+                        "seat {seat_number} has price {price}: a price is 0 to {MAX_SEAT_PRICE}"
+                    )));
+                }
+                let price = Money::new(price)?;
                 Ok(NewSeat { seat_number, price })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -210,22 +233,49 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn one_seat(t: Timestamp, number: &str, price: i64) -> Vec<(Timestamp, Vec<(String, i64)>)> {
+        vec![(t, vec![(number.into(), price)])]
+    }
+
     #[test]
     fn a_concert_needs_a_title_schedules_and_seats() {
+        let now = at("2026-06-01T00:00:00Z");
         let t = at("2027-01-01T20:00:00Z");
-        assert!(NewConcert::parse(" ", vec![(t, vec![("A1".into(), 10)])]).is_err());
-        assert!(NewConcert::parse("Show", vec![]).is_err());
-        assert!(NewConcert::parse("Show", vec![(t, vec![])]).is_err());
-        let ok = NewConcert::parse(" Show ", vec![(t, vec![("A1".into(), 10)])]).unwrap();
+        assert!(NewConcert::parse(" ", one_seat(t, "A1", 10), now).is_err());
+        assert!(NewConcert::parse("\0", one_seat(t, "A1", 10), now).is_err());
+        assert!(NewConcert::parse("Show", vec![], now).is_err());
+        assert!(NewConcert::parse("Show", vec![(t, vec![])], now).is_err());
+        let ok = NewConcert::parse(" Show ", one_seat(t, "A1", 10), now).unwrap();
         assert_eq!(ok.title, "Show");
     }
 
     #[test]
-    fn duplicate_seat_numbers_and_negative_prices_are_refused() {
+    fn duplicate_seat_numbers_control_characters_and_prices_out_of_range_are_refused() {
+        let now = at("2026-06-01T00:00:00Z");
         let t = at("2027-01-01T20:00:00Z");
         let dup = vec![(t, vec![("A1".into(), 10), ("A1".into(), 10)])];
-        assert!(NewConcert::parse("Show", dup).is_err());
-        assert!(NewConcert::parse("Show", vec![(t, vec![("A1".into(), -1)])]).is_err());
+        assert!(NewConcert::parse("Show", dup, now).is_err());
+        assert!(NewConcert::parse("Show", one_seat(t, "A1", -1), now).is_err());
+        assert!(NewConcert::parse("Show", one_seat(t, "A1", i64::MAX), now).is_err());
+        assert!(NewConcert::parse("Show", one_seat(t, "A1", MAX_SEAT_PRICE + 1), now).is_err());
+        assert!(NewConcert::parse("Show", one_seat(t, "A\u{1}1", 10), now).is_err());
+        assert!(
+            NewConcert::parse("Show", one_seat(t, "A1", 0), now).is_ok(),
+            "free seats"
+        );
+        assert!(NewConcert::parse("Show", one_seat(t, "A1", MAX_SEAT_PRICE), now).is_ok());
+    }
+
+    #[test]
+    fn a_show_starts_between_now_and_ten_years_ahead() {
+        let now = at("2026-06-01T00:00:00Z");
+        let parse = |t: &str| NewConcert::parse("Show", one_seat(at(t), "A1", 10), now);
+        assert!(parse("1999-12-31T20:00:00Z").is_err());
+        assert!(parse("2026-05-31T23:59:59Z").is_err());
+        assert!(parse("2026-06-01T00:00:00Z").is_ok());
+        assert!(parse("2036-06-01T00:00:00Z").is_ok());
+        assert!(parse("2036-06-01T00:00:01Z").is_err());
+        assert!(parse("+10000-01-01T00:00:00Z").is_err());
     }
 
     #[test]

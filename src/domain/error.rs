@@ -26,6 +26,9 @@ pub enum Error {
     /// The hold ran out (or was given back) before the payment came.
     #[error("the hold on reservation {0} has expired")]
     HoldExpired(i64),
+    /// Another user has this email address (compared without case).
+    #[error("another user has the email address {0}")]
+    EmailTaken(String),
     /// The outbox event is not dead-lettered, so there is nothing to retry.
     #[error("outbox event {0} is not dead-lettered")]
     NotDeadLettered(i64),

@@ -12,6 +12,7 @@ pub mod money;
 pub mod payment;
 pub mod queue;
 pub mod reservation;
+pub mod text;
 
 pub use error::Error;
 pub use ids::{ConcertId, PaymentId, ReservationId, ScheduleId, SeatId, UserId};

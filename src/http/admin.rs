@@ -8,9 +8,11 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use super::ApiState;
 use super::auth::AdminAuth;
 use super::concerts::ScheduleView;
-use super::error::{ApiError, error_responses};
+use super::error::error_responses;
+use super::now;
 use crate::domain::Timestamp;
 use crate::domain::catalog::{MAX_TEXT_LEN, NewConcert};
+use crate::domain::text::{Email, checked_text};
 
 #[derive(Tags)]
 enum Tag {
@@ -19,8 +21,11 @@ enum Tag {
 }
 
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 pub struct NewUserRequest {
+    /// 1 to 200 characters, without control or bidirectional override characters.
     pub name: String,
+    /// An address no other user has, in any case.
     pub email: String,
 }
 
@@ -34,22 +39,26 @@ pub struct UserView {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewSeatRequest {
+    /// 1 to 200 characters, unique in the show, without control characters.
     pub seat_number: String,
-    /// Minor units, 0 or more.
+    /// Minor units, 0 (a free seat) to 1000000000.
     pub price: i64,
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewScheduleRequest {
+    /// Between now and ten years from now.
     pub start_time: Timestamp,
     pub seats: Vec<NewSeatRequest>,
 }
 
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 pub struct NewConcertRequest {
+    /// 1 to 200 characters, without control or bidirectional override characters.
     pub title: String,
     pub schedules: Vec<NewScheduleRequest>,
 }
@@ -83,17 +92,15 @@ error_responses!(AdminError {
     413 PayloadTooLarge "Request body over 8 MiB.",
 });
 
-pub struct AdminApi;
+error_responses!(AdminUserError {
+    400 BadRequest "Malformed or invalid body.",
+    401 Unauthorized "Missing or wrong admin token.",
+    403 Forbidden "The admin API is disabled: no --admin-token configured.",
+    409 Conflict "Another user has this email address (EMAIL_TAKEN).",
+    413 PayloadTooLarge "Request body over 8 MiB.",
+});
 
-fn checked(what: &str, value: &str) -> Result<String, ApiError> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > MAX_TEXT_LEN {
-        return Err(ApiError::bad_request(format!(
-            "{what} must be 1 to {MAX_TEXT_LEN} characters"
-        )));
-    }
-    Ok(value.to_owned())
-}
+pub struct AdminApi;
 
 #[OpenApi(prefix_path = "/api/admin", tag = "Tag::Admin")]
 impl AdminApi {
@@ -104,15 +111,9 @@ impl AdminApi {
         state: Data<&ApiState>,
         _auth: AdminAuth,
         body: Json<NewUserRequest>,
-    ) -> Result<UserResponse, AdminError> {
-        let name = checked("name", &body.name)?;
-        let email = checked("email", &body.email)?;
-        let well_formed = email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
-        if !well_formed {
-            return Err(ApiError::bad_request(format!("{email} is not an email address")).into());
-        }
+    ) -> Result<UserResponse, AdminUserError> {
+        let name = checked_text("name", &body.name, MAX_TEXT_LEN)?;
+        let email = Email::parse(&body.email)?;
         let user = state.store.create_user(&name, &email).await?;
         Ok(UserResponse::Created(Json(UserView {
             user_id: user.id.0,
@@ -148,7 +149,7 @@ impl AdminApi {
                 (s.start_time, seats.collect())
             })
             .collect();
-        let concert = NewConcert::parse(&body.title, schedules)?;
+        let concert = NewConcert::parse(&body.title, schedules, now())?;
         let created = state.store.create_concert(concert).await?;
         Ok(ConcertResponse::Created(Json(CreatedConcert {
             concert_id: created.id.0,

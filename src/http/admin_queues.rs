@@ -19,9 +19,6 @@ enum Tag {
     Admin,
 }
 
-/// Largest `admitPerMinute` accepted: a thousand a second.
-const MAX_ADMIT_PER_MINUTE: u64 = 60_000;
-
 /// One show's waiting line.
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
@@ -58,15 +55,16 @@ impl From<LineInfo> for QueueView {
     }
 }
 
-/// What to change; absent fields stay as they are.
+/// What to change; absent fields stay as they are, and a field this API does not know is
+/// refused.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QueuePatch {
     /// Most active sessions at once, 1 or more.
     #[oai(validator(minimum(value = "1")))]
     pub max_active: Option<u64>,
-    /// Admissions per minute, 0 to 60000 (0 lets nobody in, like pausing).
-    #[oai(validator(maximum(value = "60000")))]
+    /// Admissions per minute, 1 to 60000; to let nobody in, pause the line.
+    #[oai(validator(minimum(value = "1"), maximum(value = "60000")))]
     pub admit_per_minute: Option<u64>,
     /// `true` stops admission, `false` resumes it.
     pub paused: Option<bool>,
@@ -134,7 +132,7 @@ impl AdminQueuesApi {
         state.store.schedule(schedule, now).await?;
         let settings = LineSettings {
             max_active: body.max_active,
-            admit_per_minute: body.admit_per_minute.map(|r| r.min(MAX_ADMIT_PER_MINUTE)),
+            admit_per_minute: body.admit_per_minute,
             paused: body.paused,
         };
         let line = state.room.tune(schedule, settings, now).await?;

@@ -125,6 +125,7 @@ impl From<domain::Error> for ApiError {
             E::AlreadyPaid(_) => (StatusCode::CONFLICT, "ALREADY_PAID"),
             E::HoldExpired(_) => (StatusCode::GONE, "HOLD_EXPIRED"),
             E::NotDeadLettered(_) => (StatusCode::CONFLICT, "NOT_DEAD_LETTERED"),
+            E::EmailTaken(_) => (StatusCode::CONFLICT, "EMAIL_TAKEN"),
             E::InsufficientBalance { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "INSUFFICIENT_BALANCE")
             }
@@ -214,6 +215,7 @@ mod tests {
             (domain::Error::AlreadyPaid(1), 409),
             (domain::Error::HoldExpired(1), 410),
             (domain::Error::NotDeadLettered(1), 409),
+            (domain::Error::EmailTaken("a@b.c".into()), 409),
             (
                 domain::Error::InsufficientBalance {
                     balance: 1,

@@ -26,6 +26,7 @@ pub mod concerts;
 pub mod error;
 pub mod idempotency;
 pub mod json;
+pub mod json_keys;
 pub mod ops;
 pub mod payments;
 pub mod queue;
@@ -130,8 +131,9 @@ pub fn routes(state: ApiState) -> impl Endpoint<Output = Response> {
         })
 }
 
-/// Refuses what no endpoint should see: admin calls when the admin API is off, and bodies over
-/// the limit of their endpoint (by `Content-Length`, or while reading a chunked body).
+/// Refuses what no endpoint should see: admin calls when the admin API is off, bodies over the
+/// limit of their endpoint (by `Content-Length`, or while reading a chunked body), and JSON
+/// bodies that give a key twice ([`json_keys`]).
 async fn guard_request<E: Endpoint>(
     ep: Arc<E>,
     mut req: Request,
@@ -159,21 +161,26 @@ async fn guard_request<E: Endpoint>(
         .get(poem::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let chunked = req
+        .headers()
+        .contains_key(poem::http::header::TRANSFER_ENCODING);
     match declared {
         Some(len) if len > limit as u64 => return Err(too_large().into()),
-        Some(_) => {}
-        None if req
-            .headers()
-            .contains_key(poem::http::header::TRANSFER_ENCODING) =>
-        {
+        Some(0) | None if !chunked => {}
+        _ => {
             let body = req
                 .take_body()
                 .into_bytes_limit(limit)
                 .await
                 .map_err(|_| too_large())?;
+            if let Some(key) = json_keys::duplicate_key(&body) {
+                return Err(ApiError::bad_request(format!(
+                    "the JSON body gives the key {key:?} more than once"
+                ))
+                .into());
+            }
             req.set_body(body);
         }
-        None => {}
     }
     Ok(ep.call(req).await?.into_response())
 }

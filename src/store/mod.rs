@@ -12,6 +12,7 @@ use crate::domain::error::Result;
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::reservation::Reservation;
+use crate::domain::text::Email;
 use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 
 #[cfg(feature = "mysql")]
@@ -89,8 +90,9 @@ pub struct OutboxSummary {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates a buyer with a zero balance.
-    async fn create_user(&self, name: &str, email: &str) -> Result<User>;
+    /// Creates a buyer with a zero balance. `EmailTaken` when another user has the address,
+    /// in any case.
+    async fn create_user(&self, name: &str, email: &Email) -> Result<User>;
 
     /// The buyer, or `NotFound`.
     async fn user(&self, id: UserId) -> Result<User>;

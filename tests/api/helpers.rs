@@ -11,6 +11,13 @@ use tempfile::TempDir;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
+/// An address no other call of this test binary gets: an address belongs to one user.
+pub fn unique_email(name: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{name}.{n}@example.com")
+}
+
 pub struct TestApp {
     app: Option<App>,
     config: Config,
@@ -91,7 +98,7 @@ impl TestApp {
     pub async fn create_user(&self, name: &str) -> i64 {
         let resp = self
             .admin(Method::POST, "/api/admin/users")
-            .json(&json!({"name": name, "email": format!("{name}@example.com")}))
+            .json(&json!({"name": name, "email": unique_email(name)}))
             .send()
             .await
             .unwrap();

@@ -4,10 +4,11 @@
 
 use mysql_async::prelude::Queryable;
 
-use super::{Step, Tx, money, outbox};
+use super::{ER_DUP_ENTRY, Fail, Step, Tx, money, outbox, server_code};
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry, EntryKind};
 use crate::domain::error::Error;
 use crate::domain::events::DomainEvent;
+use crate::domain::text::Email;
 use crate::domain::{Money, Timestamp, UserId, from_millis, to_millis};
 use crate::store::User;
 
@@ -21,21 +22,36 @@ pub(super) fn inserted_id(tx: &Tx, table: &'static str) -> Step<i64> {
         })
 }
 
+/// The user row, then the address's row, whose key refuses an address that is taken: the
+/// transaction then rolls the user back too.
 pub(super) async fn create_user(
     tx: &mut Tx,
     name: &str,
-    email: &str,
+    email: &Email,
     now: Timestamp,
 ) -> Step<User> {
     tx.exec_drop(
         "INSERT INTO users (name, email, balance, created_at) VALUES (?, ?, 0, ?)",
-        (name, email, to_millis(now)),
+        (name, email.as_str(), to_millis(now)),
     )
     .await?;
+    let id = inserted_id(tx, "users")?;
+    let claimed = tx
+        .exec_drop(
+            "INSERT INTO user_emails (email_key, user_id) VALUES (?, ?)",
+            (email.key(), id),
+        )
+        .await;
+    match claimed {
+        Err(err) if server_code(&err) == Some(ER_DUP_ENTRY) => {
+            return Err(Fail::Domain(Error::EmailTaken(email.as_str().to_owned())));
+        }
+        claimed => claimed?,
+    }
     Ok(User {
-        id: UserId(inserted_id(tx, "users")?),
+        id: UserId(id),
         name: name.to_owned(),
-        email: email.to_owned(),
+        email: email.as_str().to_owned(),
         balance: Money::ZERO,
     })
 }

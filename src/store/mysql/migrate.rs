@@ -14,7 +14,13 @@ use super::{Fail, Step};
 use crate::domain::error::Error;
 
 /// `(version, sql)`: running `sql` on a database at the previous version brings it to `version`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../schema.mysql.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../../schema.mysql.sql")),
+    (
+        2,
+        include_str!("../../../migrations/mysql/002_user_emails.sql"),
+    ),
+];
 
 /// How long a starting instance waits for another one's migration, in seconds.
 const LOCK_WAIT_SECS: u32 = 60;

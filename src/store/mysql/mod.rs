@@ -42,6 +42,7 @@ use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::reservation::Reservation;
+use crate::domain::text::Email;
 use crate::domain::{ConcertId, ReservationId, ScheduleId, Timestamp, UserId};
 
 /// How many times one operation is tried when the database asks for a retry (deadlock, lock
@@ -276,10 +277,10 @@ impl MysqlStore {
 
 #[async_trait]
 impl Store for MysqlStore {
-    async fn create_user(&self, name: &str, email: &str) -> Result<User> {
+    async fn create_user(&self, name: &str, email: &Email) -> Result<User> {
         let now = chrono::Utc::now();
         self.write("create_user", |tx| {
-            let (name, email) = (name.to_owned(), email.to_owned());
+            let (name, email) = (name.to_owned(), email.clone());
             Box::pin(async move { accounts::create_user(tx, &name, &email, now).await })
         })
         .await

@@ -7,15 +7,18 @@ use super::{db, outbox};
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry, EntryKind};
 use crate::domain::error::{Error, Result};
 use crate::domain::events::DomainEvent;
+use crate::domain::text::Email;
 use crate::domain::{Money, Timestamp, UserId, from_millis, to_millis};
 use crate::store::User;
 
 pub(super) use crate::store::stored::money;
 
+/// The user row, then the address's row, which is refused when the address is taken: the
+/// writer then rolls the user back too.
 pub(super) fn create_user(
     conn: &Connection,
     name: &str,
-    email: &str,
+    email: &Email,
     now: Timestamp,
 ) -> Result<User> {
     let id: i64 = conn
@@ -24,13 +27,25 @@ pub(super) fn create_user(
              RETURNING id",
         )
         .and_then(|mut stmt| {
-            stmt.query_row(params![name, email, to_millis(now)], |row| row.get("id"))
+            stmt.query_row(params![name, email.as_str(), to_millis(now)], |row| {
+                row.get("id")
+            })
         })
         .map_err(db)?;
+    let claimed = conn
+        .prepare_cached(
+            "INSERT INTO user_emails (email_key, user_id) VALUES (?1, ?2)
+             ON CONFLICT (email_key) DO NOTHING",
+        )
+        .and_then(|mut stmt| stmt.execute(params![email.key(), id]))
+        .map_err(db)?;
+    if claimed == 0 {
+        return Err(Error::EmailTaken(email.as_str().to_owned()));
+    }
     Ok(User {
         id: UserId(id),
         name: name.to_owned(),
-        email: email.to_owned(),
+        email: email.as_str().to_owned(),
         balance: Money::ZERO,
     })
 }

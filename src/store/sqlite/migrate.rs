@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../migrations/004_schedule_sold_seats.sql"),
     ),
+    (5, include_str!("../../../migrations/005_user_emails.sql")),
 ];
 
 /// Prepared statements kept per connection: more than the store has.

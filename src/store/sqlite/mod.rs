@@ -35,6 +35,7 @@ use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::reservation::Reservation;
+use crate::domain::text::Email;
 use crate::domain::{ConcertId, ReservationId, ScheduleId, Timestamp, UserId};
 use writer::Writer;
 
@@ -248,8 +249,8 @@ pub(super) fn db(err: rusqlite::Error) -> Error {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_user(&self, name: &str, email: &str) -> Result<User> {
-        let (name, email) = (name.to_owned(), email.to_owned());
+    async fn create_user(&self, name: &str, email: &Email) -> Result<User> {
+        let (name, email) = (name.to_owned(), email.clone());
         let now = chrono::Utc::now();
         self.writer
             .write(move |conn| accounts::create_user(conn, &name, &email, now))
