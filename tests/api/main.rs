@@ -12,4 +12,5 @@ mod flow;
 mod idempotency;
 mod ops;
 mod races;
+mod settings;
 mod waiting_room;
