@@ -78,16 +78,87 @@ async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn 
             db_for_log(&config.db)
         );
     }
+    check_sqlite_file(&config.db)?;
     let path = config.db.clone();
     let options = SqliteOptions {
         synchronous: config.sync,
         write_batch: config.write_batch,
         write_wait: config.write_batch_wait,
     };
-    let sqlite = Arc::new(
-        tokio::task::spawn_blocking(move || SqliteStore::open_with(&path, options)).await??,
+    let opened =
+        tokio::task::spawn_blocking(move || SqliteStore::open_with(&path, options)).await?;
+    match opened {
+        Ok(sqlite) => {
+            let sqlite = Arc::new(sqlite);
+            Ok((sqlite.clone(), sqlite))
+        }
+        Err(err) => {
+            // The store logs SQLite's own words and answers "storage error"; ask SQLite again
+            // so that the message says why.
+            let why = sqlite_refusal(&config.db).unwrap_or_else(|| err.to_string());
+            anyhow::bail!(
+                "--db {}: cannot open the SQLite database: {why}",
+                config.db.display()
+            )
+        }
+    }
+}
+
+/// What is wrong with `--db` as a SQLite file, found without creating anything: a missing
+/// folder, a directory, or a file that is not a SQLite database. A missing file is fine; it
+/// is created.
+fn check_sqlite_file(path: &Path) -> anyhow::Result<()> {
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            anyhow::bail!("--db {shown}: is a directory, not a SQLite database file")
+        }
+        Ok(_) => {
+            use std::io::Read;
+            let mut header = Vec::with_capacity(16);
+            std::fs::File::open(path)
+                .and_then(|file| file.take(16).read_to_end(&mut header))
+                .map_err(|e| anyhow::anyhow!("--db {shown}: cannot read the file: {e}"))?;
+            // An empty file is a new database to SQLite.
+            if !header.is_empty() && header != b"SQLite format 3\0" {
+                anyhow::bail!(
+                    "--db {shown}: is not a SQLite database (it does not start with SQLite's header)"
+                );
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let folder = match path.parent() {
+                Some(folder) if !folder.as_os_str().is_empty() => folder,
+                _ => Path::new("."),
+            };
+            match std::fs::metadata(folder) {
+                Ok(meta) if meta.is_dir() => Ok(()),
+                Ok(_) => anyhow::bail!("--db {shown}: {} is not a folder", folder.display()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    anyhow::bail!(
+                        "--db {shown}: the folder {} does not exist",
+                        folder.display()
+                    )
+                }
+                Err(e) => anyhow::bail!("--db {shown}: cannot look at {}: {e}", folder.display()),
+            }
+        }
+        Err(e) => anyhow::bail!("--db {shown}: {e}"),
+    }
+}
+
+/// SQLite's reason for refusing the file at `path`, if it gives one.
+fn sqlite_refusal(path: &Path) -> Option<String> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
     );
-    Ok((sqlite.clone(), sqlite))
+    match conn.and_then(|c| c.query_row("PRAGMA schema_version", [], |row| row.get::<_, i64>(0))) {
+        Ok(_) => None,
+        Err(err) => Some(err.to_string()),
+    }
 }
 
 /// The adapters and API state for a config, without serving anything.
@@ -103,8 +174,10 @@ pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
     };
     let room = waiting_room(&config.queue, signer.clone(), policy, journal).await?;
     let settings = ApiSettings {
-        hold_ttl: chrono::Duration::from_std(config.hold_ttl)?,
-        max_charge: Money::new(config.max_charge)?,
+        hold_ttl: chrono::Duration::from_std(config.hold_ttl)
+            .map_err(|e| anyhow::anyhow!("--hold-ttl {:?}: {e}", config.hold_ttl))?,
+        max_charge: Money::new(config.max_charge)
+            .map_err(|e| anyhow::anyhow!("--max-charge {}: {e}", config.max_charge))?,
         admin_token: config.admin_token.clone(),
     };
     Ok(ApiState {
@@ -162,9 +235,9 @@ fn redacted(url: &str) -> String {
     }
 }
 
-/// The outbox relay with its sinks: one webhook per `--webhook-url` and Kafka with
-/// `--kafka-brokers`, or the log when none.
-async fn relay(config: &Config, state: &ApiState) -> anyhow::Result<Relay> {
+/// Where events go: one webhook per `--webhook-url` and Kafka with `--kafka-brokers`, or the
+/// log when none.
+async fn event_sinks(config: &Config) -> anyhow::Result<Vec<Arc<dyn EventSink>>> {
     let mut sinks: Vec<Arc<dyn EventSink>> = Vec::new();
     let secret = config.webhook_secret.as_deref().unwrap_or_default();
     for url in &config.webhook_urls {
@@ -180,6 +253,11 @@ async fn relay(config: &Config, state: &ApiState) -> anyhow::Result<Relay> {
     if sinks.is_empty() {
         sinks.push(Arc::new(LogSink));
     }
+    Ok(sinks)
+}
+
+/// The outbox relay, delivering to `sinks`.
+fn relay(config: &Config, state: &ApiState, sinks: Vec<Arc<dyn EventSink>>) -> Relay {
     let settings = RelaySettings {
         max_attempts: config.outbox_max_attempts,
         retry_base: config.outbox_retry_base,
@@ -189,7 +267,7 @@ async fn relay(config: &Config, state: &ApiState) -> anyhow::Result<Relay> {
     };
     let relay = Relay::new(state.store.clone(), sinks, settings, state.metrics.clone());
     tracing::info!(sinks = ?relay.sink_names(), "events are delivered to");
-    Ok(relay)
+    relay
 }
 
 /// The Kafka sink, its topic created if missing.
@@ -207,16 +285,19 @@ async fn kafka_sink(config: &Config, brokers: &str) -> anyhow::Result<Arc<dyn Ev
 /// Binds the first address `listen` resolves to that accepts, with a backlog of
 /// [`LISTEN_BACKLOG`].
 async fn listen(listen: &str) -> anyhow::Result<TcpAcceptor> {
+    let addrs = tokio::net::lookup_host(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("--listen {listen}: cannot resolve the address: {e}"))?;
     let mut last_error = None;
-    for addr in tokio::net::lookup_host(listen).await? {
-        match bind(addr) {
-            Ok(listener) => return Ok(TcpAcceptor::from_tokio(listener)?),
+    for addr in addrs {
+        match bind(addr).and_then(TcpAcceptor::from_tokio) {
+            Ok(acceptor) => return Ok(acceptor),
             Err(e) => last_error = Some(e),
         }
     }
     Err(match last_error {
-        Some(e) => anyhow::Error::new(e).context(format!("cannot listen on {listen}")),
-        None => anyhow::anyhow!("{listen} resolves to no address"),
+        Some(e) => anyhow::anyhow!("--listen {listen}: cannot listen there: {e}"),
+        None => anyhow::anyhow!("--listen {listen}: resolves to no address"),
     })
 }
 
@@ -238,15 +319,19 @@ async fn kafka_sink(_config: &Config, _brokers: &str) -> anyhow::Result<Arc<dyn 
 }
 
 impl App {
-    /// Opens everything, binds `config.listen` and starts serving in the background.
+    /// Binds `config.listen`, opens everything and starts serving in the background. What
+    /// can fail without the database (the address, the event sinks) is tried first, so that a
+    /// server that cannot start leaves no database file behind.
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        let acceptor = listen(&config.listen).await?;
+        let sinks = event_sinks(&config).await?;
         let state = build_state(&config).await?;
         if config.admin_token.is_none() {
             tracing::info!(
                 "admin API disabled; enable it with --admin-token or BOXOFFICE_ADMIN_TOKEN"
             );
         }
-        let relay = relay(&config, &state).await?;
+        let relay = relay(&config, &state, sinks);
         let jobs = Jobs::start(JobContext {
             store: state.store.clone(),
             room: state.room.clone(),
@@ -262,7 +347,6 @@ impl App {
         })
         .await?;
 
-        let acceptor = listen(&config.listen).await?;
         let addr = acceptor
             .local_addr()
             .first()

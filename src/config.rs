@@ -311,6 +311,44 @@ impl std::str::FromStr for QueueBackend {
     }
 }
 
+const SECOND: Duration = Duration::from_secs(1);
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(60 * 60);
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+/// The shortest interval of a background job: a shorter one only burns CPU while idle.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+/// The range of the holds, sessions and idle deadlines: long enough for any sale, short
+/// enough that `now` plus it is a plain date in every answer.
+const TTL: std::ops::RangeInclusive<Duration> = SECOND..=Duration::from_secs(7 * 24 * 60 * 60);
+
+/// `--listen` must be `host:port` with a port number; whether the host resolves and the port
+/// is free is found out when the server binds it.
+fn check_listen(listen: &str) -> anyhow::Result<()> {
+    let Some((host, port)) = listen.rsplit_once(':') else {
+        anyhow::bail!("--listen {listen:?} is not host:port (for example 127.0.0.1:8080)");
+    };
+    if host.is_empty() {
+        anyhow::bail!("--listen {listen:?} names no host (for example 127.0.0.1:8080)");
+    }
+    if port.parse::<u16>().is_err() {
+        anyhow::bail!("--listen {listen:?}: the port {port:?} is not a number from 0 to 65535");
+    }
+    Ok(())
+}
+
+/// A webhook is an `http://` or `https://` URL with a host.
+fn check_webhook_url(url: &str) -> anyhow::Result<()> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| anyhow::anyhow!("--webhook-url {url:?} is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        anyhow::bail!("--webhook-url {url:?} must be an http:// or https:// URL");
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        anyhow::bail!("--webhook-url {url:?} names no host");
+    }
+    Ok(())
+}
+
 /// The settings in force.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -443,28 +481,129 @@ impl Config {
                 .map_or(d.kafka_topic, |t| t.trim().to_owned()),
             kafka_timeout: given.kafka_timeout.map_or(d.kafka_timeout, |h| h.0),
         };
-        if config.queue_max_active == 0 {
-            anyhow::bail!("--queue-max-active must be at least 1");
-        }
-        if config.write_batch == 0 {
-            anyhow::bail!("--write-batch must be at least 1");
-        }
-        if config.max_charge <= 0 {
-            anyhow::bail!("--max-charge must be greater than 0");
-        }
         if config.admin_token.as_ref().is_some_and(|t| t.len() < 8) {
             anyhow::bail!("--admin-token must be at least 8 characters");
+        }
+        config.check_ranges()?;
+        check_listen(&config.listen)?;
+        if config.db.as_os_str().is_empty() {
+            anyhow::bail!("--db is empty: name the SQLite file (the default is ./boxoffice.db)");
         }
         config.check_events()?;
         Ok(config)
     }
 
-    fn check_events(&self) -> anyhow::Result<()> {
-        if self.outbox_max_attempts == 0 {
-            anyhow::bail!("--outbox-max-attempts must be at least 1");
+    /// Every duration and count in its range (see the README's settings table).
+    fn check_ranges(&self) -> anyhow::Result<()> {
+        let durations = [
+            ("--hold-ttl", self.hold_ttl, TTL),
+            ("--session-ttl", self.session_ttl, TTL),
+            ("--queue-idle-ttl", self.queue_idle_ttl, TTL),
+            (
+                "--queue-tick",
+                self.queue_tick,
+                MIN_INTERVAL..=Duration::from_secs(60),
+            ),
+            (
+                "--write-batch-wait",
+                self.write_batch_wait,
+                Duration::ZERO..=SECOND,
+            ),
+            (
+                "--hold-sweep-interval",
+                self.hold_sweep_interval,
+                MIN_INTERVAL..=HOUR,
+            ),
+            (
+                "--webhook-timeout",
+                self.webhook_timeout,
+                MIN_INTERVAL..=5 * MINUTE,
+            ),
+            (
+                "--outbox-interval",
+                self.outbox_interval,
+                MIN_INTERVAL..=HOUR,
+            ),
+            (
+                "--outbox-retry-base",
+                self.outbox_retry_base,
+                MIN_INTERVAL..=10 * MINUTE,
+            ),
+            (
+                "--cleanup-interval",
+                self.cleanup_interval,
+                MIN_INTERVAL..=DAY,
+            ),
+            (
+                "--optimize-interval",
+                self.optimize_interval,
+                MIN_INTERVAL..=7 * DAY,
+            ),
+            (
+                "--kafka-timeout",
+                self.kafka_timeout,
+                MIN_INTERVAL..=5 * MINUTE,
+            ),
+        ];
+        for (flag, value, range) in durations {
+            if !range.contains(&value) {
+                let show = |d| humantime::format_duration(d).to_string();
+                anyhow::bail!(
+                    "{flag} {} is out of range: it must be from {} to {}",
+                    show(value),
+                    show(*range.start()),
+                    show(*range.end())
+                );
+            }
         }
-        if self.outbox_retention.is_zero() {
-            anyhow::bail!("--outbox-retention-hours must be at least 1");
+        let counts: [(&str, i128, std::ops::RangeInclusive<i128>); 7] = [
+            (
+                "--queue-max-active",
+                self.queue_max_active.into(),
+                1..=10_000_000,
+            ),
+            (
+                "--queue-admit-per-minute",
+                self.queue_admit_per_minute.into(),
+                1..=60_000_000,
+            ),
+            (
+                "--queue-issue-rate-limit",
+                self.queue_issue_rate_limit.into(),
+                0..=1_000_000,
+            ),
+            (
+                "--max-charge",
+                self.max_charge.into(),
+                1..=1_000_000_000_000,
+            ),
+            ("--write-batch", self.write_batch as i128, 1..=4_096),
+            (
+                "--outbox-max-attempts",
+                self.outbox_max_attempts.into(),
+                1..=1_000,
+            ),
+            (
+                "--outbox-retention-hours",
+                (self.outbox_retention.as_secs() / 3600).into(),
+                1..=87_600,
+            ),
+        ];
+        for (flag, value, range) in counts {
+            if !range.contains(&value) {
+                anyhow::bail!(
+                    "{flag} {value} is out of range: it must be from {} to {}",
+                    range.start(),
+                    range.end()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn check_events(&self) -> anyhow::Result<()> {
+        for url in &self.webhook_urls {
+            check_webhook_url(url)?;
         }
         match &self.webhook_secret {
             None if !self.webhook_urls.is_empty() => {
@@ -495,6 +634,130 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The settings as the command line gives them.
+    fn from_args(args: &[&str]) -> anyhow::Result<Config> {
+        use clap::Parser;
+
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let cli = Cli::try_parse_from(std::iter::once("boxoffice").chain(args.iter().copied()))?;
+        Config::resolve(cli.settings)
+    }
+
+    fn refusal(args: &[&str]) -> String {
+        match from_args(args) {
+            Ok(_) => panic!("{args:?} is accepted"),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_setting_out_of_its_range_is_refused_naming_the_flag_its_value_and_the_range() {
+        assert_eq!(
+            refusal(&["--hold-ttl", "300000y"]),
+            "--hold-ttl 300000years is out of range: it must be from 1s to 7days"
+        );
+        assert_eq!(
+            refusal(&["--queue-tick", "1ns"]),
+            "--queue-tick 1ns is out of range: it must be from 10ms to 1m"
+        );
+        assert_eq!(
+            refusal(&["--queue-max-active", "0"]),
+            "--queue-max-active 0 is out of range: it must be from 1 to 10000000"
+        );
+        for (flag, value) in [
+            ("--session-ttl", "1000y"),
+            ("--queue-idle-ttl", "500ms"),
+            ("--write-batch-wait", "2s"),
+            ("--hold-sweep-interval", "1ms"),
+            ("--webhook-timeout", "1h"),
+            ("--outbox-interval", "1ns"),
+            ("--outbox-retry-base", "1h"),
+            ("--cleanup-interval", "30d"),
+            ("--optimize-interval", "9ms"),
+            ("--kafka-timeout", "1us"),
+            ("--queue-admit-per-minute", "0"),
+            ("--queue-issue-rate-limit", "2000000"),
+            ("--max-charge", "0"),
+            ("--write-batch", "0"),
+            ("--outbox-max-attempts", "0"),
+            ("--outbox-retention-hours", "0"),
+            ("--outbox-retention-hours", "18446744073709551615"),
+        ] {
+            let err = refusal(&[flag, value]);
+            assert!(err.starts_with(&format!("{flag} ")), "{err}");
+            assert!(err.contains("is out of range: it must be from "), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_ends_of_each_range_are_accepted() {
+        let config = from_args(&[
+            "--hold-ttl",
+            "7d",
+            "--session-ttl",
+            "1s",
+            "--queue-tick",
+            "10ms",
+            "--write-batch-wait",
+            "0",
+            "--queue-issue-rate-limit",
+            "0",
+            "--queue-admit-per-minute",
+            "60000000",
+            "--outbox-retention-hours",
+            "87600",
+        ])
+        .unwrap();
+        assert_eq!(config.hold_ttl, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(config.queue_tick, Duration::from_millis(10));
+    }
+
+    #[test]
+    fn a_listen_address_must_be_host_and_port_number() {
+        for listen in [
+            "127.0.0.1:0",
+            "localhost:8080",
+            "[::1]:8080",
+            "0.0.0.0:65535",
+        ] {
+            assert!(from_args(&["--listen", listen]).is_ok(), "{listen}");
+        }
+        assert_eq!(
+            refusal(&["--listen", "nonsense"]),
+            "--listen \"nonsense\" is not host:port (for example 127.0.0.1:8080)"
+        );
+        assert_eq!(
+            refusal(&["--listen", "127.0.0.1:99999"]),
+            "--listen \"127.0.0.1:99999\": the port \"99999\" is not a number from 0 to 65535"
+        );
+        assert!(refusal(&["--listen", ":8080"]).contains("names no host"));
+    }
+
+    #[test]
+    fn a_webhook_url_must_be_http_or_https_and_the_db_must_name_a_file() {
+        let secret = ["--webhook-secret", "0123456789abcdef"];
+        for (url, why) in [
+            ("not a url", "is not a URL"),
+            (
+                "ftp://files.example/hook",
+                "must be an http:// or https:// URL",
+            ),
+            (
+                "mailto:ops@example.com",
+                "must be an http:// or https:// URL",
+            ),
+        ] {
+            let err = refusal(&["--webhook-url", url, secret[0], secret[1]]);
+            assert!(err.starts_with(&format!("--webhook-url {url:?}")), "{err}");
+            assert!(err.contains(why), "{err}");
+        }
+        assert!(refusal(&["--db", ""]).starts_with("--db is empty"));
+    }
 
     #[test]
     fn given_values_win_over_the_file_and_the_file_over_defaults() {

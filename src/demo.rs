@@ -1,5 +1,9 @@
 //! The demo catalogue of `boxoffice demo`: a few concerts with shows of 50+ seats and a few
 //! buyers with money on their balance, created through the same store calls as the admin API.
+//! Only an empty catalogue is seeded, so a demo run again on the same `--db` serves what the
+//! last run left instead of a second copy.
+
+use std::path::Path;
 
 use chrono::{Duration, Utc};
 
@@ -43,8 +47,12 @@ fn layout(rows: usize) -> Vec<(String, i64)> {
         .collect()
 }
 
-/// Creates the demo catalogue and buyers.
-pub async fn seed(store: &dyn Store) -> Result<DemoCatalogue> {
+/// Creates the demo catalogue and buyers, or nothing (`None`) when the store already has
+/// concerts.
+pub async fn seed(store: &dyn Store) -> Result<Option<DemoCatalogue>> {
+    if !store.concerts(Utc::now()).await?.is_empty() {
+        return Ok(None);
+    }
     // Shows start at 20:00 UTC, a month from now.
     let today = Utc::now().date_naive();
     let first_show = (today + Duration::days(30))
@@ -82,12 +90,30 @@ pub async fn seed(store: &dyn Store) -> Result<DemoCatalogue> {
             .await?;
         user_ids.push(user.id.0);
     }
-    Ok(DemoCatalogue {
+    Ok(Some(DemoCatalogue {
         concert_id: concert.id.0,
         schedule_id: schedule.0,
         seat_id: seats.first().map(|s| s.id.0).unwrap_or_default(),
         user_ids,
-    })
+    }))
+}
+
+/// What `boxoffice demo` prints when `db` already had a catalogue.
+pub fn not_seeded(base: &str, admin_token: &str, db: &Path) -> String {
+    format!(
+        r#"
+boxoffice demo is serving on {base}
+  Swagger UI:  {base}/docs
+  admin token: {admin_token}
+
+{db} already has concerts, so the demo catalogue was not added again; the concerts
+and buyers of the earlier run are served as they are:
+  curl -s {base}/api/concerts
+
+Stop with Ctrl-C.
+"#,
+        db = db.display(),
+    )
 }
 
 /// The walk-through printed by `boxoffice demo`.

@@ -1,5 +1,8 @@
 //! The `boxoffice` command: `serve`, `demo` and `openapi`.
 
+use std::io::Write;
+use std::process::ExitCode;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -24,10 +27,15 @@ enum Command {
     Serve(Settings),
     /// Serve a fresh demo catalogue (a temporary database unless --db is given) and print
     /// example requests
+    #[command(mut_arg("db", |db| db.help(DEMO_DB_HELP)))]
     Demo(Settings),
     /// Print the OpenAPI spec (JSON)
     Openapi,
 }
+
+/// `--db` of the demo, which has another default than `serve`.
+const DEMO_DB_HELP: &str = "The SQLite database file, seeded with the demo catalogue when it has \
+    no concerts yet [default: a temporary file, deleted at exit]";
 
 fn init_logs(format: LogFormat) {
     // The scheduler announces every job it creates at info; that is noise to an operator.
@@ -48,9 +56,38 @@ fn resolve(settings: Settings) -> anyhow::Result<Config> {
     Config::resolve(settings.or(file))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&anyhow::anyhow!("cannot start the tokio runtime: {err}")),
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&err),
+    }
+}
+
+/// Says what went wrong on one line, with every cause.
+fn fail(err: &anyhow::Error) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "error: {err:#}");
+    ExitCode::FAILURE
+}
+
+/// Prints `text` to stdout. A reader that went away (`boxoffice openapi | head`) is not an
+/// error: there is nobody left to tell.
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(err).context("cannot write to stdout"))
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve(settings) => {
             let config = resolve(settings)?;
             init_logs(config.log_format);
@@ -58,42 +95,59 @@ async fn main() -> anyhow::Result<()> {
             shutdown_signal().await;
             app.stop().await
         }
-        Command::Demo(settings) => {
-            let given_db = settings.db.is_some();
-            let mut config = resolve(settings)?;
-            init_logs(config.log_format);
-            let scratch = if given_db {
-                None
-            } else {
-                let dir =
-                    std::env::temp_dir().join(format!("boxoffice-demo-{}", std::process::id()));
-                std::fs::create_dir_all(&dir).context("cannot create the demo database folder")?;
-                config.db = dir.join("demo.db");
-                Some(dir)
-            };
-            let admin_token = config
-                .admin_token
-                .get_or_insert_with(|| format!("demo-{:016x}", rand::random::<u64>()))
-                .clone();
-            let app = App::build(config).await?;
-            let store = app.state().store.clone();
-            let demo = boxoffice::demo::seed(store.as_ref()).await?;
-            println!(
-                "{}",
-                boxoffice::demo::instructions(&app.base_url(), &admin_token, &demo)
-            );
-            shutdown_signal().await;
-            let stopped = app.stop().await;
-            if let Some(dir) = scratch {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            stopped
-        }
-        Command::Openapi => {
-            println!("{}", boxoffice::openapi_spec());
-            Ok(())
-        }
+        Command::Demo(settings) => demo(settings).await,
+        Command::Openapi => print(&boxoffice::openapi_spec()),
     }
+}
+
+/// `boxoffice demo`: serves the demo catalogue on a temporary database, or on `--db`, which
+/// is seeded only while it has no concerts (a second run serves what is there).
+async fn demo(settings: Settings) -> anyhow::Result<()> {
+    let file = settings.file()?;
+    let settings = settings.or(file);
+    let given_db = settings.db.is_some();
+    let mut config = Config::resolve(settings)?;
+    init_logs(config.log_format);
+    let scratch = if given_db {
+        None
+    } else {
+        let dir = std::env::temp_dir().join(format!("boxoffice-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).context("cannot create the demo database folder")?;
+        config.db = dir.join("demo.db");
+        Some(dir)
+    };
+    let db = config.db.clone();
+    let admin_token = config
+        .admin_token
+        .get_or_insert_with(|| format!("demo-{:016x}", rand::random::<u64>()))
+        .clone();
+    let served = async {
+        let app = App::build(config).await?;
+        let seeded = boxoffice::demo::seed(app.state().store.as_ref()).await;
+        let printed = match seeded {
+            Ok(Some(demo)) => print(&boxoffice::demo::instructions(
+                &app.base_url(),
+                &admin_token,
+                &demo,
+            )),
+            Ok(None) => print(&boxoffice::demo::not_seeded(
+                &app.base_url(),
+                &admin_token,
+                &db,
+            )),
+            Err(err) => Err(anyhow::Error::new(err).context("cannot seed the demo catalogue")),
+        };
+        if printed.is_ok() {
+            shutdown_signal().await;
+        }
+        let stopped = app.stop().await;
+        printed.and(stopped)
+    }
+    .await;
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    served
 }
 
 /// Ctrl-C, or SIGTERM from a process manager.

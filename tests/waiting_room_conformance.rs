@@ -1051,6 +1051,59 @@ mod memory_only {
         // Once back, a lost buyer who asks again gets the same token.
         assert_eq!(issue(&room, 5, at(12)).await.claims, lost);
     }
+
+    /// What the room logs while `work` runs on this thread.
+    async fn logs_of<F: std::future::Future<Output = Room>>(work: F) -> (Room, String) {
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let room = {
+            let _logs = tracing::subscriber::set_default(subscriber);
+            work.await
+        };
+        let logged = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+        (room, logged)
+    }
+
+    #[tokio::test]
+    async fn after_a_crash_one_clean_restart_makes_the_next_start_clean_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let room = restored(store(&dir), at(0)).await;
+        let first = issue(&room, 1, at(1)).await.claims;
+        room.persist(at(2), false).await.unwrap();
+        // Crash: the reservation of seqs ahead stays in the journal.
+        drop(room);
+
+        let (room, logged) = logs_of(restored(store(&dir), at(10))).await;
+        assert!(
+            logged.contains("the last shutdown was not clean"),
+            "{logged}"
+        );
+        // A clean stop, with nothing changed on the line since the restart.
+        room.persist(at(11), true).await.unwrap();
+        drop(room);
+
+        let (room, logged) = logs_of(restored(store(&dir), at(12))).await;
+        assert!(!logged.contains("not clean"), "{logged}");
+        let saved = store(&dir).load_queue_state().await.unwrap();
+        assert_eq!(saved.lines[0].journaled_seq, saved.lines[0].next_seq);
+        // The buyer let in before the crash is still in.
+        assert!(is_active(&room, &first, at(12)).await);
+    }
 }
 
 async fn a_paused_line_of_a_thousand_lets_everyone_in_once_resumed(b: &Backend) {

@@ -125,13 +125,17 @@ impl ReservationsApi {
             verified.require_user(UserId(user))?;
         }
         let now = now();
+        // Checked: `--hold-ttl` has a range, but a hold must never panic if it is wrong.
+        let expires_at = now
+            .checked_add_signed(state.settings.hold_ttl)
+            .ok_or_else(|| domain::Error::internal("the hold's expiry is past the calendar"))?;
         let request = HoldRequest {
             user_id: verified.claims.user_id,
             concert_id: ConcertId(body.concert_id),
             schedule_id: ScheduleId(body.schedule_id),
             seat_id: SeatId(body.seat_id),
             now,
-            expires_at: now + state.settings.hold_ttl,
+            expires_at,
         };
         match state.store.reserve_seat(request).await {
             Ok(reservation) => {

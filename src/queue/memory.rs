@@ -50,7 +50,9 @@
 //! missing; their tokens still verify, and each such buyer is put back at the place their
 //! signed `seq` says when they next poll — as long as the front of the line has not passed it.
 //! Each save reserves seqs ahead (`next_seq` in the journal) so nobody issued after the
-//! restart gets a seq that a lost token may hold.
+//! restart gets a seq that a lost token may hold. A clean shutdown saves every line with
+//! nothing reserved, also a line unchanged since a restart after a crash, so the next start
+//! knows the shutdown was clean; lost tokens not put back by then are not put back later.
 
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
@@ -379,6 +381,9 @@ struct Line {
     lost_settled: HashSet<u64>,
     /// `next_seq` as last saved (a reservation ahead of the real counter).
     saved_next_seq: u64,
+    /// `journaled_seq` as last saved: below `saved_next_seq` the saved line says "a crash may
+    /// have lost seqs", so a clean close must write the line again even if nothing changed.
+    saved_journaled_seq: u64,
 }
 
 impl Line {
@@ -406,6 +411,7 @@ impl Line {
             lost: 0..0,
             lost_settled: HashSet::new(),
             saved_next_seq: 1,
+            saved_journaled_seq: 1,
         }
     }
 
@@ -794,7 +800,9 @@ impl Line {
     fn take_journal(&mut self, batch: &mut QueueBatch, closing: bool) {
         if self.changes.is_empty()
             && !self.dirty
-            && !(closing && self.saved_next_seq != self.next_seq)
+            && !(closing
+                && (self.saved_next_seq != self.next_seq
+                    || self.saved_journaled_seq != self.next_seq))
         {
             return;
         }
@@ -818,6 +826,7 @@ impl Line {
                 .saturating_add(joined.saturating_mul(2).max(MIN_SEQ_HEADROOM))
         };
         self.saved_next_seq = next_seq;
+        self.saved_journaled_seq = self.next_seq;
         self.dirty = false;
         batch.lines.push(LineRecord {
             schedule_id: self.schedule_id,
@@ -833,6 +842,7 @@ impl Line {
     fn restore_record(&mut self, record: &LineRecord) {
         self.next_seq = record.next_seq.max(1);
         self.saved_next_seq = self.next_seq;
+        self.saved_journaled_seq = record.journaled_seq;
         self.lost = record.journaled_seq..record.next_seq;
         self.knobs = LineSettings {
             max_active: record.max_active,

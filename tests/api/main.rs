@@ -12,5 +12,6 @@ mod flow;
 mod idempotency;
 mod ops;
 mod races;
+mod settings;
 mod validation;
 mod waiting_room;
