@@ -23,9 +23,12 @@ pub enum Error {
     /// The reservation was already paid.
     #[error("reservation {0} is already paid")]
     AlreadyPaid(i64),
-    /// The hold ran out (or was given back) before the payment came.
+    /// The hold ran out before the payment came.
     #[error("the hold on reservation {0} has expired")]
     HoldExpired(i64),
+    /// The buyer gave the hold back before paying for it.
+    #[error("the hold on reservation {0} was cancelled")]
+    HoldCancelled(i64),
     /// Another user has this email address (compared without case).
     #[error("another user has the email address {0}")]
     EmailTaken(String),

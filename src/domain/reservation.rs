@@ -83,8 +83,10 @@ impl Reservation {
                 self.id
             )));
         }
-        if self.status == ReservationStatus::Confirmed {
-            return Err(Error::AlreadyPaid(self.id.0));
+        match self.status {
+            ReservationStatus::Confirmed => return Err(Error::AlreadyPaid(self.id.0)),
+            ReservationStatus::Cancelled => return Err(Error::HoldCancelled(self.id.0)),
+            _ => {}
         }
         if self.is_expired_at(now) {
             return Err(Error::HoldExpired(self.id.0));
@@ -157,11 +159,15 @@ mod tests {
     }
 
     #[test]
-    fn a_cancelled_hold_counts_as_over() {
+    fn a_cancelled_hold_counts_as_over_and_says_it_was_cancelled() {
         let mut r = held("2027-01-01T20:05:00Z");
         r.status = ReservationStatus::Cancelled;
         let now = "2027-01-01T20:00:00Z".parse().unwrap();
-        assert_eq!(r.check_payable(UserId(7), now), Err(Error::HoldExpired(1)));
+        assert!(r.is_expired_at(now));
+        assert_eq!(
+            r.check_payable(UserId(7), now),
+            Err(Error::HoldCancelled(1))
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::ApiState;
 use super::auth::AdminAuth;
 use super::concerts::ScheduleView;
 use super::error::error_responses;
+use super::json::JsonReply;
 use super::now;
 use crate::domain::Timestamp;
 use crate::domain::catalog::{MAX_TEXT_LEN, NewConcert};
@@ -63,8 +64,9 @@ pub struct NewConcertRequest {
     pub schedules: Vec<NewScheduleRequest>,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct CreatedConcert {
     pub concert_id: i64,
     pub title: String,
@@ -82,7 +84,7 @@ pub enum UserResponse {
 pub enum ConcertResponse {
     /// The concert with its shows and their seat counts.
     #[oai(status = 201)]
-    Created(Json<CreatedConcert>),
+    Created(JsonReply<CreatedConcert>),
 }
 
 error_responses!(AdminError {
@@ -90,6 +92,7 @@ error_responses!(AdminError {
     401 Unauthorized "Missing or wrong admin token.",
     403 Forbidden "The admin API is disabled: no --admin-token configured.",
     413 PayloadTooLarge "Request body over 8 MiB.",
+    415 UnsupportedMediaType "The body is not sent as `application/json`.",
 });
 
 error_responses!(AdminUserError {
@@ -98,6 +101,7 @@ error_responses!(AdminUserError {
     403 Forbidden "The admin API is disabled: no --admin-token configured.",
     409 Conflict "Another user has this email address (EMAIL_TAKEN).",
     413 PayloadTooLarge "Request body over 8 MiB.",
+    415 UnsupportedMediaType "The body is not sent as `application/json`.",
 });
 
 pub struct AdminApi;
@@ -151,7 +155,7 @@ impl AdminApi {
             .collect();
         let concert = NewConcert::parse(&body.title, schedules, now())?;
         let created = state.store.create_concert(concert).await?;
-        Ok(ConcertResponse::Created(Json(CreatedConcert {
+        Ok(ConcertResponse::Created(JsonReply(CreatedConcert {
             concert_id: created.id.0,
             title: created.title.clone(),
             schedules: created.schedules.iter().map(ScheduleView::from).collect(),

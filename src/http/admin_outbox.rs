@@ -3,11 +3,12 @@
 
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use serde::Serialize;
 
 use super::auth::AdminAuth;
 use super::error::{ApiError, error_responses};
+use super::json::JsonReply;
 use super::{ApiState, now};
 use crate::domain::Timestamp;
 use crate::store::OutboxEvent;
@@ -22,8 +23,9 @@ enum Tag {
 const MAX_DEAD_LETTERS: u32 = 1_000;
 
 /// One outbox event.
-#[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[derive(Debug, Object, Serialize)]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[serde(rename_all = "camelCase")]
 pub struct OutboxEventView {
     /// The outbox row id, used to retry it.
     pub id: i64,
@@ -31,17 +33,21 @@ pub struct OutboxEventView {
     pub event_id: String,
     /// The envelope's `type`, e.g. `payment.completed`.
     #[oai(rename = "type")]
+    #[serde(rename = "type")]
     pub event_type: String,
     /// The aggregate (`reservation:42`, `user:7`); events of one key are delivered in order.
     pub key: String,
+    #[serde(serialize_with = "super::json::rfc3339")]
     pub occurred_at: Timestamp,
     /// `pending`, `delivered` or `dead`.
     pub state: String,
     /// Delivery attempts made.
     pub attempts: i64,
     /// When the relay tries a pending event next.
+    #[serde(serialize_with = "super::json::rfc3339")]
     pub next_attempt_at: Timestamp,
-    /// Why the last attempt failed.
+    /// Why the last attempt failed; absent before the first failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// The envelope as delivered.
     pub envelope: serde_json::Value,
@@ -64,8 +70,9 @@ impl From<OutboxEvent> for OutboxEventView {
     }
 }
 
-#[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[derive(Debug, Object, Serialize)]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[serde(rename_all = "camelCase")]
 pub struct OutboxView {
     pub pending: u64,
     /// Delivered events still kept (`--outbox-retention-hours`).
@@ -73,6 +80,7 @@ pub struct OutboxView {
     /// Dead-lettered events: given up on after `--outbox-max-attempts`.
     pub dead: u64,
     /// Seconds since the oldest pending event occurred; absent when none is pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub oldest_pending_age_seconds: Option<f64>,
     /// The dead letters, oldest first, up to `limit`.
     pub dead_letters: Vec<OutboxEventView>,
@@ -82,14 +90,14 @@ pub struct OutboxView {
 pub enum OutboxResponse {
     /// The outbox backlog and its dead letters.
     #[oai(status = 200)]
-    Ok(Json<OutboxView>),
+    Ok(JsonReply<OutboxView>),
 }
 
 #[derive(ApiResponse)]
 pub enum RetryResponse {
     /// The event is pending again with fresh attempts; the relay delivers it on its next run.
     #[oai(status = 200)]
-    Retried(Json<OutboxEventView>),
+    Retried(JsonReply<OutboxEventView>),
 }
 
 error_responses!(OutboxError {
@@ -129,7 +137,7 @@ impl AdminOutboxApi {
         let age = summary
             .oldest_pending_at
             .map(|at| (now() - at).num_milliseconds().max(0) as f64 / 1000.0);
-        Ok(OutboxResponse::Ok(Json(OutboxView {
+        Ok(OutboxResponse::Ok(JsonReply(OutboxView {
             pending: summary.pending,
             delivered: summary.delivered,
             dead: summary.dead,
@@ -156,6 +164,45 @@ impl AdminOutboxApi {
     ) -> Result<RetryResponse, RetryError> {
         let event = state.store.retry_dead_letter(id.0, now()).await?;
         tracing::info!(id = event.id, event_id = %event.event_id, "dead letter put back in line");
-        Ok(RetryResponse::Retried(Json(event.into())))
+        Ok(RetryResponse::Retried(JsonReply(event.into())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::json::tests::assert_same_json;
+
+    fn event(last_error: Option<&str>) -> OutboxEventView {
+        OutboxEventView {
+            id: 1,
+            event_id: "e-1".into(),
+            event_type: "payment.completed".into(),
+            key: "reservation:2".into(),
+            occurred_at: "2026-11-26T10:00:00.123Z".parse().unwrap(),
+            state: "dead".into(),
+            attempts: 20,
+            next_attempt_at: "2026-11-26T10:05:00Z".parse().unwrap(),
+            last_error: last_error.map(Into::into),
+            envelope: serde_json::json!({"id": "e-1", "data": {"amount": 5}}),
+        }
+    }
+
+    #[test]
+    fn views_serialize_as_their_schema_says_and_leave_out_what_is_absent() {
+        for (age, last_error) in [(None, None), (Some(1.5), Some("HTTP 500"))] {
+            let view = OutboxView {
+                pending: 1,
+                delivered: 2,
+                dead: 1,
+                oldest_pending_age_seconds: age,
+                dead_letters: vec![event(last_error)],
+            };
+            assert_same_json(&view);
+            let json = serde_json::to_value(&view).unwrap();
+            assert_eq!(json.get("oldestPendingAgeSeconds").is_some(), age.is_some());
+            let letter = &json["deadLetters"][0];
+            assert_eq!(letter.get("lastError").is_some(), last_error.is_some());
+        }
     }
 }

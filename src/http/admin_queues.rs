@@ -85,6 +85,15 @@ error_responses!(AdminQueueError {
     413 PayloadTooLarge "Request body over 8 MiB.",
 });
 
+error_responses!(AdminTuneError {
+    400 BadRequest "Malformed or invalid body.",
+    401 Unauthorized "Missing or wrong admin token.",
+    403 Forbidden "The admin API is disabled: no --admin-token configured.",
+    404 NotFound "Unknown schedule.",
+    413 PayloadTooLarge "Request body over 8 MiB.",
+    415 UnsupportedMediaType "The body is not sent as `application/json`.",
+});
+
 pub struct AdminQueuesApi;
 
 #[OpenApi(prefix_path = "/api/admin", tag = "Tag::Admin")]
@@ -126,7 +135,7 @@ impl AdminQueuesApi {
         _auth: AdminAuth,
         #[oai(name = "scheduleId")] schedule_id: Path<i64>,
         body: Json<QueuePatch>,
-    ) -> Result<QueueResponse, AdminQueueError> {
+    ) -> Result<QueueResponse, AdminTuneError> {
         let now = now();
         let schedule = ScheduleId(schedule_id.0);
         state.store.schedule(schedule, now).await?;

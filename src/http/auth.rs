@@ -125,13 +125,17 @@ async fn check_admin(req: &Request, bearer: Bearer) -> poem::Result<()> {
     if bool::from(bearer.token.as_bytes().ct_eq(expected.as_bytes())) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            poem::http::StatusCode::UNAUTHORIZED,
-            "INVALID_ADMIN_TOKEN",
-            "missing or wrong admin token",
-        )
-        .into())
+        Err(wrong_admin_token().into())
     }
+}
+
+/// The answer of every admin endpoint to a missing or wrong admin token.
+pub fn wrong_admin_token() -> ApiError {
+    ApiError::new(
+        poem::http::StatusCode::UNAUTHORIZED,
+        "INVALID_ADMIN_TOKEN",
+        "missing or wrong admin token",
+    )
 }
 
 /// The answer of every admin endpoint when no admin token is configured.

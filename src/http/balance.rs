@@ -88,6 +88,7 @@ error_responses!(ChargeError {
     403 Forbidden "The token belongs to another user.",
     404 NotFound "Unknown user.",
     413 PayloadTooLarge "Request body over 64 KiB.",
+    415 UnsupportedMediaType "The body is not sent as `application/json`.",
     422 Unprocessable "The Idempotency-Key was used before for a different request.",
 });
 

@@ -2,6 +2,9 @@
 //! JSON error body `{status, errorCode, message, path, timestamp}`. Every endpoint declares the
 //! statuses it can return with [`error_responses!`], so the OpenAPI spec lists exactly those.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use poem::http::StatusCode;
 use poem_openapi::Object;
 use serde::Serialize;
@@ -92,6 +95,24 @@ impl ApiError {
             return api.clone();
         }
         let status = err.status();
+        let admin = current_path().starts_with("/api/admin");
+        if err.is::<poem_openapi::error::AuthorizationError>() {
+            // poem-openapi refuses a missing or unreadable credential before our checker runs.
+            return if admin {
+                super::auth::wrong_admin_token()
+            } else {
+                domain::Error::InvalidToken("missing or unreadable Queue-Token header".into())
+                    .into()
+            };
+        }
+        if let Some(bad) = err.downcast_ref::<poem_openapi::error::ParsePathError>() {
+            let operation = err.data::<poem_openapi::OperationId>().map(|op| op.0);
+            return ApiError::bad_request(format!(
+                "path parameter `{}` is not valid: {}",
+                path_param_name(operation, bad.name).unwrap_or(bad.name),
+                bad.reason
+            ));
+        }
         let code = match status {
             StatusCode::BAD_REQUEST => "INVALID_INPUT",
             StatusCode::UNAUTHORIZED => "INVALID_TOKEN",
@@ -113,6 +134,31 @@ impl ApiError {
     }
 }
 
+/// The spec's name of a path parameter that poem-openapi calls `param0`, `param1`, ... in its
+/// errors: the parameters are numbered in the order they appear in the operation's path.
+fn path_param_name(operation: Option<&str>, internal: &'static str) -> Option<&'static str> {
+    static NAMES: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let spec: serde_json::Value = serde_json::from_str(&super::spec_json()).unwrap_or_default();
+        let mut names = HashMap::new();
+        for (path, item) in spec["paths"].as_object().into_iter().flatten() {
+            let params: Vec<String> = path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                .map(str::to_owned)
+                .collect();
+            for op in item.as_object().into_iter().flat_map(|m| m.values()) {
+                if let Some(id) = op["operationId"].as_str() {
+                    names.insert(id.to_owned(), params.clone());
+                }
+            }
+        }
+        names
+    });
+    let index: usize = internal.strip_prefix("param")?.parse().ok()?;
+    names.get(operation?)?.get(index).map(String::as_str)
+}
+
 impl From<domain::Error> for ApiError {
     fn from(err: domain::Error) -> Self {
         use domain::Error as E;
@@ -123,7 +169,7 @@ impl From<domain::Error> for ApiError {
             E::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             E::SeatUnavailable(_) => (StatusCode::CONFLICT, "SEAT_UNAVAILABLE"),
             E::AlreadyPaid(_) => (StatusCode::CONFLICT, "ALREADY_PAID"),
-            E::HoldExpired(_) => (StatusCode::GONE, "HOLD_EXPIRED"),
+            E::HoldExpired(_) | E::HoldCancelled(_) => (StatusCode::GONE, "HOLD_EXPIRED"),
             E::NotDeadLettered(_) => (StatusCode::CONFLICT, "NOT_DEAD_LETTERED"),
             E::EmailTaken(_) => (StatusCode::CONFLICT, "EMAIL_TAKEN"),
             E::InsufficientBalance { .. } => {
@@ -160,7 +206,9 @@ pub fn json_response(err: &ApiError) -> poem::Response {
 }
 
 /// Declares the error answers of one endpoint: an `ApiResponse` enum with one variant per
-/// status it can return (plus 500), convertible from [`ApiError`] and domain errors.
+/// status it can return, plus 405 (the router's answer to another method on the same path)
+/// and 500, convertible from [`ApiError`] and domain errors. An endpoint with a JSON body
+/// lists `415` (a body without `Content-Type: application/json`) itself.
 macro_rules! error_responses {
     ($(#[$meta:meta])* $name:ident { $($status:literal $variant:ident $desc:literal),* $(,)? }) => {
         $(#[$meta])*
@@ -171,6 +219,9 @@ macro_rules! error_responses {
                 #[oai(status = $status)]
                 $variant($crate::http::json::JsonReply<$crate::http::error::ErrorBody>),
             )*
+            /// The path exists, but not with this method.
+            #[oai(status = 405)]
+            MethodNotAllowed($crate::http::json::JsonReply<$crate::http::error::ErrorBody>),
             /// Unexpected failure of the server or its storage.
             #[oai(status = 500)]
             Internal($crate::http::json::JsonReply<$crate::http::error::ErrorBody>),
@@ -180,6 +231,7 @@ macro_rules! error_responses {
             fn from(err: $crate::http::error::ApiError) -> Self {
                 match err.status.as_u16() {
                     $($status => $name::$variant($crate::http::json::JsonReply(err.body())),)*
+                    405 => $name::MethodNotAllowed($crate::http::json::JsonReply(err.body())),
                     500 => $name::Internal($crate::http::json::JsonReply(err.body())),
                     other => {
                         tracing::error!(status = other, error = %err, "undeclared error status");
@@ -214,6 +266,7 @@ mod tests {
             (domain::Error::SeatUnavailable(1), 409),
             (domain::Error::AlreadyPaid(1), 409),
             (domain::Error::HoldExpired(1), 410),
+            (domain::Error::HoldCancelled(1), 410),
             (domain::Error::NotDeadLettered(1), 409),
             (domain::Error::EmailTaken("a@b.c".into()), 409),
             (

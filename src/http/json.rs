@@ -86,10 +86,12 @@ impl<T> IntoResponse for RawJson<T> {
     }
 }
 
-/// Writes a timestamp as poem-openapi does (`to_rfc3339`: `+00:00`, not `Z`), so both
-/// serializations of a view agree.
+/// Writes a timestamp as every answer does: RFC 3339 in UTC with milliseconds and `Z`
+/// (`2026-11-26T10:00:00.120Z`), whatever precision the value has. poem-openapi's own
+/// `DateTime` writing has a precision that varies and `+00:00`; views with timestamps
+/// therefore answer with [`JsonReply`] and this serializer, never with `Json<T>`.
 pub fn rfc3339<S: serde::Serializer>(at: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(&at.to_rfc3339())
+    serializer.collect_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 /// [`rfc3339`] for an optional timestamp (`null` when absent, as poem-openapi writes it).
@@ -210,13 +212,55 @@ pub(crate) mod tests {
         });
     }
 
-    /// Both serializations of `view` are the same JSON value.
+    /// Both serializations of `view` are the same JSON value, but for the format of the
+    /// timestamps: poem-openapi's, rewritten as [`super::rfc3339`] writes them, must be
+    /// serde's. So serde's timestamps have milliseconds and `Z`.
     pub(crate) fn assert_same_json<T: ToJSON + Serialize + std::fmt::Debug>(view: &T) {
-        let openapi = view.to_json().expect("a view serializes");
+        let mut openapi = view.to_json().expect("a view serializes");
+        millisecond_timestamps(&mut openapi);
         let serde = serde_json::to_value(view).expect("a view serializes");
         assert_eq!(
             serde, openapi,
             "serde and poem-openapi disagree on {view:?}"
         );
+    }
+
+    /// Rewrites every RFC 3339 timestamp in `value` with milliseconds and `Z`.
+    fn millisecond_timestamps(value: &mut serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => {
+                if let Ok(at) = s.parse::<Timestamp>() {
+                    *s = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(millisecond_timestamps),
+            Value::Object(fields) => fields.values_mut().for_each(millisecond_timestamps),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn timestamps_are_written_with_milliseconds_and_z() {
+        #[derive(Serialize)]
+        struct View {
+            #[serde(serialize_with = "super::rfc3339")]
+            at: Timestamp,
+        }
+        for (at, written) in [
+            ("2026-11-26T10:00:00Z", "2026-11-26T10:00:00.000Z"),
+            ("2026-11-26T10:00:00.1Z", "2026-11-26T10:00:00.100Z"),
+            (
+                "2026-11-26T10:00:00.123456789+00:00",
+                "2026-11-26T10:00:00.123Z",
+            ),
+            ("2026-11-26T12:00:00.5+02:00", "2026-11-26T10:00:00.500Z"),
+        ] {
+            let json = serde_json::to_value(View {
+                at: at.parse().unwrap(),
+            })
+            .unwrap();
+            assert_eq!(json["at"], written, "{at}");
+        }
     }
 }

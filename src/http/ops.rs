@@ -1,10 +1,15 @@
 //! Ops tag: liveness, readiness and Prometheus metrics. No token needed.
+//!
+//! These handlers never fail; the one error each can answer is the router's 405 for another
+//! method than GET, declared on each so the spec lists it.
 
 use poem::web::Data;
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
 use super::ApiState;
+use super::error::ErrorBody;
+use super::json::JsonReply;
 
 #[derive(Tags)]
 enum Tag {
@@ -23,6 +28,10 @@ pub enum HealthResponse {
     /// The process is up.
     #[oai(status = 200)]
     Ok(Json<Health>),
+    /// The path exists, but not with this method.
+    #[oai(status = 405)]
+    #[allow(dead_code)] // answered by the router, never built by the handler
+    MethodNotAllowed(JsonReply<ErrorBody>),
 }
 
 #[derive(ApiResponse)]
@@ -33,6 +42,10 @@ pub enum ReadyResponse {
     /// The storage does not answer: send traffic elsewhere.
     #[oai(status = 503)]
     Unavailable(Json<Health>),
+    /// The path exists, but not with this method.
+    #[oai(status = 405)]
+    #[allow(dead_code)] // answered by the router, never built by the handler
+    MethodNotAllowed(JsonReply<ErrorBody>),
 }
 
 #[derive(ApiResponse)]
@@ -40,6 +53,10 @@ pub enum MetricsResponse {
     /// Prometheus text exposition format.
     #[oai(status = 200, content_type = "text/plain; version=0.0.4")]
     Ok(PlainText<String>),
+    /// The path exists, but not with this method.
+    #[oai(status = 405)]
+    #[allow(dead_code)] // answered by the router, never built by the handler
+    MethodNotAllowed(JsonReply<ErrorBody>),
 }
 
 pub struct OpsApi;

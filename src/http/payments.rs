@@ -87,6 +87,7 @@ error_responses!(PayError {
     409 Conflict "The reservation is already paid.",
     410 Gone "The hold ran out before the payment; no money moved.",
     413 PayloadTooLarge "Request body over 64 KiB.",
+    415 UnsupportedMediaType "The body is not sent as `application/json`.",
     422 Unprocessable "The balance does not cover the price (INSUFFICIENT_BALANCE), or the Idempotency-Key was used for a different request (IDEMPOTENCY_KEY_REUSED).",
 });
 
@@ -152,7 +153,9 @@ impl PaymentsApi {
             Err(err) => {
                 state.metrics.payment(match err {
                     domain::Error::InsufficientBalance { .. } => "insufficient_balance",
-                    domain::Error::HoldExpired(_) => "hold_expired",
+                    domain::Error::HoldExpired(_) | domain::Error::HoldCancelled(_) => {
+                        "hold_expired"
+                    }
                     domain::Error::AlreadyPaid(_) => "already_paid",
                     _ => "failed",
                 });

@@ -126,9 +126,15 @@ pub enum IssueError {
     /// Unknown user, concert or schedule.
     #[oai(status = 404)]
     NotFound(JsonReply<ErrorBody>),
+    /// The path exists, but not with this method.
+    #[oai(status = 405)]
+    MethodNotAllowed(JsonReply<ErrorBody>),
     /// Request body over 64 KiB.
     #[oai(status = 413)]
     PayloadTooLarge(JsonReply<ErrorBody>),
+    /// The body is not sent as `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(JsonReply<ErrorBody>),
     /// Too many tokens asked for from this address: `--queue-issue-rate-limit` per second.
     #[oai(status = 429)]
     RateLimited(
@@ -148,19 +154,14 @@ impl From<ApiError> for IssueError {
         match err.status.as_u16() {
             400 => IssueError::BadRequest(body),
             404 => IssueError::NotFound(body),
+            405 => IssueError::MethodNotAllowed(body),
             413 => IssueError::PayloadTooLarge(body),
+            415 => IssueError::UnsupportedMediaType(body),
             429 => IssueError::RateLimited(body, 1),
             500 => IssueError::Internal(body),
             other => {
                 tracing::error!(status = other, error = %err, "undeclared error status");
-                IssueError::Internal(JsonReply(
-                    ApiError::new(
-                        poem::http::StatusCode::INTERNAL_SERVER_ERROR,
-                        "INTERNAL_ERROR",
-                        "internal error",
-                    )
-                    .body(),
-                ))
+                IssueError::Internal(JsonReply(ApiError::internal().body()))
             }
         }
     }

@@ -82,6 +82,7 @@ error_responses!(ReserveError {
     404 NotFound "Unknown concert, schedule or seat.",
     409 Conflict "The seat is held or sold.",
     413 PayloadTooLarge "Request body over 64 KiB.",
+    415 UnsupportedMediaType "The body is not sent as `application/json`.",
 });
 
 #[derive(ApiResponse)]

@@ -15,7 +15,7 @@ async fn the_admin_api_needs_the_right_bearer_token() {
         .send()
         .await
         .unwrap();
-    assert_error(resp, 401, "INVALID_TOKEN").await;
+    assert_error(resp, 401, "INVALID_ADMIN_TOKEN").await;
     let resp = app
         .request(Method::POST, "/api/admin/users")
         .bearer_auth("wrong-token")

@@ -362,3 +362,352 @@ async fn bodies_over_the_limit_answer_413() {
         .unwrap();
     assert_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
 }
+
+/// The served spec as JSON.
+async fn spec(app: &TestApp) -> serde_json::Value {
+    body(
+        app.request(Method::GET, "/openapi.json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_json_body_without_its_content_type_answers_415_as_the_spec_says() {
+    let app = spawn_app().await;
+    let b = app.buyer_with_session(1, 100, 0).await;
+    let spec = spec(&app).await;
+    let operations = [
+        (Method::POST, "/api/waiting-queues", "/api/waiting-queues"),
+        (
+            Method::POST,
+            "/api/concerts/reservations",
+            "/api/concerts/reservations",
+        ),
+        (
+            Method::PATCH,
+            &format!("/api/users/{}/balance", b.user),
+            "/api/users/{userId}/balance",
+        ),
+        (Method::POST, "/api/payments", "/api/payments"),
+        (Method::POST, "/api/admin/users", "/api/admin/users"),
+        (Method::POST, "/api/admin/concerts", "/api/admin/concerts"),
+        (
+            Method::PATCH,
+            &format!("/api/admin/queues/{}", b.schedule),
+            "/api/admin/queues/{scheduleId}",
+        ),
+    ];
+    for (method, path, template) in operations {
+        let resp = app
+            .admin(method.clone(), path)
+            .header("Queue-Token", &b.token)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_error(resp, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+        let documented = &spec["paths"][template][method.as_str().to_lowercase()]["responses"];
+        assert!(
+            documented["415"].is_object(),
+            "{method} {template}: {documented}"
+        );
+    }
+    // Every operation with a request body lists 415, and only those.
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            assert_eq!(
+                op["responses"]["415"].is_object(),
+                op["requestBody"].is_object(),
+                "{method} {path}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_method_on_a_known_path_answers_405_as_the_spec_says() {
+    let app = spawn_app().await;
+    for (method, path) in [
+        (Method::POST, "/health"),
+        (Method::DELETE, "/api/concerts"),
+        (Method::PUT, "/api/waiting-queues"),
+        (Method::PUT, "/api/payments"),
+    ] {
+        let resp = app.request(method, path).send().await.unwrap();
+        assert_error(resp, 405, "METHOD_NOT_ALLOWED").await;
+    }
+    let spec = spec(&app).await;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            assert!(op["responses"]["405"].is_object(), "{method} {path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_bad_path_parameter_is_named_as_the_spec_names_it() {
+    let app = spawn_app().await;
+    let b = app.buyer_with_session(1, 100, 0).await;
+    for (method, path, name) in [
+        (Method::GET, "/api/concerts/abc".to_owned(), "concertId"),
+        (
+            Method::GET,
+            format!("/api/concerts/{}/schedules/x/seats", b.concert),
+            "scheduleId",
+        ),
+        (
+            Method::DELETE,
+            "/api/concerts/reservations/1.5".to_owned(),
+            "reservationId",
+        ),
+        (Method::GET, "/api/users/me/balance".to_owned(), "userId"),
+    ] {
+        let resp = app
+            .with_token(method, &path, &b.token)
+            .send()
+            .await
+            .unwrap();
+        let body = assert_error(resp, 400, "INVALID_INPUT").await;
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(&format!("`{name}`")), "{path}: {message}");
+        assert!(!message.contains("`param"), "{path}: {message}");
+    }
+    let resp = app
+        .admin(Method::POST, "/api/admin/outbox/x/retry")
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(resp, 400, "INVALID_INPUT").await;
+    assert!(body["message"].as_str().unwrap().contains("`id`"), "{body}");
+}
+
+#[tokio::test]
+async fn a_missing_admin_token_answers_invalid_admin_token() {
+    let app = spawn_app().await;
+    for path in ["/api/admin/outbox", "/api/admin/queues/1"] {
+        let resp = app.request(Method::GET, path).send().await.unwrap();
+        let body = assert_error(resp, 401, "INVALID_ADMIN_TOKEN").await;
+        assert_eq!(body["message"], "missing or wrong admin token");
+        let resp = app
+            .request(Method::GET, path)
+            .header("Authorization", "Basic YTpi")
+            .send()
+            .await
+            .unwrap();
+        assert_error(resp, 401, "INVALID_ADMIN_TOKEN").await;
+    }
+    // A missing queue token says which header is missing.
+    let resp = app
+        .request(Method::GET, "/api/waiting-queues")
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(resp, 401, "INVALID_TOKEN").await;
+    assert!(
+        body["message"].as_str().unwrap().contains("Queue-Token"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn paying_a_cancelled_hold_says_it_was_cancelled() {
+    let app = spawn_app().await;
+    let b = app.buyer_with_session(1, 100, 1_000).await;
+    let hold = body(
+        app.reserve(&b.token, b.concert, b.schedule, b.seats[0])
+            .await,
+    )
+    .await;
+    let reservation = hold["reservationId"].as_i64().unwrap();
+    assert_eq!(
+        app.cancel(&b.token, reservation).await.status(),
+        StatusCode::OK
+    );
+
+    let resp = app.pay(&b.token, b.user, reservation, None).await;
+    let body = assert_error(resp, 410, "HOLD_EXPIRED").await;
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("cancelled"), "{message}");
+    assert!(!message.contains("expired"), "{message}");
+    assert_eq!(app.balance(&b.token, b.user).await, 1_000, "no money moved");
+}
+
+#[tokio::test]
+async fn the_outbox_summary_leaves_the_age_out_when_nothing_is_pending() {
+    let app = spawn_app_with(|c| c.outbox_interval = std::time::Duration::from_secs(3600)).await;
+    let resp = app
+        .admin(Method::GET, "/api/admin/outbox")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let summary = body(resp).await;
+    assert_eq!(summary["pending"], 0, "{summary}");
+    assert!(
+        summary.get("oldestPendingAgeSeconds").is_none(),
+        "{summary}"
+    );
+
+    // A charge writes an event, which stays pending: the relay does not run in this test.
+    app.buyer_with_session(1, 100, 10).await;
+    let summary = body(
+        app.admin(Method::GET, "/api/admin/outbox")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(summary["pending"].as_u64().unwrap() > 0, "{summary}");
+    assert!(summary["oldestPendingAgeSeconds"].is_number(), "{summary}");
+}
+
+/// Every string in `value` that is a timestamp, with where it is.
+fn timestamps(value: &serde_json::Value, at: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::String(s) if s.parse::<chrono::DateTime<chrono::Utc>>().is_ok() => {
+            out.push((at.to_owned(), s.clone()))
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| timestamps(v, &format!("{at}[{i}]"), out)),
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .for_each(|(k, v)| timestamps(v, &format!("{at}.{k}"), out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_timestamp_in_an_answer_has_milliseconds_and_z() {
+    let app = spawn_app().await;
+    let b = app.buyer_with_session(2, 100, 1_000).await;
+    let hold = body(
+        app.reserve(&b.token, b.concert, b.schedule, b.seats[0])
+            .await,
+    )
+    .await;
+    let reservation = hold["reservationId"].as_i64().unwrap();
+    let mut answers = vec![
+        ("hold", hold),
+        ("queue status", body(app.queue_status(&b.token).await).await),
+        (
+            "concerts",
+            body(
+                app.request(Method::GET, "/api/concerts")
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await,
+        ),
+        (
+            "charge",
+            body(app.charge(&b.token, b.user, 5, None).await).await,
+        ),
+        (
+            "history",
+            body(
+                app.with_token(
+                    Method::GET,
+                    &format!("/api/users/{}/balance/history", b.user),
+                    &b.token,
+                )
+                .send()
+                .await
+                .unwrap(),
+            )
+            .await,
+        ),
+        (
+            "payment",
+            body(app.pay(&b.token, b.user, reservation, None).await).await,
+        ),
+        (
+            "payments",
+            body(
+                app.with_token(
+                    Method::GET,
+                    &format!("/api/payments?userId={}", b.user),
+                    &b.token,
+                )
+                .send()
+                .await
+                .unwrap(),
+            )
+            .await,
+        ),
+        ("ended status", body(app.queue_status(&b.token).await).await),
+        (
+            "outbox",
+            body(
+                app.admin(Method::GET, "/api/admin/outbox")
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await,
+        ),
+        (
+            "error",
+            body(
+                app.request(Method::GET, "/api/nowhere")
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await,
+        ),
+    ];
+    let concert = app
+        .admin(Method::POST, "/api/admin/concerts")
+        .json(&json!({"title": "T", "schedules": [{"startTime": "2030-01-01T20:00:00.5+02:00", "seats": [{"seatNumber": "A1", "price": 1}]}]}))
+        .send()
+        .await
+        .unwrap();
+    answers.push(("created concert", body(concert).await));
+
+    let mut found = Vec::new();
+    for (name, answer) in &answers {
+        timestamps(answer, name, &mut found);
+    }
+    for name in [
+        "hold",
+        "queue status",
+        "charge",
+        "history",
+        "payment",
+        "payments",
+        "ended status",
+        "error",
+        "created concert",
+    ] {
+        assert!(
+            found.iter().any(|(at, _)| at.starts_with(name)),
+            "no timestamp in the {name} answer: {answers:?}"
+        );
+    }
+    for (at, value) in &found {
+        assert!(
+            is_utc_with_milliseconds(value),
+            "{at} is {value}, not like 2026-01-01T10:00:00.000Z"
+        );
+    }
+    assert!(
+        found.iter().any(|(_, v)| v == "2030-01-01T18:00:00.500Z"),
+        "{found:?}"
+    );
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`, exactly.
+fn is_utc_with_milliseconds(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 24
+        && b[23] == b'Z'
+        && b[19] == b'.'
+        && b[20..23].iter().all(u8::is_ascii_digit)
+        && chrono::NaiveDateTime::parse_from_str(&s[..19], "%Y-%m-%dT%H:%M:%S").is_ok()
+}

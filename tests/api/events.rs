@@ -443,7 +443,7 @@ async fn a_receiver_that_never_recovers_ends_in_dead_letters_that_a_retry_redeli
         .send()
         .await
         .unwrap();
-    assert_error(resp, 401, "INVALID_TOKEN").await;
+    assert_error(resp, 401, "INVALID_ADMIN_TOKEN").await;
 }
 
 #[tokio::test]

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Contract fuzzing: schemathesis against the real server, with valid tokens, checking that every
+# answer is one the spec documents (status, content type, body schema) and never a 5xx.
+# Usage: .ci/schemathesis.sh [path to the boxoffice binary]   (default: target/debug/boxoffice)
+# Fails on any finding. Needs python3; installs schemathesis from PyPI into a temporary venv
+# unless SCHEMATHESIS points at an installed `schemathesis` command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+version=4.32.5
+bin=${1:-target/debug/boxoffice}
+[[ -x $bin ]] || { echo "no boxoffice binary at $bin: cargo build first" >&2; exit 1; }
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+st=${SCHEMATHESIS:-}
+if [[ -z $st ]]; then
+  python3 -m venv "$work/venv"
+  "$work/venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$version"
+  st=$work/venv/bin/schemathesis
+fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+base=http://127.0.0.1:$port
+admin=schemathesis-admin-token
+# No rate limit on joining the line: schemathesis asks far more often than a buyer would.
+bin=$(realpath "$bin")
+NO_COLOR=1 RUST_LOG=warn "$bin" serve --listen "127.0.0.1:$port" --db "$work/st.db" --admin-token "$admin" \
+  --queue-issue-rate-limit 0 >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "$base/health" >/dev/null 2>&1 && break
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+curl -fsS "$base/health" >/dev/null || { echo "the server did not come up:" >&2; cat "$work/server.log" >&2; exit 1; }
+
+# What the operations act on: a concert with a show, a user, and an active queue token of the
+# two. Ids start at 1, which schemathesis tries often.
+post() { curl -fsS -X POST "$base$1" -H 'Content-Type: application/json' -H "Authorization: Bearer $admin" -d "$2"; }
+post /api/admin/concerts '{"title":"Schemathesis","schedules":[{"startTime":"2030-01-01T20:00:00Z","seats":[{"seatNumber":"A1","price":100},{"seatNumber":"A2","price":100}]}]}' >/dev/null
+user=$(post /api/admin/users '{"name":"st","email":"st@example.com"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["userId"])')
+token=$(post /api/waiting-queues "{\"userId\":$user,\"concertId\":1,\"concertScheduleId\":1}" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+status=$(curl -fsS "$base/api/waiting-queues" -H "Queue-Token: $token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+[[ $status == active ]] || { echo "the queue token is $status, not active" >&2; exit 1; }
+
+set +e
+# From the temporary folder, so that schemathesis's own files stay out of the repository.
+(cd "$work" && "$st" run "$base/openapi.json" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+  -H "Authorization: Bearer $admin" -H "Queue-Token: $token" \
+  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-50}" --max-time "${SCHEMATHESIS_MAX_TIME:-240}" \
+  --workers 2 --seed "${SCHEMATHESIS_SEED:-12}" --request-timeout 10 \
+  --generation-database none --no-color)
+rc=$?
+set -e
+if [[ $rc -ne 0 ]]; then
+  echo "FAILED: schemathesis found answers that the spec does not document (exit $rc); server log:" >&2
+  tail -n 40 "$work/server.log" >&2
+fi
+exit $rc
