@@ -16,7 +16,7 @@ use boxoffice::domain::catalog::{Concert, NewConcert, SeatStatus};
 use boxoffice::domain::error::Error;
 use boxoffice::domain::idempotency::{IdempotencyKey, IdempotentRequest};
 use boxoffice::domain::queue::TokenClaims;
-use boxoffice::domain::reservation::ReservationStatus;
+use boxoffice::domain::reservation::{Cancellation, ReservationStatus};
 use boxoffice::domain::text::Email;
 use boxoffice::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 use boxoffice::queue::journal::{LineRecord, QueueBatch, QueueChange, QueueJournal, SavedSession};
@@ -1088,19 +1088,20 @@ async fn a_cancelled_hold_frees_its_seat_with_one_event(backend: &Backend) {
         Err(Error::Forbidden(_))
     ));
 
-    let cancelled = f
+    let (cancelled, done) = f
         .store
         .cancel_reservation(f.buyer.id, held.id, now())
         .await
         .unwrap();
     assert_eq!(cancelled.status, ReservationStatus::Cancelled);
+    assert_eq!(done, Cancellation::Cancel);
     assert_eq!(f.available(now()).await, 1);
     let again = f
         .store
         .cancel_reservation(f.buyer.id, held.id, now())
         .await
         .unwrap();
-    assert_eq!(again, cancelled);
+    assert_eq!(again, (cancelled, Cancellation::AlreadyCancelled));
     assert_eq!(f.events("reservation.cancelled", held.id).await, 1);
     f.store
         .reserve_seat(f.hold(stranger.id, seat, now()))

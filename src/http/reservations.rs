@@ -11,7 +11,7 @@ use super::error::error_responses;
 use super::json::JsonReply;
 use super::{ApiState, now};
 use crate::domain::queue::TokenState;
-use crate::domain::reservation::Reservation;
+use crate::domain::reservation::{Cancellation, Reservation};
 use crate::domain::{self, ConcertId, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 use crate::store::HoldRequest;
 
@@ -183,11 +183,14 @@ impl ReservationsApi {
         if let TokenState::Waiting { .. } = verified.state {
             QueueSession::require_active(&verified)?;
         }
-        let cancelled = state
+        let (cancelled, done) = state
             .store
             .cancel_reservation(verified.claims.user_id, reservation.id, now())
             .await?;
-        state.metrics.hold("cancelled");
+        // A retried DELETE answers the same but gave nothing back.
+        if done == Cancellation::Cancel {
+            state.metrics.hold("cancelled");
+        }
         Ok(CancelResponse::Cancelled(JsonReply(ReservationView::from(
             &cancelled,
         ))))

@@ -11,7 +11,7 @@ use crate::domain::catalog::{
 use crate::domain::error::Result;
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
-use crate::domain::reservation::Reservation;
+use crate::domain::reservation::{Cancellation, Reservation};
 use crate::domain::text::Email;
 use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 
@@ -177,12 +177,14 @@ pub trait Store: Send + Sync + 'static {
     /// Gives a live hold back: reservation cancelled, seat free at once, event written.
     /// `Forbidden` for another user's, `AlreadyPaid` for a paid one, `HoldExpired` when the
     /// hold ran out; cancelling a cancelled reservation answers it again and writes nothing.
+    /// The [`Cancellation`] says which: `Cancel` when this call gave the hold back,
+    /// `AlreadyCancelled` when an earlier one had.
     async fn cancel_reservation(
         &self,
         user: UserId,
         reservation: ReservationId,
         now: Timestamp,
-    ) -> Result<Reservation>;
+    ) -> Result<(Reservation, Cancellation)>;
 
     /// The outbox, oldest first, up to `limit` rows.
     async fn outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>>;

@@ -216,13 +216,13 @@ pub(super) async fn cancel_reservation(
     user: UserId,
     id: ReservationId,
     now: Timestamp,
-) -> Step<Reservation> {
+) -> Step<(Reservation, Cancellation)> {
     let now = from_millis(to_millis(now));
     let mut held = load_locked(tx, id)
         .await?
         .ok_or_else(|| Error::not_found("reservation", id))?;
     if held.check_cancellable(user, now)? == Cancellation::AlreadyCancelled {
-        return Ok(held);
+        return Ok((held, Cancellation::AlreadyCancelled));
     }
     tx.exec_drop(
         "UPDATE reservations SET status = 'cancelled'
@@ -255,7 +255,7 @@ pub(super) async fn cancel_reservation(
         now,
     )
     .await?;
-    Ok(held)
+    Ok((held, Cancellation::Cancel))
 }
 
 pub(super) async fn reservation(tx: &mut Tx, id: ReservationId) -> Step<Reservation> {

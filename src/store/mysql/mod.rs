@@ -41,7 +41,7 @@ use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
-use crate::domain::reservation::Reservation;
+use crate::domain::reservation::{Cancellation, Reservation};
 use crate::domain::text::Email;
 use crate::domain::{ConcertId, ReservationId, ScheduleId, Timestamp, UserId};
 
@@ -413,7 +413,7 @@ impl Store for MysqlStore {
         user: UserId,
         reservation: ReservationId,
         now: Timestamp,
-    ) -> Result<Reservation> {
+    ) -> Result<(Reservation, Cancellation)> {
         self.write("cancel_reservation", |tx| {
             Box::pin(holds::cancel_reservation(tx, user, reservation, now))
         })

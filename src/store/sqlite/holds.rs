@@ -201,11 +201,11 @@ pub(super) fn cancel_reservation(
     user: UserId,
     id: ReservationId,
     now: Timestamp,
-) -> Result<Reservation> {
+) -> Result<(Reservation, Cancellation)> {
     let now = from_millis(to_millis(now));
     let mut held = load(conn, id)?.ok_or_else(|| Error::not_found("reservation", id))?;
     if held.check_cancellable(user, now)? == Cancellation::AlreadyCancelled {
-        return Ok(held);
+        return Ok((held, Cancellation::AlreadyCancelled));
     }
     let cancelled = conn
         .prepare_cached(
@@ -237,7 +237,7 @@ pub(super) fn cancel_reservation(
         },
         now,
     )?;
-    Ok(held)
+    Ok((held, Cancellation::Cancel))
 }
 
 pub(super) fn reservation(conn: &Connection, id: ReservationId) -> Result<Reservation> {

@@ -34,7 +34,7 @@ use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
-use crate::domain::reservation::Reservation;
+use crate::domain::reservation::{Cancellation, Reservation};
 use crate::domain::text::Email;
 use crate::domain::{ConcertId, ReservationId, ScheduleId, Timestamp, UserId};
 use writer::Writer;
@@ -361,7 +361,7 @@ impl Store for SqliteStore {
         user: UserId,
         reservation: ReservationId,
         now: Timestamp,
-    ) -> Result<Reservation> {
+    ) -> Result<(Reservation, Cancellation)> {
         self.writer
             .write(move |conn| holds::cancel_reservation(conn, user, reservation, now))
             .await
