@@ -179,6 +179,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
         max_charge: Money::new(config.max_charge)
             .map_err(|e| anyhow::anyhow!("--max-charge {}: {e}", config.max_charge))?,
         admin_token: config.admin_token.clone(),
+        cors_origins: config.cors_origins.clone(),
     };
     Ok(ApiState {
         store,

@@ -166,6 +166,16 @@ pub struct Settings {
     #[arg(long, env = "BOXOFFICE_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
 
+    /// An origin (`https://shop.example`) whose pages may call the buyer API from the browser,
+    /// with credentials; repeat the flag (or separate by commas) for several [default: none]
+    #[arg(
+        long,
+        env = "BOXOFFICE_CORS_ORIGIN",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    pub cors_origin: Option<Vec<String>>,
+
     /// Where events are POSTed; repeat the flag (or separate by commas) for several
     #[arg(
         long,
@@ -268,6 +278,7 @@ impl Settings {
             write_batch_wait: self.write_batch_wait.or(fallback.write_batch_wait),
             hold_sweep_interval: self.hold_sweep_interval.or(fallback.hold_sweep_interval),
             log_format: self.log_format.or(fallback.log_format),
+            cors_origin: self.cors_origin.or(fallback.cors_origin),
             webhook_url: self.webhook_url.or(fallback.webhook_url),
             webhook_secret: self.webhook_secret.or(fallback.webhook_secret),
             webhook_timeout: self.webhook_timeout.or(fallback.webhook_timeout),
@@ -336,6 +347,24 @@ fn check_listen(listen: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The origin `value` names, as browsers write it in `Origin`: `http://` or `https://`, a
+/// host and maybe a port, in lower case, with nothing after it.
+fn cors_origin(value: &str) -> anyhow::Result<String> {
+    let value = value.trim();
+    let why = |reason: &str| anyhow::anyhow!("--cors-origin {value:?} {reason}");
+    let parsed = reqwest::Url::parse(value).map_err(|e| why(&format!("is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(why("must start with http:// or https://"));
+    }
+    let origin = parsed.origin().ascii_serialization();
+    if origin == "null" || value.trim_end_matches('/').to_lowercase() != origin {
+        return Err(why(&format!(
+            "is not an origin: give only the scheme, host and port, as in {origin:?}"
+        )));
+    }
+    Ok(origin)
+}
+
 /// A webhook is an `http://` or `https://` URL with a host.
 fn check_webhook_url(url: &str) -> anyhow::Result<()> {
     let parsed = reqwest::Url::parse(url)
@@ -371,6 +400,8 @@ pub struct Config {
     pub hold_sweep_interval: Duration,
     pub log_format: LogFormat,
     /// Webhook sinks; none means events go to the log.
+    /// Origins whose pages may call the buyer API (CORS); none allows no other origin.
+    pub cors_origins: Vec<String>,
     pub webhook_urls: Vec<String>,
     pub webhook_secret: Option<String>,
     pub webhook_timeout: Duration,
@@ -406,6 +437,7 @@ impl Default for Config {
             write_batch_wait: SqliteOptions::default().write_wait,
             hold_sweep_interval: Duration::from_secs(5),
             log_format: LogFormat::Text,
+            cors_origins: Vec::new(),
             webhook_urls: Vec::new(),
             webhook_secret: None,
             webhook_timeout: Duration::from_secs(5),
@@ -453,6 +485,13 @@ impl Config {
                 .hold_sweep_interval
                 .map_or(d.hold_sweep_interval, |h| h.0),
             log_format: given.log_format.unwrap_or(d.log_format),
+            cors_origins: given
+                .cors_origin
+                .unwrap_or_default()
+                .iter()
+                .filter(|origin| !origin.trim().is_empty())
+                .map(|origin| cors_origin(origin))
+                .collect::<anyhow::Result<_>>()?,
             webhook_urls: given
                 .webhook_url
                 .unwrap_or_default()
@@ -652,6 +691,43 @@ mod tests {
         match from_args(args) {
             Ok(_) => panic!("{args:?} is accepted"),
             Err(err) => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_origins_and_nothing_is_allowed_by_default() {
+        assert!(
+            Config::resolve(Settings::default())
+                .unwrap()
+                .cors_origins
+                .is_empty()
+        );
+        let given = Settings {
+            cors_origin: Some(vec![
+                "https://Shop.Example".into(),
+                "http://localhost:3000/".into(),
+                " ".into(),
+            ]),
+            ..Settings::default()
+        };
+        assert_eq!(
+            Config::resolve(given).unwrap().cors_origins,
+            ["https://shop.example", "http://localhost:3000"]
+        );
+        for bad in [
+            "*",
+            "shop.example",
+            "ftp://shop.example",
+            "https://shop.example/path",
+            "https://shop.example?x=1",
+            "https://user@shop.example",
+        ] {
+            let given = Settings {
+                cors_origin: Some(vec![bad.into()]),
+                ..Settings::default()
+            };
+            let err = Config::resolve(given).unwrap_err().to_string();
+            assert!(err.contains("--cors-origin"), "{bad}: {err}");
         }
     }
 

@@ -127,16 +127,17 @@ boxoffice demo is serving on {base}
   admin token: {admin_token}
   buyers:      user ids {users:?}, each with a balance of 500000
 
-Try the buyer flow:
+Try the buyer flow (jq picks the values out, and stops on an answer that is an error):
   curl -s {base}/api/concerts
   TOKEN=$(curl -s -X POST {base}/api/waiting-queues -H 'Content-Type: application/json' \
-    -d '{{"userId":{user},"concertId":{c},"concertScheduleId":{s}}}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
+    -d '{{"userId":{user},"concertId":{c},"concertScheduleId":{s}}}' | jq -er '.token // error(.)') && echo "$TOKEN"
   curl -s {base}/api/waiting-queues -H "Queue-Token: $TOKEN"
   curl -s {base}/api/concerts/{c}/schedules/{s}/seats -H "Queue-Token: $TOKEN"
-  curl -s -X POST {base}/api/concerts/reservations -H "Queue-Token: $TOKEN" \
-    -H 'Content-Type: application/json' -d '{{"concertId":{c},"scheduleId":{s},"seatId":{seat}}}'
+  HOLD=$(curl -s -X POST {base}/api/concerts/reservations -H "Queue-Token: $TOKEN" \
+    -H 'Content-Type: application/json' -d '{{"concertId":{c},"scheduleId":{s},"seatId":{seat}}}' \
+    | jq -er '.reservationId // error(.)') && echo "reservation $HOLD"
   curl -s -X POST {base}/api/payments -H "Queue-Token: $TOKEN" -H 'Content-Type: application/json' \
-    -d '{{"userId":{user},"reservationId":1}}'
+    -d "{{\"userId\":{user},\"reservationId\":$HOLD}}"
   curl -s "{base}/api/payments?userId={user}" -H "Queue-Token: $TOKEN"
 
 Stop with Ctrl-C.

@@ -2,8 +2,9 @@
 //! these modules is the documentation (Swagger UI at `/docs`, JSON at `/openapi.json`).
 //!
 //! Every request passes, outermost first: the request-path scope used by error bodies, the
-//! metrics and access log, the catch-all that renders framework errors as our JSON body, the
-//! body-size limit (64 KiB for buyers, 8 MiB for the admin API) and the admin gate.
+//! metrics and access log, cross-origin calls ([`cors`]), the catch-all that renders framework
+//! errors as our JSON body, the body-size limit (64 KiB for buyers, 8 MiB for the admin API),
+//! the admin gate and the check for JSON keys given twice ([`json_keys`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,6 +24,7 @@ pub mod admin_queues;
 pub mod auth;
 pub mod balance;
 pub mod concerts;
+pub mod cors;
 pub mod error;
 pub mod idempotency;
 pub mod json;
@@ -46,6 +48,8 @@ pub struct ApiSettings {
     pub hold_ttl: chrono::Duration,
     pub max_charge: Money,
     pub admin_token: Option<String>,
+    /// Origins whose pages may call the buyer API (`--cors-origin`).
+    pub cors_origins: Vec<String>,
 }
 
 /// What every handler can reach.
@@ -104,6 +108,7 @@ pub fn routes(state: ApiState) -> impl Endpoint<Output = Response> {
     let spec = service.spec_endpoint();
     let metrics = state.metrics.clone();
     let admin_enabled = state.settings.admin_token.is_some();
+    let cross_origin = cors::CrossOrigin::new(&state.settings.cors_origins);
 
     Route::new()
         .nest("/", service)
@@ -124,6 +129,7 @@ pub fn routes(state: ApiState) -> impl Endpoint<Output = Response> {
             }
             resp
         })
+        .around(move |ep, req| cors::serve(ep, req, cross_origin.clone()))
         .around(move |ep, req| observe(ep, req, metrics.clone()))
         .around(|ep, req| async move {
             let path = req.uri().path().to_owned();

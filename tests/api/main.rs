@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod cancel;
+mod cors;
 mod errors;
 mod events;
 mod expiry;
