@@ -12,7 +12,7 @@ use poem::http::{Method, header};
 use poem::middleware::Cors;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
-use super::idempotency;
+use super::{idempotency, request_id};
 
 /// How long a browser may keep a preflight's answer, in seconds.
 const PREFLIGHT_MAX_AGE: i32 = 600;
@@ -38,6 +38,7 @@ impl CrossOrigin {
                 "queue-token",
                 idempotency::HEADER,
             ])
+            .expose_headers([request_id::HEADER])
             .allow_credentials(true)
             .max_age(PREFLIGHT_MAX_AGE);
         Some(Arc::new(CrossOrigin {

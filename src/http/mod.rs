@@ -2,7 +2,7 @@
 //! these modules is the documentation (Swagger UI at `/docs`, JSON at `/openapi.json`).
 //!
 //! Every request passes, outermost first: the request-path scope used by error bodies, the
-//! metrics and access log, cross-origin calls ([`cors`]), the catch-all that renders framework
+//! request's id and span ([`request_id`]), the metrics and access log, cross-origin calls ([`cors`]), the catch-all that renders framework
 //! errors as our JSON body, the body-size limit (64 KiB for buyers, 8 MiB for the admin API),
 //! the admin gate and the check for JSON keys given twice ([`json_keys`]).
 
@@ -32,6 +32,7 @@ pub mod json_keys;
 pub mod ops;
 pub mod payments;
 pub mod queue;
+pub mod request_id;
 pub mod reservations;
 pub mod seat_map;
 
@@ -131,6 +132,7 @@ pub fn routes(state: ApiState) -> impl Endpoint<Output = Response> {
         })
         .around(move |ep, req| cors::serve(ep, req, cross_origin.clone()))
         .around(move |ep, req| observe(ep, req, metrics.clone()))
+        .around(request_id::serve)
         .around(|ep, req| async move {
             let path = req.uri().path().to_owned();
             error::with_request_path(path, ep.call(req)).await

@@ -132,3 +132,44 @@ async fn a_graceful_restart_keeps_every_sale() {
     let map = body(app.seats(&token, b.concert, b.schedule).await).await;
     assert_eq!(map["seats"][0]["status"], "sold");
 }
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_keeps_a_proxys_sane_one() {
+    let app = spawn_app().await;
+    let id_of = |resp: &reqwest::Response| {
+        resp.headers()
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let first = app.request(Method::GET, "/health").send().await.unwrap();
+    let second = app
+        .request(Method::GET, "/api/no-such-route")
+        .send()
+        .await
+        .unwrap();
+    let (first, second) = (id_of(&first).unwrap(), id_of(&second).unwrap());
+    assert_ne!(first, second);
+    assert!(uuid::Uuid::parse_str(&first).is_ok(), "{first}");
+
+    let resp = app
+        .request(Method::GET, "/health")
+        .header("X-Request-Id", "edge-7f3a.1:2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id_of(&resp).as_deref(), Some("edge-7f3a.1:2"));
+    for insane in ["", "has space", "quote\"d", &"x".repeat(65)] {
+        let resp = app
+            .request(Method::GET, "/health")
+            .header("X-Request-Id", insane)
+            .send()
+            .await
+            .unwrap();
+        let id = id_of(&resp).unwrap();
+        assert_ne!(id, insane);
+        assert!(
+            uuid::Uuid::parse_str(&id).is_ok(),
+            "{insane:?} replaced by {id}"
+        );
+    }
+}

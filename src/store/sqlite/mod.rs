@@ -181,7 +181,9 @@ impl SqliteStore {
     {
         let _turn = self.read_turn().await?;
         let pool = self.readers.clone();
-        tokio::task::spawn_blocking(move || read_on(&pool, work))
+        // The caller's span goes along, so what the read logs names its request.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| read_on(&pool, work)))
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "sqlite read task failed");

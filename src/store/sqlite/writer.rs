@@ -50,6 +50,9 @@ struct Pending<T, F> {
     work: Option<F>,
     outcome: Option<Result<T>>,
     reply: oneshot::Sender<Result<T>>,
+    /// The caller's span (its request's), entered while the work runs, so what the work logs
+    /// on the writer's thread names the request.
+    span: tracing::Span,
 }
 
 impl<T, F> Job for Pending<T, F>
@@ -58,6 +61,7 @@ where
     F: FnOnce(&Connection) -> Result<T> + Send,
 {
     fn run(&mut self, conn: &Connection) -> bool {
+        let _entered = self.span.enter();
         let outcome = match self.work.take() {
             Some(work) => catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or_else(|_| {
                 tracing::error!("a store write job panicked; it was rolled back");
@@ -150,6 +154,7 @@ impl Writer {
             work: Some(work),
             outcome: None,
             reply,
+            span: tracing::Span::current(),
         });
         {
             let jobs = self.jobs.lock().map_err(|_| closed())?;
@@ -287,6 +292,28 @@ mod tests {
                 })
                 .await
         })
+    }
+
+    /// What a job logs on the writer's thread is logged inside the span of the request that
+    /// sent it.
+    #[tokio::test]
+    async fn a_job_runs_inside_the_span_of_its_caller() {
+        // Spans exist only under a subscriber; a bare registry records nothing.
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+        let writer = writer(64, Duration::ZERO);
+        let caller = tracing::info_span!("the_callers_request");
+        let seen = tracing::Instrument::instrument(
+            writer.write(|_| Ok(tracing::Span::current().metadata().map(|m| m.name()))),
+            caller,
+        )
+        .await
+        .unwrap();
+        assert_eq!(seen, Some("the_callers_request"));
+        let outside = writer
+            .write(|_| Ok(tracing::Span::current().metadata().map(|m| m.name())))
+            .await
+            .unwrap();
+        assert_eq!(outside, None, "no span leaks into the next job");
     }
 
     /// Keeps the writer thread busy until `release` is dropped or sent to, so that the jobs
