@@ -50,15 +50,13 @@ pub struct App {
     jobs: Jobs,
 }
 
-/// `--db` as it may be logged: a `mysql://` URL without its password.
+/// `--db` as it may be logged: a file as it is, a `mysql://` URL through [`redacted`].
 fn db_for_log(db: &Path) -> String {
     let db = db.to_string_lossy();
-    match (db.split_once("://"), db.rfind('@')) {
-        (Some((scheme, rest)), Some(at)) if at > scheme.len() => {
-            let user = rest.split(['@', ':']).next().unwrap_or_default();
-            format!("{scheme}://{user}:***{}", &db[at..])
-        }
-        _ => db.into_owned(),
+    if db.contains("://") {
+        redacted(&db)
+    } else {
+        db.into_owned()
     }
 }
 
@@ -224,15 +222,21 @@ async fn waiting_room(
     }
 }
 
-/// A URL without the password it may carry, for logs and errors.
+/// A URL as it may be logged or shown in an error: its password replaced by `***`. The URL is
+/// parsed (the user info ends at the last `@` before the host, so a password may hold `@`);
+/// one that does not parse shows only its scheme, as it may still hold a password.
 fn redacted(url: &str) -> String {
-    match url.split_once("://").and_then(|(scheme, rest)| {
-        let (userinfo, host) = rest.split_once('@')?;
-        let user = userinfo.split(':').next().unwrap_or_default();
-        Some(format!("{scheme}://{user}:***@{host}"))
-    }) {
-        Some(shown) => shown,
-        None => url.to_owned(),
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() && parsed.set_password(Some("***")).is_err() {
+                return format!("{}://***", parsed.scheme());
+            }
+            parsed.to_string()
+        }
+        Err(_) => match url.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://*** (not a valid URL)"),
+            None => "*** (not a valid URL)".to_owned(),
+        },
     }
 }
 
@@ -430,6 +434,19 @@ mod tests {
             redacted("redis://127.0.0.1:6379/1"),
             "redis://127.0.0.1:6379/1"
         );
+        // An `@` in the password: all of it goes, not only what comes before that `@`.
+        assert_eq!(
+            redacted("redis://app:p@ss@cache:6379/0"),
+            "redis://app:***@cache:6379/0"
+        );
+        assert_eq!(
+            redacted("mysql://shop:a:b@c@db:3306/x?ssl=true"),
+            "mysql://shop:***@db:3306/x?ssl=true"
+        );
+        for broken in ["redis://app:p@ss@[bad/0", "mysql://u:pw@db:99999/x"] {
+            let shown = redacted(broken);
+            assert!(!shown.contains("pw") && !shown.contains("ss@"), "{shown}");
+        }
     }
 
     #[cfg(not(feature = "redis"))]
