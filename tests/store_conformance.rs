@@ -6,8 +6,8 @@
 //! [`conformance!`] instantiates every test once per backend: `sqlite::<test>` always, and
 //! `mysql::<test>` with `--features mysql`. The MySQL tests need a server: set
 //! `BOXOFFICE_TEST_MYSQL_URL` (e.g. `mysql://root@127.0.0.1:3306/test`) and each test creates
-//! its own database on it (dropped at the end), so they run in parallel. Without the variable
-//! they print a skip line and pass, so a plain `cargo test` needs no infrastructure.
+//! its own database on it (dropped at the end), so they run in parallel. A build with the
+//! feature and without the variable fails: a plain `cargo test` (no feature) needs no server.
 
 use std::sync::Arc;
 
@@ -46,9 +46,7 @@ macro_rules! conformance {
             $(
                 #[tokio::test $(($($flavor)*))?]
                 async fn $test() {
-                    let Some(backend) = super::Backend::mysql(stringify!($test)).await else {
-                        return;
-                    };
+                    let backend = super::Backend::mysql(stringify!($test)).await;
                     // The database is dropped whether the test passes or panics.
                     let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
                         super::$test(&backend),
@@ -126,13 +124,11 @@ impl Backend {
         Backend::Sqlite(tempfile::tempdir().unwrap())
     }
 
-    /// A new database on the server of `BOXOFFICE_TEST_MYSQL_URL`; `None` (after a skip line)
-    /// when the variable is not set.
+    /// A new database on the server of `BOXOFFICE_TEST_MYSQL_URL`, which a build with the
+    /// `mysql` feature must name.
     #[cfg(feature = "mysql")]
-    async fn mysql(test: &str) -> Option<Backend> {
-        mysql_server::Database::create(test)
-            .await
-            .map(Backend::Mysql)
+    async fn mysql(test: &str) -> Backend {
+        Backend::Mysql(mysql_server::Database::create(test).await)
     }
 
     async fn open(&self) -> Opened {
@@ -167,7 +163,6 @@ impl Backend {
 
 #[cfg(feature = "mysql")]
 mod mysql_server {
-    use std::io::Write;
     use std::sync::Arc;
 
     use boxoffice::store::mysql::MysqlStore;
@@ -198,15 +193,12 @@ mod mysql_server {
     }
 
     impl Database {
-        pub async fn create(test: &str) -> Option<Database> {
+        pub async fn create(test: &str) -> Database {
             let Ok(server) = std::env::var(URL_VAR) else {
-                // Written past the test harness's capture, so the skip is seen.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED mysql::{test}: {URL_VAR} is not set \
-                     (e.g. mysql://root@127.0.0.1:3306/test)"
+                panic!(
+                    "mysql::{test}: set {URL_VAR} (e.g. mysql://root@127.0.0.1:3306/test): a \
+                     build with the mysql feature tests the MySQL store for real"
                 );
-                return None;
             };
             let name = format!("boxoffice_test_{:016x}", rand::random::<u64>());
             // The server's URL may name a database that does not exist: connect without it.
@@ -220,7 +212,7 @@ mod mysql_server {
             .unwrap();
             let _ = conn.disconnect().await;
             let url = with_database(&server, &name);
-            Some(Database { server, name, url })
+            Database { server, name, url }
         }
 
         pub async fn open(&self) -> Opened {

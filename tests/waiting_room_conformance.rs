@@ -5,8 +5,8 @@
 //! - `memory::*`: the in-process room, always.
 //! - `redis::*` (`--features redis`): the Redis room at `BOXOFFICE_TEST_REDIS_URL` (for example
 //!   `redis://127.0.0.1:6379/0`), each test under its own random key prefix, so tests run in
-//!   parallel on one Redis; its keys are deleted when the test ends. Without the variable these
-//!   tests print one skip line and pass, so a plain `cargo test` needs no services.
+//!   parallel on one Redis; its keys are deleted when the test ends. A build with the feature and
+//!   without the variable fails; a plain `cargo test` (no feature) needs no services.
 //! - `memory_only::*`: restarting from the journal, which only the memory room has (the Redis
 //!   room keeps nothing in process, so there is nothing to restore).
 
@@ -60,8 +60,6 @@ impl Backend {
 
 #[cfg(feature = "redis")]
 mod redis_backend {
-    use std::io::Write as _;
-    use std::sync::Once;
 
     use boxoffice::queue::QueuePolicy;
     use boxoffice::queue::redis::RedisWaitingRoom;
@@ -77,24 +75,16 @@ mod redis_backend {
 
     impl Redis {
         /// `None`, after saying so once per test binary, when no test Redis is configured.
-        pub fn from_env(test: &str) -> Option<Redis> {
+        pub fn from_env(test: &str) -> Redis {
             match std::env::var(URL_VAR) {
-                Ok(url) if !url.trim().is_empty() => Some(Redis {
+                Ok(url) if !url.trim().is_empty() => Redis {
                     url: url.trim().to_owned(),
                     prefix: format!("boxoffice-test:{test}:{:016x}", rand::random::<u64>()),
-                }),
-                _ => {
-                    static SKIP: Once = Once::new();
-                    SKIP.call_once(|| {
-                        // Straight to the terminal: the test harness captures `eprintln!`.
-                        let _ = writeln!(
-                            std::io::stderr(),
-                            "skipped: the Redis waiting-room conformance tests need {URL_VAR} \
-                             (e.g. redis://127.0.0.1:6379/0)"
-                        );
-                    });
-                    None
-                }
+                },
+                _ => panic!(
+                    "redis::{test}: set {URL_VAR} (e.g. redis://127.0.0.1:6379/0): a build with \
+                     the redis feature tests the Redis waiting room for real"
+                ),
             }
         }
 
@@ -148,10 +138,7 @@ macro_rules! conformance {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $test() {
-                    let Some(redis) = super::redis_backend::Redis::from_env(stringify!($test))
-                    else {
-                        return;
-                    };
+                    let redis = super::redis_backend::Redis::from_env(stringify!($test));
                     super::$test(&super::Backend::Redis(redis)).await;
                 }
             )*
