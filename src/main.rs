@@ -91,8 +91,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(settings) => {
             let config = resolve(settings)?;
             init_logs(config.log_format);
+            let stop = shutdown_signal()?;
             let app = App::build(config).await?;
-            shutdown_signal().await;
+            stop.await;
             app.stop().await
         }
         Command::Demo(settings) => demo(settings).await,
@@ -121,6 +122,9 @@ async fn demo(settings: Settings) -> anyhow::Result<()> {
         .admin_token
         .get_or_insert_with(|| format!("demo-{:016x}", rand::random::<u64>()))
         .clone();
+    // Listening from here on: a SIGTERM right after the walk-through is printed stops the
+    // demo cleanly instead of killing it.
+    let stop = shutdown_signal()?;
     let served = async {
         let app = App::build(config).await?;
         let seeded = boxoffice::demo::seed(app.state().store.as_ref()).await;
@@ -138,7 +142,7 @@ async fn demo(settings: Settings) -> anyhow::Result<()> {
             Err(err) => Err(anyhow::Error::new(err).context("cannot seed the demo catalogue")),
         };
         if printed.is_ok() {
-            shutdown_signal().await;
+            stop.await;
         }
         let stopped = app.stop().await;
         printed.and(stopped)
@@ -150,28 +154,31 @@ async fn demo(settings: Settings) -> anyhow::Result<()> {
     served
 }
 
-/// Ctrl-C, or SIGTERM from a process manager.
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Ctrl-C, or SIGTERM from a process manager. The handlers are installed by this call, not
+/// when the future is first awaited, so a signal that comes in between is not lost (and does
+/// not kill the process, as an unhandled SIGTERM would).
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+        tracing::info!("shutting down");
+    })
+}
+
+/// Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %err, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down");
+        tracing::info!("shutting down");
+    })
 }
