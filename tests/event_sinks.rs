@@ -464,7 +464,6 @@ mod kafka {
     use rdkafka::{Offset, TopicPartitionList};
     use reqwest::StatusCode;
 
-
     use super::*;
     use crate::helpers::{body, spawn_app_with};
 
