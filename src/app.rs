@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, QueueBackend};
 use crate::domain::Money;
+use crate::domain::catalog::TicketLimit;
 use crate::events::EventSink;
 use crate::events::log::LogSink;
 use crate::events::relay::{Relay, RelaySettings};
@@ -174,6 +175,8 @@ pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
     let settings = ApiSettings {
         hold_ttl: chrono::Duration::from_std(config.hold_ttl)
             .map_err(|e| anyhow::anyhow!("--hold-ttl {:?}: {e}", config.hold_ttl))?,
+        max_tickets_per_buyer: TicketLimit::new(config.max_tickets_per_buyer.into())
+            .map_err(|e| anyhow::anyhow!("--max-tickets-per-buyer: {e}"))?,
         max_charge: Money::new(config.max_charge)
             .map_err(|e| anyhow::anyhow!("--max-charge {}: {e}", config.max_charge))?,
         admin_token: config.admin_token.clone(),

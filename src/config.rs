@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::Deserialize;
 
+use crate::domain::catalog::TicketLimit;
 use crate::store::sqlite::{SqliteOptions, Synchronous};
 
 /// A duration written the human way: `90s`, `5m`, `1h30m`, `250ms`.
@@ -108,6 +109,11 @@ pub struct Settings {
     /// How long a seat hold lasts [default: 5m]
     #[arg(long, env = "BOXOFFICE_HOLD_TTL", value_name = "DURATION")]
     pub hold_ttl: Option<HumanDuration>,
+
+    /// Most seats of one show one buyer may hold or own, for shows without their own limit
+    /// [default: 4]
+    #[arg(long, env = "BOXOFFICE_MAX_TICKETS_PER_BUYER", value_name = "N")]
+    pub max_tickets_per_buyer: Option<u32>,
 
     /// How long an admitted buyer's session lasts [default: 10m]
     #[arg(long, env = "BOXOFFICE_SESSION_TTL", value_name = "DURATION")]
@@ -261,6 +267,9 @@ impl Settings {
             db: self.db.or(fallback.db),
             admin_token: self.admin_token.or(fallback.admin_token),
             hold_ttl: self.hold_ttl.or(fallback.hold_ttl),
+            max_tickets_per_buyer: self
+                .max_tickets_per_buyer
+                .or(fallback.max_tickets_per_buyer),
             session_ttl: self.session_ttl.or(fallback.session_ttl),
             queue_max_active: self.queue_max_active.or(fallback.queue_max_active),
             queue_admit_per_minute: self
@@ -385,6 +394,8 @@ pub struct Config {
     pub db: PathBuf,
     pub admin_token: Option<String>,
     pub hold_ttl: Duration,
+    /// Most seats of one show one buyer may hold or own, unless the show has its own limit.
+    pub max_tickets_per_buyer: u32,
     pub session_ttl: Duration,
     pub queue_max_active: u64,
     pub queue_admit_per_minute: u64,
@@ -424,6 +435,7 @@ impl Default for Config {
             db: PathBuf::from("./boxoffice.db"),
             admin_token: None,
             hold_ttl: Duration::from_secs(5 * 60),
+            max_tickets_per_buyer: 4,
             session_ttl: Duration::from_secs(10 * 60),
             queue_max_active: 500,
             queue_admit_per_minute: 600,
@@ -463,6 +475,9 @@ impl Config {
             db: given.db.map(PathBuf::from).unwrap_or(d.db),
             admin_token: given.admin_token.filter(|t| !t.is_empty()),
             hold_ttl: given.hold_ttl.map_or(d.hold_ttl, |h| h.0),
+            max_tickets_per_buyer: given
+                .max_tickets_per_buyer
+                .unwrap_or(d.max_tickets_per_buyer),
             session_ttl: given.session_ttl.map_or(d.session_ttl, |h| h.0),
             queue_max_active: given.queue_max_active.unwrap_or(d.queue_max_active),
             queue_admit_per_minute: given
@@ -595,7 +610,7 @@ impl Config {
                 );
             }
         }
-        let counts: [(&str, i128, std::ops::RangeInclusive<i128>); 7] = [
+        let counts: [(&str, i128, std::ops::RangeInclusive<i128>); 8] = [
             (
                 "--queue-max-active",
                 self.queue_max_active.into(),
@@ -617,6 +632,11 @@ impl Config {
                 1..=1_000_000_000_000,
             ),
             ("--write-batch", self.write_batch as i128, 1..=4_096),
+            (
+                "--max-tickets-per-buyer",
+                self.max_tickets_per_buyer.into(),
+                1..=TicketLimit::MAX.into(),
+            ),
             (
                 "--outbox-max-attempts",
                 self.outbox_max_attempts.into(),
@@ -761,6 +781,8 @@ mod tests {
             ("--max-charge", "0"),
             ("--write-batch", "0"),
             ("--outbox-max-attempts", "0"),
+            ("--max-tickets-per-buyer", "0"),
+            ("--max-tickets-per-buyer", "1001"),
             ("--outbox-retention-hours", "0"),
             ("--outbox-retention-hours", "18446744073709551615"),
         ] {
@@ -787,10 +809,15 @@ mod tests {
             "60000000",
             "--outbox-retention-hours",
             "87600",
+            "--max-tickets-per-buyer",
+            "1000",
         ])
         .unwrap();
         assert_eq!(config.hold_ttl, Duration::from_secs(7 * 24 * 3600));
         assert_eq!(config.queue_tick, Duration::from_millis(10));
+        assert_eq!(config.max_tickets_per_buyer, 1000);
+        let config = from_args(&["--max-tickets-per-buyer", "1"]).unwrap();
+        assert_eq!(config.max_tickets_per_buyer, 1);
     }
 
     #[test]

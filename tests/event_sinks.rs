@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use boxoffice::domain::Money;
 use boxoffice::domain::balance::ChargeAmount;
-use boxoffice::domain::catalog::NewConcert;
+use boxoffice::domain::catalog::{NewConcert, TicketLimit};
 use boxoffice::domain::text::Email;
 use boxoffice::events::relay::{Relay, RelaySettings};
 use boxoffice::events::{DeliveryError, EventSink};
@@ -151,6 +151,7 @@ impl Outbox {
             seat_id: seats[seat].id,
             now,
             expires_at: now + chrono::Duration::minutes(5),
+            max_per_buyer: TicketLimit::new(4).expect("a limit"),
         };
         let kept = store.reserve_seat(hold(0)).await.expect("hold");
         let returned = store.reserve_seat(hold(1)).await.expect("hold");

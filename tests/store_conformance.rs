@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use boxoffice::domain::balance::{ChargeAmount, EntryKind};
-use boxoffice::domain::catalog::{Concert, NewConcert, SeatStatus};
+use boxoffice::domain::catalog::{Concert, NewConcert, SeatStatus, TicketLimit};
 use boxoffice::domain::error::Error;
 use boxoffice::domain::idempotency::{IdempotencyKey, IdempotentRequest};
 use boxoffice::domain::queue::TokenClaims;
@@ -26,6 +26,13 @@ use chrono::Duration;
 use tempfile::TempDir;
 
 const PRICE: i64 = 1_000;
+
+/// The server's purchase limit the fixture's holds carry, as `--max-tickets-per-buyer` does.
+const LIMIT: u32 = 4;
+
+fn limit(n: u32) -> TicketLimit {
+    TicketLimit::new(n.into()).unwrap()
+}
 
 /// Instantiates each test once per backend, with its tokio flavor if it names one.
 macro_rules! conformance {
@@ -100,6 +107,12 @@ conformance!(
     text_is_compared_exactly_and_kept_as_given,
     an_email_belongs_to_one_user_whatever_its_case(flavor = "multi_thread", worker_threads = 4),
     the_waiting_room_journal_reads_back_what_it_saved,
+    the_purchase_limit_counts_live_holds_and_paid_seats_not_run_out_or_given_back_ones,
+    a_show_s_own_limit_overrides_the_default_and_each_show_counts_apart,
+    fifty_holds_of_one_buyer_at_once_end_with_exactly_the_limit_held(
+        flavor = "multi_thread",
+        worker_threads = 8
+    ),
     instances_opening_one_new_database_together_all_start(
         flavor = "multi_thread",
         worker_threads = 4
@@ -310,6 +323,7 @@ impl Fixture {
             seat_id: seat,
             now: at,
             expires_at: at + minutes(5),
+            max_per_buyer: limit(LIMIT),
         }
     }
 
@@ -1445,6 +1459,203 @@ async fn instances_opening_one_new_database_together_all_start(backend: &Backend
     }
 }
 
+async fn the_purchase_limit_counts_live_holds_and_paid_seats_not_run_out_or_given_back_ones(
+    backend: &Backend,
+) {
+    let f = Fixture::new(backend, 8).await;
+    f.charge(f.buyer.id, 10 * PRICE).await;
+    let mut seats = Vec::new();
+    for i in 0..8 {
+        seats.push(f.seat(i).await);
+    }
+    let hold =
+        |seat: usize, at: Timestamp| f.store.reserve_seat(f.hold(f.buyer.id, seats[seat], at));
+
+    let paid = hold(0, now()).await.unwrap();
+    f.store.pay(f.buyer.id, paid.id, now(), None).await.unwrap();
+    hold(1, now()).await.unwrap();
+    // Ran out at now() - 5 min, not swept yet: still `held` in storage, but not counted.
+    hold(2, now() - minutes(10)).await.unwrap();
+    let returned = hold(3, now()).await.unwrap();
+    f.store
+        .cancel_reservation(f.buyer.id, returned.id, now())
+        .await
+        .unwrap();
+
+    // One paid seat and one live hold so far: two more make the limit of 4.
+    let last = hold(4, now()).await.unwrap();
+    hold(5, now()).await.unwrap();
+    assert_eq!(
+        hold(6, now()).await,
+        Err(Error::PurchaseLimit { limit: LIMIT })
+    );
+    assert_eq!(
+        hold(1, now()).await,
+        Err(Error::SeatUnavailable(seats[1].0)),
+        "a taken seat is reported as taken, limit or not"
+    );
+    assert_eq!(
+        f.available(now()).await,
+        4,
+        "the refused hold took no seat: 0, 1, 4 and 5 are taken"
+    );
+    let other = f
+        .store
+        .create_user("Bob", &email("bob@example.com"))
+        .await
+        .unwrap();
+    f.store
+        .reserve_seat(f.hold(other.id, seats[7], now()))
+        .await
+        .expect("the limit is per buyer");
+
+    // A hold given back frees a place under the limit at once.
+    f.store
+        .cancel_reservation(f.buyer.id, last.id, now())
+        .await
+        .unwrap();
+    hold(6, now()).await.unwrap();
+    assert_eq!(
+        hold(2, now()).await,
+        Err(Error::PurchaseLimit { limit: LIMIT })
+    );
+    // Once the live holds run out, only the paid seat counts.
+    let later = now() + minutes(6);
+    for seat in [2, 3, 4] {
+        hold(seat, later).await.unwrap();
+    }
+    assert_eq!(
+        hold(5, later).await,
+        Err(Error::PurchaseLimit { limit: LIMIT })
+    );
+}
+
+async fn a_show_s_own_limit_overrides_the_default_and_each_show_counts_apart(backend: &Backend) {
+    let store = backend.open().await.store;
+    let seats = || (1..=8).map(|n| (format!("A{n}"), PRICE)).collect();
+    let start = now() + Duration::days(30);
+    let mut concert = NewConcert::parse(
+        "Two Nights",
+        vec![(start, seats()), (start, seats())],
+        now(),
+    )
+    .unwrap();
+    concert.schedules[0].max_tickets_per_buyer = Some(limit(2));
+    let concert = store.create_concert(concert).await.unwrap();
+    let (first, second) = (concert.schedules[0].id, concert.schedules[1].id);
+    assert_eq!(concert.schedules[0].max_tickets_per_buyer, Some(limit(2)));
+    assert_eq!(concert.schedules[1].max_tickets_per_buyer, None);
+    assert_eq!(store.concert(concert.id, now()).await.unwrap(), concert);
+    let buyer = store
+        .create_user("Ada", &email("ada@example.com"))
+        .await
+        .unwrap();
+    let layout = |show| store.seats(concert.id, show, now());
+    let (first_seats, second_seats) = (layout(first).await.unwrap(), layout(second).await.unwrap());
+    let hold = |show: ScheduleId, seat: SeatId| {
+        store.reserve_seat(HoldRequest {
+            user_id: buyer.id,
+            concert_id: concert.id,
+            schedule_id: show,
+            seat_id: seat,
+            now: now(),
+            expires_at: now() + minutes(5),
+            max_per_buyer: limit(LIMIT),
+        })
+    };
+
+    for seat in &first_seats[..2] {
+        hold(first, seat.id).await.unwrap();
+    }
+    assert_eq!(
+        hold(first, first_seats[2].id).await,
+        Err(Error::PurchaseLimit { limit: 2 }),
+        "the show's own limit, below the default"
+    );
+    for seat in &second_seats[..4] {
+        hold(second, seat.id)
+            .await
+            .expect("the first show's holds do not count here");
+    }
+    assert_eq!(
+        hold(second, second_seats[4].id).await,
+        Err(Error::PurchaseLimit { limit: LIMIT }),
+        "a show without its own limit follows the default"
+    );
+
+    let raised = store
+        .set_ticket_limit(second, Some(limit(6)), now())
+        .await
+        .unwrap();
+    assert_eq!(raised.max_tickets_per_buyer, Some(limit(6)));
+    assert_eq!(raised.available_seats, 4);
+    for seat in &second_seats[4..6] {
+        hold(second, seat.id).await.unwrap();
+    }
+    assert_eq!(
+        hold(second, second_seats[6].id).await,
+        Err(Error::PurchaseLimit { limit: 6 })
+    );
+    let lowered = store
+        .set_ticket_limit(second, Some(limit(1)), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        lowered.available_seats, 2,
+        "a lower limit takes no seat away"
+    );
+    assert_eq!(
+        hold(second, second_seats[6].id).await,
+        Err(Error::PurchaseLimit { limit: 1 })
+    );
+
+    let cleared = store.set_ticket_limit(first, None, now()).await.unwrap();
+    assert_eq!(cleared.max_tickets_per_buyer, None);
+    assert_eq!(store.schedule(first, now()).await.unwrap(), cleared);
+    for seat in &first_seats[2..4] {
+        hold(first, seat.id)
+            .await
+            .expect("back to the default of 4");
+    }
+    assert_eq!(
+        hold(first, first_seats[4].id).await,
+        Err(Error::PurchaseLimit { limit: LIMIT })
+    );
+    assert_eq!(
+        store
+            .set_ticket_limit(ScheduleId(999_999), Some(limit(3)), now())
+            .await,
+        Err(Error::NotFound("schedule 999999".into()))
+    );
+}
+
+async fn fifty_holds_of_one_buyer_at_once_end_with_exactly_the_limit_held(backend: &Backend) {
+    let f = Arc::new(Fixture::new(backend, 50).await);
+    let seats = f
+        .store
+        .seats(f.concert.id, f.schedule(), now())
+        .await
+        .unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(seats.len()));
+    let tasks = seats.iter().map(|seat| {
+        let (f, barrier) = (f.clone(), barrier.clone());
+        let request = f.hold(f.buyer.id, seat.id, now());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            f.store.reserve_seat(request).await
+        })
+    });
+    let outcomes = futures::future::join_all(tasks).await;
+
+    let held = outcomes.iter().filter(|o| matches!(o, Ok(Ok(_)))).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Err(Error::PurchaseLimit { limit: LIMIT }))))
+        .count();
+    assert_eq!((held, refused), (LIMIT as usize, 50 - LIMIT as usize));
+    assert_eq!(f.available(now()).await, 50 - i64::from(LIMIT));
+}
+
 /// What only the SQLite adapter has: its write batching and its `synchronous` setting.
 mod sqlite_only {
     use super::*;
@@ -1497,7 +1708,8 @@ mod sqlite_only {
         // Back to version 3: no count, no triggers.
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE user_emails; DROP TRIGGER seats_sold; DROP TRIGGER seats_unsold;
+            "DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
+             DROP TABLE user_emails; DROP TRIGGER seats_sold; DROP TRIGGER seats_unsold;
              ALTER TABLE schedules DROP COLUMN sold_seats; PRAGMA user_version = 3;",
         )
         .unwrap();
@@ -1520,7 +1732,8 @@ mod sqlite_only {
         store.close().await;
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE user_emails; PRAGMA user_version = 4;
+            "DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
+             DROP TABLE user_emails; PRAGMA user_version = 4;
              INSERT INTO users (name, email, created_at) VALUES
                  ('First', 'twin@example.com', 0), ('Second', 'TWIN@example.com', 0),
                  ('Other', 'other@example.com', 0);",
@@ -1561,6 +1774,38 @@ mod sqlite_only {
                 ("new@example.com".to_owned(), 4)
             ]
         );
+        reopened.close().await;
+    }
+
+    /// Before version 6 no show had a limit of its own: every show follows the server's.
+    #[tokio::test]
+    async fn a_database_of_version_5_follows_the_server_s_limit_everywhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("box.db");
+        let backend = Backend::Sqlite(dir);
+        let f = Fixture::new(&backend, 6).await;
+        f.store.close().await;
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP INDEX reservations_by_buyer;
+             ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer; PRAGMA user_version = 5;",
+        )
+        .unwrap();
+        drop(conn);
+
+        let reopened = backend.open().await.store;
+        let show = reopened.schedule(f.schedule(), now()).await.unwrap();
+        assert_eq!(show.max_tickets_per_buyer, None);
+        let seats = reopened
+            .seats(f.concert.id, f.schedule(), now())
+            .await
+            .unwrap();
+        for (n, seat) in seats.iter().enumerate() {
+            let outcome = reopened
+                .reserve_seat(f.hold(f.buyer.id, seat.id, now()))
+                .await;
+            assert_eq!(outcome.is_ok(), n < LIMIT as usize, "seat {n}: {outcome:?}");
+        }
         reopened.close().await;
     }
 

@@ -16,6 +16,41 @@ pub const MAX_SEAT_PRICE: i64 = 1_000_000_000;
 /// How far ahead a show may be put on sale.
 pub const MAX_YEARS_AHEAD: i64 = 10;
 
+/// The most seats of one show one buyer may hold or own: `maxTicketsPerBuyer`, 1 to
+/// [`TicketLimit::MAX`]. A show has its own, or follows the server's
+/// (`--max-tickets-per-buyer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TicketLimit(u32);
+
+impl TicketLimit {
+    /// The highest limit a show or the server may set.
+    pub const MAX: u32 = 1_000;
+
+    /// The limit `n`, refused unless it is 1 to [`TicketLimit::MAX`].
+    pub fn new(n: i64) -> Result<Self> {
+        match u32::try_from(n) {
+            Ok(n) if (1..=Self::MAX).contains(&n) => Ok(TicketLimit(n)),
+            _ => Err(Error::InvalidInput(format!(
+                "maxTicketsPerBuyer is {n}: it must be 1 to {}",
+                Self::MAX
+            ))),
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// Whether a buyer who already holds or owns `taken` seats of the show may hold one more;
+    /// `PurchaseLimit` when not.
+    pub fn check(self, taken: u64) -> Result<()> {
+        if taken >= u64::from(self.0) {
+            return Err(Error::PurchaseLimit { limit: self.0 });
+        }
+        Ok(())
+    }
+}
+
 /// A concert to create, validated: a title and at least one show, each with at least one seat
 /// and no seat number twice. Titles and seat numbers follow the rules of
 /// [`text`](super::text); a price is 0 (a free seat, for guests or a free event) up to
@@ -31,6 +66,8 @@ pub struct NewConcert {
 pub struct NewSchedule {
     pub start_time: Timestamp,
     pub seats: Vec<NewSeat>,
+    /// The show's own purchase limit; `None` follows the server's.
+    pub max_tickets_per_buyer: Option<TicketLimit>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -117,7 +154,11 @@ impl NewSchedule {
                 Ok(NewSeat { seat_number, price })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(NewSchedule { start_time, seats })
+        Ok(NewSchedule {
+            start_time,
+            seats,
+            max_tickets_per_buyer: None,
+        })
     }
 }
 
@@ -138,6 +179,15 @@ pub struct Schedule {
     pub total_seats: i64,
     /// Seats a buyer could hold right now: free ones and those whose hold has run out.
     pub available_seats: i64,
+    /// The show's own purchase limit; `None` follows the server's.
+    pub max_tickets_per_buyer: Option<TicketLimit>,
+}
+
+impl Schedule {
+    /// The purchase limit in force for this show when the server's is `default`.
+    pub fn ticket_limit(&self, default: TicketLimit) -> TicketLimit {
+        self.max_tickets_per_buyer.unwrap_or(default)
+    }
 }
 
 /// Where a seat stands for a buyer looking at the map now.
@@ -276,6 +326,29 @@ mod tests {
         assert!(parse("2036-06-01T00:00:00Z").is_ok());
         assert!(parse("2036-06-01T00:00:01Z").is_err());
         assert!(parse("+10000-01-01T00:00:00Z").is_err());
+    }
+
+    #[test]
+    fn a_ticket_limit_is_one_to_a_thousand_and_refuses_the_seat_that_reaches_past_it() {
+        for bad in [0, -1, 1_001, i64::from(u32::MAX) + 1] {
+            assert!(
+                matches!(TicketLimit::new(bad), Err(Error::InvalidInput(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(TicketLimit::new(1).unwrap().get(), 1);
+        let four = TicketLimit::new(4).unwrap();
+        assert!(four.check(0).is_ok());
+        assert!(four.check(3).is_ok());
+        assert_eq!(four.check(4), Err(Error::PurchaseLimit { limit: 4 }));
+        assert_eq!(
+            Error::PurchaseLimit { limit: 4 }.to_string(),
+            "at most 4 tickets per buyer for this show"
+        );
+        assert_eq!(
+            Error::PurchaseLimit { limit: 1 }.to_string(),
+            "at most 1 ticket per buyer for this show"
+        );
     }
 
     #[test]

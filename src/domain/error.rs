@@ -29,6 +29,12 @@ pub enum Error {
     /// The buyer gave the hold back before paying for it.
     #[error("the hold on reservation {0} was cancelled")]
     HoldCancelled(i64),
+    /// The buyer already holds or owns as many seats of the show as one buyer may.
+    #[error(
+        "at most {limit} {} per buyer for this show",
+        if *limit == 1 { "ticket" } else { "tickets" }
+    )]
+    PurchaseLimit { limit: u32 },
     /// Another user has this email address (compared without case).
     #[error("another user has the email address {0}")]
     EmailTaken(String),

@@ -172,6 +172,7 @@ impl From<domain::Error> for ApiError {
             E::HoldExpired(_) | E::HoldCancelled(_) => (StatusCode::GONE, "HOLD_EXPIRED"),
             E::NotDeadLettered(_) => (StatusCode::CONFLICT, "NOT_DEAD_LETTERED"),
             E::EmailTaken(_) => (StatusCode::CONFLICT, "EMAIL_TAKEN"),
+            E::PurchaseLimit { .. } => (StatusCode::CONFLICT, "PURCHASE_LIMIT"),
             E::InsufficientBalance { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "INSUFFICIENT_BALANCE")
             }
@@ -269,6 +270,7 @@ mod tests {
             (domain::Error::HoldCancelled(1), 410),
             (domain::Error::NotDeadLettered(1), 409),
             (domain::Error::EmailTaken("a@b.c".into()), 409),
+            (domain::Error::PurchaseLimit { limit: 4 }, 409),
             (
                 domain::Error::InsufficientBalance {
                     balance: 1,

@@ -13,6 +13,7 @@ use poem::http::StatusCode;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
 
+use crate::domain::catalog::TicketLimit;
 use crate::domain::{Money, Timestamp};
 use crate::queue::WaitingRoom;
 use crate::queue::token::TokenSigner;
@@ -47,6 +48,8 @@ pub const ADMIN_BODY_LIMIT: usize = 8 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
     pub hold_ttl: chrono::Duration,
+    /// The purchase limit of a show without its own (`--max-tickets-per-buyer`).
+    pub max_tickets_per_buyer: TicketLimit,
     pub max_charge: Money,
     pub admin_token: Option<String>,
     /// Origins whose pages may call the buyer API (`--cors-origin`).

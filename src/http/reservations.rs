@@ -80,7 +80,7 @@ error_responses!(ReserveError {
     401 Unauthorized "Missing, malformed, forged or unknown queue token.",
     403 Forbidden "The token is not active, or is for another show or user.",
     404 NotFound "Unknown concert, schedule or seat.",
-    409 Conflict "The seat is held or sold.",
+    409 Conflict "The seat is held or sold (SEAT_UNAVAILABLE), or the buyer already holds or owns as many seats of the show as one buyer may (PURCHASE_LIMIT).",
     413 PayloadTooLarge "Request body over 64 KiB.",
     415 UnsupportedMediaType "The body is not sent as `application/json`.",
 });
@@ -108,7 +108,9 @@ impl ReservationsApi {
     /// Hold a seat
     ///
     /// Holds the seat for the token's user for `--hold-ttl` (5 minutes by default). A seat
-    /// that is held or sold answers 409. Needs an active queue token of this show.
+    /// that is held or sold answers 409 `SEAT_UNAVAILABLE`; a buyer who already holds or owns
+    /// the show's `maxTicketsPerBuyer` seats answers 409 `PURCHASE_LIMIT`. Needs an active
+    /// queue token of this show.
     #[oai(
         path = "/api/concerts/reservations",
         method = "post",
@@ -137,6 +139,7 @@ impl ReservationsApi {
             seat_id: SeatId(body.seat_id),
             now,
             expires_at,
+            max_per_buyer: state.settings.max_tickets_per_buyer,
         };
         match state.store.reserve_seat(request).await {
             Ok(reservation) => {
@@ -148,6 +151,7 @@ impl ReservationsApi {
             Err(err) => {
                 state.metrics.hold(match err {
                     domain::Error::SeatUnavailable(_) => "unavailable",
+                    domain::Error::PurchaseLimit { .. } => "limit",
                     _ => "failed",
                 });
                 Err(err.into())

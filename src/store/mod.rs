@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
 use crate::domain::catalog::{
-    Concert, NewConcert, Schedule, Seat, SeatPlace, SeatTaken, TakenSeats, seat_map,
+    Concert, NewConcert, Schedule, Seat, SeatPlace, SeatTaken, TakenSeats, TicketLimit, seat_map,
 };
 use crate::domain::error::Result;
 use crate::domain::idempotency::IdempotentRequest;
@@ -38,6 +38,8 @@ pub struct HoldRequest {
     pub seat_id: SeatId,
     pub now: Timestamp,
     pub expires_at: Timestamp,
+    /// The server's purchase limit (`--max-tickets-per-buyer`), for a show without its own.
+    pub max_per_buyer: TicketLimit,
 }
 
 /// One outbox row, as the relay and the admin API see it.
@@ -109,6 +111,16 @@ pub trait Store: Send + Sync + 'static {
     /// One show, or `NotFound`.
     async fn schedule(&self, id: ScheduleId, now: Timestamp) -> Result<Schedule>;
 
+    /// Sets the show's own purchase limit, or with `None` makes it follow the server's again;
+    /// seats held or sold before keep their buyers. Returns the show as of `now`, or
+    /// `NotFound`.
+    async fn set_ticket_limit(
+        &self,
+        id: ScheduleId,
+        limit: Option<TicketLimit>,
+        now: Timestamp,
+    ) -> Result<Schedule>;
+
     /// The seats of a show, ordered by id, without their status: this never changes once the
     /// show exists, so callers may keep it. `NotFound` for an unknown concert or show, or a
     /// show that is not of `concert`.
@@ -136,7 +148,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Holds a seat: one conditional write that succeeds only when the seat is free or its
     /// hold has run out (that hold is then marked expired, with its event). `SeatUnavailable`
-    /// when someone else has it; `NotFound` for an unknown concert, show or seat.
+    /// when someone else has it; `NotFound` for an unknown concert, show or seat;
+    /// `PurchaseLimit` when the buyer already holds or owns as many seats of the show as its
+    /// limit allows (the show's own, else `max_per_buyer`), counting paid seats and live holds.
+    /// The count and the hold are one transaction, so concurrent holds of one buyer never get
+    /// past the limit.
     async fn reserve_seat(&self, request: HoldRequest) -> Result<Reservation>;
 
     /// A reservation, or `NotFound`.

@@ -1,7 +1,7 @@
 //! What every store adapter does when it turns stored columns back into domain values: the
 //! same checks, whatever the backend, so a bad row is an internal error in every one of them.
 
-use crate::domain::catalog::{SeatPlace, SeatStatus, SeatTaken};
+use crate::domain::catalog::{SeatPlace, SeatStatus, SeatTaken, TicketLimit};
 use crate::domain::error::{Error, Result};
 use crate::domain::reservation::{Reservation, ReservationStatus};
 use crate::domain::{
@@ -15,6 +15,19 @@ pub(crate) fn money(minor_units: i64) -> Result<Money> {
         tracing::error!(minor_units, "negative amount in the database");
         Error::Internal("storage error".into())
     })
+}
+
+/// A show's own purchase limit read back from storage (NULL: the server's). One out of range
+/// means the data is damaged, as with [`money`].
+pub(crate) fn ticket_limit(stored: Option<i64>) -> Result<Option<TicketLimit>> {
+    stored
+        .map(|n| {
+            TicketLimit::new(n).map_err(|_| {
+                tracing::error!(n, "purchase limit out of range in the database");
+                Error::Internal("storage error".into())
+            })
+        })
+        .transpose()
 }
 
 /// A reservation's columns as both adapters select them: user, concert, schedule, seat,

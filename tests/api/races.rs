@@ -138,7 +138,14 @@ async fn two_hundred_buyers_on_a_hundred_seats_get_exactly_a_hundred_holds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_charges_and_payments_keep_the_balance_equal_to_its_history() {
-    let app = Arc::new(spawn_app_with(everyone_active).await);
+    // One buyer pays for 40 seats of one show from one balance: the limit lets them hold all.
+    let app = Arc::new(
+        spawn_app_with(|config| {
+            everyone_active(config);
+            config.max_tickets_per_buyer = 40;
+        })
+        .await,
+    );
     let b = app.buyer_with_session(40, 700, 10_000).await;
     let mut holds = Vec::new();
     for seat in &b.seats {

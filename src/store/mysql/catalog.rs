@@ -7,7 +7,7 @@ use mysql_async::prelude::Queryable;
 
 use super::accounts::inserted_id;
 use super::{Step, Tx};
-use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken};
+use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken, TicketLimit};
 use crate::domain::error::Error;
 use crate::domain::{ConcertId, ScheduleId, Timestamp, from_millis, to_millis};
 use crate::store::stored;
@@ -32,8 +32,14 @@ pub(super) async fn create_concert(
         let total = i64::try_from(schedule.seats.len()).map_err(Error::internal)?;
         let start_time = to_millis(schedule.start_time);
         tx.exec_drop(
-            "INSERT INTO schedules (concert_id, start_time, total_seats) VALUES (?, ?, ?)",
-            (concert_id, start_time, total),
+            "INSERT INTO schedules (concert_id, start_time, total_seats, max_tickets_per_buyer)
+             VALUES (?, ?, ?, ?)",
+            (
+                concert_id,
+                start_time,
+                total,
+                schedule.max_tickets_per_buyer.map(TicketLimit::get),
+            ),
         )
         .await?;
         let schedule_id = inserted_id(tx, "schedules")?;
@@ -61,6 +67,7 @@ pub(super) async fn create_concert(
             start_time: from_millis(start_time),
             total_seats: total,
             available_seats: total,
+            max_tickets_per_buyer: schedule.max_tickets_per_buyer,
         });
     }
     Ok(Concert {
@@ -73,7 +80,7 @@ pub(super) async fn create_concert(
 /// Shows with their seat counts as of `now` (the first parameter, in milliseconds). The two
 /// counts use the (schedule_id, status, held_until) index each.
 const SCHEDULE_COLUMNS: &str = "
-    SELECT sc.id, sc.concert_id, sc.start_time, sc.total_seats,
+    SELECT sc.id, sc.concert_id, sc.start_time, sc.total_seats, sc.max_tickets_per_buyer,
            (SELECT COUNT(*) FROM seats s
              WHERE s.schedule_id = sc.id AND s.status = 'available')
          + (SELECT COUNT(*) FROM seats s
@@ -81,24 +88,25 @@ const SCHEDULE_COLUMNS: &str = "
              AS available_seats
     FROM schedules sc";
 
-type ScheduleRow = (i64, i64, i64, i64, i64);
+type ScheduleRow = (i64, i64, i64, i64, Option<i64>, i64);
 
 fn schedule_of(
-    (id, concert_id, start_time, total_seats, available_seats): ScheduleRow,
-) -> Schedule {
-    Schedule {
+    (id, concert_id, start_time, total_seats, limit, available_seats): ScheduleRow,
+) -> Step<Schedule> {
+    Ok(Schedule {
         id: ScheduleId(id),
         concert_id: ConcertId(concert_id),
         start_time: from_millis(start_time),
         total_seats,
         available_seats,
-    }
+        max_tickets_per_buyer: stored::ticket_limit(limit)?,
+    })
 }
 
 async fn schedules_of(tx: &mut Tx, concert: ConcertId, now: Timestamp) -> Step<Vec<Schedule>> {
     let sql = format!("{SCHEDULE_COLUMNS} WHERE sc.concert_id = ? ORDER BY sc.id");
     let rows: Vec<ScheduleRow> = tx.exec(sql, (to_millis(now), concert.0)).await?;
-    Ok(rows.into_iter().map(schedule_of).collect())
+    rows.into_iter().map(schedule_of).collect()
 }
 
 pub(super) async fn concerts(tx: &mut Tx, now: Timestamp) -> Step<Vec<Concert>> {
@@ -107,7 +115,8 @@ pub(super) async fn concerts(tx: &mut Tx, now: Timestamp) -> Step<Vec<Concert>> 
         .await?;
     let sql = format!("{SCHEDULE_COLUMNS} ORDER BY sc.concert_id, sc.id");
     let all: Vec<ScheduleRow> = tx.exec(sql, (to_millis(now),)).await?;
-    let mut schedules = all.into_iter().map(schedule_of).peekable();
+    let all = all.into_iter().map(schedule_of).collect::<Step<Vec<_>>>()?;
+    let mut schedules = all.into_iter().peekable();
     let mut concerts = Vec::with_capacity(rows.len());
     for (id, title) in rows {
         let id = ConcertId(id);
@@ -142,9 +151,27 @@ pub(super) async fn concert(tx: &mut Tx, id: ConcertId, now: Timestamp) -> Step<
 pub(super) async fn schedule(tx: &mut Tx, id: ScheduleId, now: Timestamp) -> Step<Schedule> {
     let sql = format!("{SCHEDULE_COLUMNS} WHERE sc.id = ?");
     let row: Option<ScheduleRow> = tx.exec_first(sql, (to_millis(now), id.0)).await?;
-    Ok(schedule_of(
-        row.ok_or_else(|| Error::not_found("schedule", id))?,
-    ))
+    schedule_of(row.ok_or_else(|| Error::not_found("schedule", id))?)
+}
+
+/// Sets or clears the show's own purchase limit, then reads the show back. The matched-row
+/// count (`CLIENT_FOUND_ROWS`) says whether the show exists, also when the limit was already
+/// that value.
+pub(super) async fn set_ticket_limit(
+    tx: &mut Tx,
+    id: ScheduleId,
+    limit: Option<TicketLimit>,
+    now: Timestamp,
+) -> Step<Schedule> {
+    tx.exec_drop(
+        "UPDATE schedules SET max_tickets_per_buyer = ? WHERE id = ?",
+        (limit.map(TicketLimit::get), id.0),
+    )
+    .await?;
+    if tx.affected_rows() == 0 {
+        return Err(Error::not_found("schedule", id).into());
+    }
+    schedule(tx, id, now).await
 }
 
 /// Checks that the concert exists and the show is one of its own. Concerts and shows never

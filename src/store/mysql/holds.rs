@@ -6,7 +6,8 @@
 //!
 //! Lock order: every writer of a seat's holds (hold, sweep, cancel, pay) locks the seat row
 //! first and the reservation rows after it, so they queue up on the seat instead of
-//! deadlocking on each other.
+//! deadlocking on each other. A hold then locks its buyer's row, as a payment does, to count
+//! the buyer's seats of the show against the purchase limit ([`check_purchase_limit`]).
 
 use mysql_async::prelude::Queryable;
 
@@ -114,6 +115,8 @@ pub(super) async fn reserve_seat(tx: &mut Tx, request: &HoldRequest) -> Step<Res
         outbox::append(tx, &hold.event(), now).await?;
     }
 
+    check_purchase_limit(tx, request).await?;
+
     tx.exec_drop(
         "INSERT INTO reservations
              (user_id, concert_id, schedule_id, seat_id, price, status, created_at, expires_at)
@@ -163,6 +166,46 @@ pub(super) async fn reserve_seat(tx: &mut Tx, request: &HoldRequest) -> Step<Res
     )
     .await?;
     Ok(reservation)
+}
+
+/// Refuses the hold when the buyer's seats of the show, paid or held by a hold that has not
+/// run out, already reach the show's limit (its own, else the server's).
+///
+/// Why no race gets past it: the buyer's row is locked (`FOR UPDATE`) before the count and
+/// stays locked until the hold commits or rolls back, so two holds of one buyer count one
+/// after the other. The second one's count is a statement of its own at `READ COMMITTED`,
+/// which reads what is committed when it runs, so it sees the first one's reservation.
+/// Nothing else raises the count: a payment turns a live hold into a paid seat (the same
+/// count), the sweep and cancelling only lower it. The lock is taken after the seat's (the
+/// adapter's lock order, as a payment takes it) and the count itself locks nothing, so a hold
+/// never waits on another seat's reservation while it has the buyer's row.
+async fn check_purchase_limit(tx: &mut Tx, request: &HoldRequest) -> Step<()> {
+    let _: Option<i64> = tx
+        .exec_first(
+            "SELECT id FROM users WHERE id = ? FOR UPDATE",
+            (request.user_id.0,),
+        )
+        .await?;
+    let own: Option<Option<i64>> = tx
+        .exec_first(
+            "SELECT max_tickets_per_buyer FROM schedules WHERE id = ?",
+            (request.schedule_id.0,),
+        )
+        .await?;
+    let limit = crate::store::stored::ticket_limit(own.flatten())?.unwrap_or(request.max_per_buyer);
+    let taken: Option<u64> = tx
+        .exec_first(
+            "SELECT COUNT(*) FROM reservations
+             WHERE user_id = ? AND schedule_id = ?
+               AND (status = 'confirmed' OR (status = 'held' AND expires_at > ?))",
+            (
+                request.user_id.0,
+                request.schedule_id.0,
+                to_millis(request.now),
+            ),
+        )
+        .await?;
+    Ok(limit.check(taken.unwrap_or_default())?)
 }
 
 /// Ends up to `limit` holds that ran out by `now`: reservation expired, seat freed unless

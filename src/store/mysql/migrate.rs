@@ -20,6 +20,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../../migrations/mysql/002_user_emails.sql"),
     ),
+    (
+        3,
+        include_str!("../../../migrations/mysql/003_purchase_limits.sql"),
+    ),
 ];
 
 /// How long a starting instance waits for another one's migration, in seconds.

@@ -37,7 +37,7 @@ use mysql_async::{IsolationLevel, Opts, OptsBuilder, Pool, PoolConstraints, TxOp
 
 use super::{DeliveryReport, HoldRequest, OutboxEvent, OutboxSummary, Store, User};
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
-use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken};
+use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken, TicketLimit};
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
@@ -313,6 +313,18 @@ impl Store for MysqlStore {
     async fn schedule(&self, id: ScheduleId, now: Timestamp) -> Result<Schedule> {
         self.read("schedule", |tx| Box::pin(catalog::schedule(tx, id, now)))
             .await
+    }
+
+    async fn set_ticket_limit(
+        &self,
+        id: ScheduleId,
+        limit: Option<TicketLimit>,
+        now: Timestamp,
+    ) -> Result<Schedule> {
+        self.write("set_ticket_limit", |tx| {
+            Box::pin(catalog::set_ticket_limit(tx, id, limit, now))
+        })
+        .await
     }
 
     async fn seat_layout(

@@ -5,7 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::db;
-use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken};
+use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken, TicketLimit};
 use crate::domain::error::{Error, Result};
 use crate::domain::{ConcertId, ScheduleId, Timestamp, from_millis, to_millis};
 use crate::store::stored;
@@ -24,7 +24,8 @@ pub(super) fn create_concert(
         .map_err(db)?;
     let mut insert_schedule = conn
         .prepare_cached(
-            "INSERT INTO schedules (concert_id, start_time, total_seats) VALUES (?1, ?2, ?3)
+            "INSERT INTO schedules (concert_id, start_time, total_seats, max_tickets_per_buyer)
+             VALUES (?1, ?2, ?3, ?4)
              RETURNING id",
         )
         .map_err(db)?;
@@ -38,8 +39,11 @@ pub(super) fn create_concert(
     for schedule in &concert.schedules {
         let total = i64::try_from(schedule.seats.len()).map_err(Error::internal)?;
         let start_time = to_millis(schedule.start_time);
+        let limit = schedule.max_tickets_per_buyer.map(TicketLimit::get);
         let schedule_id: i64 = insert_schedule
-            .query_row(params![concert_id, start_time, total], |row| row.get("id"))
+            .query_row(params![concert_id, start_time, total, limit], |row| {
+                row.get("id")
+            })
             .map_err(db)?;
         for seat in &schedule.seats {
             insert_seat
@@ -56,6 +60,7 @@ pub(super) fn create_concert(
             start_time: from_millis(start_time),
             total_seats: total,
             available_seats: total,
+            max_tickets_per_buyer: schedule.max_tickets_per_buyer,
         });
     }
     Ok(Concert {
@@ -69,7 +74,7 @@ pub(super) fn create_concert(
 /// unless it is sold (counted in `sold_seats` by a trigger, migration 4) or held by a hold
 /// that has not run out (counted through the (schedule_id, status, held_until) index).
 const SCHEDULE_COLUMNS: &str = "
-    SELECT sc.id, sc.concert_id, sc.start_time, sc.total_seats,
+    SELECT sc.id, sc.concert_id, sc.start_time, sc.total_seats, sc.max_tickets_per_buyer,
            sc.total_seats - sc.sold_seats
          - (SELECT COUNT(*) FROM seats s
              WHERE s.schedule_id = sc.id AND s.status = 'held' AND s.held_until > ?1)
@@ -83,6 +88,15 @@ fn schedule_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Schedule> {
         start_time: from_millis(row.get("start_time")?),
         total_seats: row.get("total_seats")?,
         available_seats: row.get("available_seats")?,
+        max_tickets_per_buyer: ticket_limit(row, "max_tickets_per_buyer")?,
+    })
+}
+
+/// A show's own purchase limit; one out of range fails the read as a bad column value.
+fn ticket_limit(row: &rusqlite::Row<'_>, column: &str) -> rusqlite::Result<Option<TicketLimit>> {
+    stored::ticket_limit(row.get(column)?).map_err(|e| {
+        let index = row.as_ref().column_index(column).unwrap_or_default();
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Integer, e.into())
     })
 }
 
@@ -155,6 +169,23 @@ pub(super) fn schedule(conn: &Connection, id: ScheduleId, now: Timestamp) -> Res
         })
         .map_err(db)?
         .ok_or_else(|| Error::not_found("schedule", id))
+}
+
+/// Sets or clears the show's own purchase limit, then reads the show back.
+pub(super) fn set_ticket_limit(
+    conn: &Connection,
+    id: ScheduleId,
+    limit: Option<TicketLimit>,
+    now: Timestamp,
+) -> Result<Schedule> {
+    let updated = conn
+        .prepare_cached("UPDATE schedules SET max_tickets_per_buyer = ?1 WHERE id = ?2")
+        .and_then(|mut stmt| stmt.execute(params![limit.map(TicketLimit::get), id.0]))
+        .map_err(db)?;
+    if updated == 0 {
+        return Err(Error::not_found("schedule", id));
+    }
+    schedule(conn, id, now)
 }
 
 /// Checks that the concert exists and the show is one of its own.

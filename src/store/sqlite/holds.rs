@@ -3,6 +3,10 @@
 //! exactly once, with one `reservation.expired` event, by whichever comes first: the next hold
 //! of that seat or the sweep. A buyer may also give a live hold back (cancel), which frees the
 //! seat at once.
+//!
+//! A buyer holds or owns at most the show's purchase limit of its seats. The count is read in
+//! the hold's own write job, and the single writer runs one job at a time, so no other hold of
+//! the same buyer can land between the count and the hold.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -130,6 +134,9 @@ pub(super) fn reserve_seat(conn: &Connection, request: &HoldRequest) -> Result<R
     if held == 0 {
         return Err(Error::SeatUnavailable(seat.0));
     }
+    // After the seat, as in MySQL, so a buyer at the limit asking for a taken seat is told it
+    // is taken in both stores.
+    check_purchase_limit(conn, request, reservation_id)?;
 
     let reservation = Reservation {
         id: ReservationId(reservation_id),
@@ -157,6 +164,39 @@ pub(super) fn reserve_seat(conn: &Connection, request: &HoldRequest) -> Result<R
         now,
     )?;
     Ok(reservation)
+}
+
+/// Refuses the hold `reservation_id` when the buyer's other seats of the show, paid or held
+/// by a hold that has not run out, already reach the show's limit (its own, else the server's).
+fn check_purchase_limit(
+    conn: &Connection,
+    request: &HoldRequest,
+    reservation_id: i64,
+) -> Result<()> {
+    let limit: Option<i64> = conn
+        .prepare_cached("SELECT max_tickets_per_buyer FROM schedules WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([request.schedule_id.0], |row| row.get(0)))
+        .map_err(db)?;
+    let limit = crate::store::stored::ticket_limit(limit)?.unwrap_or(request.max_per_buyer);
+    let taken: u64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM reservations
+             WHERE user_id = ?1 AND schedule_id = ?2 AND id <> ?3
+               AND (status = 'confirmed' OR (status = 'held' AND expires_at > ?4))",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(
+                params![
+                    request.user_id.0,
+                    request.schedule_id.0,
+                    reservation_id,
+                    to_millis(request.now)
+                ],
+                |row| row.get(0),
+            )
+        })
+        .map_err(db)?;
+    limit.check(taken)
 }
 
 /// Ends up to `limit` holds that ran out by `now`: reservation expired, seat freed unless

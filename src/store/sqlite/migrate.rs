@@ -22,6 +22,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/004_schedule_sold_seats.sql"),
     ),
     (5, include_str!("../../../migrations/005_user_emails.sql")),
+    (
+        6,
+        include_str!("../../../migrations/006_purchase_limits.sql"),
+    ),
 ];
 
 /// Prepared statements kept per connection: more than the store has.

@@ -30,7 +30,7 @@ use rusqlite::Connection;
 
 use super::{DeliveryReport, HoldRequest, OutboxEvent, OutboxSummary, Store, User};
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
-use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken};
+use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken, TicketLimit};
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
@@ -280,6 +280,17 @@ impl Store for SqliteStore {
 
     async fn schedule(&self, id: ScheduleId, now: Timestamp) -> Result<Schedule> {
         self.read(move |conn| catalog::schedule(conn, id, now))
+            .await
+    }
+
+    async fn set_ticket_limit(
+        &self,
+        id: ScheduleId,
+        limit: Option<TicketLimit>,
+        now: Timestamp,
+    ) -> Result<Schedule> {
+        self.writer
+            .write(move |conn| catalog::set_ticket_limit(conn, id, limit, now))
             .await
     }
 
