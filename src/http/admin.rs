@@ -12,7 +12,7 @@ use super::error::error_responses;
 use super::json::JsonReply;
 use super::now;
 use crate::domain::Timestamp;
-use crate::domain::catalog::{MAX_TEXT_LEN, NewConcert};
+use crate::domain::catalog::{MAX_TEXT_LEN, NewConcert, TicketLimit};
 use crate::domain::text::{Email, checked_text};
 
 #[derive(Tags)]
@@ -54,6 +54,10 @@ pub struct NewScheduleRequest {
     /// Between now and ten years from now.
     pub start_time: Timestamp,
     pub seats: Vec<NewSeatRequest>,
+    /// The most seats of the show one buyer may hold or own, 1 to 1000; absent or `null`
+    /// follows the server's `--max-tickets-per-buyer`.
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1000")))]
+    pub max_tickets_per_buyer: Option<u32>,
 }
 
 #[derive(Debug, Object)]
@@ -142,6 +146,12 @@ impl AdminApi {
         body: Json<NewConcertRequest>,
     ) -> Result<ConcertResponse, AdminError> {
         let body = body.0;
+        let limits = body
+            .schedules
+            .iter()
+            .map(|s| s.max_tickets_per_buyer.map(|n| TicketLimit::new(n.into())))
+            .map(Option::transpose)
+            .collect::<Result<Vec<_>, _>>()?;
         let schedules = body
             .schedules
             .into_iter()
@@ -153,12 +163,20 @@ impl AdminApi {
                 (s.start_time, seats.collect())
             })
             .collect();
-        let concert = NewConcert::parse(&body.title, schedules, now())?;
+        let mut concert = NewConcert::parse(&body.title, schedules, now())?;
+        for (schedule, limit) in concert.schedules.iter_mut().zip(limits) {
+            schedule.max_tickets_per_buyer = limit;
+        }
         let created = state.store.create_concert(concert).await?;
+        let default = state.settings.max_tickets_per_buyer;
         Ok(ConcertResponse::Created(JsonReply(CreatedConcert {
             concert_id: created.id.0,
             title: created.title.clone(),
-            schedules: created.schedules.iter().map(ScheduleView::from).collect(),
+            schedules: created
+                .schedules
+                .iter()
+                .map(|s| ScheduleView::new(s, default))
+                .collect(),
         })))
     }
 }

@@ -9,7 +9,7 @@ use super::auth::QueueSession;
 use super::error::{ApiError, error_responses};
 use super::json::{JsonReply, RawJson};
 use super::{ApiState, now};
-use crate::domain::catalog::{Concert, Schedule, Seat, SeatStatus};
+use crate::domain::catalog::{Concert, Schedule, Seat, SeatStatus, TicketLimit};
 use crate::domain::{ConcertId, ScheduleId, Timestamp};
 
 #[derive(Tags)]
@@ -28,15 +28,20 @@ pub struct ScheduleView {
     pub total_seats: i64,
     /// Seats a buyer could hold right now.
     pub available_seats: i64,
+    /// The most seats of this show one buyer may hold or own at once, paid seats and live
+    /// holds together: the show's own limit, else the server's `--max-tickets-per-buyer`.
+    pub max_tickets_per_buyer: u32,
 }
 
-impl From<&Schedule> for ScheduleView {
-    fn from(s: &Schedule) -> Self {
+impl ScheduleView {
+    /// The show as seen with `default` as the server's purchase limit.
+    pub fn new(s: &Schedule, default: TicketLimit) -> Self {
         ScheduleView {
             schedule_id: s.id.0,
             start_time: s.start_time,
             total_seats: s.total_seats,
             available_seats: s.available_seats,
+            max_tickets_per_buyer: s.ticket_limit(default).get(),
         }
     }
 }
@@ -50,12 +55,17 @@ pub struct ConcertView {
     pub schedules: Vec<ScheduleView>,
 }
 
-impl From<&Concert> for ConcertView {
-    fn from(c: &Concert) -> Self {
+impl ConcertView {
+    /// The concert as seen with `default` as the server's purchase limit.
+    pub fn new(c: &Concert, default: TicketLimit) -> Self {
         ConcertView {
             concert_id: c.id.0,
             title: c.title.clone(),
-            schedules: c.schedules.iter().map(ScheduleView::from).collect(),
+            schedules: c
+                .schedules
+                .iter()
+                .map(|s| ScheduleView::new(s, default))
+                .collect(),
         }
     }
 }
@@ -156,8 +166,12 @@ impl ConcertsApi {
     #[oai(path = "/api/concerts", method = "get", operation_id = "listConcerts")]
     async fn list(&self, state: Data<&ApiState>) -> Result<ListResponse, ListError> {
         let concerts = state.store.concerts(now()).await?;
+        let default = state.settings.max_tickets_per_buyer;
         Ok(ListResponse::Ok(JsonReply(ConcertList {
-            concerts: concerts.iter().map(ConcertView::from).collect(),
+            concerts: concerts
+                .iter()
+                .map(|c| ConcertView::new(c, default))
+                .collect(),
         })))
     }
 
@@ -184,7 +198,10 @@ impl ConcertsApi {
             ))
             .into());
         }
-        Ok(ConcertResponse::Ok(JsonReply(ConcertView::from(&concert))))
+        Ok(ConcertResponse::Ok(JsonReply(ConcertView::new(
+            &concert,
+            state.settings.max_tickets_per_buyer,
+        ))))
     }
 
     /// The seat map of a show
@@ -229,6 +246,7 @@ mod tests {
             start_time: "2026-12-31T20:00:00Z".parse().unwrap(),
             total_seats: 500,
             available_seats: 499,
+            max_tickets_per_buyer: 4,
         };
         let concert = ConcertView {
             concert_id: 1,

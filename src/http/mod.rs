@@ -22,6 +22,7 @@ use crate::store::Store;
 pub mod admin;
 pub mod admin_outbox;
 pub mod admin_queues;
+pub mod admin_schedules;
 pub mod auth;
 pub mod balance;
 pub mod concerts;
@@ -89,6 +90,7 @@ pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             admin::AdminApi,
             admin_outbox::AdminOutboxApi,
             admin_queues::AdminQueuesApi,
+            admin_schedules::AdminSchedulesApi,
             ops::OpsApi,
         ),
         TITLE,

@@ -12,6 +12,7 @@ mod expiry;
 mod flow;
 mod idempotency;
 mod ops;
+mod purchase_limits;
 mod races;
 mod settings;
 mod validation;

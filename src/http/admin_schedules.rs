@@ -1,0 +1,123 @@
+//! Admin tag, shows: read a show with the purchase limit in force, and set its own limit.
+//! Behind the admin bearer token like the rest of `/api/admin`. A show's own limit holds until
+//! it is set again or cleared; a show without one follows `--max-tickets-per-buyer`. Changing
+//! it takes no seat away from anyone: it only decides the holds made after it.
+
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+
+use super::auth::AdminAuth;
+use super::concerts::ScheduleView;
+use super::error::error_responses;
+use super::json::JsonReply;
+use super::{ApiState, now};
+use crate::domain::ScheduleId;
+use crate::domain::catalog::TicketLimit;
+
+#[derive(Tags)]
+enum Tag {
+    /// Administration: catalogue and accounts.
+    Admin,
+}
+
+/// What to change; an absent field stays as it is, and a field this API does not know is
+/// refused.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SchedulePatch {
+    /// The most seats of the show one buyer may hold or own, 1 to 1000; `null` makes the show
+    /// follow the server's `--max-tickets-per-buyer` again.
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1000")))]
+    pub max_tickets_per_buyer: MaybeUndefined<u32>,
+}
+
+#[derive(ApiResponse)]
+pub enum ScheduleResponse {
+    /// The show as it is now, with the purchase limit in force.
+    #[oai(status = 200)]
+    Ok(JsonReply<ScheduleView>),
+}
+
+error_responses!(AdminScheduleError {
+    400 BadRequest "Malformed path parameter.",
+    401 Unauthorized "Missing or wrong admin token.",
+    403 Forbidden "The admin API is disabled: no --admin-token configured.",
+    404 NotFound "Unknown schedule.",
+    413 PayloadTooLarge "Request body over 8 MiB.",
+});
+
+error_responses!(AdminSetScheduleError {
+    400 BadRequest "Malformed or invalid body, or a malformed path parameter.",
+    401 Unauthorized "Missing or wrong admin token.",
+    403 Forbidden "The admin API is disabled: no --admin-token configured.",
+    404 NotFound "Unknown schedule.",
+    413 PayloadTooLarge "Request body over 8 MiB.",
+    415 UnsupportedMediaType "The body is not sent as `application/json`.",
+});
+
+pub struct AdminSchedulesApi;
+
+#[OpenApi(prefix_path = "/api/admin", tag = "Tag::Admin")]
+impl AdminSchedulesApi {
+    /// A show with its purchase limit
+    ///
+    /// Its seat counts and `maxTicketsPerBuyer`, the limit in force: the show's own, else the
+    /// server's.
+    #[oai(
+        path = "/schedules/:scheduleId",
+        method = "get",
+        operation_id = "adminSchedule"
+    )]
+    async fn schedule(
+        &self,
+        state: Data<&ApiState>,
+        _auth: AdminAuth,
+        #[oai(name = "scheduleId")] schedule_id: Path<i64>,
+    ) -> Result<ScheduleResponse, AdminScheduleError> {
+        let schedule = state
+            .store
+            .schedule(ScheduleId(schedule_id.0), now())
+            .await?;
+        let view = ScheduleView::new(&schedule, state.settings.max_tickets_per_buyer);
+        Ok(ScheduleResponse::Ok(JsonReply(view)))
+    }
+
+    /// Set a show's purchase limit
+    ///
+    /// `maxTicketsPerBuyer` caps the seats of the show one buyer holds or owns at once, paid
+    /// seats and live holds together; `null` goes back to the server's default. A buyer who
+    /// already has more keeps them and can hold no more. Answers the show as it is now.
+    #[oai(
+        path = "/schedules/:scheduleId",
+        method = "patch",
+        operation_id = "adminSetSchedule"
+    )]
+    async fn set(
+        &self,
+        state: Data<&ApiState>,
+        _auth: AdminAuth,
+        #[oai(name = "scheduleId")] schedule_id: Path<i64>,
+        body: Json<SchedulePatch>,
+    ) -> Result<ScheduleResponse, AdminSetScheduleError> {
+        let now = now();
+        let id = ScheduleId(schedule_id.0);
+        let limit = match body.0.max_tickets_per_buyer {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(n) => Some(Some(TicketLimit::new(n.into())?)),
+        };
+        let schedule = match limit {
+            None => state.store.schedule(id, now).await?,
+            Some(limit) => {
+                let schedule = state.store.set_ticket_limit(id, limit, now).await?;
+                tracing::info!(schedule = %id, limit = ?limit.map(TicketLimit::get), "purchase limit set");
+                schedule
+            }
+        };
+        let view = ScheduleView::new(&schedule, state.settings.max_tickets_per_buyer);
+        Ok(ScheduleResponse::Ok(JsonReply(view)))
+    }
+}
