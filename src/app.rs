@@ -19,8 +19,10 @@ use crate::events::EventSink;
 use crate::events::log::LogSink;
 use crate::events::relay::{Relay, RelaySettings};
 use crate::events::webhook::WebhookSink;
+use crate::http::accounts::SignInLimits;
 use crate::http::queue::IssueLimiter;
 use crate::http::{self, ApiSettings, ApiState};
+use crate::identity::{BuyerAuthMode, Identity};
 use crate::jobs::{JobContext, Jobs};
 use crate::metrics::Metrics;
 use crate::queue::journal::QueueJournal;
@@ -182,12 +184,29 @@ pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
         admin_token: config.admin_token.clone(),
         cors_origins: config.cors_origins.clone(),
     };
+    let identity = Identity::new(
+        config.buyer_auth,
+        config.buyer_jwt.as_ref(),
+        config.buyer_session_ttl,
+        store.clone(),
+    )?;
+    if config.buyer_auth == BuyerAuthMode::Open {
+        tracing::warn!(
+            "--buyer-auth open: buyers prove nothing, so anyone can act as any buyer by naming \
+             their userId; use it for load tests and old clients, never in front of the public"
+        );
+    }
     Ok(ApiState {
         store,
         room,
         signer,
         settings: Arc::new(settings),
         metrics: Metrics::global(),
+        identity: Arc::new(identity),
+        sign_in_limits: Arc::new(SignInLimits::per_minute(
+            config.sign_in_rate_limit,
+            config.sign_in_account_rate_limit,
+        )),
         issue_limit: IssueLimiter::per_second(config.queue_issue_rate_limit).map(Arc::new),
         seat_maps: Arc::default(),
     })

@@ -10,6 +10,8 @@ use clap::Args;
 use serde::Deserialize;
 
 use crate::domain::catalog::TicketLimit;
+use crate::identity::BuyerAuthMode;
+use crate::identity::jwt::{JwtKey, JwtSettings, JwtVerifier};
 use crate::store::sqlite::{SqliteOptions, Synchronous};
 
 /// A duration written the human way: `90s`, `5m`, `1h30m`, `250ms`.
@@ -182,6 +184,45 @@ pub struct Settings {
     )]
     pub cors_origin: Option<Vec<String>>,
 
+    /// How buyers prove who they are: `accounts` (sign-up and sign-in), `jwt` (a JWT from the
+    /// venue's identity provider) or `open` (anyone may act as any buyer) [default: accounts]
+    #[arg(long, env = "BOXOFFICE_BUYER_AUTH", value_name = "MODE")]
+    pub buyer_auth: Option<BuyerAuthMode>,
+
+    /// How long a buyer's sign-in lasts [default: 7days]
+    #[arg(long, env = "BOXOFFICE_BUYER_SESSION_TTL", value_name = "DURATION")]
+    pub buyer_session_ttl: Option<HumanDuration>,
+
+    /// HS256 key of buyer JWTs (32+ characters), with --buyer-auth jwt
+    #[arg(
+        long,
+        env = "BOXOFFICE_BUYER_JWT_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub buyer_jwt_secret: Option<String>,
+
+    /// PEM file of the RSA (RS256) or P-256 (ES256) public key of buyer JWTs, with
+    /// --buyer-auth jwt
+    #[arg(long, env = "BOXOFFICE_BUYER_JWT_PUBLIC_KEY", value_name = "FILE")]
+    pub buyer_jwt_public_key: Option<PathBuf>,
+
+    /// The `iss` buyer JWTs must have [default: not checked]
+    #[arg(long, env = "BOXOFFICE_BUYER_JWT_ISSUER", value_name = "ISSUER")]
+    pub buyer_jwt_issuer: Option<String>,
+
+    /// The `aud` buyer JWTs must have [default: not checked]
+    #[arg(long, env = "BOXOFFICE_BUYER_JWT_AUDIENCE", value_name = "AUDIENCE")]
+    pub buyer_jwt_audience: Option<String>,
+
+    /// Sign-ups and sign-ins per minute per client address; 0 is no limit [default: 30]
+    #[arg(long, env = "BOXOFFICE_SIGN_IN_RATE_LIMIT", value_name = "N")]
+    pub sign_in_rate_limit: Option<u32>,
+
+    /// Sign-ins per minute per account (email address); 0 is no limit [default: 5]
+    #[arg(long, env = "BOXOFFICE_SIGN_IN_ACCOUNT_RATE_LIMIT", value_name = "N")]
+    pub sign_in_account_rate_limit: Option<u32>,
+
     /// Where events are POSTed; repeat the flag (or separate by commas) for several
     #[arg(
         long,
@@ -288,6 +329,16 @@ impl Settings {
             hold_sweep_interval: self.hold_sweep_interval.or(fallback.hold_sweep_interval),
             log_format: self.log_format.or(fallback.log_format),
             cors_origin: self.cors_origin.or(fallback.cors_origin),
+            buyer_auth: self.buyer_auth.or(fallback.buyer_auth),
+            buyer_session_ttl: self.buyer_session_ttl.or(fallback.buyer_session_ttl),
+            buyer_jwt_secret: self.buyer_jwt_secret.or(fallback.buyer_jwt_secret),
+            buyer_jwt_public_key: self.buyer_jwt_public_key.or(fallback.buyer_jwt_public_key),
+            buyer_jwt_issuer: self.buyer_jwt_issuer.or(fallback.buyer_jwt_issuer),
+            buyer_jwt_audience: self.buyer_jwt_audience.or(fallback.buyer_jwt_audience),
+            sign_in_rate_limit: self.sign_in_rate_limit.or(fallback.sign_in_rate_limit),
+            sign_in_account_rate_limit: self
+                .sign_in_account_rate_limit
+                .or(fallback.sign_in_account_rate_limit),
             webhook_url: self.webhook_url.or(fallback.webhook_url),
             webhook_secret: self.webhook_secret.or(fallback.webhook_secret),
             webhook_timeout: self.webhook_timeout.or(fallback.webhook_timeout),
@@ -340,6 +391,56 @@ const MIN_INTERVAL: Duration = Duration::from_millis(10);
 /// The range of the holds, sessions and idle deadlines: long enough for any sale, short
 /// enough that `now` plus it is a plain date in every answer.
 const TTL: std::ops::RangeInclusive<Duration> = SECOND..=Duration::from_secs(7 * 24 * 60 * 60);
+
+/// The JWT settings of `--buyer-auth jwt`: exactly one key, and no JWT flag in another mode.
+fn buyer_jwt(given: &Settings) -> anyhow::Result<Option<JwtSettings>> {
+    let mode = given.buyer_auth.unwrap_or_default();
+    let secret = given.buyer_jwt_secret.as_ref().filter(|s| !s.is_empty());
+    let public_key = given
+        .buyer_jwt_public_key
+        .as_ref()
+        .filter(|p| !p.as_os_str().is_empty());
+    let any_jwt_flag = secret.is_some()
+        || public_key.is_some()
+        || given.buyer_jwt_issuer.is_some()
+        || given.buyer_jwt_audience.is_some();
+    if mode != BuyerAuthMode::Jwt {
+        if any_jwt_flag {
+            anyhow::bail!(
+                "--buyer-jwt-* settings are for --buyer-auth jwt, and this is --buyer-auth {}",
+                mode.as_str()
+            );
+        }
+        return Ok(None);
+    }
+    let key = match (secret, public_key) {
+        (Some(_), Some(_)) => anyhow::bail!(
+            "--buyer-jwt-secret and --buyer-jwt-public-key are both set: give one key"
+        ),
+        (None, None) => anyhow::bail!(
+            "--buyer-auth jwt needs --buyer-jwt-secret (HS256) or --buyer-jwt-public-key (RS256, ES256)"
+        ),
+        (Some(secret), None) if secret.len() < 32 => {
+            anyhow::bail!("--buyer-jwt-secret must be at least 32 characters")
+        }
+        (Some(secret), None) => JwtKey::Secret(secret.clone()),
+        (None, Some(path)) => JwtKey::PublicKey(std::fs::read(path).map_err(|e| {
+            anyhow::anyhow!(
+                "--buyer-jwt-public-key {}: cannot read it: {e}",
+                path.display()
+            )
+        })?),
+    };
+    let text = |value: &Option<String>| value.as_ref().map(|v| v.trim().to_owned());
+    let settings = JwtSettings {
+        key,
+        issuer: text(&given.buyer_jwt_issuer).filter(|v| !v.is_empty()),
+        audience: text(&given.buyer_jwt_audience).filter(|v| !v.is_empty()),
+    };
+    // The key is parsed now, so a wrong file stops the start with the flag named.
+    JwtVerifier::new(&settings)?;
+    Ok(Some(settings))
+}
 
 /// `--listen` must be `host:port` with a port number; whether the host resolves and the port
 /// is free is found out when the server binds it.
@@ -413,6 +514,14 @@ pub struct Config {
     /// Webhook sinks; none means events go to the log.
     /// Origins whose pages may call the buyer API (CORS); none allows no other origin.
     pub cors_origins: Vec<String>,
+    pub buyer_auth: BuyerAuthMode,
+    pub buyer_session_ttl: Duration,
+    /// The JWT key and checks; `Some` exactly with `--buyer-auth jwt`.
+    pub buyer_jwt: Option<JwtSettings>,
+    /// Sign-ups and sign-ins per minute per client address; 0 is no limit.
+    pub sign_in_rate_limit: u32,
+    /// Sign-ins per minute per account; 0 is no limit.
+    pub sign_in_account_rate_limit: u32,
     pub webhook_urls: Vec<String>,
     pub webhook_secret: Option<String>,
     pub webhook_timeout: Duration,
@@ -450,6 +559,11 @@ impl Default for Config {
             hold_sweep_interval: Duration::from_secs(5),
             log_format: LogFormat::Text,
             cors_origins: Vec::new(),
+            buyer_auth: BuyerAuthMode::Accounts,
+            buyer_session_ttl: 7 * DAY,
+            buyer_jwt: None,
+            sign_in_rate_limit: 30,
+            sign_in_account_rate_limit: 5,
             webhook_urls: Vec::new(),
             webhook_secret: None,
             webhook_timeout: Duration::from_secs(5),
@@ -470,6 +584,7 @@ impl Config {
     /// Applies the defaults to what was given and checks every value.
     pub fn resolve(given: Settings) -> anyhow::Result<Config> {
         let d = Config::default();
+        let buyer_jwt = buyer_jwt(&given)?;
         let config = Config {
             listen: given.listen.unwrap_or(d.listen),
             db: given.db.map(PathBuf::from).unwrap_or(d.db),
@@ -507,6 +622,13 @@ impl Config {
                 .filter(|origin| !origin.trim().is_empty())
                 .map(|origin| cors_origin(origin))
                 .collect::<anyhow::Result<_>>()?,
+            buyer_auth: given.buyer_auth.unwrap_or(d.buyer_auth),
+            buyer_session_ttl: given.buyer_session_ttl.map_or(d.buyer_session_ttl, |h| h.0),
+            buyer_jwt,
+            sign_in_rate_limit: given.sign_in_rate_limit.unwrap_or(d.sign_in_rate_limit),
+            sign_in_account_rate_limit: given
+                .sign_in_account_rate_limit
+                .unwrap_or(d.sign_in_account_rate_limit),
             webhook_urls: given
                 .webhook_url
                 .unwrap_or_default()
@@ -552,6 +674,11 @@ impl Config {
         let durations = [
             ("--hold-ttl", self.hold_ttl, TTL),
             ("--session-ttl", self.session_ttl, TTL),
+            (
+                "--buyer-session-ttl",
+                self.buyer_session_ttl,
+                MINUTE..=90 * DAY,
+            ),
             ("--queue-idle-ttl", self.queue_idle_ttl, TTL),
             (
                 "--queue-tick",
@@ -610,7 +737,7 @@ impl Config {
                 );
             }
         }
-        let counts: [(&str, i128, std::ops::RangeInclusive<i128>); 8] = [
+        let counts: [(&str, i128, std::ops::RangeInclusive<i128>); 10] = [
             (
                 "--queue-max-active",
                 self.queue_max_active.into(),
@@ -624,6 +751,16 @@ impl Config {
             (
                 "--queue-issue-rate-limit",
                 self.queue_issue_rate_limit.into(),
+                0..=1_000_000,
+            ),
+            (
+                "--sign-in-rate-limit",
+                self.sign_in_rate_limit.into(),
+                0..=1_000_000,
+            ),
+            (
+                "--sign-in-account-rate-limit",
+                self.sign_in_account_rate_limit.into(),
                 0..=1_000_000,
             ),
             (

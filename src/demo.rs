@@ -1,5 +1,6 @@
 //! The demo catalogue of `boxoffice demo`: a few concerts with shows of 50+ seats and a few
 //! buyers with money on their balance, created through the same store calls as the admin API.
+//! With `--buyer-auth accounts` the buyers sign in with [`DEMO_PASSWORD`].
 //! Only an empty catalogue is seeded, so a demo run again on the same `--db` serves what the
 //! last run left instead of a second copy.
 
@@ -9,11 +10,17 @@ use chrono::{Duration, Utc};
 
 use crate::domain::Money;
 use crate::domain::UserId;
+use crate::domain::account::Password;
 use crate::domain::balance::ChargeAmount;
 use crate::domain::catalog::NewConcert;
 use crate::domain::error::Result;
 use crate::domain::text::Email;
+use crate::identity::{BuyerAuthMode, Identity};
 use crate::store::Store;
+
+/// The password of every demo buyer. Public, as a demo's is: the demo runs on a scratch
+/// database unless `--db` names one.
+pub const DEMO_PASSWORD: &str = "boxoffice-demo";
 
 /// What the demo created, for the example requests it prints.
 #[derive(Debug, Clone)]
@@ -22,6 +29,9 @@ pub struct DemoCatalogue {
     pub schedule_id: i64,
     pub seat_id: i64,
     pub user_ids: Vec<i64>,
+    /// The first buyer's address, which the walk-through signs in with.
+    pub email: String,
+    pub mode: BuyerAuthMode,
 }
 
 const CONCERTS: &[(&str, usize)] = &[
@@ -49,7 +59,7 @@ fn layout(rows: usize) -> Vec<(String, i64)> {
 
 /// Creates the demo catalogue and buyers, or nothing (`None`) when the store already has
 /// concerts.
-pub async fn seed(store: &dyn Store) -> Result<Option<DemoCatalogue>> {
+pub async fn seed(store: &dyn Store, identity: &Identity) -> Result<Option<DemoCatalogue>> {
     if !store.concerts(Utc::now()).await?.is_empty() {
         return Ok(None);
     }
@@ -73,13 +83,23 @@ pub async fn seed(store: &dyn Store) -> Result<Option<DemoCatalogue>> {
     let schedule = concert.schedules[0].id;
     let seats = store.seats(concert.id, schedule, Utc::now()).await?;
     let max = Money::new(i64::MAX)?;
+    let password_hash = match identity.mode() {
+        BuyerAuthMode::Accounts => Some(
+            identity
+                .hash_password(Password::parse(DEMO_PASSWORD)?)
+                .await?,
+        ),
+        _ => None,
+    };
     let mut user_ids = Vec::new();
     for (name, email) in [
         ("Ada", "ada@example.com"),
         ("Grace", "grace@example.com"),
         ("Linus", "linus@example.com"),
     ] {
-        let user = store.create_user(name, &Email::parse(email)?).await?;
+        let user = store
+            .create_account(name, &Email::parse(email)?, password_hash.as_deref())
+            .await?;
         store
             .charge(
                 user.id,
@@ -95,6 +115,8 @@ pub async fn seed(store: &dyn Store) -> Result<Option<DemoCatalogue>> {
         schedule_id: schedule.0,
         seat_id: seats.first().map(|s| s.id.0).unwrap_or_default(),
         user_ids,
+        email: "ada@example.com".into(),
+        mode: identity.mode(),
     }))
 }
 
@@ -120,17 +142,57 @@ Stop with Ctrl-C.
 pub fn instructions(base: &str, admin_token: &str, demo: &DemoCatalogue) -> String {
     let user = demo.user_ids.first().copied().unwrap_or(UserId(1).0);
     let (c, s, seat) = (demo.concert_id, demo.schedule_id, demo.seat_id);
+    // How the buyer proves who they are, and the body that joins the line.
+    let (buyers, sign_in, join_body, credential) = match demo.mode {
+        BuyerAuthMode::Accounts => (
+            format!(
+                "user ids {:?} ({} and the others), password {DEMO_PASSWORD}",
+                demo.user_ids, demo.email
+            ),
+            format!(
+                r#"  SESSION=$(curl -s -X POST {base}/api/sessions -H 'Content-Type: application/json' \
+    -d '{{"email":"{email}","password":"{DEMO_PASSWORD}"}}' | jq -er '.sessionToken // error(.)') && echo "$SESSION"
+"#,
+                email = demo.email
+            ),
+            format!(r#"{{"concertId":{c},"concertScheduleId":{s}}}"#),
+            r#" -H "Authorization: Bearer $SESSION""#.to_owned(),
+        ),
+        BuyerAuthMode::Jwt => (
+            format!(
+                "user ids {:?}; a JWT's sub is a buyer of its own",
+                demo.user_ids
+            ),
+            "  JWT=...   # a buyer JWT signed with the --buyer-jwt-* key\n".to_owned(),
+            format!(r#"{{"concertId":{c},"concertScheduleId":{s}}}"#),
+            r#" -H "Authorization: Bearer $JWT""#.to_owned(),
+        ),
+        BuyerAuthMode::Open => (
+            format!(
+                "user ids {:?} (--buyer-auth open: anyone may act as any of them)",
+                demo.user_ids
+            ),
+            String::new(),
+            format!(r#"{{"userId":{user},"concertId":{c},"concertScheduleId":{s}}}"#),
+            String::new(),
+        ),
+    };
+    let receipts = if credential.is_empty() {
+        r#" -H "Queue-Token: $TOKEN""#.to_owned()
+    } else {
+        credential.clone()
+    };
     format!(
         r#"
 boxoffice demo is serving on {base}
   Swagger UI:  {base}/docs
   admin token: {admin_token}
-  buyers:      user ids {users:?}, each with a balance of 500000
+  buyers:      {buyers}, each with a balance of 500000
 
 Try the buyer flow (jq picks the values out, and stops on an answer that is an error):
   curl -s {base}/api/concerts
-  TOKEN=$(curl -s -X POST {base}/api/waiting-queues -H 'Content-Type: application/json' \
-    -d '{{"userId":{user},"concertId":{c},"concertScheduleId":{s}}}' | jq -er '.token // error(.)') && echo "$TOKEN"
+{sign_in}  TOKEN=$(curl -s -X POST {base}/api/waiting-queues{credential} -H 'Content-Type: application/json' \
+    -d '{join_body}' | jq -er '.token // error(.)') && echo "$TOKEN"
   curl -s {base}/api/waiting-queues -H "Queue-Token: $TOKEN"
   curl -s {base}/api/concerts/{c}/schedules/{s}/seats -H "Queue-Token: $TOKEN"
   HOLD=$(curl -s -X POST {base}/api/concerts/reservations -H "Queue-Token: $TOKEN" \
@@ -138,10 +200,9 @@ Try the buyer flow (jq picks the values out, and stops on an answer that is an e
     | jq -er '.reservationId // error(.)') && echo "reservation $HOLD"
   curl -s -X POST {base}/api/payments -H "Queue-Token: $TOKEN" -H 'Content-Type: application/json' \
     -d "{{\"userId\":{user},\"reservationId\":$HOLD}}"
-  curl -s "{base}/api/payments?userId={user}" -H "Queue-Token: $TOKEN"
+  curl -s "{base}/api/payments?userId={user}"{receipts}
 
 Stop with Ctrl-C.
 "#,
-        users = demo.user_ids,
     )
 }

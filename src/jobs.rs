@@ -121,7 +121,7 @@ impl Jobs {
         let mut tickers = Vec::new();
 
         type Work = fn(Arc<JobContext>, Arc<Runs>) -> JobFuture;
-        let jobs: [(&'static str, Duration, Work); 7] = [
+        let jobs: [(&'static str, Duration, Work); 8] = [
             ("queue_admission", ctx.admission_interval, |ctx, _| {
                 Box::pin(async move { admit(&ctx).await })
             }),
@@ -139,6 +139,9 @@ impl Jobs {
             }),
             ("idempotency_cleanup", ctx.cleanup_interval, |ctx, _| {
                 Box::pin(async move { purge_idempotency_keys(&ctx).await })
+            }),
+            ("session_cleanup", ctx.cleanup_interval, |ctx, _| {
+                Box::pin(async move { purge_sessions(&ctx).await })
             }),
             ("sqlite_optimize", ctx.optimize_interval, |ctx, _| {
                 Box::pin(async move { optimize(&ctx).await })
@@ -286,6 +289,17 @@ pub async fn purge_idempotency_keys(ctx: &JobContext) {
     purge("idempotency keys", || {
         let store = store.clone();
         async move { store.purge_idempotency_keys(before, CLEANUP_BATCH).await }
+    })
+    .await;
+}
+
+/// Forgets buyer sessions that have expired: they no longer work anyway.
+pub async fn purge_sessions(ctx: &JobContext) {
+    let before = chrono::Utc::now();
+    let store = ctx.store.clone();
+    purge("buyer sessions", || {
+        let store = store.clone();
+        async move { store.purge_sessions(before, CLEANUP_BATCH).await }
     })
     .await;
 }

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod identity;
 pub mod jobs;
 pub mod metrics;
 pub mod queue;

@@ -1708,7 +1708,8 @@ mod sqlite_only {
         // Back to version 3: no count, no triggers.
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
+            "DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
+             DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
              DROP TABLE user_emails; DROP TRIGGER seats_sold; DROP TRIGGER seats_unsold;
              ALTER TABLE schedules DROP COLUMN sold_seats; PRAGMA user_version = 3;",
         )
@@ -1732,7 +1733,8 @@ mod sqlite_only {
         store.close().await;
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
+            "DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
+             DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
              DROP TABLE user_emails; PRAGMA user_version = 4;
              INSERT INTO users (name, email, created_at) VALUES
                  ('First', 'twin@example.com', 0), ('Second', 'TWIN@example.com', 0),
@@ -1787,7 +1789,8 @@ mod sqlite_only {
         f.store.close().await;
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP INDEX reservations_by_buyer;
+            "DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
+             DROP INDEX reservations_by_buyer;
              ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer; PRAGMA user_version = 5;",
         )
         .unwrap();

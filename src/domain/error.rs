@@ -11,6 +11,14 @@ pub enum Error {
     /// No queue token was given, or it could not be parsed, or its signature is wrong.
     #[error("{0}")]
     InvalidToken(String),
+    /// No buyer credential was given, or the session or JWT is unknown, expired, revoked or
+    /// forged.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Sign-in with an email and password that do not match an account. Unknown addresses
+    /// and wrong passwords get this same error.
+    #[error("wrong email or password")]
+    WrongCredentials,
     /// The token is valid but does not grant this (another user, another schedule, not active).
     #[error("{0}")]
     Forbidden(String),

@@ -8,12 +8,14 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use super::ApiState;
 use super::auth::AdminAuth;
 use super::concerts::ScheduleView;
-use super::error::error_responses;
+use super::error::{ApiError, error_responses};
 use super::json::JsonReply;
 use super::now;
 use crate::domain::Timestamp;
+use crate::domain::account::Password;
 use crate::domain::catalog::{MAX_TEXT_LEN, NewConcert, TicketLimit};
 use crate::domain::text::{Email, checked_text};
+use crate::identity::BuyerAuthMode;
 
 #[derive(Tags)]
 enum Tag {
@@ -28,6 +30,9 @@ pub struct NewUserRequest {
     pub name: String,
     /// An address no other user has, in any case.
     pub email: String,
+    /// With `--buyer-auth accounts`, the password the buyer signs in with: 10 to 256
+    /// characters. Without one the account cannot sign in.
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -122,7 +127,24 @@ impl AdminApi {
     ) -> Result<UserResponse, AdminUserError> {
         let name = checked_text("name", &body.name, MAX_TEXT_LEN)?;
         let email = Email::parse(&body.email)?;
-        let user = state.store.create_user(&name, &email).await?;
+        let hash = match &body.password {
+            Some(password) => {
+                let password = Password::parse(password)?;
+                if state.identity.mode() != BuyerAuthMode::Accounts {
+                    return Err(ApiError::bad_request(format!(
+                        "a password is for --buyer-auth accounts; this server runs with {}",
+                        state.identity.mode().as_str()
+                    ))
+                    .into());
+                }
+                Some(state.identity.hash_password(password).await?)
+            }
+            None => None,
+        };
+        let user = state
+            .store
+            .create_account(&name, &email, hash.as_deref())
+            .await?;
         Ok(UserResponse::Created(Json(UserView {
             user_id: user.id.0,
             name: user.name,

@@ -1,12 +1,22 @@
-//! Request guards. A queue token is the buyer's identity: its signature is checked first (no
-//! lookup for a forged token), then the waiting room says where it stands. Booking endpoints
-//! need an active session ([`QueueSession`]); balance and receipts take any live token of the
-//! same user ([`QueueIdentity`]). The admin API has its own bearer token, compared in constant
-//! time ([`AdminAuth`]).
+//! Request guards.
+//!
+//! - The buyer's own credential ([`BuyerBearer`]): a session token or a JWT in
+//!   `Authorization: Bearer`, as `--buyer-auth` has it ([`crate::identity`]). It is what
+//!   joining a line takes ([`MaybeBuyer`]), and with it a buyer reads and charges their
+//!   balance and reads their payments ([`BuyerOrQueue`]).
+//! - A queue token, the buyer's pass in the waiting room: its signature is checked first (no
+//!   lookup for a forged token), then the waiting room says where it stands. Booking endpoints
+//!   need an active session ([`QueueSession`]); balance and receipts take any live token of
+//!   the same user ([`QueueIdentity`]).
+//! - The admin API's bearer token, compared in constant time ([`AdminAuth`]).
+//!
+//! Each guard names the user it proves; a handler then acts for that user alone and refuses
+//! (403) a request about anyone else.
 
-use poem::Request;
-use poem_openapi::SecurityScheme;
+use poem::{Request, RequestBody};
 use poem_openapi::auth::{ApiKey, Bearer};
+use poem_openapi::registry::Registry;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
 use subtle::ConstantTimeEq;
 
 use super::ApiState;
@@ -110,6 +120,148 @@ pub struct QueueIdentity(pub Verified);
 
 async fn check_identity(req: &Request, key: ApiKey) -> poem::Result<Verified> {
     verify(req, &key.key).await
+}
+
+/// The buyer's session token (`--buyer-auth accounts`) or JWT (`--buyer-auth jwt`) in
+/// `Authorization: Bearer`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", checker = "check_buyer")]
+pub struct BuyerBearer(pub UserId);
+
+async fn check_buyer(req: &Request, bearer: Bearer) -> poem::Result<UserId> {
+    let state = state_of(req)?;
+    let user = state
+        .identity
+        .buyer(bearer.token.trim(), super::now())
+        .await
+        .map_err(ApiError::from)?;
+    Ok(user)
+}
+
+fn has_header(req: &Request, name: &str) -> bool {
+    req.headers().contains_key(name)
+}
+
+/// The answer to a buyer endpoint called without any credential it takes.
+fn no_credential(what: &str) -> ApiError {
+    domain::Error::Unauthenticated(format!("missing credential: send {what}")).into()
+}
+
+const BEARER_HINT: &str = "Authorization: Bearer <session token or JWT>";
+
+/// The buyer's credential when one is sent; `None` without an `Authorization` header (which
+/// `--buyer-auth open` allows). A credential that is sent must be good.
+pub struct MaybeBuyer(pub Option<UserId>);
+
+impl<'a> ApiExtractor<'a> for MaybeBuyer {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        BuyerBearer::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        BuyerBearer::security_schemes()
+    }
+
+    fn has_security_fallback() -> bool {
+        true
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        body: &mut RequestBody,
+        opts: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        if !has_header(req, "authorization") {
+            return Ok(MaybeBuyer(None));
+        }
+        let buyer = BuyerBearer::from_request(req, body, opts).await?;
+        Ok(MaybeBuyer(Some(buyer.0)))
+    }
+}
+
+/// The buyer's credential, or any live queue token of theirs.
+pub enum BuyerOrQueue {
+    Buyer(UserId),
+    Queue(Verified),
+}
+
+impl BuyerOrQueue {
+    /// Refuses the request when the credential is another user's.
+    pub fn require_user(&self, user: UserId) -> Result<(), ApiError> {
+        match self {
+            BuyerOrQueue::Buyer(caller) if *caller == user => Ok(()),
+            BuyerOrQueue::Buyer(caller) => Err(ApiError::forbidden(format!(
+                "signed in as user {caller}: user {user} is another buyer"
+            ))),
+            BuyerOrQueue::Queue(verified) => verified.require_user(user),
+        }
+    }
+}
+
+impl<'a> ApiExtractor<'a> for BuyerOrQueue {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        BuyerBearer::register(registry);
+        QueueIdentity::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        let mut schemes = BuyerBearer::security_schemes();
+        schemes.extend(QueueIdentity::security_schemes());
+        schemes
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        body: &mut RequestBody,
+        opts: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        if has_header(req, "authorization") {
+            let buyer = BuyerBearer::from_request(req, body, opts).await?;
+            return Ok(BuyerOrQueue::Buyer(buyer.0));
+        }
+        if has_header(req, "queue-token") {
+            let queue = QueueIdentity::from_request(req, body, opts).await?;
+            return Ok(BuyerOrQueue::Queue(queue.0));
+        }
+        Err(no_credential(&format!("{BEARER_HINT} or a Queue-Token header")).into())
+    }
+}
+
+/// The buyer's credential, required.
+pub struct Buyer(pub UserId);
+
+impl<'a> ApiExtractor<'a> for Buyer {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        BuyerBearer::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        BuyerBearer::security_schemes()
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        body: &mut RequestBody,
+        opts: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        if !has_header(req, "authorization") {
+            return Err(no_credential(BEARER_HINT).into());
+        }
+        let buyer = BuyerBearer::from_request(req, body, opts).await?;
+        Ok(Buyer(buyer.0))
+    }
 }
 
 /// The admin API's bearer token.

@@ -6,7 +6,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde::Serialize;
 
-use super::auth::QueueIdentity;
+use super::auth::BuyerOrQueue;
 use super::error::error_responses;
 use super::idempotency::IdempotencyKeyHeader;
 use super::json::JsonReply;
@@ -84,8 +84,8 @@ pub enum ChargeResponse {
 
 error_responses!(ChargeError {
     400 BadRequest "Malformed body or Idempotency-Key, amount not above 0 or above the maximum, or a balance that would overflow.",
-    401 Unauthorized "Missing, malformed, forged or unknown queue token.",
-    403 Forbidden "The token belongs to another user.",
+    401 Unauthorized "No buyer credential or queue token, or one that is unknown, expired, signed out or forged.",
+    403 Forbidden "The credential or token belongs to another user.",
     404 NotFound "Unknown user.",
     413 PayloadTooLarge "Request body over 64 KiB.",
     415 UnsupportedMediaType "The body is not sent as `application/json`.",
@@ -106,8 +106,8 @@ pub enum HistoryResponse {
 
 error_responses!(BalanceError {
     400 BadRequest "Malformed user id.",
-    401 Unauthorized "Missing, malformed, forged or unknown queue token.",
-    403 Forbidden "The token belongs to another user.",
+    401 Unauthorized "No buyer credential or queue token, or one that is unknown, expired, signed out or forged.",
+    403 Forbidden "The credential or token belongs to another user.",
     404 NotFound "Unknown user.",
 });
 
@@ -118,8 +118,9 @@ impl BalanceApi {
     /// Charge the balance
     ///
     /// Adds `amount` to the balance. Send an `Idempotency-Key` header to make retries safe: a
-    /// retry with the same key returns the first answer and charges nothing again. Takes any
-    /// live queue token of this user (waiting, active, or ended within the last day).
+    /// retry with the same key returns the first answer and charges nothing again. Takes the
+    /// buyer's credential (`Authorization: Bearer`), or any live queue token of theirs
+    /// (waiting, active, or ended within the last day).
     #[oai(
         path = "/api/users/:userId/balance",
         method = "patch",
@@ -128,13 +129,13 @@ impl BalanceApi {
     async fn charge(
         &self,
         state: Data<&ApiState>,
-        auth: QueueIdentity,
+        auth: BuyerOrQueue,
         #[oai(name = "userId")] user_id: Path<i64>,
         #[oai(name = "Idempotency-Key")] idempotency_key: IdempotencyKeyHeader,
         body: Json<ChargeRequest>,
     ) -> Result<ChargeResponse, ChargeError> {
         let user = UserId(user_id.0);
-        auth.0.require_user(user)?;
+        auth.require_user(user)?;
         let amount = ChargeAmount::parse(body.amount, state.settings.max_charge)?;
         let idempotency = idempotency_key.0.map(|key| IdempotentRequest {
             key,
@@ -152,6 +153,8 @@ impl BalanceApi {
     }
 
     /// Read the balance
+    ///
+    /// Takes the buyer's credential, or any live queue token of theirs.
     #[oai(
         path = "/api/users/:userId/balance",
         method = "get",
@@ -160,11 +163,11 @@ impl BalanceApi {
     async fn balance(
         &self,
         state: Data<&ApiState>,
-        auth: QueueIdentity,
+        auth: BuyerOrQueue,
         #[oai(name = "userId")] user_id: Path<i64>,
     ) -> Result<BalanceResponse, BalanceError> {
         let user = UserId(user_id.0);
-        auth.0.require_user(user)?;
+        auth.require_user(user)?;
         let balance = state.store.balance(user).await?;
         Ok(BalanceResponse::Ok(JsonReply(BalanceView {
             user_id: balance.user_id.0,
@@ -183,11 +186,11 @@ impl BalanceApi {
     async fn history(
         &self,
         state: Data<&ApiState>,
-        auth: QueueIdentity,
+        auth: BuyerOrQueue,
         #[oai(name = "userId")] user_id: Path<i64>,
     ) -> Result<HistoryResponse, BalanceError> {
         let user = UserId(user_id.0);
-        auth.0.require_user(user)?;
+        auth.require_user(user)?;
         let balance = state.store.balance(user).await?;
         let entries = state.store.balance_history(user).await?;
         Ok(HistoryResponse::Ok(JsonReply(HistoryView {

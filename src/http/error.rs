@@ -50,6 +50,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds until a refused client may ask again (429's `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -58,6 +60,15 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429 `RATE_LIMITED`: asked too often, may ask again in `retry_after` seconds.
+    pub fn rate_limited(message: impl Into<String>, retry_after: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message)
         }
     }
 
@@ -165,6 +176,8 @@ impl From<domain::Error> for ApiError {
         let (status, code) = match &err {
             E::InvalidInput(_) => (StatusCode::BAD_REQUEST, "INVALID_INPUT"),
             E::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "INVALID_TOKEN"),
+            E::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
+            E::WrongCredentials => (StatusCode::UNAUTHORIZED, "WRONG_CREDENTIALS"),
             E::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             E::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             E::SeatUnavailable(_) => (StatusCode::CONFLICT, "SEAT_UNAVAILABLE"),
@@ -253,6 +266,61 @@ macro_rules! error_responses {
 
 pub(crate) use error_responses;
 
+/// [`error_responses!`] for an endpoint that is rate limited: the same, plus 429 with its
+/// `Retry-After` header.
+macro_rules! rate_limited_error_responses {
+    ($(#[$meta:meta])* $name:ident { $($status:literal $variant:ident $desc:literal),* $(,)? } 429 $limited:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, poem_openapi::ApiResponse)]
+        pub enum $name {
+            $(
+                #[doc = $desc]
+                #[oai(status = $status)]
+                $variant($crate::http::json::JsonReply<$crate::http::error::ErrorBody>),
+            )*
+            /// The path exists, but not with this method.
+            #[oai(status = 405)]
+            MethodNotAllowed($crate::http::json::JsonReply<$crate::http::error::ErrorBody>),
+            #[doc = $limited]
+            #[oai(status = 429)]
+            RateLimited(
+                $crate::http::json::JsonReply<$crate::http::error::ErrorBody>,
+                /// Seconds to wait before asking again.
+                #[oai(header = "Retry-After")]
+                u64,
+            ),
+            /// Unexpected failure of the server or its storage.
+            #[oai(status = 500)]
+            Internal($crate::http::json::JsonReply<$crate::http::error::ErrorBody>),
+        }
+
+        impl From<$crate::http::error::ApiError> for $name {
+            fn from(err: $crate::http::error::ApiError) -> Self {
+                let body = $crate::http::json::JsonReply(err.body());
+                match err.status.as_u16() {
+                    $($status => $name::$variant(body),)*
+                    405 => $name::MethodNotAllowed(body),
+                    429 => $name::RateLimited(body, err.retry_after.unwrap_or(1)),
+                    500 => $name::Internal(body),
+                    other => {
+                        tracing::error!(status = other, error = %err, "undeclared error status");
+                        let internal = $crate::http::error::ApiError::internal();
+                        $name::Internal($crate::http::json::JsonReply(internal.body()))
+                    }
+                }
+            }
+        }
+
+        impl From<$crate::domain::Error> for $name {
+            fn from(err: $crate::domain::Error) -> Self {
+                $crate::http::error::ApiError::from(err).into()
+            }
+        }
+    };
+}
+
+pub(crate) use rate_limited_error_responses;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +330,8 @@ mod tests {
         let cases = [
             (domain::Error::InvalidInput("x".into()), 400),
             (domain::Error::InvalidToken("x".into()), 401),
+            (domain::Error::Unauthenticated("x".into()), 401),
+            (domain::Error::WrongCredentials, 401),
             (domain::Error::Forbidden("x".into()), 403),
             (domain::Error::not_found("seat", 1), 404),
             (domain::Error::SeatUnavailable(1), 409),

@@ -19,6 +19,7 @@ use crate::queue::WaitingRoom;
 use crate::queue::token::TokenSigner;
 use crate::store::Store;
 
+pub mod accounts;
 pub mod admin;
 pub mod admin_outbox;
 pub mod admin_queues;
@@ -34,6 +35,7 @@ pub mod json_keys;
 pub mod ops;
 pub mod payments;
 pub mod queue;
+pub mod rate_limit;
 pub mod request_id;
 pub mod reservations;
 pub mod seat_map;
@@ -65,6 +67,10 @@ pub struct ApiState {
     pub signer: Arc<TokenSigner>,
     pub settings: Arc<ApiSettings>,
     pub metrics: crate::metrics::Metrics,
+    /// Proves buyers' identities (`--buyer-auth`).
+    pub identity: Arc<crate::identity::Identity>,
+    /// Limits sign-ups and sign-ins.
+    pub sign_in_limits: Arc<accounts::SignInLimits>,
     /// Limits `POST /api/waiting-queues` per client address; `None` when off.
     pub issue_limit: Option<Arc<queue::IssueLimiter>>,
     /// Rendered seat layouts, kept per show.
@@ -82,6 +88,7 @@ const TITLE: &str = "boxoffice";
 pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
     OpenApiService::new(
         (
+            accounts::AccountsApi,
             queue::WaitingQueueApi,
             concerts::ConcertsApi,
             reservations::ReservationsApi,

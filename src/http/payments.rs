@@ -6,7 +6,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde::Serialize;
 
-use super::auth::{QueueIdentity, QueueSession};
+use super::auth::{BuyerOrQueue, QueueIdentity, QueueSession};
 use super::error::error_responses;
 use super::idempotency::IdempotencyKeyHeader;
 use super::json::JsonReply;
@@ -100,8 +100,8 @@ pub enum HistoryResponse {
 
 error_responses!(HistoryError {
     400 BadRequest "Missing or malformed userId.",
-    401 Unauthorized "Missing, malformed, forged or unknown queue token.",
-    403 Forbidden "The token belongs to another user.",
+    401 Unauthorized "No buyer credential or queue token, or one that is unknown, expired, signed out or forged.",
+    403 Forbidden "The credential or token belongs to another user.",
     404 NotFound "Unknown user.",
 });
 
@@ -177,17 +177,18 @@ impl PaymentsApi {
 
     /// Payment history
     ///
-    /// The user's payments, newest first, each with what a receipt shows. Takes any live
-    /// queue token of this user (waiting, active, or ended within the last day).
+    /// The user's payments, newest first, each with what a receipt shows. Takes the buyer's
+    /// credential (`Authorization: Bearer`), or any live queue token of theirs (waiting,
+    /// active, or ended within the last day).
     #[oai(path = "/api/payments", method = "get", operation_id = "listPayments")]
     async fn history(
         &self,
         state: Data<&ApiState>,
-        auth: QueueIdentity,
+        auth: BuyerOrQueue,
         #[oai(name = "userId")] user_id: Query<i64>,
     ) -> Result<HistoryResponse, HistoryError> {
         let user = UserId(user_id.0);
-        auth.0.require_user(user)?;
+        auth.require_user(user)?;
         state.store.user(user).await?;
         let payments = state.store.payments(user).await?;
         Ok(HistoryResponse::Ok(JsonReply(PaymentHistory {

@@ -2,22 +2,20 @@
 //! per client address ([`IssueLimiter`]) before anything else is looked at.
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use poem::web::{Data, RemoteAddr};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde::Serialize;
 
-use super::auth::QueueIdentity;
-use super::error::{ApiError, ErrorBody, error_responses};
+use super::auth::{MaybeBuyer, QueueIdentity};
+use super::error::{ApiError, error_responses, rate_limited_error_responses};
 use super::json::JsonReply;
+use super::rate_limit::{KeyedLimiter, client_ip};
 use super::{ApiState, now};
 use crate::domain::queue::TokenState;
 use crate::domain::{self, ConcertId, ScheduleId, Timestamp, UserId};
+use crate::identity::BuyerAuthMode;
 
 #[derive(Tags)]
 enum Tag {
@@ -28,7 +26,9 @@ enum Tag {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct IssueTokenRequest {
-    pub user_id: i64,
+    /// The buyer. With `--buyer-auth accounts` or `jwt` the credential says who that is, and
+    /// this may be left out; when given it must be the caller. With `open` it is required.
+    pub user_id: Option<i64>,
     pub concert_id: i64,
     pub concert_schedule_id: i64,
 }
@@ -116,108 +116,45 @@ pub enum IssueResponse {
     Created(JsonReply<IssuedToken>),
 }
 
-/// The error answers of `issueToken`; like [`error_responses!`] plus 429 with its
-/// `Retry-After` header.
-#[derive(Debug, ApiResponse)]
-pub enum IssueError {
-    /// Malformed request body.
-    #[oai(status = 400)]
-    BadRequest(JsonReply<ErrorBody>),
-    /// Unknown user, concert or schedule.
-    #[oai(status = 404)]
-    NotFound(JsonReply<ErrorBody>),
-    /// The path exists, but not with this method.
-    #[oai(status = 405)]
-    MethodNotAllowed(JsonReply<ErrorBody>),
-    /// Request body over 64 KiB.
-    #[oai(status = 413)]
-    PayloadTooLarge(JsonReply<ErrorBody>),
-    /// The body is not sent as `application/json`.
-    #[oai(status = 415)]
-    UnsupportedMediaType(JsonReply<ErrorBody>),
-    /// Too many tokens asked for from this address: `--queue-issue-rate-limit` per second.
-    #[oai(status = 429)]
-    RateLimited(
-        JsonReply<ErrorBody>,
-        /// Seconds to wait before asking again.
-        #[oai(header = "Retry-After")]
-        u64,
-    ),
-    /// Unexpected failure of the server or its storage.
-    #[oai(status = 500)]
-    Internal(JsonReply<ErrorBody>),
-}
+rate_limited_error_responses!(IssueError {
+    400 BadRequest "Malformed request body, or no `userId` with `--buyer-auth open`.",
+    401 Unauthorized "No buyer credential (with `--buyer-auth accounts` or `jwt`), or one that is unknown, expired, signed out or forged.",
+    403 Forbidden "The `userId` is not the signed-in buyer.",
+    404 NotFound "Unknown user, concert or schedule.",
+    413 PayloadTooLarge "Request body over 64 KiB.",
+    415 UnsupportedMediaType "The body is not sent as `application/json`.",
+} 429 "Too many tokens asked for from this address: `--queue-issue-rate-limit` per second.");
 
-impl From<ApiError> for IssueError {
-    fn from(err: ApiError) -> Self {
-        let body = JsonReply(err.body());
-        match err.status.as_u16() {
-            400 => IssueError::BadRequest(body),
-            404 => IssueError::NotFound(body),
-            405 => IssueError::MethodNotAllowed(body),
-            413 => IssueError::PayloadTooLarge(body),
-            415 => IssueError::UnsupportedMediaType(body),
-            429 => IssueError::RateLimited(body, 1),
-            500 => IssueError::Internal(body),
-            other => {
-                tracing::error!(status = other, error = %err, "undeclared error status");
-                IssueError::Internal(JsonReply(ApiError::internal().body()))
-            }
-        }
-    }
-}
-
-impl From<domain::Error> for IssueError {
-    fn from(err: domain::Error) -> Self {
-        ApiError::from(err).into()
-    }
-}
-
-/// Tokens issued per second per client address (GCRA, bursts up to one second's worth).
+/// Tokens issued per second per client address.
 pub struct IssueLimiter {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    limiter: KeyedLimiter<IpAddr>,
     per_second: u32,
-    calls: AtomicU64,
 }
 
 impl IssueLimiter {
-    /// Every this many calls, addresses whose allowance is full again are forgotten.
-    const TIDY_EVERY: u64 = 4096;
-
     /// A limiter of `per_second` tokens per address; `None` for 0, which is no limit.
     pub fn per_second(per_second: u32) -> Option<Self> {
-        let rate = NonZeroU32::new(per_second)?;
         Some(Self {
-            limiter: RateLimiter::keyed(Quota::per_second(rate)),
+            limiter: KeyedLimiter::per_second(per_second)?,
             per_second,
-            calls: AtomicU64::new(0),
         })
     }
 
     /// `Err(seconds to wait)` when `addr` asked too often.
     pub fn check(&self, addr: IpAddr) -> Result<(), u64> {
-        if self.calls.fetch_add(1, Ordering::Relaxed) % Self::TIDY_EVERY == Self::TIDY_EVERY - 1 {
-            self.limiter.retain_recent();
-            self.limiter.shrink_to_fit();
-        }
-        self.limiter.check_key(&addr).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            // Whole seconds, rounded up, and never 0: a client told 0 would retry at once.
-            (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
-        })
+        self.limiter.check(&addr)
     }
 
     fn refused(&self, retry_after: u64) -> IssueError {
-        let err = ApiError::new(
-            poem::http::StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
+        ApiError::rate_limited(
             format!(
                 "too many queue tokens asked for from this address (limit {} per second); \
                  retry in {retry_after} s",
                 self.per_second
             ),
-        );
-        IssueError::RateLimited(JsonReply(err.body()), retry_after)
+            retry_after,
+        )
+        .into()
     }
 }
 
@@ -232,17 +169,43 @@ error_responses!(StatusError {
     401 Unauthorized "Missing, malformed, forged or unknown queue token.",
 });
 
+/// Who joins the line: the caller when the mode proves buyers, else the named `userId`.
+fn buyer_of(
+    mode: BuyerAuthMode,
+    caller: Option<UserId>,
+    named: Option<i64>,
+) -> Result<UserId, ApiError> {
+    match (mode, caller, named) {
+        (BuyerAuthMode::Open, _, Some(named)) => Ok(UserId(named)),
+        (BuyerAuthMode::Open, _, None) => Err(ApiError::bad_request(
+            "userId is required: this server runs with --buyer-auth open",
+        )),
+        (_, None, _) => Err(domain::Error::Unauthenticated(
+            "missing credential: send Authorization: Bearer <session token or JWT>".into(),
+        )
+        .into()),
+        (_, Some(caller), Some(named)) if named != caller.0 => Err(ApiError::forbidden(format!(
+            "signed in as user {caller}: a queue token for user {named} is theirs alone"
+        ))),
+        (_, Some(caller), _) => Ok(caller),
+    }
+}
+
 pub struct WaitingQueueApi;
 
 #[OpenApi(tag = "Tag::WaitingQueue")]
 impl WaitingQueueApi {
     /// Join the line of a show
     ///
-    /// Returns a signed token bound to the user and the show. A user has one place per show:
+    /// Returns a signed token bound to the buyer and the show. A buyer has one place per show:
     /// asking again returns the same token with status `existing` (and counts as a poll).
     /// When there is room and nobody is waiting, the token is active at once. Limited to
     /// `--queue-issue-rate-limit` calls per second per client address (429 with
     /// `Retry-After`).
+    ///
+    /// Who the buyer is: with `--buyer-auth accounts` (the default) or `jwt`, the buyer
+    /// credential in `Authorization: Bearer` (401 without); a `userId` in the body must be
+    /// theirs (403). With `open`, the body's `userId`, believed as it is.
     #[oai(
         path = "/api/waiting-queues",
         method = "post",
@@ -252,17 +215,16 @@ impl WaitingQueueApi {
         &self,
         state: Data<&ApiState>,
         remote: &RemoteAddr,
+        caller: MaybeBuyer,
         body: Json<IssueTokenRequest>,
     ) -> Result<IssueResponse, IssueError> {
         if let Some(limit) = &state.issue_limit {
-            // Without an IP address (a Unix socket) everyone shares one allowance.
-            let addr = remote
-                .as_socket_addr()
-                .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
-            limit.check(addr).map_err(|wait| limit.refused(wait))?;
+            limit
+                .check(client_ip(remote))
+                .map_err(|wait| limit.refused(wait))?;
         }
         let now = now();
-        let user = UserId(body.user_id);
+        let user = buyer_of(state.identity.mode(), caller.0, body.user_id)?;
         let schedule_id = ScheduleId(body.concert_schedule_id);
         state.store.user(user).await?;
         let concert = state

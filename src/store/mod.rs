@@ -29,6 +29,25 @@ pub struct User {
     pub balance: Money,
 }
 
+/// What a sign-in checks a password against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credentials {
+    pub user_id: UserId,
+    /// The Argon2id hash of the password, as a PHC string (algorithm, parameters and salt
+    /// included).
+    pub password_hash: String,
+}
+
+/// A buyer's signed-in session. Only the SHA-256 of its token is kept: whoever reads the
+/// database cannot act as the buyer with what they read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSession {
+    pub token_hash: [u8; 32],
+    pub user_id: UserId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
 /// A request to hold one seat of one show for a buyer until `expires_at`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HoldRequest {
@@ -92,9 +111,42 @@ pub struct OutboxSummary {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates a buyer with a zero balance. `EmailTaken` when another user has the address,
-    /// in any case.
-    async fn create_user(&self, name: &str, email: &Email) -> Result<User>;
+    /// Creates a buyer with a zero balance, who signs in with the password of
+    /// `password_hash` when there is one. `EmailTaken` when another user has the address, in
+    /// any case.
+    async fn create_account(
+        &self,
+        name: &str,
+        email: &Email,
+        password_hash: Option<&str>,
+    ) -> Result<User>;
+
+    /// Creates a buyer without a password.
+    async fn create_user(&self, name: &str, email: &Email) -> Result<User> {
+        self.create_account(name, email, None).await
+    }
+
+    /// The account with this address (in any case) and its password hash; `None` when there
+    /// is no such account or it has no password.
+    async fn credentials(&self, email: &Email) -> Result<Option<Credentials>>;
+
+    /// The user a JWT subject stands for. On first sight it is created, with `name` and
+    /// `email` (without the address when another user has it); the same subject is the same
+    /// user ever after, even when its first two requests race.
+    async fn subject_user(&self, subject: &str, name: &str, email: Option<&Email>) -> Result<User>;
+
+    /// Records a signed-in session.
+    async fn create_session(&self, session: NewSession) -> Result<()>;
+
+    /// The buyer of the session whose token hashes to `token_hash`, while it lasts at `now`;
+    /// `None` for an unknown, ended or expired one.
+    async fn session_user(&self, token_hash: [u8; 32], now: Timestamp) -> Result<Option<UserId>>;
+
+    /// Ends a session; `false` when there was none with this hash.
+    async fn end_buyer_session(&self, token_hash: [u8; 32]) -> Result<bool>;
+
+    /// Deletes up to `limit` sessions that expired before `before`; returns how many.
+    async fn purge_sessions(&self, before: Timestamp, limit: u32) -> Result<u64>;
 
     /// The buyer, or `NotFound`.
     async fn user(&self, id: UserId) -> Result<User>;

@@ -2,6 +2,7 @@
 
 use boxoffice::domain::queue::TokenClaims;
 use boxoffice::domain::{ScheduleId, UserId};
+use boxoffice::identity::BuyerAuthMode;
 use boxoffice::queue::token::TokenSigner;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -217,12 +218,22 @@ async fn unknown_things_answer_404() {
     let app = spawn_app().await;
     let b = app.buyer_with_session(5, 100, 1_000).await;
 
+    // A user nobody signed in as: unknown to an open server, and not the caller's here.
+    let open = spawn_app_with(|c| c.buyer_auth = BuyerAuthMode::Open).await;
+    let concert = open.create_concert(1, 1, 100).await;
     assert_error(
-        app.issue(999_999, b.concert, b.schedule).await,
+        open.issue(999_999, concert.id, concert.schedules[0]).await,
         404,
         "NOT_FOUND",
     )
     .await;
+    let resp = app
+        .as_buyer(Method::POST, "/api/waiting-queues", b.user)
+        .json(&json!({"userId": 999_999, "concertId": b.concert, "concertScheduleId": b.schedule}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 403, "FORBIDDEN").await;
     assert_error(
         app.issue(b.user, 999_999, b.schedule).await,
         404,
@@ -401,8 +412,12 @@ async fn a_json_body_without_its_content_type_answers_415_as_the_spec_says() {
         ),
     ];
     for (method, path, template) in operations {
-        let resp = app
-            .admin(method.clone(), path)
+        let req = if template.starts_with("/api/admin") {
+            app.admin(method.clone(), path)
+        } else {
+            app.as_buyer(method.clone(), path, b.user)
+        };
+        let resp = req
             .header("Queue-Token", &b.token)
             .body("{}")
             .send()

@@ -5,11 +5,14 @@ use std::time::Duration;
 
 use boxoffice::app::App;
 use boxoffice::config::Config;
+use boxoffice::identity::BuyerAuthMode;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
+/// The password of every buyer [`TestApp::create_user`] makes.
+pub const PASSWORD: &str = "test-password-1";
 
 /// An address no other call of this test binary gets: an address belongs to one user.
 pub fn unique_email(name: &str) -> String {
@@ -24,6 +27,8 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     dir: TempDir,
+    /// The session token of each buyer made by [`TestApp::create_user`].
+    sessions: std::sync::Mutex<std::collections::HashMap<i64, String>>,
 }
 
 /// The app with the default settings (and an admin token).
@@ -39,8 +44,10 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut Config)) -> TestApp {
         db: dir.path().join("boxoffice.db"),
         admin_token: Some(ADMIN_TOKEN.into()),
         queue_tick: Duration::from_millis(100),
-        // Every test client comes from 127.0.0.1; the limit has its own test.
+        // Every test client comes from 127.0.0.1; the limits have their own tests.
         queue_issue_rate_limit: 0,
+        sign_in_rate_limit: 0,
+        sign_in_account_rate_limit: 0,
         ..Config::default()
     };
     tune(&mut config);
@@ -56,6 +63,7 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut Config)) -> TestApp {
         base,
         client,
         dir,
+        sessions: Default::default(),
     }
 }
 
@@ -95,17 +103,60 @@ impl TestApp {
         self.request(method, path).header("Queue-Token", token)
     }
 
+    /// A buyer made by the admin API; with `--buyer-auth accounts` (the default) they have
+    /// the password [`PASSWORD`] and are signed in ([`TestApp::session`]).
     pub async fn create_user(&self, name: &str) -> i64 {
+        let email = unique_email(name);
+        let accounts = self.config.buyer_auth == BuyerAuthMode::Accounts;
+        let mut body = json!({"name": name, "email": email});
+        if accounts {
+            body["password"] = json!(PASSWORD);
+        }
         let resp = self
             .admin(Method::POST, "/api/admin/users")
-            .json(&json!({"name": name, "email": unique_email(name)}))
+            .json(&body)
             .send()
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::CREATED);
-        resp.json::<Value>().await.unwrap()["userId"]
+        let user = resp.json::<Value>().await.unwrap()["userId"]
             .as_i64()
+            .unwrap();
+        if accounts {
+            let session = self.sign_in(&email, PASSWORD).await;
+            self.sessions.lock().unwrap().insert(user, session);
+        }
+        user
+    }
+
+    /// `POST /api/sessions`; asserts 201 and returns the session token.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let resp = self
+            .request(Method::POST, "/api/sessions")
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json::<Value>().await.unwrap()["sessionToken"]
+            .as_str()
             .unwrap()
+            .to_owned()
+    }
+
+    /// The session token of a buyer made by [`TestApp::create_user`].
+    pub fn session(&self, user: i64) -> String {
+        self.sessions
+            .lock()
+            .unwrap()
+            .get(&user)
+            .cloned()
+            .unwrap_or_else(|| panic!("user {user} has no session"))
+    }
+
+    /// A request signed in as `user` (made by [`TestApp::create_user`]).
+    pub fn as_buyer(&self, method: Method, path: &str, user: i64) -> RequestBuilder {
+        self.request(method, path).bearer_auth(self.session(user))
     }
 
     /// A concert with `schedules` shows of `seats` seats each, priced `price`.
@@ -137,12 +188,16 @@ impl TestApp {
         }
     }
 
+    /// Joins the line as `user`: signed in as them when they have a session, else naming
+    /// them alone (as `--buyer-auth open` takes it).
     pub async fn issue(&self, user: i64, concert: i64, schedule: i64) -> Response {
-        self.request(Method::POST, "/api/waiting-queues")
-            .json(&json!({"userId": user, "concertId": concert, "concertScheduleId": schedule}))
-            .send()
-            .await
-            .unwrap()
+        let mut req = self
+            .request(Method::POST, "/api/waiting-queues")
+            .json(&json!({"userId": user, "concertId": concert, "concertScheduleId": schedule}));
+        if let Some(session) = self.sessions.lock().unwrap().get(&user) {
+            req = req.bearer_auth(session);
+        }
+        req.send().await.unwrap()
     }
 
     /// A queue token; asserts it was issued.

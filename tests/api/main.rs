@@ -3,7 +3,9 @@
 
 mod helpers;
 
+mod accounts;
 mod admin;
+mod buyer_identity;
 mod cancel;
 mod cors;
 mod errors;
@@ -11,6 +13,7 @@ mod events;
 mod expiry;
 mod flow;
 mod idempotency;
+mod jwt;
 mod ops;
 mod purchase_limits;
 mod races;

@@ -33,6 +33,9 @@ async fn metrics_count_requests_by_route_and_the_business() {
     .await;
     app.reserve(&b.token, b.concert, b.schedule, b.seats[0])
         .await;
+    // A second buyer stays in the line, so the admission job has a line to report on.
+    let other = app.create_user("other").await;
+    app.token(other, b.concert, b.schedule).await;
 
     let seen = eventually(std::time::Duration::from_secs(5), || async {
         let text = app

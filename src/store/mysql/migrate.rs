@@ -24,6 +24,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../../migrations/mysql/003_purchase_limits.sql"),
     ),
+    (
+        4,
+        include_str!("../../../migrations/mysql/004_buyer_sign_in.sql"),
+    ),
 ];
 
 /// How long a starting instance waits for another one's migration, in seconds.

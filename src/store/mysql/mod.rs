@@ -21,6 +21,7 @@ mod accounts;
 mod catalog;
 mod holds;
 mod idempotency;
+mod identity;
 mod migrate;
 mod outbox;
 mod payments;
@@ -35,7 +36,9 @@ use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{IsolationLevel, Opts, OptsBuilder, Pool, PoolConstraints, TxOpts};
 
-use super::{DeliveryReport, HoldRequest, OutboxEvent, OutboxSummary, Store, User};
+use super::{
+    Credentials, DeliveryReport, HoldRequest, NewSession, OutboxEvent, OutboxSummary, Store, User,
+};
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
 use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken, TicketLimit};
 use crate::domain::error::{Error, Result};
@@ -277,11 +280,67 @@ impl MysqlStore {
 
 #[async_trait]
 impl Store for MysqlStore {
-    async fn create_user(&self, name: &str, email: &Email) -> Result<User> {
+    async fn create_account(
+        &self,
+        name: &str,
+        email: &Email,
+        password_hash: Option<&str>,
+    ) -> Result<User> {
         let now = chrono::Utc::now();
-        self.write("create_user", |tx| {
+        self.write("create_account", |tx| {
             let (name, email) = (name.to_owned(), email.clone());
-            Box::pin(async move { accounts::create_user(tx, &name, &email, now).await })
+            let hash = password_hash.map(str::to_owned);
+            Box::pin(async move {
+                identity::create_account(tx, &name, &email, hash.as_deref(), now).await
+            })
+        })
+        .await
+    }
+
+    async fn credentials(&self, email: &Email) -> Result<Option<Credentials>> {
+        self.read("credentials", |tx| {
+            let email = email.clone();
+            Box::pin(async move { identity::credentials(tx, &email).await })
+        })
+        .await
+    }
+
+    async fn subject_user(&self, subject: &str, name: &str, email: Option<&Email>) -> Result<User> {
+        let now = chrono::Utc::now();
+        self.write("subject_user", |tx| {
+            let (subject, name, email) = (subject.to_owned(), name.to_owned(), email.cloned());
+            Box::pin(async move {
+                identity::subject_user(tx, &subject, &name, email.as_ref(), now).await
+            })
+        })
+        .await
+    }
+
+    async fn create_session(&self, session: NewSession) -> Result<()> {
+        self.write("create_session", |tx| {
+            let session = session.clone();
+            Box::pin(async move { identity::create_session(tx, &session).await })
+        })
+        .await
+    }
+
+    async fn session_user(&self, token_hash: [u8; 32], now: Timestamp) -> Result<Option<UserId>> {
+        self.read("session_user", |tx| {
+            Box::pin(async move { identity::session_user(tx, &token_hash, now).await })
+        })
+        .await
+    }
+
+    async fn end_buyer_session(&self, token_hash: [u8; 32]) -> Result<bool> {
+        self.write("end_buyer_session", |tx| {
+            Box::pin(async move { identity::end_session(tx, &token_hash).await })
+        })
+        .await
+    }
+
+    async fn purge_sessions(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        self.write("purge_sessions", |tx| {
+            Box::pin(identity::purge_sessions(tx, before, limit))
         })
         .await
     }

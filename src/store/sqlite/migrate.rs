@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../../migrations/006_purchase_limits.sql"),
     ),
+    (7, include_str!("../../../migrations/007_buyer_sign_in.sql")),
 ];
 
 /// Prepared statements kept per connection: more than the store has.

@@ -13,6 +13,7 @@ mod accounts;
 mod catalog;
 mod holds;
 mod idempotency;
+mod identity;
 mod migrate;
 mod outbox;
 mod payments;
@@ -28,7 +29,9 @@ use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
-use super::{DeliveryReport, HoldRequest, OutboxEvent, OutboxSummary, Store, User};
+use super::{
+    Credentials, DeliveryReport, HoldRequest, NewSession, OutboxEvent, OutboxSummary, Store, User,
+};
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
 use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken, TicketLimit};
 use crate::domain::error::{Error, Result};
@@ -251,11 +254,54 @@ pub(super) fn db(err: rusqlite::Error) -> Error {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_user(&self, name: &str, email: &Email) -> Result<User> {
+    async fn create_account(
+        &self,
+        name: &str,
+        email: &Email,
+        password_hash: Option<&str>,
+    ) -> Result<User> {
         let (name, email) = (name.to_owned(), email.clone());
+        let hash = password_hash.map(str::to_owned);
         let now = chrono::Utc::now();
         self.writer
-            .write(move |conn| accounts::create_user(conn, &name, &email, now))
+            .write(move |conn| identity::create_account(conn, &name, &email, hash.as_deref(), now))
+            .await
+    }
+
+    async fn credentials(&self, email: &Email) -> Result<Option<Credentials>> {
+        let email = email.clone();
+        self.read(move |conn| identity::credentials(conn, &email))
+            .await
+    }
+
+    async fn subject_user(&self, subject: &str, name: &str, email: Option<&Email>) -> Result<User> {
+        let (subject, name, email) = (subject.to_owned(), name.to_owned(), email.cloned());
+        let now = chrono::Utc::now();
+        self.writer
+            .write(move |conn| identity::subject_user(conn, &subject, &name, email.as_ref(), now))
+            .await
+    }
+
+    async fn create_session(&self, session: NewSession) -> Result<()> {
+        self.writer
+            .write(move |conn| identity::create_session(conn, &session))
+            .await
+    }
+
+    async fn session_user(&self, token_hash: [u8; 32], now: Timestamp) -> Result<Option<UserId>> {
+        self.read(move |conn| identity::session_user(conn, &token_hash, now))
+            .await
+    }
+
+    async fn end_buyer_session(&self, token_hash: [u8; 32]) -> Result<bool> {
+        self.writer
+            .write(move |conn| identity::end_session(conn, &token_hash))
+            .await
+    }
+
+    async fn purge_sessions(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        self.writer
+            .write(move |conn| identity::purge_sessions(conn, before, limit))
             .await
     }
 
