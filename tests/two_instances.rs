@@ -1,5 +1,7 @@
 //! Two instances, one truth: two `boxoffice` processes on one MySQL database and one Redis,
-//! raced by buyers who go through either of them. Needs `--features mysql,redis` and the
+//! raced by buyers who go through either of them. The buyers prove who they are with JWTs
+//! (`--buyer-auth jwt`), but for the test of sessions, which signs in through one instance and
+//! uses and ends the session through the other. Needs `--features mysql,redis` and the
 //! servers named by `BOXOFFICE_TEST_MYSQL_URL` and `BOXOFFICE_TEST_REDIS_URL`; without them
 //! each test fails.
 #![cfg(all(feature = "mysql", feature = "redis"))]
@@ -15,6 +17,25 @@ use serde_json::{Value, json};
 use tokio::sync::Barrier;
 
 const ADMIN: &str = "two-instances-admin";
+const JWT_SECRET: &str = "two-instances-jwt-secret-of-32-chars";
+
+/// An HS256 buyer JWT for `sub`, valid for an hour.
+fn jwt(sub: &str) -> String {
+    let claims = json!({"sub": sub, "exp": chrono::Utc::now().timestamp() + 3600});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+/// How the instances of a cluster take buyers.
+#[derive(Clone, Copy, PartialEq)]
+enum Buyers {
+    Jwt,
+    Accounts,
+}
 
 /// One pair of instances at a time: each keeps a pool of up to 32 MySQL connections, and three
 /// pairs at once would go past a default server's `max_connections` (151).
@@ -56,11 +77,17 @@ struct Cluster {
     client: Client,
     mysql_server: String,
     database: String,
+    /// The JWT of each user made by [`Cluster::users`].
+    jwts: std::sync::Mutex<std::collections::HashMap<i64, String>>,
 }
 
 impl Cluster {
     /// Two instances on a fresh MySQL database and an emptied Redis database `redis_db`.
     async fn start(test: &str, redis_db: u8, max_active: u64) -> Cluster {
+        Cluster::start_with(test, redis_db, max_active, Buyers::Jwt).await
+    }
+
+    async fn start_with(test: &str, redis_db: u8, max_active: u64, buyers: Buyers) -> Cluster {
         let (Ok(mysql), Ok(redis)) = (
             std::env::var("BOXOFFICE_TEST_MYSQL_URL"),
             std::env::var("BOXOFFICE_TEST_REDIS_URL"),
@@ -107,6 +134,12 @@ impl Cluster {
                     .args(["--queue-max-active", &max_active.to_string()])
                     .args(["--queue-admit-per-minute", "60000", "--queue-tick", "200ms"])
                     .args(["--queue-issue-rate-limit", "0"])
+                    .args(match buyers {
+                        Buyers::Jwt => ["--buyer-auth", "jwt", "--buyer-jwt-secret", JWT_SECRET],
+                        Buyers::Accounts => {
+                            ["--buyer-auth", "accounts", "--sign-in-rate-limit", "0"]
+                        }
+                    })
                     .env("RUST_LOG", "warn")
                     .stdout(Stdio::null())
                     .spawn()
@@ -125,6 +158,7 @@ impl Cluster {
                 .unwrap(),
             mysql_server: mysql,
             database,
+            jwts: Default::default(),
         };
         for instance in &cluster.instances {
             let mut ready = false;
@@ -180,23 +214,25 @@ impl Cluster {
         )
     }
 
-    /// `count` users, created through both instances.
+    /// `count` JWT buyers, each made by its first request, through both instances.
     async fn users(&self, count: usize) -> Vec<i64> {
         let mut ids = Vec::with_capacity(count);
         for chunk in (0..count).collect::<Vec<_>>().chunks(50) {
             let made = join_all(chunk.iter().map(|i| async move {
+                let jwt = jwt(&format!("buyer-{i}"));
                 let resp = self
                     .client
-                    .post(format!("{}/api/admin/users", self.via(*i)))
-                    .bearer_auth(ADMIN)
-                    .json(&json!({"name": format!("b{i}"), "email": format!("b{i}@example.com")}))
+                    .get(format!("{}/api/accounts/current", self.via(*i)))
+                    .bearer_auth(&jwt)
                     .send()
                     .await
                     .unwrap();
-                assert_eq!(resp.status(), StatusCode::CREATED);
-                resp.json::<Value>().await.unwrap()["userId"]
+                assert_eq!(resp.status(), StatusCode::OK);
+                let id = resp.json::<Value>().await.unwrap()["userId"]
                     .as_i64()
-                    .unwrap()
+                    .unwrap();
+                self.jwts.lock().unwrap().insert(id, jwt);
+                id
             }))
             .await;
             ids.extend(made);
@@ -206,9 +242,11 @@ impl Cluster {
 
     /// A token for buyer `i`, issued by the instance `i` goes through.
     async fn token(&self, i: usize, user: i64, concert: i64, schedule: i64) -> String {
+        let jwt = self.jwts.lock().unwrap()[&user].clone();
         let resp = self
             .client
             .post(format!("{}/api/waiting-queues", self.via(i)))
+            .bearer_auth(jwt)
             .json(&json!({"userId": user, "concertId": concert, "concertScheduleId": schedule}))
             .send()
             .await
@@ -460,4 +498,70 @@ fn token_seq(token: &str) -> u64 {
         .decode(payload)
         .unwrap();
     u64::from_be_bytes(bytes[24..32].try_into().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_made_through_one_instance_works_and_ends_on_the_other() {
+    let _pair = ONE_PAIR_AT_A_TIME.lock().await;
+    let cluster = Cluster::start_with("sessions", 11, 1_000, Buyers::Accounts).await;
+    let (a, b) = (cluster.via(0).to_owned(), cluster.via(1).to_owned());
+    let client = &cluster.client;
+    let resp = client
+        .post(format!("{a}/api/accounts"))
+        .json(&json!({"name": "Ada", "email": "ada@example.com", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let user = resp.json::<Value>().await.unwrap()["userId"].clone();
+    let sign_in = || async {
+        let resp = client
+            .post(format!("{a}/api/sessions"))
+            .json(&json!({"email": "ADA@example.com", "password": "correct horse"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json::<Value>().await.unwrap()["sessionToken"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (session, other) = (sign_in().await, sign_in().await);
+    let whoami = |base: String, session: String| async move {
+        client
+            .get(format!("{base}/api/accounts/current"))
+            .bearer_auth(session)
+            .send()
+            .await
+            .unwrap()
+    };
+    let me = whoami(b.clone(), session.clone()).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(me.json::<Value>().await.unwrap()["userId"], user);
+    let (concert, schedule) = cluster.concert(2).await;
+    let resp = client
+        .post(format!("{b}/api/waiting-queues"))
+        .bearer_auth(&session)
+        .json(&json!({"concertId": concert, "concertScheduleId": schedule}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+
+    // Signed out through B: A refuses the session at once, and the other session goes on.
+    let resp = client
+        .delete(format!("{b}/api/sessions/current"))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    for base in [&a, &b] {
+        let resp = whoami(base.clone(), session.clone()).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{base}");
+        let resp = whoami(base.clone(), other.clone()).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{base}");
+    }
+    cluster.finish().await;
 }
