@@ -852,6 +852,94 @@ mod tests {
     }
 
     #[test]
+    fn buyers_sign_in_with_accounts_unless_another_mode_is_chosen() {
+        let config = from_args(&[]).unwrap();
+        assert_eq!(config.buyer_auth, BuyerAuthMode::Accounts);
+        assert_eq!(config.buyer_session_ttl, 7 * DAY);
+        assert!(config.buyer_jwt.is_none());
+        assert_eq!(
+            from_args(&["--buyer-auth", "open"]).unwrap().buyer_auth,
+            BuyerAuthMode::Open
+        );
+        assert!(refusal(&["--buyer-auth", "magic"]).contains("magic"));
+    }
+
+    #[test]
+    fn jwt_mode_needs_exactly_one_usable_key_and_jwt_flags_need_jwt_mode() {
+        let secret = "s".repeat(32);
+        let config = from_args(&[
+            "--buyer-auth",
+            "jwt",
+            "--buyer-jwt-secret",
+            &secret,
+            "--buyer-jwt-issuer",
+            " https://id.example ",
+        ])
+        .unwrap();
+        let jwt = config.buyer_jwt.unwrap();
+        assert_eq!(jwt.issuer.as_deref(), Some("https://id.example"));
+        assert_eq!(jwt.audience, None);
+
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt");
+        for key in ["rs256-public.pem", "es256-public.pem"] {
+            let path = format!("{fixtures}/{key}");
+            assert!(
+                from_args(&["--buyer-auth", "jwt", "--buyer-jwt-public-key", &path]).is_ok(),
+                "{key}"
+            );
+        }
+        let private = format!("{fixtures}/rs256-private.pem");
+        let readme = format!("{fixtures}/README.md");
+        let cases: [(Vec<&str>, &str); 7] = [
+            (vec!["--buyer-auth", "jwt"], "needs --buyer-jwt-secret"),
+            (
+                vec!["--buyer-auth", "jwt", "--buyer-jwt-secret", "short"],
+                "at least 32 characters",
+            ),
+            (
+                vec![
+                    "--buyer-auth",
+                    "jwt",
+                    "--buyer-jwt-secret",
+                    &secret,
+                    "--buyer-jwt-public-key",
+                    &readme,
+                ],
+                "give one key",
+            ),
+            (
+                vec![
+                    "--buyer-auth",
+                    "jwt",
+                    "--buyer-jwt-public-key",
+                    "/nonexistent.pem",
+                ],
+                "cannot read it",
+            ),
+            (
+                vec!["--buyer-auth", "jwt", "--buyer-jwt-public-key", &readme],
+                "not a PEM public key",
+            ),
+            (
+                vec!["--buyer-auth", "jwt", "--buyer-jwt-public-key", &private],
+                "holds a private key",
+            ),
+            (
+                vec!["--buyer-jwt-secret", &secret],
+                "are for --buyer-auth jwt",
+            ),
+        ];
+        for (args, why) in cases {
+            let refused = refusal(&args);
+            assert!(refused.contains(why), "{args:?}: {refused}");
+            assert!(
+                !refused.contains(&secret),
+                "the secret is never shown: {refused}"
+            );
+        }
+    }
+
+    #[test]
     fn cors_origins_are_origins_and_nothing_is_allowed_by_default() {
         assert!(
             Config::resolve(Settings::default())
@@ -948,8 +1036,17 @@ mod tests {
             "87600",
             "--max-tickets-per-buyer",
             "1000",
+            "--buyer-session-ttl",
+            "90d",
+            "--sign-in-rate-limit",
+            "0",
+            "--sign-in-account-rate-limit",
+            "1000000",
         ])
         .unwrap();
+        assert_eq!(config.buyer_session_ttl, 90 * DAY);
+        assert!(refusal(&["--buyer-session-ttl", "59s"]).contains("--buyer-session-ttl"));
+        assert!(refusal(&["--sign-in-rate-limit", "1000001"]).contains("--sign-in-rate-limit"));
         assert_eq!(config.hold_ttl, Duration::from_secs(7 * 24 * 3600));
         assert_eq!(config.queue_tick, Duration::from_millis(10));
         assert_eq!(config.max_tickets_per_buyer, 1000);

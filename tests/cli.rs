@@ -226,6 +226,12 @@ fn demo_help_shows_the_temporary_database_as_the_default_of_db() {
 /// Runs `boxoffice demo --db db` until it has printed its walk-through, then stops it with
 /// SIGTERM as a process manager would; returns what it printed.
 fn demo_once(db: &Path) -> String {
+    demo_run(db, &[], |_| {}).0
+}
+
+/// [`demo_once`] with more flags, calling `meanwhile` with the walk-through while the demo
+/// still serves; returns what it printed on stdout and on stderr.
+fn demo_run(db: &Path, args: &[&str], meanwhile: impl FnOnce(&str)) -> (String, String) {
     use std::io::{BufRead, BufReader};
 
     let mut child = Command::new(BIN)
@@ -233,9 +239,10 @@ fn demo_once(db: &Path) -> String {
         .arg("--db")
         .arg(db)
         .args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("the binary runs");
     let mut printed = String::new();
@@ -248,18 +255,85 @@ fn demo_once(db: &Path) -> String {
             break;
         }
     }
+    meanwhile(&printed);
     let term = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(term.success());
-    let status = wait_briefly(child).status;
+    let out = wait_briefly(child);
     assert_eq!(
-        status.code(),
+        out.status.code(),
         Some(0),
         "the demo stops cleanly; it printed: {printed}"
     );
-    printed
+    (printed, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The `http://127.0.0.1:port` the demo's walk-through names.
+fn demo_base(printed: &str) -> String {
+    let at = printed
+        .find("http://127.0.0.1:")
+        .expect("the demo names its address");
+    printed[at..].split_whitespace().next().unwrap().to_owned()
+}
+
+#[test]
+fn the_demo_buyers_sign_in_with_the_password_the_walk_through_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let (printed, _) = demo_run(&dir.path().join("demo.db"), &[], |printed| {
+        assert!(printed.contains("password boxoffice-demo"), "{printed}");
+        assert!(printed.contains("/api/sessions"), "{printed}");
+        let base = demo_base(printed);
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let client = reqwest::Client::new();
+            let signed_in: serde_json::Value = client
+                .post(format!("{base}/api/sessions"))
+                .json(
+                    &serde_json::json!({"email": "ada@example.com", "password": "boxoffice-demo"}),
+                )
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let session = signed_in["sessionToken"].as_str().expect("signed in");
+            let joined = client
+                .post(format!("{base}/api/waiting-queues"))
+                .bearer_auth(session)
+                .json(&serde_json::json!({"concertId": 1, "concertScheduleId": 1}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(joined.status(), reqwest::StatusCode::CREATED);
+            // Naming the buyer alone, as the seed service took it, no longer works.
+            let anonymous = client
+                .post(format!("{base}/api/waiting-queues"))
+                .json(&serde_json::json!({"userId": 1, "concertId": 1, "concertScheduleId": 1}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(anonymous.status(), reqwest::StatusCode::UNAUTHORIZED);
+        });
+    });
+    assert!(!printed.contains("anyone may act"), "{printed}");
+}
+
+#[test]
+fn an_open_demo_warns_that_anyone_can_act_as_any_buyer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (printed, stderr) = demo_run(
+        &dir.path().join("demo.db"),
+        &["--buyer-auth", "open"],
+        |_| {},
+    );
+    assert!(stderr.contains("anyone can act as any buyer"), "{stderr}");
+    assert!(
+        printed.contains(r#"{"userId":1,"concertId":1"#),
+        "{printed}"
+    );
+    assert!(!printed.contains("/api/sessions"), "{printed}");
 }
 
 #[test]

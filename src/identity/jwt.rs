@@ -132,6 +132,13 @@ fn refused(why: &str) -> Error {
 
 /// An RSA key is for RS256; an EC key must be on P-256, for ES256.
 fn public_key(pem: &[u8]) -> anyhow::Result<(DecodingKey, Algorithm)> {
+    // The crate would take the public half of a private key; a server that only verifies has
+    // no business holding one.
+    if String::from_utf8_lossy(pem).contains("PRIVATE KEY") {
+        anyhow::bail!(
+            "--buyer-jwt-public-key holds a private key: give the public key only (openssl pkey -pubout)"
+        );
+    }
     if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
         return Ok((key, Algorithm::RS256));
     }

@@ -726,3 +726,68 @@ fn is_utc_with_milliseconds(s: &str) -> bool {
         && b[20..23].iter().all(u8::is_ascii_digit)
         && chrono::NaiveDateTime::parse_from_str(&s[..19], "%Y-%m-%dT%H:%M:%S").is_ok()
 }
+
+#[tokio::test]
+async fn the_spec_declares_each_credential_and_every_endpoint_its_schemes_and_refusals() {
+    let app = spawn_app().await;
+    let spec = spec(&app).await;
+    let schemes = &spec["components"]["securitySchemes"];
+    assert_eq!(schemes["BuyerBearer"]["scheme"], "bearer");
+    assert_eq!(schemes["AdminAuth"]["scheme"], "bearer");
+    assert_eq!(schemes["QueueSession"]["name"], "Queue-Token");
+    let mut secured = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = &op["responses"];
+            let security: Vec<String> = op["security"]
+                .as_array()
+                .map(|alternatives| {
+                    alternatives
+                        .iter()
+                        .flat_map(|a| a.as_object().unwrap().keys().cloned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let what = format!("{method} {path}");
+            if !security.is_empty() {
+                secured += 1;
+                assert!(
+                    responses["401"].is_object(),
+                    "{what} takes {security:?}: 401"
+                );
+            }
+            if path.starts_with("/api/admin") {
+                assert_eq!(security, ["AdminAuth"], "{what}");
+                assert!(responses["403"].is_object(), "{what}: 403 when disabled");
+            } else if path.starts_with("/api/") && path != "/api/concerts" {
+                assert!(
+                    !security.iter().any(|s| s == "AdminAuth"),
+                    "{what} is a buyer endpoint"
+                );
+            }
+            if responses["429"].is_object() {
+                assert!(
+                    responses["429"]["headers"]["RETRY-AFTER"].is_object(),
+                    "{what}: 429 says when to come back"
+                );
+            }
+        }
+    }
+    assert!(secured >= 15, "{secured}");
+    for (method, path) in [
+        ("post", "/api/waiting-queues"),
+        ("post", "/api/accounts"),
+        ("post", "/api/sessions"),
+    ] {
+        let op = &spec["paths"][path][method];
+        assert!(op["responses"]["429"].is_object(), "{method} {path}");
+    }
+    let issue = &spec["paths"]["/api/waiting-queues"]["post"];
+    assert_eq!(issue["security"], json!([{"BuyerBearer": []}, {}]));
+    assert!(issue["responses"]["403"].is_object());
+    let balance = &spec["paths"]["/api/users/{userId}/balance"]["get"];
+    assert_eq!(
+        balance["security"],
+        json!([{"BuyerBearer": []}, {"QueueIdentity": []}])
+    );
+}
