@@ -131,11 +131,14 @@ impl Identity {
                 if let Some(user) = self.subjects.get(&claims.sub) {
                     return Ok(user);
                 }
+                // A name pages can show: the claim's, else the sub's, else a plain word.
+                let shown = |text: &str| checked_text("name", text, MAX_NAME_LEN).ok();
                 let name = claims
                     .name
                     .as_deref()
-                    .and_then(|name| checked_text("name", name, MAX_NAME_LEN).ok())
-                    .unwrap_or_else(|| claims.sub.clone());
+                    .and_then(shown)
+                    .or_else(|| shown(&claims.sub))
+                    .unwrap_or_else(|| "buyer".to_owned());
                 let email = claims.email.as_deref().and_then(|e| Email::parse(e).ok());
                 let user = self
                     .store

@@ -120,14 +120,29 @@ async fn a_good_jwt_is_a_buyer_made_on_first_sight_and_the_same_sub_is_the_same_
         .await
         .unwrap();
     assert_eq!(body(resp).await["balance"], 0);
-    // Another sub's JWT reads nothing of this buyer.
+    // Another sub's JWT reads and changes nothing of this buyer, on any endpoint.
+    let mallory = hs256(&claims("idp|mallory"), SECRET);
+    let calls = [
+        app.request(Method::GET, &format!("/api/users/{user}/balance")),
+        app.request(Method::PATCH, &format!("/api/users/{user}/balance"))
+            .json(&json!({"amount": 5})),
+        app.request(Method::GET, &format!("/api/users/{user}/balance/history")),
+        app.request(Method::GET, &format!("/api/payments?userId={user}")),
+        app.request(Method::POST, "/api/waiting-queues").json(
+            &json!({"userId": user, "concertId": concert.id, "concertScheduleId": concert.schedules[0]}),
+        ),
+    ];
+    for call in calls {
+        let resp = call.bearer_auth(&mallory).send().await.unwrap();
+        assert_error(resp, 403, "FORBIDDEN").await;
+    }
     let resp = app
         .request(Method::GET, &format!("/api/users/{user}/balance"))
-        .bearer_auth(hs256(&claims("idp|mallory"), SECRET))
+        .bearer_auth(&jwt)
         .send()
         .await
         .unwrap();
-    assert_error(resp, 403, "FORBIDDEN").await;
+    assert_eq!(body(resp).await["balance"], 0, "nothing was charged");
 }
 
 #[tokio::test]
