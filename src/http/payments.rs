@@ -105,6 +105,21 @@ error_responses!(HistoryError {
     404 NotFound "Unknown user.",
 });
 
+/// Refuses (403) a reservation that is not `user`'s, naming nothing of it but its id.
+pub fn require_owner(
+    reservation: &crate::domain::reservation::Reservation,
+    user: UserId,
+) -> Result<(), crate::http::error::ApiError> {
+    if reservation.user_id == user {
+        Ok(())
+    } else {
+        Err(crate::http::error::ApiError::forbidden(format!(
+            "reservation {} is another buyer's",
+            reservation.id
+        )))
+    }
+}
+
 pub struct PaymentsApi;
 
 #[OpenApi(tag = "Tag::Payments")]
@@ -137,6 +152,10 @@ impl PaymentsApi {
             .store
             .reservation(ReservationId(body.reservation_id))
             .await?;
+        // Owner first, so a stranger learns nothing of another buyer's reservation (not even
+        // its show). Owner and show never change once a hold is made; its state is checked in
+        // the payment's own transaction.
+        require_owner(&reservation, user)?;
         verified.require_schedule(reservation.schedule_id)?;
         // Holds are only made during an active session; paying one may come after the session
         // ended (a first payment ends it, and a buyer may hold several seats, or retry).
@@ -163,7 +182,12 @@ impl PaymentsApi {
             }
         };
         state.metrics.payment("completed");
-        state.room.end_session(&verified.claims, now).await?;
+        // The payment is committed: its answer is a success whatever happens next. A session
+        // that could not be ended (the waiting room's store is away) runs out on its own.
+        if let Err(err) = state.room.end_session(&verified.claims, now).await {
+            tracing::warn!(error = %err, reservation = %payment.reservation_id,
+                "paid, but the queue session could not be ended; it will time out");
+        }
         Ok(PayResponse::Created(JsonReply(PaymentView {
             payment_id: payment.id.0,
             reservation_id: payment.reservation_id.0,

@@ -182,6 +182,8 @@ impl ReservationsApi {
             .store
             .reservation(ReservationId(reservation_id.0))
             .await?;
+        // Owner first, as with paying: a stranger learns nothing of the reservation.
+        super::payments::require_owner(&reservation, verified.claims.user_id)?;
         verified.require_schedule(reservation.schedule_id)?;
         // Holds are only made during an active session, as with paying.
         if let TokenState::Waiting { .. } = verified.state {

@@ -246,3 +246,25 @@ async fn without_a_credential_no_buyer_endpoint_answers() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_stranger_learns_nothing_of_another_buyers_reservation_not_even_its_show() {
+    let s = scene().await;
+    let (app, v) = (&s.app, &s.victim);
+    // The stranger is in the line of another show altogether.
+    let other = app.create_concert(1, 1, 100).await;
+    let stranger = app.create_user("Stranger").await;
+    let token = app.token(stranger, other.id, other.schedules[0]).await;
+    for resp in [
+        app.pay(&token, stranger, s.victim_hold, None).await,
+        app.cancel(&token, s.victim_hold).await,
+    ] {
+        let err = assert_error(resp, 403, "FORBIDDEN").await;
+        let message = err["message"].as_str().unwrap();
+        assert!(message.contains("another buyer's"), "{message}");
+        assert!(
+            !message.contains(&format!("schedule {}", v.schedule)),
+            "the victim's show leaks: {message}"
+        );
+    }
+}
