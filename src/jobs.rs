@@ -199,7 +199,12 @@ async fn tick(every: Duration, run: Run, mut stopped: watch::Receiver<bool>) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
-            _ = interval.tick() => run().await,
+            _ = interval.tick() => {
+                // On its own task, so a run that panics ends that run and not the ticker.
+                if let Err(err) = tokio::spawn(run()).await {
+                    tracing::error!(error = %err, "a job run failed; the next runs on time");
+                }
+            }
             _ = stopped.changed() => break,
         }
     }
@@ -339,6 +344,35 @@ pub async fn optimize(ctx: &JobContext) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_that_panics_on_the_sub_second_ticker_does_not_stop_it() {
+        let runs = Arc::new(Runs::default());
+        let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = calls.clone();
+        let run = run_once("t", Metrics::global(), runs, move || {
+            let calls = counted.clone();
+            Box::pin(async move {
+                if calls.fetch_add(1, Ordering::AcqRel) == 0 {
+                    panic!("first run fails");
+                }
+            })
+        });
+        let (stop, stopped) = watch::channel(false);
+        let ticker = tokio::spawn(tick(Duration::from_millis(100), run, stopped));
+        for _ in 0..50 {
+            if calls.load(Ordering::Acquire) >= 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            calls.load(Ordering::Acquire) >= 3,
+            "the ticker stopped after the panic"
+        );
+        stop.send(true).unwrap();
+        ticker.await.expect("the ticker itself never panics");
+    }
 
     #[tokio::test]
     async fn a_run_that_panics_does_not_stop_later_runs() {
