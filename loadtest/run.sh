@@ -15,6 +15,14 @@
 # loadtest/results/<scenario>-<time>.{md,json,png}. Exit status: non-zero when a check, a
 # threshold or the audit failed. Every run is bounded by DURATION; only 127.0.0.1 is used.
 #
+# Buyers: when the binary's `serve --help` lists --buyer-auth, the server runs with
+# --buyer-auth jwt and a random HS256 secret made for the run, which k6 gets in its
+# environment (BUYER_JWT_SECRET). Before the measured part, seed.js makes every buyer with
+# GET /api/accounts/current and its JWT (sub buyer-<n>); the scenarios then join the line with
+# that JWT as the bearer (signed by lib.js buyerJwt). A build without --buyer-auth is run as
+# it was: buyers made through the admin API, the body's userId believed; so is any build with
+# BUYER_AUTH=open.
+#
 # Environment knobs (defaults in brackets):
 #   WRITE_BATCH [64]  --write-batch of the server (1: one transaction per write)
 #   WRITE_BATCH_WAIT  --write-batch-wait of the server [the server's default; 0: no wait]
@@ -34,6 +42,8 @@
 #   BIN               run this server binary instead of building one (to compare builds
 #                     side by side, e.g. a copy of an earlier target/release/boxoffice)
 #   LABEL             the build's name in the summary [the checkout's commit]; set it with BIN
+#   BUYER_AUTH [jwt]  open: --buyer-auth open on a build that has the flag (the server believes
+#                     the body's userId), to measure what jwt costs against it
 #   RESULTS [loadtest/results]  where summaries go;  KEEP [0] 1: keep the scratch folder
 #   CLUSTER [0]       1 (flow only): two instances on one MySQL database and one Redis, built
 #                     with --features mysql,redis into target/cluster; k6 VUs alternate
@@ -145,7 +155,14 @@ optional_flags() {
   # Buyers prove who they are with a JWT signed by k6 (lib.js buyerJwt) with a secret made
   # for this run; it reaches k6 in its environment and is kept out of the summaries. A build
   # without --buyer-auth believes the body's userId, as before.
-  if grep -q -- '--buyer-auth' <<<"$help"; then
+  local wanted=${BUYER_AUTH:-jwt}
+  [[ $wanted == jwt || $wanted == open ]] || die "BUYER_AUTH is jwt or open, not '$wanted'"
+  if [[ $wanted == open ]] && grep -q -- '--buyer-auth' <<<"$help"; then
+    unset BUYER_JWT_SECRET
+    auth_flags=(--buyer-auth open)
+    auth_shown="--buyer-auth open"
+    buyer_auth=open
+  elif grep -q -- '--buyer-auth' <<<"$help"; then
     BUYER_JWT_SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
     export BUYER_JWT_SECRET
     auth_flags=(--buyer-auth jwt --buyer-jwt-secret "$BUYER_JWT_SECRET")
