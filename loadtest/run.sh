@@ -261,20 +261,20 @@ seed() { # CONCERTS SCHEDULES_PER_CONCERT SEATS USERS
   log "seeding: $1 concerts x $2 shows x $3 seats, $4 buyers (buyer auth: $buyer_auth)"
   local started=$SECONDS
   # With jwt a buyer's first request makes its user: seed.js makes them all before the
-  # measured part and records which buyer got which id (subjects.json, for buyerAuth). The
+  # measured part and records which buyer got which id (subjects.txt, for buyerAuth). The
   # JWTs are valid for an hour beyond the run.
   local jwt_ttl=$(( 3600 + $(seconds_of "${duration:-0}") ))
   "$k6" run --quiet --no-color \
     -e BASE_URL="http://127.0.0.1:$port" -e ADMIN_TOKEN="$admin_token" \
     -e CONCERTS="$1" -e SCHEDULES_PER_CONCERT="$2" -e SEATS="$3" -e USERS="$4" \
-    -e CATALOGUE="$scratch/catalogue.json" -e SUBJECTS_OUT="$scratch/subjects.json" \
+    -e CATALOGUE="$scratch/catalogue.json" -e SUBJECTS_OUT="$scratch/subjects.txt" \
     -e JWT_TTL="$jwt_ttl" \
     "$here/seed.js" >"$scratch/seed.out" 2>&1 \
     || { tail -20 "$scratch/seed.out" >&2; die "seeding failed"; }
   log "seeded in $((SECONDS - started)) s"
   catalogue_args=(-e CATALOGUE="$scratch/catalogue.json")
   if [[ $buyer_auth == jwt ]]; then
-    catalogue_args+=(-e SUBJECTS="$scratch/subjects.json" -e JWT_TTL="$jwt_ttl")
+    catalogue_args+=(-e SUBJECTS="$scratch/subjects.txt" -e JWT_TTL="$jwt_ttl")
   fi
 }
 

@@ -7,12 +7,13 @@
 // POST /api/admin/users. With BUYER_JWT_SECRET (--buyer-auth jwt) each buyer n signs in as
 // its JWT would in the measured part: GET /api/accounts/current with it makes the user. These
 // run 50 at a time, so buyer n gets some id of 1..USERS, not necessarily n; which one is
-// written to SUBJECTS_OUT (the n of id i at i - 1) for lib.js's buyerAuth(userId).
+// written to SUBJECTS_OUT (the n of id i in the i-th SUBJECT_WIDTH digits) for lib.js's buyerAuth(userId).
 import http from 'k6/http';
 import { check } from 'k6';
 import exec from 'k6/execution';
 import {
-  admin, BASE, body, BUYER_JWT_SECRET, buyerJwt, expectStatus, thresholds, TREND_STATS,
+  admin, BASE, body, BUYER_JWT_SECRET, buyerJwt, expectStatus, SUBJECT_WIDTH, thresholds,
+  TREND_STATS,
 } from './lib.js';
 
 const CONCERTS = parseInt(__ENV.CONCERTS || '1', 10);
@@ -118,7 +119,10 @@ export default function () {
 export function handleSummary(data) {
   const out = {};
   out[__ENV.CATALOGUE] = JSON.stringify(data.setup_data.catalogue);
-  if (JWT) out[__ENV.SUBJECTS_OUT] = JSON.stringify(data.setup_data.subjects);
+  if (JWT) {
+    out[__ENV.SUBJECTS_OUT] =
+      data.setup_data.subjects.map((n) => String(n).padStart(SUBJECT_WIDTH, '0')).join('');
+  }
   out.stdout = `seed: ${data.setup_data.catalogue.concerts.length} concerts, ` +
     `${USERS} users (${JWT ? 'by their JWTs' : 'by the admin API'}), ` +
     `checks ${JSON.stringify(data.metrics.checks.values)}\n`;
