@@ -1,6 +1,8 @@
 // flow: the full buyer flow, 100 VUs, no think time. Each iteration is a distinct buyer and a
 // distinct seat: join the line, read the status, read the concert, read the seat map, hold a
-// seat, top up the balance, pay. Every answer's status is checked.
+// seat, top up the balance, pay. Every answer's status is checked. The buyer joins with its
+// JWT as the bearer (signed in the iteration) when the server checks one (--buyer-auth jwt);
+// the seed made every buyer's user before the measured part.
 //
 // Iteration i (over the whole test) is buyer first+i and seat i % SEATS of show i / SEATS, so
 // no two iterations want the same seat and the catalogue never runs out: the run ends after
@@ -8,8 +10,8 @@
 import exec from 'k6/execution';
 import { check, sleep } from 'k6';
 import {
-  body, DURATION, expectStatus, get, idemKey, loadCatalogue, patch, post, thresholds,
-  TREND_STATS,
+  body, buyerAuth, DURATION, expectStatus, get, idemKey, loadCatalogue, patch, post,
+  thresholds, TREND_STATS,
 } from './lib.js';
 
 const catalogue = loadCatalogue();
@@ -64,9 +66,10 @@ export function buy(userId, show, seatIndex, price) {
 
 function tryBuy(userId, show, seatIndex, price) {
   const { concertId, scheduleId } = show;
+  // The buyer's credential (its JWT) joins the line; the queue token does the rest.
   let res = post('issueToken', '/api/waiting-queues', {
     userId, concertId, concertScheduleId: scheduleId,
-  });
+  }, null, buyerAuth(userId));
   if (!expectStatus(res, 'issueToken', 201)) return null;
   const token = body(res).token;
 

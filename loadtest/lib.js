@@ -4,6 +4,7 @@
 import http from 'k6/http';
 import { check } from 'k6';
 import { Counter } from 'k6/metrics';
+import crypto from 'k6/crypto';
 import encoding from 'k6/encoding';
 
 export const BASE = __ENV.BASE_URL || 'http://127.0.0.1:8080';
@@ -66,6 +67,47 @@ export function patch(name, path, payload, token, headers) {
 
 export function get(name, path, token) {
   return http.get(`${base()}${path}`, params(name, token));
+}
+
+/**
+ * The HS256 secret of the server's `--buyer-auth jwt` (run.sh makes one per run and hands it
+ * over in the environment), or '' for a build without buyer authentication, which believes
+ * the `userId` in the body.
+ */
+export const BUYER_JWT_SECRET = __ENV.BUYER_JWT_SECRET || '';
+const JWT_HEADER = encoding.b64encode('{"alg":"HS256","typ":"JWT"}', 'rawurl');
+/** Expiry of the JWTs this VU signs: JWT_TTL seconds (run.sh: an hour plus the run) on. */
+const JWT_EXP = Math.floor(Date.now() / 1000) + parseInt(__ENV.JWT_TTL || '3600', 10);
+
+/**
+ * The HS256 JWT of buyer n (an integer): sub `buyer-<n>`, its name and address, `exp`. The
+ * server makes the user on first sight and knows the same sub as the same user from then on.
+ * The claims are a template: JSON.stringify costs k6 several times more.
+ */
+export function buyerJwt(n) {
+  const claims = `{"sub":"buyer-${n}","name":"Buyer ${n}","email":"buyer${n}@load.test",` +
+    `"exp":${JWT_EXP}}`;
+  const data = `${JWT_HEADER}.${encoding.b64encode(claims, 'rawurl')}`;
+  return `${data}.${crypto.hmac('sha256', BUYER_JWT_SECRET, data, 'base64rawurl')}`;
+}
+
+/**
+ * Which buyer n each user id was made for, as seed.js recorded it (SUBJECTS, jwt only): the
+ * buyers are made concurrently, so buyer n is some id of 1..USERS, not necessarily n. The
+ * file holds SUBJECT_WIDTH digits per id, read in place: parsing 80,000 numbers into an
+ * array in each VU's init cost k6 17 CPU seconds for 100 VUs.
+ */
+export const SUBJECT_WIDTH = 8;
+const SUBJECTS = BUYER_JWT_SECRET && __ENV.SUBJECTS ? open(__ENV.SUBJECTS) : null;
+
+/**
+ * The headers that prove the caller is user `userId` of the seeded catalogue: its buyer's
+ * JWT as the bearer, signed on each call, or none for a build without buyer authentication.
+ */
+export function buyerAuth(userId) {
+  if (!SUBJECTS) return {};
+  const n = parseInt(SUBJECTS.substr((userId - 1) * SUBJECT_WIDTH, SUBJECT_WIDTH), 10);
+  return { Authorization: `Bearer ${buyerJwt(n)}` };
 }
 
 export function admin(name, path, payload) {

@@ -7,8 +7,8 @@ import { sleep } from 'k6';
 import { Counter } from 'k6/metrics';
 import http from 'k6/http';
 import {
-  body, DURATION, expectStatus, get, idemKey, loadCatalogue, patch, post, thresholds,
-  TREND_STATS,
+  body, buyerAuth, DURATION, expectStatus, get, idemKey, loadCatalogue, patch, post,
+  thresholds, TREND_STATS,
 } from './lib.js';
 
 const catalogue = loadCatalogue();
@@ -46,7 +46,7 @@ let won = false;
 function join(userId) {
   let res = post('issueToken', '/api/waiting-queues', {
     userId, concertId, concertScheduleId: scheduleId,
-  });
+  }, null, buyerAuth(userId));
   if (!expectStatus(res, 'issueToken', 201)) return false;
   token = body(res).token;
   res = get('getSeats', `/api/concerts/${concertId}/schedules/${scheduleId}/seats`, token);

@@ -15,6 +15,14 @@
 # loadtest/results/<scenario>-<time>.{md,json,png}. Exit status: non-zero when a check, a
 # threshold or the audit failed. Every run is bounded by DURATION; only 127.0.0.1 is used.
 #
+# Buyers: when the binary's `serve --help` lists --buyer-auth, the server runs with
+# --buyer-auth jwt and a random HS256 secret made for the run, which k6 gets in its
+# environment (BUYER_JWT_SECRET). Before the measured part, seed.js makes every buyer with
+# GET /api/accounts/current and its JWT (sub buyer-<n>); the scenarios then join the line with
+# that JWT as the bearer (signed by lib.js buyerJwt). A build without --buyer-auth is run as
+# it was: buyers made through the admin API, the body's userId believed; so is any build with
+# BUYER_AUTH=open.
+#
 # Environment knobs (defaults in brackets):
 #   WRITE_BATCH [64]  --write-batch of the server (1: one transaction per write)
 #   WRITE_BATCH_WAIT  --write-batch-wait of the server [the server's default; 0: no wait]
@@ -34,6 +42,8 @@
 #   BIN               run this server binary instead of building one (to compare builds
 #                     side by side, e.g. a copy of an earlier target/release/boxoffice)
 #   LABEL             the build's name in the summary [the checkout's commit]; set it with BIN
+#   BUYER_AUTH [jwt]  open: --buyer-auth open on a build that has the flag (the server believes
+#                     the body's userId), to measure what jwt costs against it
 #   RESULTS [loadtest/results]  where summaries go;  KEEP [0] 1: keep the scratch folder
 #   CLUSTER [0]       1 (flow only): two instances on one MySQL database and one Redis, built
 #                     with --features mysql,redis into target/cluster; k6 VUs alternate
@@ -125,6 +135,11 @@ server_pid=
 port=
 admin_token=
 extra_flags=()
+auth_flags=()
+auth_shown=
+buyer_auth=open
+# The k6 arguments naming the catalogue seed wrote (and with jwt, who each buyer is).
+catalogue_args=()
 
 free_port() {
   "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -136,6 +151,28 @@ optional_flags() {
   local help
   help=$("$bin" serve --help)
   optional=()
+  auth_flags=()
+  # Buyers prove who they are with a JWT signed by k6 (lib.js buyerJwt) with a secret made
+  # for this run; it reaches k6 in its environment and is kept out of the summaries. A build
+  # without --buyer-auth believes the body's userId, as before.
+  local wanted=${BUYER_AUTH:-jwt}
+  [[ $wanted == jwt || $wanted == open ]] || die "BUYER_AUTH is jwt or open, not '$wanted'"
+  if [[ $wanted == open ]] && grep -q -- '--buyer-auth' <<<"$help"; then
+    unset BUYER_JWT_SECRET
+    auth_flags=(--buyer-auth open)
+    auth_shown="--buyer-auth open"
+    buyer_auth=open
+  elif grep -q -- '--buyer-auth' <<<"$help"; then
+    BUYER_JWT_SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+    export BUYER_JWT_SECRET
+    auth_flags=(--buyer-auth jwt --buyer-jwt-secret "$BUYER_JWT_SECRET")
+    auth_shown="--buyer-auth jwt --buyer-jwt-secret <per run>"
+    buyer_auth=jwt
+  else
+    unset BUYER_JWT_SECRET
+    auth_shown=
+    buyer_auth=open
+  fi
   if grep -q -- '--queue-issue-rate-limit' <<<"$help"; then
     optional+=(--queue-issue-rate-limit 0)
   fi
@@ -153,8 +190,8 @@ optional_flags() {
 start_server() { # DB LOGFILE
   local db=$1 logfile=$2
   RUST_LOG=${RUST_LOG:-warn} "$bin" serve --listen "127.0.0.1:$port" --db "$db" \
-    --admin-token "$admin_token" --sync "$sync" "${optional[@]}" "${extra_flags[@]}" \
-    >>"$logfile" 2>&1 &
+    --admin-token "$admin_token" --sync "$sync" "${optional[@]}" "${auth_flags[@]}" \
+    "${extra_flags[@]}" >>"$logfile" 2>&1 &
   server_pid=$!
   local i
   for i in $(seq 1 200); do
@@ -221,15 +258,24 @@ run_k6() { # NAME SCRIPT [k6 args...]: runs k6, records its CPU time; returns k6
 }
 
 seed() { # CONCERTS SCHEDULES_PER_CONCERT SEATS USERS
-  log "seeding: $1 concerts x $2 shows x $3 seats, $4 buyers"
+  log "seeding: $1 concerts x $2 shows x $3 seats, $4 buyers (buyer auth: $buyer_auth)"
   local started=$SECONDS
+  # With jwt a buyer's first request makes its user: seed.js makes them all before the
+  # measured part and records which buyer got which id (subjects.txt, for buyerAuth). The
+  # JWTs are valid for an hour beyond the run.
+  local jwt_ttl=$(( 3600 + $(seconds_of "${duration:-0}") ))
   "$k6" run --quiet --no-color \
     -e BASE_URL="http://127.0.0.1:$port" -e ADMIN_TOKEN="$admin_token" \
     -e CONCERTS="$1" -e SCHEDULES_PER_CONCERT="$2" -e SEATS="$3" -e USERS="$4" \
-    -e CATALOGUE="$scratch/catalogue.json" \
+    -e CATALOGUE="$scratch/catalogue.json" -e SUBJECTS_OUT="$scratch/subjects.txt" \
+    -e JWT_TTL="$jwt_ttl" \
     "$here/seed.js" >"$scratch/seed.out" 2>&1 \
     || { tail -20 "$scratch/seed.out" >&2; die "seeding failed"; }
   log "seeded in $((SECONDS - started)) s"
+  catalogue_args=(-e CATALOGUE="$scratch/catalogue.json")
+  if [[ $buyer_auth == jwt ]]; then
+    catalogue_args+=(-e SUBJECTS="$scratch/subjects.txt" -e JWT_TTL="$jwt_ttl")
+  fi
 }
 
 # Runs SCENARIO's k6 script against a fresh server; writes $scratch/<name>.meta.json.
@@ -241,6 +287,7 @@ scenario_run() { # NAME SCRIPT SEED_ARGS(4, or "-") [k6 -e args...]
   local db="$scratch/$name.db"
   log "$name: server on 127.0.0.1:$port (sync=$sync, write batch=$write_batch ${extra_flags[*]})"
   start_server "$db" "$scratch/$name.server.log"
+  catalogue_args=(-e CATALOGUE="$scratch/catalogue.json")
   if [[ $seed_args != - ]]; then
     # shellcheck disable=SC2086
     seed $seed_args
@@ -258,7 +305,7 @@ scenario_run() { # NAME SCRIPT SEED_ARGS(4, or "-") [k6 -e args...]
   fi
   log "$name: k6 for $duration"
   run_k6 "$name" "$script" -e BASE_URL="http://127.0.0.1:$port" \
-    -e CATALOGUE="$scratch/catalogue.json" -e DURATION="$duration" -e RUN_ID="$stamp" \
+    "${catalogue_args[@]}" -e DURATION="$duration" -e RUN_ID="$stamp" \
     -e ADMIN_TOKEN="$admin_token" "$@" || status=$?
   if [[ -n $perf_pid ]]; then
     wait "$perf_pid" || true
@@ -290,7 +337,8 @@ json.dump({
   "scenario": "$name", "k6_status": $status, "audit_status": $audit_status,
   "server_cpu_seconds": round($cpu1 - $cpu0, 2), "server_peak_rss_kib": int("$hwm" or 0),
   "load_before": "$load0", "load_after": "$load1", "duration": "$duration",
-  "write_batch": $write_batch, "sync": "$sync", "flags": "${extra_flags[*]} ${optional[*]}",
+  "write_batch": $write_batch, "sync": "$sync",
+  "flags": "${extra_flags[*]} ${optional[*]} $auth_shown", "buyer_auth": "$buyer_auth",
   "build": "$build",
 }, open(sys.argv[1], "w"))
 EOF
@@ -349,7 +397,7 @@ run_crash() {
   load0=$(loadavg)
   log "crash: flow for $duration, $kills SIGKILLs at random moments"
   run_k6 crash flow.js -e BASE_URL="http://127.0.0.1:$port" -e CRASH=1 \
-    -e CATALOGUE="$scratch/catalogue.json" -e DURATION="$duration" -e RUN_ID="$stamp" &
+    "${catalogue_args[@]}" -e DURATION="$duration" -e RUN_ID="$stamp" &
   local k6_pid=$! k
   # The kills fall in the middle of the run, each at a random moment of its own slot.
   local slot_ms=$(( (secs - 4) * 1000 / kills ))
@@ -378,7 +426,8 @@ run_crash() {
 import json, sys
 json.dump({"scenario": "crash", "k6_status": 0, "audit_status": $status,
   "kills": $(wc -l <"$scratch/crash.kills"), "duration": "$duration",
-  "write_batch": $write_batch, "sync": "$sync", "flags": "${extra_flags[*]} ${optional[*]}",
+  "write_batch": $write_batch, "sync": "$sync",
+  "flags": "${extra_flags[*]} ${optional[*]} $auth_shown", "buyer_auth": "$buyer_auth",
   "build": "$build",
   "server_cpu_seconds": None, "server_peak_rss_kib": None,
   "load_before": "$load0", "load_after": "$(loadavg)"}, open(sys.argv[1], "w"))
@@ -468,7 +517,7 @@ run_cluster_flow() {
   load0=$(loadavg)
   log "$name: k6 for $duration over ${#bases[@]} instances"
   run_k6 "$name" flow.js -e BASE_URL="${bases[0]}" -e BASE_URLS="$(IFS=,; echo "${bases[*]}")" \
-    -e CATALOGUE="$scratch/catalogue.json" -e DURATION="$duration" -e RUN_ID="$stamp" \
+    "${catalogue_args[@]}" -e DURATION="$duration" -e RUN_ID="$stamp" \
     -e ADMIN_TOKEN="$admin_token" -e VUS="${VUS:-100}" || status=$?
   local cpu=0 hwm=0 per=() c h
   for i in "${!cluster_pids[@]}"; do
@@ -490,7 +539,8 @@ json.dump({
   "scenario": "$name", "k6_status": $status, "audit_status": $audit_status,
   "server_cpu_seconds": $cpu, "server_peak_rss_kib": $hwm,
   "load_before": "$load0", "load_after": "$load1", "duration": "$duration",
-  "write_batch": $write_batch, "sync": "$sync", "flags": "${extra_flags[*]} ${optional[*]}",
+  "write_batch": $write_batch, "sync": "$sync",
+  "flags": "${extra_flags[*]} ${optional[*]} $auth_shown", "buyer_auth": "$buyer_auth",
   "build": "$build",
   "cluster": {"instances": ${#bases[@]}, "db": "MySQL protocol, server $version",
               "queue": "Redis db $redis_db", "per_instance": "$(IFS=';'; echo "${per[*]}")",

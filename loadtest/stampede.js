@@ -14,7 +14,8 @@ import http from 'k6/http';
 import { check } from 'k6';
 import { setTimeout } from 'k6/timers';
 import {
-  BASE, DURATION, expectStatus, idemKey, loadCatalogue, thresholds, tokenSeq, TREND_STATS,
+  BASE, buyerAuth, DURATION, expectStatus, idemKey, loadCatalogue, thresholds, tokenSeq,
+  TREND_STATS,
 } from './lib.js';
 
 const catalogue = loadCatalogue();
@@ -57,7 +58,7 @@ const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The seat ids of the show: the seat map read once, by a buyer who is not in the crowd. */
 export function setup() {
   const userId = catalogue.users.first + BUYERS;
-  const headers = JSON_HEADERS;
+  const headers = Object.assign({}, JSON_HEADERS, buyerAuth(userId));
   let res = http.post(`${BASE}/api/waiting-queues`,
     JSON.stringify({ userId, concertId, concertScheduleId: scheduleId }), { headers });
   if (res.status !== 201) throw new Error(`setup token: ${res.status} ${res.body}`);
@@ -74,7 +75,7 @@ async function buyer(n, seatId, deadline) {
   const userId = catalogue.users.first + n;
   await pause(Math.random() * JOIN_WINDOW_MS);
   let res = await request('issueToken', 'POST', '/api/waiting-queues',
-    { userId, concertId, concertScheduleId: scheduleId });
+    { userId, concertId, concertScheduleId: scheduleId }, null, buyerAuth(userId));
   if (!expectStatus(res, 'issueToken', 201)) return;
   const token = res.json('token');
   const seq = tokenSeq(token);
