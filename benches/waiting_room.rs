@@ -2,16 +2,16 @@
 //! how fast and how evenly status lookups answer, how long an admission tick takes, and how
 //! much memory the process holds. A plain binary (`harness = false`), run with
 //! `cargo bench --bench waiting_room`; it prints a Markdown table. Results and the machine
-//! they were measured on are in `benchmarks/waiting_room.md`.
+//! they were measured on are in `benches/waiting_room.md`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use boxoffice::domain::queue::{TokenClaims, TokenState};
+use boxoffice::domain::waiting_room::{TokenClaims, TokenState};
 use boxoffice::domain::{ScheduleId, Timestamp, UserId, from_millis};
-use boxoffice::queue::memory::MemoryWaitingRoom;
-use boxoffice::queue::token::TokenSigner;
-use boxoffice::queue::{QueuePolicy, WaitingRoom};
+use boxoffice::waiting_room::memory::MemoryWaitingRoom;
+use boxoffice::waiting_room::token::TokenSigner;
+use boxoffice::waiting_room::{QueuePolicy, WaitingRoom};
 
 const BUYERS: u64 = 1_000_000;
 const LOOKUPS: usize = 200_000;

@@ -20,17 +20,17 @@ use crate::events::log::LogSink;
 use crate::events::relay::{Relay, RelaySettings};
 use crate::events::webhook::WebhookSink;
 use crate::http::accounts::SignInLimits;
-use crate::http::queue::IssueLimiter;
+use crate::http::waiting_room::IssueLimiter;
 use crate::http::{self, ApiSettings, ApiState};
 use crate::identity::{BuyerAuthMode, Identity};
 use crate::jobs::{JobContext, Jobs};
 use crate::metrics::Metrics;
-use crate::queue::journal::QueueJournal;
-use crate::queue::memory::MemoryWaitingRoom;
-use crate::queue::token::TokenSigner;
-use crate::queue::{QueuePolicy, WaitingRoom};
 use crate::store::Store;
 use crate::store::sqlite::{SqliteOptions, SqliteStore};
+use crate::waiting_room::journal::QueueJournal;
+use crate::waiting_room::memory::MemoryWaitingRoom;
+use crate::waiting_room::token::TokenSigner;
+use crate::waiting_room::{QueuePolicy, WaitingRoom};
 
 /// How long requests in flight get to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -225,7 +225,7 @@ async fn waiting_room(
         )),
         #[cfg(feature = "redis")]
         QueueBackend::Redis(url) => {
-            use crate::queue::redis::{DEFAULT_PREFIX, RedisWaitingRoom};
+            use crate::waiting_room::redis::{DEFAULT_PREFIX, RedisWaitingRoom};
             let room = RedisWaitingRoom::connect(url, DEFAULT_PREFIX, signer, policy)
                 .await
                 .map_err(|err| anyhow::anyhow!("--queue {}: {err}", redacted(url)))?;

@@ -24,8 +24,8 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::events::relay::Relay;
 use crate::metrics::Metrics;
-use crate::queue::WaitingRoom;
 use crate::store::Store;
+use crate::waiting_room::WaitingRoom;
 
 /// Most holds released by one sweep run; the rest wait for the next run.
 const SWEEP_BATCH: u32 = 1_000;

@@ -13,8 +13,8 @@ pub mod http;
 pub mod identity;
 pub mod jobs;
 pub mod metrics;
-pub mod queue;
 pub mod store;
+pub mod waiting_room;
 
 /// The OpenAPI spec of the whole API, as served at `/openapi.json`.
 pub fn openapi_spec() -> String {

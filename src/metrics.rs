@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use crate::domain::ScheduleId;
-use crate::queue::{LineStats, Tick};
+use crate::waiting_room::{LineStats, Tick};
 
 /// Request and job durations, from 100 µs (a status poll takes about that) to 5 s.
 const LATENCY_BUCKETS: &[f64] = &[

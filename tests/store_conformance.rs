@@ -15,14 +15,16 @@ use boxoffice::domain::balance::{ChargeAmount, EntryKind};
 use boxoffice::domain::catalog::{Concert, NewConcert, SeatStatus, TicketLimit};
 use boxoffice::domain::error::Error;
 use boxoffice::domain::idempotency::{IdempotencyKey, IdempotentRequest};
-use boxoffice::domain::queue::TokenClaims;
 use boxoffice::domain::reservation::{Cancellation, ReservationStatus};
 use boxoffice::domain::text::Email;
+use boxoffice::domain::waiting_room::TokenClaims;
 use boxoffice::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
-use boxoffice::queue::journal::{LineRecord, QueueBatch, QueueChange, QueueJournal, SavedSession};
 use boxoffice::store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use boxoffice::store::{
     Credentials, DeliveryReport, FailedDelivery, HoldRequest, NewSession, Store, User,
+};
+use boxoffice::waiting_room::journal::{
+    LineRecord, QueueBatch, QueueChange, QueueJournal, SavedSession,
 };
 use chrono::Duration;
 use tempfile::TempDir;
@@ -1573,7 +1575,7 @@ async fn the_waiting_room_journal_reads_back_what_it_saved(backend: &Backend) {
     };
     journal.save_queue_changes(second).await.unwrap();
 
-    let saved = journal.load_queue_state().await.unwrap();
+    let saved = journal.load_waiting_room_state().await.unwrap();
     assert_eq!(
         saved.lines,
         [LineRecord {
@@ -1604,7 +1606,7 @@ async fn the_waiting_room_journal_reads_back_what_it_saved(backend: &Backend) {
         ..QueueBatch::default()
     };
     journal.save_queue_changes(forget).await.unwrap();
-    let saved = journal.load_queue_state().await.unwrap();
+    let saved = journal.load_waiting_room_state().await.unwrap();
     assert_eq!(saved.sessions.len(), 1);
     assert_eq!(saved.sessions[0].claims, claims(3, 3));
 }

@@ -15,11 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use boxoffice::domain::error::Error;
-use boxoffice::domain::queue::{IssueOutcome, TokenClaims, TokenState};
+use boxoffice::domain::waiting_room::{IssueOutcome, TokenClaims, TokenState};
 use boxoffice::domain::{ScheduleId, Timestamp, UserId, from_millis};
-use boxoffice::queue::memory::MemoryWaitingRoom;
-use boxoffice::queue::token::TokenSigner;
-use boxoffice::queue::{Issued, LineSettings, LineStats, QueuePolicy, WaitingRoom};
+use boxoffice::waiting_room::memory::MemoryWaitingRoom;
+use boxoffice::waiting_room::token::TokenSigner;
+use boxoffice::waiting_room::{Issued, LineSettings, LineStats, QueuePolicy, WaitingRoom};
 
 type Room = Arc<dyn WaitingRoom>;
 
@@ -61,8 +61,8 @@ impl Backend {
 #[cfg(feature = "redis")]
 mod redis_backend {
 
-    use boxoffice::queue::QueuePolicy;
-    use boxoffice::queue::redis::RedisWaitingRoom;
+    use boxoffice::waiting_room::QueuePolicy;
+    use boxoffice::waiting_room::redis::RedisWaitingRoom;
 
     pub const URL_VAR: &str = "BOXOFFICE_TEST_REDIS_URL";
 
@@ -942,8 +942,8 @@ async fn two_instances_share_one_line_in_one_order_and_never_exceed_max_active(b
 /// sees the same lines (the `two_instances_*` test above).
 mod memory_only {
     use super::*;
-    use boxoffice::queue::journal::QueueJournal;
     use boxoffice::store::sqlite::{SqliteStore, Synchronous};
+    use boxoffice::waiting_room::journal::QueueJournal;
 
     fn store(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
         Arc::new(SqliteStore::open(&dir.path().join("q.db"), Synchronous::Normal).unwrap())
@@ -1086,7 +1086,7 @@ mod memory_only {
 
         let (room, logged) = logs_of(restored(store(&dir), at(12))).await;
         assert!(!logged.contains("not clean"), "{logged}");
-        let saved = store(&dir).load_queue_state().await.unwrap();
+        let saved = store(&dir).load_waiting_room_state().await.unwrap();
         assert_eq!(saved.lines[0].journaled_seq, saved.lines[0].next_seq);
         // The buyer let in before the crash is still in.
         assert!(is_active(&room, &first, at(12)).await);

@@ -11,9 +11,9 @@ pub mod idempotency;
 pub mod ids;
 pub mod money;
 pub mod payment;
-pub mod queue;
 pub mod reservation;
 pub mod text;
+pub mod waiting_room;
 
 pub use error::Error;
 pub use ids::{ConcertId, PaymentId, ReservationId, ScheduleId, SeatId, UserId};

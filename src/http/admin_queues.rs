@@ -11,7 +11,7 @@ use super::auth::AdminAuth;
 use super::error::error_responses;
 use super::{ApiState, now};
 use crate::domain::ScheduleId;
-use crate::queue::{LineInfo, LineSettings};
+use crate::waiting_room::{LineInfo, LineSettings};
 
 #[derive(Tags)]
 enum Tag {

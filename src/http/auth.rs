@@ -21,7 +21,7 @@ use subtle::ConstantTimeEq;
 
 use super::ApiState;
 use super::error::ApiError;
-use crate::domain::queue::{TokenClaims, TokenState};
+use crate::domain::waiting_room::{TokenClaims, TokenState};
 use crate::domain::{self, ScheduleId, UserId};
 
 /// A token that verified, with where it stood when the request came in.

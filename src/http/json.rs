@@ -113,8 +113,8 @@ pub(crate) mod tests {
     use crate::domain::Timestamp;
     use crate::http::balance::{BalanceView, ChargeView, EntryView, HistoryView};
     use crate::http::payments::{PaymentHistory, PaymentRecordView, PaymentView};
-    use crate::http::queue::{IssuedToken, QueueStatus};
     use crate::http::reservations::ReservationView;
+    use crate::http::waiting_room::{IssuedToken, QueueStatus};
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()

@@ -15,9 +15,9 @@ use poem_openapi::OpenApiService;
 
 use crate::domain::catalog::TicketLimit;
 use crate::domain::{Money, Timestamp};
-use crate::queue::WaitingRoom;
-use crate::queue::token::TokenSigner;
 use crate::store::Store;
+use crate::waiting_room::WaitingRoom;
+use crate::waiting_room::token::TokenSigner;
 
 pub mod accounts;
 pub mod admin;
@@ -34,11 +34,11 @@ pub mod json;
 pub mod json_keys;
 pub mod ops;
 pub mod payments;
-pub mod queue;
 pub mod rate_limit;
 pub mod request_id;
 pub mod reservations;
 pub mod seat_map;
+pub mod waiting_room;
 
 use error::ApiError;
 
@@ -72,7 +72,7 @@ pub struct ApiState {
     /// Limits sign-ups and sign-ins.
     pub sign_in_limits: Arc<accounts::SignInLimits>,
     /// Limits `POST /api/waiting-queues` per client address; `None` when off.
-    pub issue_limit: Option<Arc<queue::IssueLimiter>>,
+    pub issue_limit: Option<Arc<waiting_room::IssueLimiter>>,
     /// Rendered seat layouts, kept per show.
     pub seat_maps: Arc<seat_map::SeatMaps>,
 }
@@ -89,7 +89,7 @@ pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
     OpenApiService::new(
         (
             accounts::AccountsApi,
-            queue::WaitingQueueApi,
+            waiting_room::WaitingQueueApi,
             concerts::ConcertsApi,
             reservations::ReservationsApi,
             balance::BalanceApi,

@@ -13,7 +13,7 @@ use super::json::JsonReply;
 use super::{ApiState, now};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::PAYMENT_COMPLETED;
-use crate::domain::queue::TokenState;
+use crate::domain::waiting_room::TokenState;
 use crate::domain::{self, ReservationId, Timestamp, UserId};
 
 #[derive(Tags)]

@@ -10,8 +10,8 @@ use super::auth::{QueueIdentity, QueueSession};
 use super::error::error_responses;
 use super::json::JsonReply;
 use super::{ApiState, now};
-use crate::domain::queue::TokenState;
 use crate::domain::reservation::{Cancellation, Reservation};
+use crate::domain::waiting_room::TokenState;
 use crate::domain::{self, ConcertId, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 use crate::store::HoldRequest;
 

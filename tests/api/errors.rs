@@ -1,9 +1,9 @@
 //! Every error answer: the right status and the JSON error body, never a 500.
 
-use boxoffice::domain::queue::TokenClaims;
+use boxoffice::domain::waiting_room::TokenClaims;
 use boxoffice::domain::{ScheduleId, UserId};
 use boxoffice::identity::BuyerAuthMode;
-use boxoffice::queue::token::TokenSigner;
+use boxoffice::waiting_room::token::TokenSigner;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -25,8 +25,8 @@ mod identity;
 mod migrate;
 mod outbox;
 mod payments;
-mod queue_state;
 mod settings;
+mod waiting_room_state;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -12,21 +12,30 @@ use crate::domain::error::{Error, Result};
 /// `(version, sql)`: running `sql` on a database at the previous version brings it to `version`.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../schema.sql")),
-    (2, include_str!("../../../migrations/002_waiting_room.sql")),
+    (
+        2,
+        include_str!("../../../migrations/sqlite/002_waiting_room.sql"),
+    ),
     (
         3,
-        include_str!("../../../migrations/003_outbox_pending_by_key.sql"),
+        include_str!("../../../migrations/sqlite/003_outbox_pending_by_key.sql"),
     ),
     (
         4,
-        include_str!("../../../migrations/004_schedule_sold_seats.sql"),
+        include_str!("../../../migrations/sqlite/004_schedule_sold_seats.sql"),
     ),
-    (5, include_str!("../../../migrations/005_user_emails.sql")),
+    (
+        5,
+        include_str!("../../../migrations/sqlite/005_user_emails.sql"),
+    ),
     (
         6,
-        include_str!("../../../migrations/006_purchase_limits.sql"),
+        include_str!("../../../migrations/sqlite/006_purchase_limits.sql"),
     ),
-    (7, include_str!("../../../migrations/007_buyer_sign_in.sql")),
+    (
+        7,
+        include_str!("../../../migrations/sqlite/007_buyer_sign_in.sql"),
+    ),
 ];
 
 /// Prepared statements kept per connection: more than the store has.

@@ -17,8 +17,8 @@ mod identity;
 mod migrate;
 mod outbox;
 mod payments;
-mod queue_state;
 mod settings;
+mod waiting_room_state;
 mod writer;
 
 use std::path::Path;

@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 
 use crate::domain::error::Result;
-use crate::domain::queue::TokenClaims;
+use crate::domain::waiting_room::TokenClaims;
 use crate::domain::{ScheduleId, Timestamp};
 
 /// One change to a line, in the order it happened.
@@ -84,5 +84,5 @@ pub trait QueueJournal: Send + Sync + 'static {
     async fn save_queue_changes(&self, batch: QueueBatch) -> Result<()>;
 
     /// Everything saved so far.
-    async fn load_queue_state(&self) -> Result<SavedQueues>;
+    async fn load_waiting_room_state(&self) -> Result<SavedQueues>;
 }

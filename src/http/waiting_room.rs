@@ -13,7 +13,7 @@ use super::error::{ApiError, error_responses, rate_limited_error_responses};
 use super::json::JsonReply;
 use super::rate_limit::{KeyedLimiter, client_ip};
 use super::{ApiState, now};
-use crate::domain::queue::TokenState;
+use crate::domain::waiting_room::TokenState;
 use crate::domain::{self, ConcertId, ScheduleId, Timestamp, UserId};
 use crate::identity::BuyerAuthMode;
 

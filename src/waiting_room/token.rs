@@ -21,7 +21,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::domain::error::{Error, Result};
-use crate::domain::queue::TokenClaims;
+use crate::domain::waiting_room::TokenClaims;
 use crate::domain::{ScheduleId, UserId};
 
 /// Longest input `verify` looks at; a real token is about 101 characters.

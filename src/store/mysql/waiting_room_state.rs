@@ -8,9 +8,9 @@ use mysql_async::prelude::Queryable;
 
 use super::{MysqlStore, Step, Tx};
 use crate::domain::error::Result;
-use crate::domain::queue::TokenClaims;
+use crate::domain::waiting_room::TokenClaims;
 use crate::domain::{ScheduleId, UserId, from_millis, to_millis};
-use crate::queue::journal::{
+use crate::waiting_room::journal::{
     LineRecord, QueueBatch, QueueChange, QueueJournal, SavedQueues, SavedSession,
 };
 
@@ -24,8 +24,9 @@ impl QueueJournal for MysqlStore {
         .await
     }
 
-    async fn load_queue_state(&self) -> Result<SavedQueues> {
-        self.read("load_queue_state", |tx| Box::pin(load(tx))).await
+    async fn load_waiting_room_state(&self) -> Result<SavedQueues> {
+        self.read("load_waiting_room_state", |tx| Box::pin(load(tx)))
+            .await
     }
 }
 

@@ -69,7 +69,7 @@ use super::journal::{LineRecord, QueueBatch, QueueChange, QueueJournal};
 use super::token::TokenSigner;
 use super::{Issued, LineInfo, LineSettings, LineStats, LineTick, QueuePolicy, Tick, WaitingRoom};
 use crate::domain::error::{Error, Result};
-use crate::domain::queue::{
+use crate::domain::waiting_room::{
     IssueOutcome, TokenClaims, TokenState, admissions_due, estimate_wait_seconds,
 };
 use crate::domain::{ScheduleId, Timestamp, UserId, from_millis, to_millis};
@@ -127,7 +127,7 @@ impl MemoryWaitingRoom {
         journal: Arc<dyn QueueJournal>,
         now: Timestamp,
     ) -> Result<Self> {
-        let saved = journal.load_queue_state().await?;
+        let saved = journal.load_waiting_room_state().await?;
         let room = Self::with_journal(signer, policy, Some(journal));
         let mut lines: HashMap<ScheduleId, Line> = HashMap::new();
         for record in &saved.lines {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::domain::error::Result;
-use crate::domain::queue::{IssueOutcome, TokenClaims, TokenState};
+use crate::domain::waiting_room::{IssueOutcome, TokenClaims, TokenState};
 use crate::domain::{ScheduleId, Timestamp, UserId};
 
 pub mod journal;

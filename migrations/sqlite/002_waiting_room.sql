@@ -3,7 +3,7 @@
 --
 -- Applied by src/store/sqlite/migrate.rs as migration step 2, after schema.sql (step 1). The
 -- waiting room writes these tables behind the request path, one transaction per admission
--- tick (src/store/sqlite/queue_state.rs). Times are INTEGER milliseconds since the Unix epoch;
+-- tick (src/store/sqlite/waiting_room_state.rs). Times are INTEGER milliseconds since the Unix epoch;
 -- token ids are the token's unsigned 64-bit id stored as its two's-complement INTEGER.
 
 -- One waiting line per show: its counters, and the knobs tuned through the admin API (NULL:

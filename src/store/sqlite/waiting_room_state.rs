@@ -1,5 +1,5 @@
 //! The waiting room's journal in SQLite ([`QueueJournal`]): the tables of
-//! `migrations/002_waiting_room.sql`. A batch is one write job, so it commits in the writer's
+//! `migrations/sqlite/002_waiting_room.sql`. A batch is one write job, so it commits in the writer's
 //! transaction with whatever else is queued, and the room's changes land in order.
 
 use async_trait::async_trait;
@@ -7,9 +7,9 @@ use rusqlite::{Connection, params};
 
 use super::{SqliteStore, db};
 use crate::domain::error::Result;
-use crate::domain::queue::TokenClaims;
+use crate::domain::waiting_room::TokenClaims;
 use crate::domain::{ScheduleId, UserId, from_millis, to_millis};
-use crate::queue::journal::{
+use crate::waiting_room::journal::{
     LineRecord, QueueBatch, QueueChange, QueueJournal, SavedQueues, SavedSession,
 };
 
@@ -19,7 +19,7 @@ impl QueueJournal for SqliteStore {
         self.writer.write(move |conn| save(conn, &batch)).await
     }
 
-    async fn load_queue_state(&self) -> Result<SavedQueues> {
+    async fn load_waiting_room_state(&self) -> Result<SavedQueues> {
         self.scan(load).await
     }
 }

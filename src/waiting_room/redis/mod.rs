@@ -40,7 +40,7 @@ use async_trait::async_trait;
 use super::token::TokenSigner;
 use super::{Issued, LineInfo, LineSettings, LineStats, LineTick, QueuePolicy, Tick, WaitingRoom};
 use crate::domain::error::{Error, Result};
-use crate::domain::queue::{IssueOutcome, TokenClaims, TokenState, estimate_wait_seconds};
+use crate::domain::waiting_room::{IssueOutcome, TokenClaims, TokenState, estimate_wait_seconds};
 use crate::domain::{ScheduleId, Timestamp, UserId, from_millis, to_millis};
 
 /// The key prefix `--queue redis://...` uses.
