@@ -233,7 +233,7 @@ impl AccountsApi {
         state: Data<&ApiState>,
         caller: Buyer,
     ) -> Result<CurrentResponse, CurrentError> {
-        let user = state.store.user(caller.0).await?;
+        let user = state.store.user(caller.0.user).await?;
         Ok(CurrentResponse::Ok(JsonReply(AccountView {
             user_id: user.id.0,
             name: user.name,
@@ -252,17 +252,9 @@ impl AccountsApi {
     async fn sign_out(
         &self,
         state: Data<&ApiState>,
-        req: &poem::Request,
-        _caller: Buyer,
+        caller: Buyer,
     ) -> Result<SignOutResponse, SignOutError> {
-        // `Buyer` has checked the header holds a live session.
-        let bearer = req
-            .headers()
-            .get(poem::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().strip_prefix("Bearer "))
-            .unwrap_or_default();
-        state.identity.sign_out(bearer.trim()).await?;
+        state.identity.sign_out(&caller.0.credential).await?;
         Ok(SignOutResponse::SignedOut)
     }
 }

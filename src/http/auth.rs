@@ -126,16 +126,24 @@ async fn check_identity(req: &Request, key: ApiKey) -> poem::Result<Verified> {
 /// `Authorization: Bearer`.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", checker = "check_buyer")]
-pub struct BuyerBearer(pub UserId);
+pub struct BuyerBearer(pub SignedIn);
 
-async fn check_buyer(req: &Request, bearer: Bearer) -> poem::Result<UserId> {
+/// A buyer credential that was checked: whose it is, and the credential itself (sign-out
+/// ends that very session).
+pub struct SignedIn {
+    pub user: UserId,
+    pub credential: String,
+}
+
+async fn check_buyer(req: &Request, bearer: Bearer) -> poem::Result<SignedIn> {
     let state = state_of(req)?;
+    let credential = bearer.token.trim().to_owned();
     let user = state
         .identity
-        .buyer(bearer.token.trim(), super::now())
+        .buyer(&credential, super::now())
         .await
         .map_err(ApiError::from)?;
-    Ok(user)
+    Ok(SignedIn { user, credential })
 }
 
 fn has_header(req: &Request, name: &str) -> bool {
@@ -151,7 +159,7 @@ const BEARER_HINT: &str = "Authorization: Bearer <session token or JWT>";
 
 /// The buyer's credential when one is sent; `None` without an `Authorization` header (which
 /// `--buyer-auth open` allows). A credential that is sent must be good.
-pub struct MaybeBuyer(pub Option<UserId>);
+pub struct MaybeBuyer(pub Option<SignedIn>);
 
 impl<'a> ApiExtractor<'a> for MaybeBuyer {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
@@ -225,7 +233,7 @@ impl<'a> ApiExtractor<'a> for BuyerOrQueue {
     ) -> poem::Result<Self> {
         if has_header(req, "authorization") {
             let buyer = BuyerBearer::from_request(req, body, opts).await?;
-            return Ok(BuyerOrQueue::Buyer(buyer.0));
+            return Ok(BuyerOrQueue::Buyer(buyer.0.user));
         }
         if has_header(req, "queue-token") {
             let queue = QueueIdentity::from_request(req, body, opts).await?;
@@ -235,8 +243,8 @@ impl<'a> ApiExtractor<'a> for BuyerOrQueue {
     }
 }
 
-/// The buyer's credential, required.
-pub struct Buyer(pub UserId);
+/// The buyer's credential, required: [`MaybeBuyer`] that refuses a request without one.
+pub struct Buyer(pub SignedIn);
 
 impl<'a> ApiExtractor<'a> for Buyer {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
@@ -244,11 +252,11 @@ impl<'a> ApiExtractor<'a> for Buyer {
     type ParamRawType = ();
 
     fn register(registry: &mut Registry) {
-        BuyerBearer::register(registry);
+        MaybeBuyer::register(registry);
     }
 
     fn security_schemes() -> Vec<&'static str> {
-        BuyerBearer::security_schemes()
+        MaybeBuyer::security_schemes()
     }
 
     async fn from_request(
@@ -256,11 +264,10 @@ impl<'a> ApiExtractor<'a> for Buyer {
         body: &mut RequestBody,
         opts: ExtractParamOptions<()>,
     ) -> poem::Result<Self> {
-        if !has_header(req, "authorization") {
-            return Err(no_credential(BEARER_HINT).into());
+        match MaybeBuyer::from_request(req, body, opts).await? {
+            MaybeBuyer(Some(buyer)) => Ok(Buyer(buyer)),
+            MaybeBuyer(None) => Err(no_credential(BEARER_HINT).into()),
         }
-        let buyer = BuyerBearer::from_request(req, body, opts).await?;
-        Ok(Buyer(buyer.0))
     }
 }
 

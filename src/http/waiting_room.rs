@@ -224,7 +224,11 @@ impl WaitingQueueApi {
                 .map_err(|wait| limit.refused(wait))?;
         }
         let now = now();
-        let user = buyer_of(state.identity.mode(), caller.0, body.user_id)?;
+        let user = buyer_of(
+            state.identity.mode(),
+            caller.0.map(|c| c.user),
+            body.user_id,
+        )?;
         let schedule_id = ScheduleId(body.concert_schedule_id);
         state.store.user(user).await?;
         let concert = state
