@@ -17,22 +17,6 @@ async fn sign_up(app: &TestApp, name: &str, email: &str, password: &str) -> reqw
         .unwrap()
 }
 
-async fn try_sign_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    app.request(Method::POST, "/api/sessions")
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn whoami(app: &TestApp, bearer: &str) -> reqwest::Response {
-    app.request(Method::GET, "/api/accounts/current")
-        .bearer_auth(bearer)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_buyer_signs_up_signs_in_and_the_session_says_who_they_are() {
     let app = spawn_app().await;
@@ -50,7 +34,9 @@ async fn a_buyer_signs_up_signs_in_and_the_session_says_who_they_are() {
     let user = account["userId"].as_i64().unwrap();
 
     let before = chrono::Utc::now();
-    let resp = try_sign_in(&app, &email.to_uppercase(), "correct horse battery").await;
+    let resp = app
+        .try_sign_in(&email.to_uppercase(), "correct horse battery")
+        .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let session = body(resp).await;
     assert_eq!(session["userId"], user);
@@ -64,7 +50,7 @@ async fn a_buyer_signs_up_signs_in_and_the_session_says_who_they_are() {
         (lasts - chrono::Duration::days(7)).num_seconds().abs() < 60,
         "a session lasts 7 days by default, not {lasts}"
     );
-    let me = body(whoami(&app, token).await).await;
+    let me = body(app.whoami(token).await).await;
     assert_eq!(me["userId"], user);
     assert_eq!(me["email"], email.as_str());
 
@@ -119,13 +105,14 @@ async fn a_wrong_password_and_an_unknown_address_get_the_same_answer_after_the_s
     sign_up(&app, "Ada", &email, "correct horse battery").await;
 
     let wrong = assert_error(
-        try_sign_in(&app, &email, "correct horse battery!").await,
+        app.try_sign_in(&email, "correct horse battery!").await,
         401,
         "WRONG_CREDENTIALS",
     )
     .await;
     let unknown = assert_error(
-        try_sign_in(&app, &unique_email("nobody"), "correct horse battery").await,
+        app.try_sign_in(&unique_email("nobody"), "correct horse battery")
+            .await,
         401,
         "WRONG_CREDENTIALS",
     )
@@ -138,10 +125,11 @@ async fn a_wrong_password_and_an_unknown_address_get_the_same_answer_after_the_s
     let (mut wrong_times, mut unknown_times) = (Vec::new(), Vec::new());
     for _ in 0..5 {
         let started = Instant::now();
-        try_sign_in(&app, &email, "a wrong password").await;
+        app.try_sign_in(&email, "a wrong password").await;
         took(&mut wrong_times, started.elapsed());
         let started = Instant::now();
-        try_sign_in(&app, &unique_email("nobody"), "a wrong password").await;
+        app.try_sign_in(&unique_email("nobody"), "a wrong password")
+            .await;
         took(&mut unknown_times, started.elapsed());
     }
     let median = |mut v: Vec<Duration>| {
@@ -161,12 +149,12 @@ async fn sign_in_is_limited_per_address_with_retry_after() {
     let email = unique_email("Ada");
     sign_up(&app, "Ada", &email, "correct horse battery").await;
     for _ in 0..2 {
-        let resp = try_sign_in(&app, &email, "wrong password!").await;
+        let resp = app.try_sign_in(&email, "wrong password!").await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     }
     // The sign-up counted too: the fourth call from this address is refused, right password
     // or not, and before any password is checked.
-    let resp = try_sign_in(&app, &email, "correct horse battery").await;
+    let resp = app.try_sign_in(&email, "correct horse battery").await;
     let retry: u64 = resp.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -189,11 +177,13 @@ async fn sign_in_is_limited_per_account_whoever_asks() {
     sign_up(&app, "Ada", &ada, "correct horse battery").await;
     sign_up(&app, "Grace", &grace, "correct horse battery").await;
     for _ in 0..2 {
-        let resp = try_sign_in(&app, &ada, "guess number one").await;
+        let resp = app.try_sign_in(&ada, "guess number one").await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     }
     // The account is throttled, in any case of its address, even with the right password...
-    let resp = try_sign_in(&app, &ada.to_uppercase(), "correct horse battery").await;
+    let resp = app
+        .try_sign_in(&ada.to_uppercase(), "correct horse battery")
+        .await;
     assert!(resp.headers().contains_key("retry-after"));
     let err = assert_error(resp, 429, "RATE_LIMITED").await;
     assert!(
@@ -201,7 +191,7 @@ async fn sign_in_is_limited_per_account_whoever_asks() {
         "{err}"
     );
     // ...and another account from the same address is not.
-    let resp = try_sign_in(&app, &grace, "correct horse battery").await;
+    let resp = app.try_sign_in(&grace, "correct horse battery").await;
     assert_eq!(resp.status(), StatusCode::CREATED);
 }
 
@@ -217,7 +207,7 @@ async fn signing_out_revokes_the_session_at_once_and_only_that_one() {
         })
         .unwrap();
     let session = app.sign_in(&email, PASSWORD).await;
-    assert_eq!(whoami(&app, &session).await.status(), StatusCode::OK);
+    assert_eq!(app.whoami(&session).await.status(), StatusCode::OK);
 
     let resp = app
         .request(Method::DELETE, "/api/sessions/current")
@@ -226,7 +216,7 @@ async fn signing_out_revokes_the_session_at_once_and_only_that_one() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    assert_error(whoami(&app, &session).await, 401, "UNAUTHENTICATED").await;
+    assert_error(app.whoami(&session).await, 401, "UNAUTHENTICATED").await;
     let resp = app
         .request(Method::GET, &format!("/api/users/{user}/balance"))
         .bearer_auth(&session)
@@ -242,12 +232,12 @@ async fn signing_out_revokes_the_session_at_once_and_only_that_one() {
         .unwrap();
     assert_error(resp, 401, "UNAUTHENTICATED").await;
     // The buyer's other session goes on.
-    assert_eq!(whoami(&app, &other_session).await.status(), StatusCode::OK);
+    assert_eq!(app.whoami(&other_session).await.status(), StatusCode::OK);
     // And a restart does not bring the revoked one back.
     let mut app = app;
     app.restart().await;
-    assert_error(whoami(&app, &session).await, 401, "UNAUTHENTICATED").await;
-    assert_eq!(whoami(&app, &other_session).await.status(), StatusCode::OK);
+    assert_error(app.whoami(&session).await, 401, "UNAUTHENTICATED").await;
+    assert_eq!(app.whoami(&other_session).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -255,9 +245,9 @@ async fn a_session_stops_working_when_it_expires() {
     let app = spawn_app_with(|c| c.buyer_session_ttl = Duration::from_millis(500)).await;
     let user = app.create_user("Ada").await;
     let session = app.session(user);
-    assert_eq!(whoami(&app, &session).await.status(), StatusCode::OK);
+    assert_eq!(app.whoami(&session).await.status(), StatusCode::OK);
     let expired = eventually(Duration::from_secs(10), || async {
-        whoami(&app, &session).await.status() == StatusCode::UNAUTHORIZED
+        app.whoami(&session).await.status() == StatusCode::UNAUTHORIZED
     })
     .await;
     assert!(expired, "the session outlived its TTL");
@@ -277,7 +267,7 @@ async fn accounts_are_off_in_the_other_modes() {
         .await;
         let resp = sign_up(&app, "Ada", &unique_email("Ada"), "0123456789").await;
         assert_error(resp, 403, "FORBIDDEN").await;
-        let resp = try_sign_in(&app, &unique_email("Ada"), "0123456789").await;
+        let resp = app.try_sign_in(&unique_email("Ada"), "0123456789").await;
         assert_error(resp, 403, "FORBIDDEN").await;
         // The admin API will not make an account with a password nobody can use.
         let resp = app
@@ -303,7 +293,7 @@ async fn forged_and_misplaced_credentials_are_refused() {
         &session[..session.len() - 1],
         "",
     ] {
-        let resp = whoami(&app, bearer).await;
+        let resp = app.whoami(bearer).await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{bearer:?}");
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["status"], 401);

@@ -131,17 +131,30 @@ impl TestApp {
 
     /// `POST /api/sessions`; asserts 201 and returns the session token.
     pub async fn sign_in(&self, email: &str, password: &str) -> String {
-        let resp = self
-            .request(Method::POST, "/api/sessions")
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await
-            .unwrap();
+        let resp = self.try_sign_in(email, password).await;
         assert_eq!(resp.status(), StatusCode::CREATED);
         resp.json::<Value>().await.unwrap()["sessionToken"]
             .as_str()
             .unwrap()
             .to_owned()
+    }
+
+    /// `POST /api/sessions`, whatever it answers.
+    pub async fn try_sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.request(Method::POST, "/api/sessions")
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /api/accounts/current` with `bearer` (a session token or a JWT).
+    pub async fn whoami(&self, bearer: &str) -> reqwest::Response {
+        self.request(Method::GET, "/api/accounts/current")
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// The session token of a buyer made by [`TestApp::create_user`].

@@ -62,14 +62,6 @@ fn signed(claims: &Value, alg: Algorithm, private_pem: &[u8]) -> String {
     jsonwebtoken::encode(&Header::new(alg), claims, &key).unwrap()
 }
 
-async fn whoami(app: &TestApp, jwt: &str) -> reqwest::Response {
-    app.request(Method::GET, "/api/accounts/current")
-        .bearer_auth(jwt)
-        .send()
-        .await
-        .unwrap()
-}
-
 fn b64(value: &Value) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
@@ -79,18 +71,18 @@ fn b64(value: &Value) -> String {
 async fn a_good_jwt_is_a_buyer_made_on_first_sight_and_the_same_sub_is_the_same_buyer() {
     let app = jwt_app(JwtKey::Secret(SECRET.into())).await;
     let jwt = hs256(&claims("idp|42"), SECRET);
-    let me = body(whoami(&app, &jwt).await).await;
+    let me = body(app.whoami(&jwt).await).await;
     assert_eq!(me["name"], "Ada Lovelace");
     assert_eq!(me["email"], "idp|42@venue.example");
     let user = me["userId"].as_i64().unwrap();
 
     // A fresh token for the same sub, and many at once, are all that buyer.
     let again = hs256(&claims("idp|42"), SECRET);
-    assert_eq!(body(whoami(&app, &again).await).await["userId"], user);
+    assert_eq!(body(app.whoami(&again).await).await["userId"], user);
     let others: Vec<String> = (0..10)
         .map(|_| hs256(&claims("idp|race"), SECRET))
         .collect();
-    let answers = futures::future::join_all(others.iter().map(|jwt| whoami(&app, jwt))).await;
+    let answers = futures::future::join_all(others.iter().map(|jwt| app.whoami(jwt))).await;
     let mut ids = Vec::new();
     for resp in answers {
         ids.push(body(resp).await["userId"].as_i64().unwrap());
@@ -159,7 +151,7 @@ async fn a_jwt_whose_email_another_user_has_is_a_buyer_without_it() {
     let mut c = claims("idp|second");
     c["email"] = json!(taken.to_uppercase());
     c["name"] = json!("evil\u{202E}name");
-    let me = body(whoami(&app, &hs256(&c, SECRET)).await).await;
+    let me = body(app.whoami(&hs256(&c, SECRET)).await).await;
     assert_eq!(me["email"], "");
     assert_eq!(
         me["name"], "idp|second",
@@ -229,7 +221,7 @@ async fn bad_jwts_are_all_refused() {
         ("huge", "a".repeat(9000)),
     ];
     for (case, jwt) in cases {
-        let resp = whoami(&app, &jwt).await;
+        let resp = app.whoami(&jwt).await;
         let err = assert_error(resp, 401, "UNAUTHENTICATED").await;
         assert!(
             err["message"].as_str().unwrap().contains("JWT"),
@@ -249,7 +241,7 @@ async fn with_a_public_key_only_its_algorithm_passes_and_the_key_is_no_hmac_secr
     let app = jwt_app(JwtKey::PublicKey(public.clone())).await;
     let good = claims("idp|rsa");
     let jwt = signed(&good, Algorithm::RS256, &fixture("rs256-private.pem"));
-    assert_eq!(whoami(&app, &jwt).await.status(), StatusCode::OK);
+    assert_eq!(app.whoami(&jwt).await.status(), StatusCode::OK);
 
     // Algorithm confusion: HS256 "signed" with the public key the server verifies with.
     let confused = jsonwebtoken::encode(
@@ -258,12 +250,12 @@ async fn with_a_public_key_only_its_algorithm_passes_and_the_key_is_no_hmac_secr
         &EncodingKey::from_secret(&public).unwrap(),
     )
     .unwrap();
-    assert_error(whoami(&app, &confused).await, 401, "UNAUTHENTICATED").await;
+    assert_error(app.whoami(&confused).await, 401, "UNAUTHENTICATED").await;
     // Another RSA key, and RS512 with the right key.
     let other = signed(&good, Algorithm::RS256, &fixture("other-rs256-private.pem"));
-    assert_error(whoami(&app, &other).await, 401, "UNAUTHENTICATED").await;
+    assert_error(app.whoami(&other).await, 401, "UNAUTHENTICATED").await;
     let rs512 = signed(&good, Algorithm::RS512, &fixture("rs256-private.pem"));
-    assert_error(whoami(&app, &rs512).await, 401, "UNAUTHENTICATED").await;
+    assert_error(app.whoami(&rs512).await, 401, "UNAUTHENTICATED").await;
 }
 
 #[tokio::test]
@@ -271,9 +263,9 @@ async fn an_es256_key_takes_es256_tokens() {
     let app = jwt_app(JwtKey::PublicKey(fixture("es256-public.pem"))).await;
     let good = claims("idp|ec");
     let jwt = signed(&good, Algorithm::ES256, &fixture("es256-private.pem"));
-    assert_eq!(whoami(&app, &jwt).await.status(), StatusCode::OK);
+    assert_eq!(app.whoami(&jwt).await.status(), StatusCode::OK);
     let rsa = signed(&good, Algorithm::RS256, &fixture("rs256-private.pem"));
-    assert_error(whoami(&app, &rsa).await, 401, "UNAUTHENTICATED").await;
+    assert_error(app.whoami(&rsa).await, 401, "UNAUTHENTICATED").await;
 }
 
 #[tokio::test]
@@ -283,9 +275,9 @@ async fn a_jwt_expiring_while_in_use_stops_working() {
     let mut c = claims("idp|short");
     c["exp"] = json!(now() - 29);
     let jwt = hs256(&c, SECRET);
-    assert_eq!(whoami(&app, &jwt).await.status(), StatusCode::OK);
+    assert_eq!(app.whoami(&jwt).await.status(), StatusCode::OK);
     let expired = eventually(Duration::from_secs(10), || async {
-        whoami(&app, &jwt).await.status() == StatusCode::UNAUTHORIZED
+        app.whoami(&jwt).await.status() == StatusCode::UNAUTHORIZED
     })
     .await;
     assert!(expired, "the JWT outlived its exp");
