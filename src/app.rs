@@ -12,9 +12,10 @@ use poem::listener::{Acceptor, TcpAcceptor};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::clock::Clock;
 use crate::config::{Config, QueueBackend};
-use crate::domain::Money;
 use crate::domain::catalog::TicketLimit;
+use crate::domain::{Money, Timestamp};
 use crate::events::EventSink;
 use crate::events::log::LogSink;
 use crate::events::relay::{Relay, RelaySettings};
@@ -163,7 +164,7 @@ fn sqlite_refusal(path: &Path) -> Option<String> {
 }
 
 /// The adapters and API state for a config, without serving anything.
-pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
+pub async fn build_state(config: &Config, clock: Clock) -> anyhow::Result<ApiState> {
     let (store, journal) = open_store(config).await?;
     let signer = Arc::new(TokenSigner::new(&store.signing_key().await?));
     let policy = QueuePolicy {
@@ -173,7 +174,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
         ended_token_ttl: ENDED_TOKEN_TTL,
         idle_ttl: config.queue_idle_ttl,
     };
-    let room = waiting_room(&config.queue, signer.clone(), policy, journal).await?;
+    let room = waiting_room(&config.queue, signer.clone(), policy, journal, clock.now()).await?;
     let settings = ApiSettings {
         hold_ttl: chrono::Duration::from_std(config.hold_ttl)
             .map_err(|e| anyhow::anyhow!("--hold-ttl {:?}: {e}", config.hold_ttl))?,
@@ -209,6 +210,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<ApiState> {
         )),
         issue_limit: IssueLimiter::per_second(config.queue_issue_rate_limit).map(Arc::new),
         seat_maps: Arc::default(),
+        clock,
     })
 }
 
@@ -218,10 +220,11 @@ async fn waiting_room(
     signer: Arc<TokenSigner>,
     policy: QueuePolicy,
     journal: Arc<dyn QueueJournal>,
+    now: Timestamp,
 ) -> anyhow::Result<Arc<dyn WaitingRoom>> {
     match backend {
         QueueBackend::Memory => Ok(Arc::new(
-            MemoryWaitingRoom::restore(signer, policy, journal, chrono::Utc::now()).await?,
+            MemoryWaitingRoom::restore(signer, policy, journal, now).await?,
         )),
         #[cfg(feature = "redis")]
         QueueBackend::Redis(url) => {
@@ -234,7 +237,7 @@ async fn waiting_room(
         }
         #[cfg(not(feature = "redis"))]
         QueueBackend::Redis(url) => {
-            let _ = (signer, policy, journal);
+            let _ = (signer, policy, journal, now);
             anyhow::bail!(
                 "--queue {}: this boxoffice was built without Redis support; rebuild it with \
                  `cargo build --release --features redis`, or use --queue memory",
@@ -292,7 +295,13 @@ fn relay(config: &Config, state: &ApiState, sinks: Vec<Arc<dyn EventSink>>) -> R
         // Each sink has its own timeout; this one is the backstop that bounds any sink.
         sink_timeout: config.webhook_timeout.max(config.kafka_timeout) + Duration::from_secs(1),
     };
-    let relay = Relay::new(state.store.clone(), sinks, settings, state.metrics.clone());
+    let relay = Relay::new(
+        state.store.clone(),
+        sinks,
+        settings,
+        state.metrics.clone(),
+        state.clock.clone(),
+    );
     tracing::info!(sinks = ?relay.sink_names(), "events are delivered to");
     relay
 }
@@ -350,9 +359,14 @@ impl App {
     /// can fail without the database (the address, the event sinks) is tried first, so that a
     /// server that cannot start leaves no database file behind.
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        App::build_with_clock(config, Clock::system()).await
+    }
+
+    /// [`App::build`] on `clock` instead of the wall clock (tests move it forward).
+    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<App> {
         let acceptor = listen(&config.listen).await?;
         let sinks = event_sinks(&config).await?;
-        let state = build_state(&config).await?;
+        let state = build_state(&config, clock).await?;
         if config.admin_token.is_none() {
             tracing::info!(
                 "admin API disabled; enable it with --admin-token or BOXOFFICE_ADMIN_TOKEN"
@@ -360,6 +374,7 @@ impl App {
         }
         let relay = relay(&config, &state, sinks);
         let jobs = Jobs::start(JobContext {
+            clock: state.clock.clone(),
             store: state.store.clone(),
             room: state.room.clone(),
             metrics: state.metrics.clone(),
@@ -426,7 +441,7 @@ impl App {
         }
         let served = (&mut self.server).await;
         self.jobs.shutdown().await;
-        if let Err(err) = self.state.room.persist(chrono::Utc::now(), true).await {
+        if let Err(err) = self.state.room.persist(self.state.clock.now(), true).await {
             tracing::error!(error = %err, "cannot save the waiting room at shutdown");
         }
         self.state.store.close().await;
@@ -487,7 +502,8 @@ mod tests {
             idle_ttl: Duration::from_secs(60),
         };
         let backend = QueueBackend::Redis("redis://:pw@127.0.0.1:6379/0".into());
-        let err = waiting_room(&backend, Arc::new(TokenSigner::new(b"k")), policy, store)
+        let signer = Arc::new(TokenSigner::new(b"k"));
+        let err = waiting_room(&backend, signer, policy, store, Clock::system().now())
             .await
             .err()
             .map(|e| e.to_string())

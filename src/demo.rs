@@ -6,15 +6,15 @@
 
 use std::path::Path;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 
-use crate::domain::Money;
 use crate::domain::UserId;
 use crate::domain::account::Password;
 use crate::domain::balance::ChargeAmount;
 use crate::domain::catalog::NewConcert;
 use crate::domain::error::Result;
 use crate::domain::text::Email;
+use crate::domain::{Money, Timestamp};
 use crate::identity::{BuyerAuthMode, Identity};
 use crate::store::Store;
 
@@ -57,14 +57,18 @@ fn layout(rows: usize) -> Vec<(String, i64)> {
         .collect()
 }
 
-/// Creates the demo catalogue and buyers, or nothing (`None`) when the store already has
-/// concerts.
-pub async fn seed(store: &dyn Store, identity: &Identity) -> Result<Option<DemoCatalogue>> {
-    if !store.concerts(Utc::now()).await?.is_empty() {
+/// Creates the demo catalogue and buyers at `now`, or nothing (`None`) when the store already
+/// has concerts.
+pub async fn seed(
+    store: &dyn Store,
+    identity: &Identity,
+    now: Timestamp,
+) -> Result<Option<DemoCatalogue>> {
+    if !store.concerts(now).await?.is_empty() {
         return Ok(None);
     }
     // Shows start at 20:00 UTC, a month from now.
-    let today = Utc::now().date_naive();
+    let today = now.date_naive();
     let first_show = (today + Duration::days(30))
         .and_hms_opt(20, 0, 0)
         .map(|t| t.and_utc())
@@ -75,13 +79,13 @@ pub async fn seed(store: &dyn Store, identity: &Identity) -> Result<Option<DemoC
             .map(|s| (first_show + Duration::days((i * 7 + s) as i64), layout(6)))
             .collect();
         let concert = store
-            .create_concert(NewConcert::parse(title, schedules, Utc::now())?)
+            .create_concert(NewConcert::parse(title, schedules, now)?, now)
             .await?;
         first.get_or_insert(concert);
     }
     let concert = first.ok_or_else(|| crate::domain::Error::internal("no demo concert"))?;
     let schedule = concert.schedules[0].id;
-    let seats = store.seats(concert.id, schedule, Utc::now()).await?;
+    let seats = store.seats(concert.id, schedule, now).await?;
     let max = Money::new(i64::MAX)?;
     let password_hash = match identity.mode() {
         BuyerAuthMode::Accounts => Some(
@@ -98,15 +102,10 @@ pub async fn seed(store: &dyn Store, identity: &Identity) -> Result<Option<DemoC
         ("Linus", "linus@example.com"),
     ] {
         let user = store
-            .create_account(name, &Email::parse(email)?, password_hash.as_deref())
+            .create_account(name, &Email::parse(email)?, password_hash.as_deref(), now)
             .await?;
         store
-            .charge(
-                user.id,
-                ChargeAmount::parse(500_000, max)?,
-                Utc::now(),
-                None,
-            )
+            .charge(user.id, ChargeAmount::parse(500_000, max)?, now, None)
             .await?;
         user_ids.push(user.id.0);
     }

@@ -22,6 +22,7 @@ use tokio::sync::{RwLock, watch};
 use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
+use crate::clock::Clock;
 use crate::events::relay::Relay;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -40,6 +41,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// What the jobs work on, and how often they run.
 pub struct JobContext {
+    /// The time of every run.
+    pub clock: Clock,
     pub store: Arc<dyn Store>,
     pub room: Arc<dyn WaitingRoom>,
     pub metrics: Metrics,
@@ -212,7 +215,7 @@ async fn tick(every: Duration, run: Run, mut stopped: watch::Receiver<bool>) {
 
 /// One admission tick, then the queue gauges.
 pub async fn admit(ctx: &JobContext) {
-    let now = chrono::Utc::now();
+    let now = ctx.clock.now();
     match ctx.room.admit(now).await {
         Ok(tick) => {
             let admitted = tick.admitted();
@@ -232,18 +235,14 @@ pub async fn admit(ctx: &JobContext) {
 /// Saves what the waiting room changed since the last run; a failed save is retried with the
 /// next run.
 pub async fn persist(ctx: &JobContext) {
-    if let Err(err) = ctx.room.persist(chrono::Utc::now(), false).await {
+    if let Err(err) = ctx.room.persist(ctx.clock.now(), false).await {
         tracing::error!(error = %err, "cannot save the waiting room");
     }
 }
 
 /// Releases holds that ran out.
 pub async fn sweep(ctx: &JobContext) {
-    match ctx
-        .store
-        .expire_holds(chrono::Utc::now(), SWEEP_BATCH)
-        .await
-    {
+    match ctx.store.expire_holds(ctx.clock.now(), SWEEP_BATCH).await {
         Ok(released) => {
             if released > 0 {
                 tracing::debug!(released, "released expired holds");
@@ -276,7 +275,7 @@ pub async fn relay(ctx: &JobContext, stop: &AtomicBool) {
 
 /// Deletes delivered events past the retention, a batch at a time.
 pub async fn purge_delivered(ctx: &JobContext) {
-    let before = chrono::Utc::now()
+    let before = ctx.clock.now()
         - chrono::Duration::from_std(ctx.outbox_retention).unwrap_or(chrono::Duration::MAX);
     let store = ctx.store.clone();
     purge("delivered events", || {
@@ -288,7 +287,7 @@ pub async fn purge_delivered(ctx: &JobContext) {
 
 /// Forgets idempotency keys older than a day.
 pub async fn purge_idempotency_keys(ctx: &JobContext) {
-    let before = chrono::Utc::now()
+    let before = ctx.clock.now()
         - chrono::Duration::from_std(IDEMPOTENCY_KEY_TTL).unwrap_or(chrono::Duration::MAX);
     let store = ctx.store.clone();
     purge("idempotency keys", || {
@@ -300,7 +299,7 @@ pub async fn purge_idempotency_keys(ctx: &JobContext) {
 
 /// Forgets buyer sessions that have expired: they no longer work anyway.
 pub async fn purge_sessions(ctx: &JobContext) {
-    let before = chrono::Utc::now();
+    let before = ctx.clock.now();
     let store = ctx.store.clone();
     purge("buyer sessions", || {
         let store = store.clone();

@@ -5,6 +5,7 @@
 //! what both `main` and the tests start.
 
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;

@@ -127,7 +127,9 @@ async fn demo(settings: Settings) -> anyhow::Result<()> {
     let stop = shutdown_signal()?;
     let served = async {
         let app = App::build(config).await?;
-        let seeded = boxoffice::demo::seed(app.state().store.as_ref(), &app.state().identity).await;
+        let state = app.state();
+        let seeded =
+            boxoffice::demo::seed(state.store.as_ref(), &state.identity, state.clock.now()).await;
         let printed = match seeded {
             Ok(Some(demo)) => print(&boxoffice::demo::instructions(
                 &app.base_url(),

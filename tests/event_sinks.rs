@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use boxoffice::clock::Clock;
 use boxoffice::domain::Money;
 use boxoffice::domain::balance::ChargeAmount;
 use boxoffice::domain::catalog::{NewConcert, TicketLimit};
@@ -114,7 +115,7 @@ impl Outbox {
             SqliteStore::open(&dir.path().join("box.db"), Synchronous::Normal)
                 .expect("the store opens"),
         );
-        let now = chrono::Utc::now();
+        let now = Clock::system().now();
         let seats = (1..=2).map(|n| (format!("A{n}"), 100)).collect();
         let concert = NewConcert::parse(
             "Conformance",
@@ -122,12 +123,18 @@ impl Outbox {
             now,
         )
         .expect("a valid concert");
-        let concert = store.create_concert(concert).await.expect("concert");
+        let concert = store.create_concert(concert, now).await.expect("concert");
         let mut buyers = Vec::new();
         for n in 0..3 {
             let email = format!("buyer{n}@example.com");
             let email = Email::parse(&email).expect("an address");
-            buyers.push(store.create_user("buyer", &email).await.expect("user").id);
+            buyers.push(
+                store
+                    .create_user("buyer", &email, now)
+                    .await
+                    .expect("user")
+                    .id,
+            );
         }
         let max = Money::new(i64::MAX).expect("money");
         for round in 1..=4 {
@@ -178,7 +185,13 @@ impl Outbox {
             retry_cap: Duration::from_millis(50),
             sink_timeout: Duration::from_secs(15),
         };
-        let relay = Relay::new(self.store.clone(), vec![sink], settings, Metrics::global());
+        let relay = Relay::new(
+            self.store.clone(),
+            vec![sink],
+            settings,
+            Metrics::global(),
+            Clock::system(),
+        );
         let stop = AtomicBool::new(false);
         let deadline = Instant::now() + WAIT;
         loop {

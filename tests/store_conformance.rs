@@ -300,9 +300,9 @@ impl Fixture {
             now(),
         )
         .unwrap();
-        let concert = store.create_concert(concert).await.unwrap();
+        let concert = store.create_concert(concert, now()).await.unwrap();
         let buyer = store
-            .create_user("Ada", &email("ada@example.com"))
+            .create_user("Ada", &email("ada@example.com"), now())
             .await
             .unwrap();
         Fixture {
@@ -391,7 +391,7 @@ async fn second_hold_on_a_seat_is_refused(backend: &Backend) {
     let f = Fixture::new(backend, 2).await;
     let other = f
         .store
-        .create_user("Bob", &email("bob@example.com"))
+        .create_user("Bob", &email("bob@example.com"), now())
         .await
         .unwrap();
     let seat = f.seat(0).await;
@@ -436,7 +436,7 @@ async fn an_expired_hold_is_free_again_and_expires_exactly_once(backend: &Backen
     let f = Fixture::new(backend, 1).await;
     let other = f
         .store
-        .create_user("Bob", &email("bob@example.com"))
+        .create_user("Bob", &email("bob@example.com"), now())
         .await
         .unwrap();
     let seat = f.seat(0).await;
@@ -592,7 +592,7 @@ async fn only_the_holder_can_pay(backend: &Backend) {
     let f = Fixture::new(backend, 1).await;
     let stranger = f
         .store
-        .create_user("Eve", &email("eve@example.com"))
+        .create_user("Eve", &email("eve@example.com"), now())
         .await
         .unwrap();
     f.charge(stranger.id, 5_000).await;
@@ -794,7 +794,11 @@ async fn two_hundred_buyers_on_a_hundred_seats_get_exactly_a_hundred_holds(backe
     for i in 0..200 {
         buyers.push(
             f.store
-                .create_user(&format!("b{i}"), &email(&format!("b{i}@example.com")))
+                .create_user(
+                    &format!("b{i}"),
+                    &email(&format!("b{i}@example.com")),
+                    now(),
+                )
                 .await
                 .unwrap(),
         );
@@ -1094,7 +1098,7 @@ async fn a_cancelled_hold_frees_its_seat_with_one_event(backend: &Backend) {
     assert_eq!(f.available(now()).await, 0);
     let stranger = f
         .store
-        .create_user("Eve", &email("eve@example.com"))
+        .create_user("Eve", &email("eve@example.com"), now())
         .await
         .unwrap();
     assert!(matches!(
@@ -1156,7 +1160,7 @@ async fn a_run_out_or_paid_hold_cannot_be_given_back(backend: &Backend) {
 async fn reopening_the_database_keeps_the_data_and_the_signing_key(backend: &Backend) {
     let store = backend.open().await.store;
     let user = store
-        .create_user("Ada", &email("ada@example.com"))
+        .create_user("Ada", &email("ada@example.com"), now())
         .await
         .unwrap();
     let key = store.signing_key().await.unwrap();
@@ -1166,7 +1170,7 @@ async fn reopening_the_database_keeps_the_data_and_the_signing_key(backend: &Bac
     store.close().await;
     assert!(
         store
-            .create_user("Bob", &email("bob@example.com"))
+            .create_user("Bob", &email("bob@example.com"), now())
             .await
             .is_err(),
         "closed"
@@ -1267,13 +1271,13 @@ async fn concurrent_charges_of_one_balance_all_count(backend: &Backend) {
 async fn an_email_belongs_to_one_user_whatever_its_case(backend: &Backend) {
     let store = backend.open().await.store;
     let ada = store
-        .create_user("Ada", &email("ada@example.com"))
+        .create_user("Ada", &email("ada@example.com"), now())
         .await
         .unwrap();
     assert_eq!(ada.email, "ada@example.com");
     for taken in ["ada@example.com", "ADA@Example.com"] {
         assert_eq!(
-            store.create_user("Eve", &email(taken)).await,
+            store.create_user("Eve", &email(taken), now()).await,
             Err(Error::EmailTaken(taken.into()))
         );
     }
@@ -1286,7 +1290,7 @@ async fn an_email_belongs_to_one_user_whatever_its_case(backend: &Backend) {
                 "zoe@EXAMPLE.com"
             };
             store
-                .create_user(&format!("racer{n}"), &email(address))
+                .create_user(&format!("racer{n}"), &email(address), now())
                 .await
         }
     }))
@@ -1310,15 +1314,25 @@ async fn an_email_belongs_to_one_user_whatever_its_case(backend: &Backend) {
 async fn an_account_signs_in_by_its_address_in_any_case_with_its_own_hash(backend: &Backend) {
     let store = backend.open().await.store;
     let ada = store
-        .create_account("Ada", &email("Ada@Example.com"), Some("$argon2id$ada"))
+        .create_account(
+            "Ada",
+            &email("Ada@Example.com"),
+            Some("$argon2id$ada"),
+            now(),
+        )
         .await
         .unwrap();
     let bob = store
-        .create_account("Bob", &email("bob@example.com"), Some("$argon2id$bob"))
+        .create_account(
+            "Bob",
+            &email("bob@example.com"),
+            Some("$argon2id$bob"),
+            now(),
+        )
         .await
         .unwrap();
     store
-        .create_account("Eve", &email("eve@example.com"), None)
+        .create_account("Eve", &email("eve@example.com"), None, now())
         .await
         .unwrap();
     for address in ["ada@example.com", "ADA@EXAMPLE.COM", "Ada@Example.com"] {
@@ -1352,7 +1366,12 @@ async fn an_account_signs_in_by_its_address_in_any_case_with_its_own_hash(backen
     // A taken address makes no account, and leaves no password behind.
     assert_eq!(
         store
-            .create_account("Mallory", &email("ADA@example.com"), Some("$argon2id$evil"))
+            .create_account(
+                "Mallory",
+                &email("ADA@example.com"),
+                Some("$argon2id$evil"),
+                now()
+            )
             .await,
         Err(Error::EmailTaken("ADA@example.com".into()))
     );
@@ -1372,7 +1391,7 @@ async fn an_account_signs_in_by_its_address_in_any_case_with_its_own_hash(backen
 async fn a_session_is_found_by_its_hash_until_it_ends_or_expires(backend: &Backend) {
     let store = backend.open().await.store;
     let ada = store
-        .create_user("Ada", &email("ada@example.com"))
+        .create_user("Ada", &email("ada@example.com"), now())
         .await
         .unwrap();
     let t0 = now();
@@ -1413,7 +1432,7 @@ async fn a_session_is_found_by_its_hash_until_it_ends_or_expires(backend: &Backe
 async fn a_jwt_subject_is_one_user_even_when_its_first_requests_race(backend: &Backend) {
     let store = backend.open().await.store;
     let first = store
-        .subject_user("idp|1", "Ada", Some(&email("ada@example.com")))
+        .subject_user("idp|1", "Ada", Some(&email("ada@example.com")), now())
         .await
         .unwrap();
     assert_eq!(
@@ -1421,21 +1440,32 @@ async fn a_jwt_subject_is_one_user_even_when_its_first_requests_race(backend: &B
         ("Ada", "ada@example.com")
     );
     let again = store
-        .subject_user("idp|1", "Ada Renamed", Some(&email("other@example.com")))
+        .subject_user(
+            "idp|1",
+            "Ada Renamed",
+            Some(&email("other@example.com")),
+            now(),
+        )
         .await
         .unwrap();
     assert_eq!(again, first, "a later sight changes nothing");
     // The address is taken (in another case), so the new subject's user has none.
     let second = store
-        .subject_user("idp|2", "Bob", Some(&email("ADA@example.com")))
+        .subject_user("idp|2", "Bob", Some(&email("ADA@example.com")), now())
         .await
         .unwrap();
     assert_ne!(second.id, first.id);
     assert_eq!(second.email, "");
-    let third = store.subject_user("idp|3", "Cy", None).await.unwrap();
+    let third = store
+        .subject_user("idp|3", "Cy", None, now())
+        .await
+        .unwrap();
     assert_eq!(third.email, "");
     // Subjects compare exactly.
-    let upper = store.subject_user("IDP|1", "Up", None).await.unwrap();
+    let upper = store
+        .subject_user("IDP|1", "Up", None, now())
+        .await
+        .unwrap();
     assert_ne!(upper.id, first.id);
 
     let racers = futures::future::join_all((0..8).map(|n| {
@@ -1446,6 +1476,7 @@ async fn a_jwt_subject_is_one_user_even_when_its_first_requests_race(backend: &B
                     "idp|race",
                     &format!("racer{n}"),
                     Some(&email("race@example.com")),
+                    now(),
                 )
                 .await
         }
@@ -1458,7 +1489,9 @@ async fn a_jwt_subject_is_one_user_even_when_its_first_requests_race(backend: &B
     let winner = store.user(*ids.iter().next().unwrap()).await.unwrap();
     assert_eq!(winner.email, "race@example.com");
     assert_eq!(
-        store.create_user("Late", &email("race@example.com")).await,
+        store
+            .create_user("Late", &email("race@example.com"), now())
+            .await,
         Err(Error::EmailTaken("race@example.com".into()))
     );
 }
@@ -1468,7 +1501,7 @@ async fn a_jwt_subject_is_one_user_even_when_its_first_requests_race(backend: &B
 async fn text_is_compared_exactly_and_kept_as_given(backend: &Backend) {
     let store = backend.open().await.store;
     let buyer = store
-        .create_user("Zoë 🎫", &email("zoë@example.com"))
+        .create_user("Zoë 🎫", &email("zoë@example.com"), now())
         .await
         .unwrap();
     assert_eq!(store.user(buyer.id).await.unwrap().name, "Zoë 🎫");
@@ -1476,7 +1509,7 @@ async fn text_is_compared_exactly_and_kept_as_given(backend: &Backend) {
     let seats = vec![("a1".to_owned(), PRICE), ("A1".to_owned(), PRICE)];
     let start = now() + Duration::days(1);
     let concert = NewConcert::parse("Ünïcode 🎸 Night", vec![(start, seats)], now()).unwrap();
-    let concert = store.create_concert(concert).await.unwrap();
+    let concert = store.create_concert(concert, now()).await.unwrap();
     let read = store.concert(concert.id, now()).await.unwrap();
     assert_eq!(read.title, "Ünïcode 🎸 Night");
     let numbers: Vec<_> = store
@@ -1528,6 +1561,7 @@ async fn the_waiting_room_journal_reads_back_what_it_saved(backend: &Backend) {
         paused: Some(true),
     };
     let first = QueueBatch {
+        saved_at: now(),
         changes: vec![
             QueueChange::Joined {
                 claims: claims(1, 1),
@@ -1558,6 +1592,7 @@ async fn the_waiting_room_journal_reads_back_what_it_saved(backend: &Backend) {
         ended_at: at(1_000),
     };
     let second = QueueBatch {
+        saved_at: now(),
         changes: vec![
             ended.clone(),
             ended,
@@ -1602,6 +1637,7 @@ async fn the_waiting_room_journal_reads_back_what_it_saved(backend: &Backend) {
     );
 
     let forget = QueueBatch {
+        saved_at: now(),
         forget_ended_before: Some(at(1_500)),
         ..QueueBatch::default()
     };
@@ -1619,7 +1655,11 @@ async fn instances_opening_one_new_database_together_all_start(backend: &Backend
     for (n, instance) in opened.iter().enumerate() {
         let user = instance
             .store
-            .create_user(&format!("b{n}"), &email(&format!("b{n}@example.com")))
+            .create_user(
+                &format!("b{n}"),
+                &email(&format!("b{n}@example.com")),
+                now(),
+            )
             .await
             .unwrap();
         assert_eq!(instance.store.user(user.id).await.unwrap(), user);
@@ -1669,7 +1709,7 @@ async fn the_purchase_limit_counts_live_holds_and_paid_seats_not_run_out_or_give
     );
     let other = f
         .store
-        .create_user("Bob", &email("bob@example.com"))
+        .create_user("Bob", &email("bob@example.com"), now())
         .await
         .unwrap();
     f.store
@@ -1709,13 +1749,13 @@ async fn a_show_s_own_limit_overrides_the_default_and_each_show_counts_apart(bac
     )
     .unwrap();
     concert.schedules[0].max_tickets_per_buyer = Some(limit(2));
-    let concert = store.create_concert(concert).await.unwrap();
+    let concert = store.create_concert(concert, now()).await.unwrap();
     let (first, second) = (concert.schedules[0].id, concert.schedules[1].id);
     assert_eq!(concert.schedules[0].max_tickets_per_buyer, Some(limit(2)));
     assert_eq!(concert.schedules[1].max_tickets_per_buyer, None);
     assert_eq!(store.concert(concert.id, now()).await.unwrap(), concert);
     let buyer = store
-        .create_user("Ada", &email("ada@example.com"))
+        .create_user("Ada", &email("ada@example.com"), now())
         .await
         .unwrap();
     let layout = |show| store.seats(concert.id, show, now());
@@ -1838,7 +1878,7 @@ mod sqlite_only {
         };
         let store = Arc::new(SqliteStore::open_with(&dir.path().join("box.db"), options).unwrap());
         let user = store
-            .create_user("Ada", &email("ada@example.com"))
+            .create_user("Ada", &email("ada@example.com"), now())
             .await
             .unwrap();
         let amount = ChargeAmount::parse(10, Money::new(100).unwrap()).unwrap();
@@ -1918,13 +1958,13 @@ mod sqlite_only {
         );
         assert_eq!(
             reopened
-                .create_user("New", &email("Twin@Example.com"))
+                .create_user("New", &email("Twin@Example.com"), now())
                 .await,
             Err(Error::EmailTaken("Twin@Example.com".into()))
         );
         assert!(
             reopened
-                .create_user("New", &email("new@example.com"))
+                .create_user("New", &email("new@example.com"), now())
                 .await
                 .is_ok()
         );

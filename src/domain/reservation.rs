@@ -50,6 +50,13 @@ pub enum Cancellation {
     AlreadyCancelled,
 }
 
+/// Who acts on a reservation: the buyer, and the show their queue token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holder {
+    pub user: UserId,
+    pub schedule: ScheduleId,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reservation {
     pub id: ReservationId,
@@ -74,15 +81,29 @@ impl Reservation {
         }
     }
 
-    /// Checks that `payer` may pay this reservation at `now`: the owner, not yet paid, and the
-    /// hold still running. The order matters: a stranger learns nothing about the state.
-    pub fn check_payable(&self, payer: UserId, now: Timestamp) -> Result<()> {
-        if self.user_id != payer {
+    /// Refuses anyone but the owner, then the owner asking with the token of another show.
+    /// Owner first: a stranger learns nothing of the reservation, not even its show.
+    fn check_holder(&self, holder: Holder) -> Result<()> {
+        if self.user_id != holder.user {
             return Err(Error::Forbidden(format!(
                 "reservation {} belongs to another user",
                 self.id
             )));
         }
+        if self.schedule_id != holder.schedule {
+            return Err(Error::Forbidden(format!(
+                "reservation {} is for show {}, not the show of this queue token ({})",
+                self.id, self.schedule_id, holder.schedule
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks that `payer` may pay this reservation at `now`: the owner with a token of its
+    /// show, not yet paid, and the hold still running. The order matters: a stranger learns
+    /// nothing about the state.
+    pub fn check_payable(&self, payer: Holder, now: Timestamp) -> Result<()> {
+        self.check_holder(payer)?;
         match self.status {
             ReservationStatus::Confirmed => return Err(Error::AlreadyPaid(self.id.0)),
             ReservationStatus::Cancelled => return Err(Error::HoldCancelled(self.id.0)),
@@ -94,15 +115,11 @@ impl Reservation {
         Ok(())
     }
 
-    /// Checks that `user` may give this hold back at `now`: the owner, not paid (a paid seat
-    /// is not returned here), and the hold still running. Giving back twice is not an error.
-    pub fn check_cancellable(&self, user: UserId, now: Timestamp) -> Result<Cancellation> {
-        if self.user_id != user {
-            return Err(Error::Forbidden(format!(
-                "reservation {} belongs to another user",
-                self.id
-            )));
-        }
+    /// Checks that `holder` may give this hold back at `now`: the owner with a token of its
+    /// show, not paid (a paid seat is not returned here), and the hold still running. Giving
+    /// back twice is not an error.
+    pub fn check_cancellable(&self, holder: Holder, now: Timestamp) -> Result<Cancellation> {
+        self.check_holder(holder)?;
         match self.status {
             ReservationStatus::Confirmed => Err(Error::AlreadyPaid(self.id.0)),
             ReservationStatus::Cancelled => Ok(Cancellation::AlreadyCancelled),
@@ -115,6 +132,41 @@ impl Reservation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn buyer(user: i64) -> Holder {
+        Holder {
+            user: UserId(user),
+            schedule: ScheduleId(1),
+        }
+    }
+
+    #[test]
+    fn the_owner_with_a_token_of_another_show_is_refused_too() {
+        let r = held("2027-01-01T20:05:00Z");
+        let now = "2027-01-01T20:00:00Z".parse().unwrap();
+        let elsewhere = Holder {
+            user: UserId(7),
+            schedule: ScheduleId(2),
+        };
+        assert!(
+            matches!(r.check_payable(elsewhere, now), Err(Error::Forbidden(m)) if m.contains("show 1"))
+        );
+        assert!(matches!(
+            r.check_cancellable(elsewhere, now),
+            Err(Error::Forbidden(_))
+        ));
+        // A stranger is told nothing of the show, whichever show their token is for.
+        for schedule in [1, 2] {
+            let stranger = Holder {
+                user: UserId(8),
+                schedule: ScheduleId(schedule),
+            };
+            match r.check_payable(stranger, now) {
+                Err(Error::Forbidden(m)) => assert!(!m.contains("show"), "{m}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 
     fn held(expires_at: &str) -> Reservation {
         Reservation {
@@ -136,17 +188,17 @@ mod tests {
         let r = held("2027-01-01T20:05:00Z");
         let now = "2027-01-01T20:00:00Z".parse().unwrap();
         assert!(matches!(
-            r.check_payable(UserId(8), now),
+            r.check_payable(buyer(8), now),
             Err(Error::Forbidden(_))
         ));
-        assert_eq!(r.check_payable(UserId(7), now), Ok(()));
+        assert_eq!(r.check_payable(buyer(7), now), Ok(()));
     }
 
     #[test]
     fn a_hold_past_its_time_cannot_be_paid() {
         let r = held("2027-01-01T20:00:00Z");
         let now = "2027-01-01T20:00:00Z".parse().unwrap();
-        assert_eq!(r.check_payable(UserId(7), now), Err(Error::HoldExpired(1)));
+        assert_eq!(r.check_payable(buyer(7), now), Err(Error::HoldExpired(1)));
     }
 
     #[test]
@@ -154,7 +206,7 @@ mod tests {
         let mut r = held("2027-01-01T20:05:00Z");
         r.status = ReservationStatus::Confirmed;
         let now = "2027-01-01T21:00:00Z".parse().unwrap();
-        assert_eq!(r.check_payable(UserId(7), now), Err(Error::AlreadyPaid(1)));
+        assert_eq!(r.check_payable(buyer(7), now), Err(Error::AlreadyPaid(1)));
         assert!(!r.is_expired_at(now));
     }
 
@@ -164,10 +216,7 @@ mod tests {
         r.status = ReservationStatus::Cancelled;
         let now = "2027-01-01T20:00:00Z".parse().unwrap();
         assert!(r.is_expired_at(now));
-        assert_eq!(
-            r.check_payable(UserId(7), now),
-            Err(Error::HoldCancelled(1))
-        );
+        assert_eq!(r.check_payable(buyer(7), now), Err(Error::HoldCancelled(1)));
     }
 
     #[test]
@@ -175,16 +224,13 @@ mod tests {
         let mut r = held("2027-01-01T20:05:00Z");
         let now = "2027-01-01T20:00:00Z".parse().unwrap();
         assert!(matches!(
-            r.check_cancellable(UserId(8), now),
+            r.check_cancellable(buyer(8), now),
             Err(Error::Forbidden(_))
         ));
-        assert_eq!(
-            r.check_cancellable(UserId(7), now),
-            Ok(Cancellation::Cancel)
-        );
+        assert_eq!(r.check_cancellable(buyer(7), now), Ok(Cancellation::Cancel));
         r.status = ReservationStatus::Cancelled;
         assert_eq!(
-            r.check_cancellable(UserId(7), now),
+            r.check_cancellable(buyer(7), now),
             Ok(Cancellation::AlreadyCancelled)
         );
     }
@@ -194,12 +240,12 @@ mod tests {
         let mut r = held("2027-01-01T20:05:00Z");
         let late = "2027-01-01T20:06:00Z".parse().unwrap();
         assert_eq!(
-            r.check_cancellable(UserId(7), late),
+            r.check_cancellable(buyer(7), late),
             Err(Error::HoldExpired(1))
         );
         r.status = ReservationStatus::Confirmed;
         assert_eq!(
-            r.check_cancellable(UserId(7), late),
+            r.check_cancellable(buyer(7), late),
             Err(Error::AlreadyPaid(1))
         );
     }

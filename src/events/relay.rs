@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::domain::Timestamp;
 use crate::domain::error::Result;
 use crate::metrics::Metrics;
@@ -58,6 +59,7 @@ pub struct Relay {
     sinks: Vec<Arc<dyn EventSink>>,
     settings: RelaySettings,
     metrics: Metrics,
+    clock: Clock,
 }
 
 impl Relay {
@@ -66,12 +68,14 @@ impl Relay {
         sinks: Vec<Arc<dyn EventSink>>,
         settings: RelaySettings,
         metrics: Metrics,
+        clock: Clock,
     ) -> Relay {
         Relay {
             store,
             sinks,
             settings,
             metrics,
+            clock,
         }
     }
 
@@ -88,7 +92,7 @@ impl Relay {
             if stop.load(Ordering::Acquire) {
                 break;
             }
-            let due = self.store.due_events(chrono::Utc::now(), BATCH).await?;
+            let due = self.store.due_events(self.clock.now(), BATCH).await?;
             if due.is_empty() {
                 break;
             }
@@ -101,7 +105,7 @@ impl Relay {
                 .count() as u64;
             let failed = report.failed.len() as u64;
             self.store
-                .record_deliveries(report, chrono::Utc::now())
+                .record_deliveries(report, self.clock.now())
                 .await?;
             self.metrics.outbox_attempts(delivered, failed);
             run.delivered += delivered;
@@ -119,7 +123,7 @@ impl Relay {
         let summary = self.store.outbox_summary(0).await?;
         let oldest = summary
             .oldest_pending_at
-            .map(|at| (chrono::Utc::now() - at).to_std().unwrap_or_default());
+            .map(|at| (self.clock.now() - at).to_std().unwrap_or_default());
         self.metrics.outbox(summary.pending, summary.dead, oldest);
         Ok(())
     }
@@ -152,7 +156,7 @@ impl Relay {
             }
         }
 
-        let now = chrono::Utc::now();
+        let now = self.clock.now();
         let mut report = DeliveryReport::default();
         for (event, errors) in events.iter().zip(errors) {
             if errors.is_empty() {

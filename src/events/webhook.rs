@@ -75,7 +75,7 @@ impl EventSink for WebhookSink {
             message,
         };
         let body = event.envelope.to_string();
-        let now = chrono::Utc::now().timestamp();
+        let now = crate::clock::Clock::wall().timestamp();
         let resp = self
             .client
             .post(&self.url)

@@ -9,11 +9,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde::Serialize;
 
+use super::ApiState;
 use super::auth::Buyer;
 use super::error::{ApiError, error_responses, rate_limited_error_responses};
 use super::json::JsonReply;
 use super::rate_limit::{KeyedLimiter, client_ip};
-use super::{ApiState, now};
 use crate::domain::Timestamp;
 use crate::domain::account::Password;
 use crate::domain::text::Email;
@@ -187,7 +187,10 @@ impl AccountsApi {
         state.sign_in_limits.check_address(client_ip(remote))?;
         let email = Email::parse(&body.email)?;
         let password = Password::parse(&body.password)?;
-        let user = state.identity.sign_up(&body.name, &email, password).await?;
+        let user = state
+            .identity
+            .sign_up(&body.name, &email, password, state.clock.now())
+            .await?;
         Ok(SignUpResponse::Created(JsonReply(AccountView {
             user_id: user.id.0,
             name: user.name,
@@ -211,7 +214,10 @@ impl AccountsApi {
         let email = Email::parse(&body.email)?;
         state.sign_in_limits.check_account(&email)?;
         let password = Password::parse(&body.password)?;
-        let signed_in = state.identity.sign_in(&email, password, now()).await?;
+        let signed_in = state
+            .identity
+            .sign_in(&email, password, state.clock.now())
+            .await?;
         Ok(SignInResponse::Created(JsonReply(SessionView {
             session_token: signed_in.token,
             user_id: signed_in.user_id.0,

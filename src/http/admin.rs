@@ -10,7 +10,6 @@ use super::auth::AdminAuth;
 use super::concerts::ScheduleView;
 use super::error::{ApiError, error_responses};
 use super::json::JsonReply;
-use super::now;
 use crate::domain::Timestamp;
 use crate::domain::account::Password;
 use crate::domain::catalog::{MAX_TEXT_LEN, NewConcert, TicketLimit};
@@ -143,7 +142,7 @@ impl AdminApi {
         };
         let user = state
             .store
-            .create_account(&name, &email, hash.as_deref())
+            .create_account(&name, &email, hash.as_deref(), state.clock.now())
             .await?;
         Ok(UserResponse::Created(Json(UserView {
             user_id: user.id.0,
@@ -185,11 +184,12 @@ impl AdminApi {
                 (s.start_time, seats.collect())
             })
             .collect();
-        let mut concert = NewConcert::parse(&body.title, schedules, now())?;
+        let now = state.clock.now();
+        let mut concert = NewConcert::parse(&body.title, schedules, now)?;
         for (schedule, limit) in concert.schedules.iter_mut().zip(limits) {
             schedule.max_tickets_per_buyer = limit;
         }
-        let created = state.store.create_concert(concert).await?;
+        let created = state.store.create_concert(concert, now).await?;
         let default = state.settings.max_tickets_per_buyer;
         Ok(ConcertResponse::Created(JsonReply(CreatedConcert {
             concert_id: created.id.0,

@@ -6,10 +6,10 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde::Serialize;
 
+use super::ApiState;
 use super::auth::AdminAuth;
 use super::error::{ApiError, error_responses};
 use super::json::JsonReply;
-use super::{ApiState, now};
 use crate::domain::Timestamp;
 use crate::store::OutboxEvent;
 
@@ -136,7 +136,7 @@ impl AdminOutboxApi {
         let summary = state.store.outbox_summary(limit).await?;
         let age = summary
             .oldest_pending_at
-            .map(|at| (now() - at).num_milliseconds().max(0) as f64 / 1000.0);
+            .map(|at| (state.clock.now() - at).num_milliseconds().max(0) as f64 / 1000.0);
         Ok(OutboxResponse::Ok(JsonReply(OutboxView {
             pending: summary.pending,
             delivered: summary.delivered,
@@ -162,7 +162,10 @@ impl AdminOutboxApi {
         /// The outbox row id (`id` in the summary, not the envelope's `eventId`).
         id: Path<i64>,
     ) -> Result<RetryResponse, RetryError> {
-        let event = state.store.retry_dead_letter(id.0, now()).await?;
+        let event = state
+            .store
+            .retry_dead_letter(id.0, state.clock.now())
+            .await?;
         tracing::info!(id = event.id, event_id = %event.event_id, "dead letter put back in line");
         Ok(RetryResponse::Retried(JsonReply(event.into())))
     }

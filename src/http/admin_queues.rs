@@ -7,9 +7,9 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
+use super::ApiState;
 use super::auth::AdminAuth;
 use super::error::error_responses;
-use super::{ApiState, now};
 use crate::domain::ScheduleId;
 use crate::waiting_room::{LineInfo, LineSettings};
 
@@ -113,7 +113,7 @@ impl AdminQueuesApi {
         _auth: AdminAuth,
         #[oai(name = "scheduleId")] schedule_id: Path<i64>,
     ) -> Result<QueueResponse, AdminQueueError> {
-        let now = now();
+        let now = state.clock.now();
         let schedule = ScheduleId(schedule_id.0);
         state.store.schedule(schedule, now).await?;
         let line = state.room.line(schedule, now).await?;
@@ -136,7 +136,7 @@ impl AdminQueuesApi {
         #[oai(name = "scheduleId")] schedule_id: Path<i64>,
         body: Json<QueuePatch>,
     ) -> Result<QueueResponse, AdminTuneError> {
-        let now = now();
+        let now = state.clock.now();
         let schedule = ScheduleId(schedule_id.0);
         state.store.schedule(schedule, now).await?;
         let settings = LineSettings {

@@ -9,11 +9,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
+use super::ApiState;
 use super::auth::AdminAuth;
 use super::concerts::ScheduleView;
 use super::error::error_responses;
 use super::json::JsonReply;
-use super::{ApiState, now};
 use crate::domain::ScheduleId;
 use crate::domain::catalog::TicketLimit;
 
@@ -79,7 +79,7 @@ impl AdminSchedulesApi {
     ) -> Result<ScheduleResponse, AdminScheduleError> {
         let schedule = state
             .store
-            .schedule(ScheduleId(schedule_id.0), now())
+            .schedule(ScheduleId(schedule_id.0), state.clock.now())
             .await?;
         let view = ScheduleView::new(&schedule, state.settings.max_tickets_per_buyer);
         Ok(ScheduleResponse::Ok(JsonReply(view)))
@@ -102,7 +102,7 @@ impl AdminSchedulesApi {
         #[oai(name = "scheduleId")] schedule_id: Path<i64>,
         body: Json<SchedulePatch>,
     ) -> Result<ScheduleResponse, AdminSetScheduleError> {
-        let now = now();
+        let now = state.clock.now();
         let id = ScheduleId(schedule_id.0);
         let limit = match body.0.max_tickets_per_buyer {
             MaybeUndefined::Undefined => None,

@@ -67,7 +67,7 @@ async fn verify(req: &Request, raw: &str) -> poem::Result<Verified> {
     let claims = state.signer.verify(raw).map_err(ApiError::from)?;
     let token_state = state
         .room
-        .state(&claims, super::now())
+        .state(&claims, state.clock.now())
         .await
         .map_err(ApiError::from)?;
     Ok(Verified {
@@ -140,7 +140,7 @@ async fn check_buyer(req: &Request, bearer: Bearer) -> poem::Result<SignedIn> {
     let credential = bearer.token.trim().to_owned();
     let user = state
         .identity
-        .buyer(&credential, super::now())
+        .buyer(&credential, state.clock.now())
         .await
         .map_err(ApiError::from)?;
     Ok(SignedIn { user, credential })

@@ -6,11 +6,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde::Serialize;
 
+use super::ApiState;
 use super::auth::BuyerOrQueue;
 use super::error::error_responses;
 use super::idempotency::IdempotencyKeyHeader;
 use super::json::JsonReply;
-use super::{ApiState, now};
 use crate::domain::balance::ChargeAmount;
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::{Timestamp, UserId};
@@ -142,7 +142,10 @@ impl BalanceApi {
             scope: format!("charge:{user}"),
             fingerprint: format!("amount={}", body.amount),
         });
-        let charged = state.store.charge(user, amount, now(), idempotency).await?;
+        let charged = state
+            .store
+            .charge(user, amount, state.clock.now(), idempotency)
+            .await?;
         Ok(ChargeResponse::Ok(JsonReply(ChargeView {
             user_id: charged.user_id.0,
             amount: charged.amount.minor_units(),

@@ -5,10 +5,10 @@ use poem_openapi::param::Path;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 use serde::Serialize;
 
+use super::ApiState;
 use super::auth::QueueSession;
 use super::error::{ApiError, error_responses};
 use super::json::{JsonReply, RawJson};
-use super::{ApiState, now};
 use crate::domain::catalog::{Concert, Schedule, Seat, SeatStatus, TicketLimit};
 use crate::domain::{ConcertId, ScheduleId, Timestamp};
 
@@ -165,7 +165,7 @@ impl ConcertsApi {
     /// Public: no queue token needed.
     #[oai(path = "/api/concerts", method = "get", operation_id = "listConcerts")]
     async fn list(&self, state: Data<&ApiState>) -> Result<ListResponse, ListError> {
-        let concerts = state.store.concerts(now()).await?;
+        let concerts = state.store.concerts(state.clock.now()).await?;
         let default = state.settings.max_tickets_per_buyer;
         Ok(ListResponse::Ok(JsonReply(ConcertList {
             concerts: concerts
@@ -189,7 +189,10 @@ impl ConcertsApi {
         auth: QueueSession,
         #[oai(name = "concertId")] concert_id: Path<i64>,
     ) -> Result<ConcertResponse, BookingReadError> {
-        let concert = state.store.concert(ConcertId(concert_id.0), now()).await?;
+        let concert = state
+            .store
+            .concert(ConcertId(concert_id.0), state.clock.now())
+            .await?;
         let token_schedule = auth.0.claims.schedule_id;
         if !concert.schedules.iter().any(|s| s.id == token_schedule) {
             return Err(ApiError::forbidden(format!(
@@ -227,7 +230,7 @@ impl ConcertsApi {
                 state.store.as_ref(),
                 ConcertId(concert_id.0),
                 ScheduleId(schedule_id.0),
-                now(),
+                state.clock.now(),
             )
             .await?;
         Ok(SeatsResponse::Ok(RawJson::new(map)))

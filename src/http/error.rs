@@ -95,7 +95,7 @@ impl ApiError {
             error_code: self.code.to_owned(),
             message: self.message.clone(),
             path: current_path(),
-            timestamp: chrono::Utc::now(),
+            timestamp: crate::clock::Clock::wall(),
         }
     }
 

@@ -13,8 +13,8 @@ use poem::http::StatusCode;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
 
+use crate::domain::Money;
 use crate::domain::catalog::TicketLimit;
-use crate::domain::{Money, Timestamp};
 use crate::store::Store;
 use crate::waiting_room::WaitingRoom;
 use crate::waiting_room::token::TokenSigner;
@@ -75,11 +75,8 @@ pub struct ApiState {
     pub issue_limit: Option<Arc<waiting_room::IssueLimiter>>,
     /// Rendered seat layouts, kept per show.
     pub seat_maps: Arc<seat_map::SeatMaps>,
-}
-
-/// The clock of the API. One function so every handler reads time the same way.
-pub fn now() -> Timestamp {
-    chrono::Utc::now()
+    /// The time of every request.
+    pub clock: crate::clock::Clock,
 }
 
 const TITLE: &str = "boxoffice";

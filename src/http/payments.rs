@@ -6,13 +6,14 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde::Serialize;
 
+use super::ApiState;
 use super::auth::{BuyerOrQueue, QueueIdentity, QueueSession};
 use super::error::error_responses;
 use super::idempotency::IdempotencyKeyHeader;
 use super::json::JsonReply;
-use super::{ApiState, now};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::PAYMENT_COMPLETED;
+use crate::domain::reservation::Holder;
 use crate::domain::waiting_room::TokenState;
 use crate::domain::{self, ReservationId, Timestamp, UserId};
 
@@ -105,21 +106,6 @@ error_responses!(HistoryError {
     404 NotFound "Unknown user.",
 });
 
-/// Refuses (403) a reservation that is not `user`'s, naming nothing of it but its id.
-pub fn require_owner(
-    reservation: &crate::domain::reservation::Reservation,
-    user: UserId,
-) -> Result<(), crate::http::error::ApiError> {
-    if reservation.user_id == user {
-        Ok(())
-    } else {
-        Err(crate::http::error::ApiError::forbidden(format!(
-            "reservation {} is another buyer's",
-            reservation.id
-        )))
-    }
-}
-
 pub struct PaymentsApi;
 
 #[OpenApi(tag = "Tag::Payments")]
@@ -148,24 +134,21 @@ impl PaymentsApi {
             scope: format!("pay:{user}"),
             fingerprint: format!("reservation={}", body.reservation_id),
         });
-        let reservation = state
-            .store
-            .reservation(ReservationId(body.reservation_id))
-            .await?;
-        // Owner first, so a stranger learns nothing of another buyer's reservation (not even
-        // its show). Owner and show never change once a hold is made; its state is checked in
-        // the payment's own transaction.
-        require_owner(&reservation, user)?;
-        verified.require_schedule(reservation.schedule_id)?;
         // Holds are only made during an active session; paying one may come after the session
         // ended (a first payment ends it, and a buyer may hold several seats, or retry).
         if let TokenState::Waiting { .. } = verified.state {
             QueueSession::require_active(&verified)?;
         }
-        let now = now();
+        // The store checks owner, show and state in the payment's transaction, owner first,
+        // so a stranger learns nothing of another buyer's reservation.
+        let holder = Holder {
+            user,
+            schedule: verified.claims.schedule_id,
+        };
+        let now = state.clock.now();
         let payment = match state
             .store
-            .pay(user, reservation.id, now, idempotency)
+            .pay(holder, ReservationId(body.reservation_id), now, idempotency)
             .await
         {
             Ok(payment) => payment,

@@ -6,11 +6,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde::Serialize;
 
+use super::ApiState;
 use super::auth::{QueueIdentity, QueueSession};
 use super::error::error_responses;
 use super::json::JsonReply;
-use super::{ApiState, now};
-use crate::domain::reservation::{Cancellation, Reservation};
+use crate::domain::reservation::{Cancellation, Holder, Reservation};
 use crate::domain::waiting_room::TokenState;
 use crate::domain::{self, ConcertId, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 use crate::store::HoldRequest;
@@ -127,7 +127,7 @@ impl ReservationsApi {
         if let Some(user) = body.user_id {
             verified.require_user(UserId(user))?;
         }
-        let now = now();
+        let now = state.clock.now();
         // Checked: `--hold-ttl` has a range, but a hold must never panic if it is wrong.
         let expires_at = now
             .checked_add_signed(state.settings.hold_ttl)
@@ -178,20 +178,20 @@ impl ReservationsApi {
         #[oai(name = "reservationId")] reservation_id: Path<i64>,
     ) -> Result<CancelResponse, CancelError> {
         let verified = auth.0;
-        let reservation = state
-            .store
-            .reservation(ReservationId(reservation_id.0))
-            .await?;
-        // Owner first, as with paying: a stranger learns nothing of the reservation.
-        super::payments::require_owner(&reservation, verified.claims.user_id)?;
-        verified.require_schedule(reservation.schedule_id)?;
         // Holds are only made during an active session, as with paying.
         if let TokenState::Waiting { .. } = verified.state {
             QueueSession::require_active(&verified)?;
         }
+        // Owner, show and state are checked in the store's transaction, owner first, as with
+        // paying.
+        let holder = Holder {
+            user: verified.claims.user_id,
+            schedule: verified.claims.schedule_id,
+        };
+        let id = ReservationId(reservation_id.0);
         let (cancelled, done) = state
             .store
-            .cancel_reservation(verified.claims.user_id, reservation.id, now())
+            .cancel_reservation(holder, id, state.clock.now())
             .await?;
         // A retried DELETE answers the same but gave nothing back.
         if done == Cancellation::Cancel {

@@ -8,11 +8,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde::Serialize;
 
+use super::ApiState;
 use super::auth::{MaybeBuyer, QueueIdentity};
 use super::error::{ApiError, error_responses, rate_limited_error_responses};
 use super::json::JsonReply;
 use super::rate_limit::{KeyedLimiter, client_ip};
-use super::{ApiState, now};
 use crate::domain::waiting_room::TokenState;
 use crate::domain::{self, ConcertId, ScheduleId, Timestamp, UserId};
 use crate::identity::BuyerAuthMode;
@@ -223,7 +223,7 @@ impl WaitingQueueApi {
                 .check(client_ip(remote))
                 .map_err(|wait| limit.refused(wait))?;
         }
-        let now = now();
+        let now = state.clock.now();
         let user = buyer_of(
             state.identity.mode(),
             caller.0.map(|c| c.user),

@@ -14,6 +14,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
+use crate::domain::Timestamp;
 use crate::domain::error::{Error, Result};
 
 /// Longest `sub` accepted.
@@ -53,6 +54,11 @@ pub struct JwtSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct BuyerClaims {
     pub sub: String,
+    /// Expiry, in seconds since the Unix epoch (a JSON number, maybe with a fraction).
+    pub exp: f64,
+    /// Not before, in seconds since the Unix epoch.
+    #[serde(default)]
+    pub nbf: Option<f64>,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
@@ -78,8 +84,9 @@ impl JwtVerifier {
         };
         let mut validation = Validation::new(algorithm);
         validation.algorithms = vec![algorithm];
-        validation.leeway = LEEWAY_SECS;
-        validation.validate_nbf = true;
+        // `exp` and `nbf` are checked against the app's clock, in `verify`.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
         match &settings.issuer {
             Some(issuer) => {
@@ -98,8 +105,9 @@ impl JwtVerifier {
         Ok(JwtVerifier { key, validation })
     }
 
-    /// The claims of a token that passes every check; `Unauthenticated` saying which failed.
-    pub fn verify(&self, token: &str) -> Result<BuyerClaims> {
+    /// The claims of a token that passes every check at `now`; `Unauthenticated` saying which
+    /// failed.
+    pub fn verify(&self, token: &str, now: Timestamp) -> Result<BuyerClaims> {
         if token.len() > MAX_JWT_LEN {
             return Err(refused("it is too long"));
         }
@@ -118,6 +126,13 @@ impl JwtVerifier {
                 })
             })?;
         let claims = data.claims;
+        let (now, leeway) = (now.timestamp() as f64, LEEWAY_SECS as f64);
+        if claims.exp + leeway <= now {
+            return Err(refused("it has expired"));
+        }
+        if claims.nbf.is_some_and(|nbf| nbf - leeway > now) {
+            return Err(refused("it is not valid yet"));
+        }
         let len = claims.sub.chars().count();
         if len == 0 || len > MAX_SUBJECT_LEN || claims.sub.chars().any(char::is_control) {
             return Err(refused("its sub is empty, too long or not plain text"));

@@ -127,7 +127,7 @@ impl Identity {
                     .jwt
                     .as_ref()
                     .ok_or_else(|| Error::internal("no JWT key"))?;
-                let claims = verifier.verify(bearer)?;
+                let claims = verifier.verify(bearer, now)?;
                 if let Some(user) = self.subjects.get(&claims.sub) {
                     return Ok(user);
                 }
@@ -142,7 +142,7 @@ impl Identity {
                 let email = claims.email.as_deref().and_then(|e| Email::parse(e).ok());
                 let user = self
                     .store
-                    .subject_user(&claims.sub, &name, email.as_ref())
+                    .subject_user(&claims.sub, &name, email.as_ref(), now)
                     .await?;
                 self.subjects.insert(claims.sub, user.id);
                 Ok(user.id)
@@ -154,12 +154,20 @@ impl Identity {
         }
     }
 
-    /// A new buyer account with a password.
-    pub async fn sign_up(&self, name: &str, email: &Email, password: Password) -> Result<User> {
+    /// A new buyer account with a password, made at `now`.
+    pub async fn sign_up(
+        &self,
+        name: &str,
+        email: &Email,
+        password: Password,
+        now: Timestamp,
+    ) -> Result<User> {
         self.require_accounts()?;
         let name = checked_text("name", name, MAX_NAME_LEN)?;
         let hash = password::hash(password).await?;
-        self.store.create_account(&name, email, Some(&hash)).await
+        self.store
+            .create_account(&name, email, Some(&hash), now)
+            .await
     }
 
     /// A session for the account of `email` when `password` is its password.

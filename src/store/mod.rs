@@ -11,7 +11,7 @@ use crate::domain::catalog::{
 use crate::domain::error::Result;
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
-use crate::domain::reservation::{Cancellation, Reservation};
+use crate::domain::reservation::{Cancellation, Holder, Reservation};
 use crate::domain::text::Email;
 use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 
@@ -113,17 +113,18 @@ pub struct OutboxSummary {
 pub trait Store: Send + Sync + 'static {
     /// Creates a buyer with a zero balance, who signs in with the password of
     /// `password_hash` when there is one. `EmailTaken` when another user has the address, in
-    /// any case.
+    /// any case. `now` is when it was made.
     async fn create_account(
         &self,
         name: &str,
         email: &Email,
         password_hash: Option<&str>,
+        now: Timestamp,
     ) -> Result<User>;
 
-    /// Creates a buyer without a password.
-    async fn create_user(&self, name: &str, email: &Email) -> Result<User> {
-        self.create_account(name, email, None).await
+    /// Creates a buyer without a password, at `now`.
+    async fn create_user(&self, name: &str, email: &Email, now: Timestamp) -> Result<User> {
+        self.create_account(name, email, None, now).await
     }
 
     /// The account with this address (in any case) and its password hash; `None` when there
@@ -132,8 +133,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// The user a JWT subject stands for. On first sight it is created, with `name` and
     /// `email` (without the address when another user has it); the same subject is the same
-    /// user ever after, even when its first two requests race.
-    async fn subject_user(&self, subject: &str, name: &str, email: Option<&Email>) -> Result<User>;
+    /// user ever after, even when its first two requests race. `now` is when it is seen.
+    async fn subject_user(
+        &self,
+        subject: &str,
+        name: &str,
+        email: Option<&Email>,
+        now: Timestamp,
+    ) -> Result<User>;
 
     /// Records a signed-in session.
     async fn create_session(&self, session: NewSession) -> Result<()>;
@@ -151,8 +158,9 @@ pub trait Store: Send + Sync + 'static {
     /// The buyer, or `NotFound`.
     async fn user(&self, id: UserId) -> Result<User>;
 
-    /// Creates a concert with its shows and seats in one transaction; returns it as stored.
-    async fn create_concert(&self, concert: NewConcert) -> Result<Concert>;
+    /// Creates a concert with its shows and seats in one transaction, made at `now`; returns
+    /// it as stored.
+    async fn create_concert(&self, concert: NewConcert, now: Timestamp) -> Result<Concert>;
 
     /// Every concert with its shows, seat counts as of `now`, ordered by id.
     async fn concerts(&self, now: Timestamp) -> Result<Vec<Concert>>;
@@ -231,9 +239,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Pays a held reservation from the buyer's balance: debit, history row, seat sold,
     /// reservation confirmed, payment row and event, all in one transaction or none of it.
+    /// `holder` is checked first, in the transaction: `Forbidden` for another user's
+    /// reservation or a token of another show.
     async fn pay(
         &self,
-        user: UserId,
+        holder: Holder,
         reservation: ReservationId,
         now: Timestamp,
         idempotency: Option<IdempotentRequest>,
@@ -243,13 +253,14 @@ pub trait Store: Send + Sync + 'static {
     async fn payments(&self, user: UserId) -> Result<Vec<PaymentRecord>>;
 
     /// Gives a live hold back: reservation cancelled, seat free at once, event written.
-    /// `Forbidden` for another user's, `AlreadyPaid` for a paid one, `HoldExpired` when the
+    /// `Forbidden` for another user's (or a `holder` with a token of another show, checked
+    /// after the owner), `AlreadyPaid` for a paid one, `HoldExpired` when the
     /// hold ran out; cancelling a cancelled reservation answers it again and writes nothing.
     /// The [`Cancellation`] says which: `Cancel` when this call gave the hold back,
     /// `AlreadyCancelled` when an earlier one had.
     async fn cancel_reservation(
         &self,
-        user: UserId,
+        holder: Holder,
         reservation: ReservationId,
         now: Timestamp,
     ) -> Result<(Reservation, Cancellation)>;

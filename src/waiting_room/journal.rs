@@ -54,6 +54,8 @@ pub struct LineRecord {
 /// One write: the changes of every line since the last one, and the lines they touched.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueBatch {
+    /// When the room made this batch.
+    pub saved_at: Timestamp,
     pub changes: Vec<QueueChange>,
     pub lines: Vec<LineRecord>,
     /// Ended sessions that ended before this no longer identify anyone; they can go.

@@ -312,6 +312,7 @@ impl WaitingRoom for MemoryWaitingRoom {
         if batch.changes.is_empty() && batch.lines.is_empty() {
             return Ok(());
         }
+        batch.saved_at = now;
         batch.forget_ended_before = now
             .checked_sub_signed(
                 chrono::TimeDelta::from_std(self.policy.ended_token_ttl)
@@ -517,8 +518,7 @@ impl Line {
     }
 
     fn activate(&mut self, claims: TokenClaims, now: Timestamp, policy: &QueuePolicy) {
-        // Whole milliseconds, as saved, so a restart shows the very same expiry.
-        let expires_at = from_millis(to_millis(after(now, policy.session_ttl)));
+        let expires_at = after(now, policy.session_ttl);
         self.sessions.insert((expires_at, claims.user_id));
         self.active
             .insert(claims.user_id, Session { claims, expires_at });
@@ -1308,11 +1308,12 @@ impl EndedTokens {
     }
 }
 
-/// `t + d`, saturating at the largest timestamp.
+/// `t + d` in whole milliseconds, as saved, so a restart shows the very same time; saturating
+/// at the largest timestamp.
 fn after(t: Timestamp, d: Duration) -> Timestamp {
-    chrono::TimeDelta::from_std(d)
+    i64::try_from(d.as_millis())
         .ok()
-        .and_then(|d| t.checked_add_signed(d))
+        .and_then(|ms| t.checked_add_signed(chrono::TimeDelta::milliseconds(ms)))
         .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
 }
 

@@ -10,7 +10,7 @@ use crate::helpers::*;
 async fn an_expired_hold_is_free_for_the_next_buyer_and_cannot_be_paid() {
     // A long sweep interval, so what is tested is the lazy expiry, not the sweeper.
     let app = spawn_app_with(|c| {
-        c.hold_ttl = Duration::from_millis(300);
+        c.hold_ttl = Duration::from_secs(60);
         c.hold_sweep_interval = Duration::from_secs(3600);
     })
     .await;
@@ -30,7 +30,7 @@ async fn an_expired_hold_is_free_for_the_next_buyer_and_cannot_be_paid() {
         .await;
     assert_eq!(resp.status(), StatusCode::CONFLICT);
 
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    app.clock.advance(Duration::from_secs(61));
 
     // Shown free, counted free, and holdable by the next buyer.
     let map = body(
@@ -79,7 +79,7 @@ async fn an_expired_hold_is_free_for_the_next_buyer_and_cannot_be_paid() {
 #[tokio::test]
 async fn the_sweeper_releases_expired_holds_with_one_event_each() {
     let app = spawn_app_with(|c| {
-        c.hold_ttl = Duration::from_millis(200);
+        c.hold_ttl = Duration::from_secs(60);
         c.hold_sweep_interval = Duration::from_millis(100);
     })
     .await;
@@ -92,6 +92,7 @@ async fn the_sweeper_releases_expired_holds_with_one_event_each() {
             StatusCode::CREATED
         );
     }
+    app.clock.advance(Duration::from_secs(61));
     let released = eventually(Duration::from_secs(5), || async {
         let db = app.audit();
         let (held, expired): (i64, i64) = db

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use boxoffice::app::App;
+use boxoffice::clock::Clock;
 use boxoffice::config::Config;
 use boxoffice::identity::BuyerAuthMode;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
@@ -26,6 +27,8 @@ pub struct TestApp {
     config: Config,
     pub base: String,
     pub client: Client,
+    /// The app's clock: it runs with the wall clock, and [`Clock::advance`] skips ahead.
+    pub clock: Clock,
     dir: TempDir,
     /// The session token of each buyer made by [`TestApp::create_user`].
     sessions: std::sync::Mutex<std::collections::HashMap<i64, String>>,
@@ -51,7 +54,10 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut Config)) -> TestApp {
         ..Config::default()
     };
     tune(&mut config);
-    let app = App::build(config.clone()).await.expect("the app starts");
+    let clock = Clock::adjustable();
+    let app = App::build_with_clock(config.clone(), clock.clone())
+        .await
+        .expect("the app starts");
     let base = app.base_url();
     let client = Client::builder()
         .pool_max_idle_per_host(64)
@@ -62,6 +68,7 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut Config)) -> TestApp {
         config,
         base,
         client,
+        clock,
         dir,
         sessions: Default::default(),
     }
@@ -84,7 +91,7 @@ impl TestApp {
         if let Some(app) = self.app.take() {
             app.stop().await.expect("the app stops cleanly");
         }
-        let app = App::build(self.config.clone())
+        let app = App::build_with_clock(self.config.clone(), self.clock.clone())
             .await
             .expect("the app starts again");
         self.base = app.base_url();

@@ -145,9 +145,7 @@ async fn asking_for_a_token_again_keeps_the_place_in_line() {
 async fn a_waiting_buyer_who_stops_polling_loses_the_place_and_those_behind_move_up() {
     let app = spawn_app_with(|c| {
         c.queue_max_active = 1;
-        // Long enough that the buyers who poll never drop out on a busy machine, short enough
-        // that the quiet one does soon.
-        c.queue_idle_ttl = Duration::from_secs(1);
+        c.queue_idle_ttl = Duration::from_secs(60);
     })
     .await;
     let concert = app.create_concert(1, 1, 100).await;
@@ -159,9 +157,13 @@ async fn a_waiting_buyer_who_stops_polling_loses_the_place_and_those_behind_move
     }
     assert_eq!(position(&app, &tokens[3]).await, Some(3));
 
-    // Buyers 2 and 4 keep polling; buyer 3 goes quiet.
-    let dropped = eventually(DEADLINE, || async {
+    // Buyers 2 and 4 keep polling; buyer 3 goes quiet for longer than the idle TTL.
+    for _ in 0..2 {
+        app.clock.advance(Duration::from_secs(40));
         position(&app, &tokens[1]).await;
+        position(&app, &tokens[3]).await;
+    }
+    let dropped = eventually(DEADLINE, || async {
         position(&app, &tokens[3]).await == Some(2)
     })
     .await;
@@ -310,9 +312,7 @@ async fn a_restart_keeps_the_order_of_the_line_and_the_active_sessions() {
 async fn forged_tampered_truncated_and_expired_tokens_are_refused() {
     let app = spawn_app_with(|c| {
         c.queue_max_active = 1;
-        // Long enough that the buyers who poll never drop out on a busy machine, short enough
-        // that the quiet one does soon.
-        c.queue_idle_ttl = Duration::from_secs(1);
+        c.queue_idle_ttl = Duration::from_secs(60);
     })
     .await;
     let b = app.buyer_with_session(1, 100, 0).await;
@@ -359,6 +359,7 @@ async fn forged_tampered_truncated_and_expired_tokens_are_refused() {
 
     // A waiting token that went quiet has expired (watched through the admin API: a poll
     // would keep it alive).
+    app.clock.advance(Duration::from_secs(61));
     assert!(
         eventually(DEADLINE, || async {
             app.queue_info(b.schedule).await["waiting"] == 0

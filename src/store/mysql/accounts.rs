@@ -127,7 +127,6 @@ pub(super) async fn charge(
     amount: ChargeAmount,
     now: Timestamp,
 ) -> Step<Charged> {
-    let now = from_millis(to_millis(now));
     let balance = stored_balance(tx, user, true)
         .await?
         .ok_or_else(|| Error::not_found("user", user))?;

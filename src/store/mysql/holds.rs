@@ -15,7 +15,7 @@ use super::accounts::inserted_id;
 use super::{Step, Tx, catalog, money, outbox};
 use crate::domain::error::Error;
 use crate::domain::events::DomainEvent;
-use crate::domain::reservation::{Cancellation, Reservation, ReservationStatus};
+use crate::domain::reservation::{Cancellation, Holder, Reservation, ReservationStatus};
 use crate::domain::{ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis, to_millis};
 use crate::store::HoldRequest;
 
@@ -56,7 +56,7 @@ async fn lock_seat(tx: &mut Tx, seat: SeatId) -> Step<()> {
 }
 
 pub(super) async fn reserve_seat(tx: &mut Tx, request: &HoldRequest) -> Step<Reservation> {
-    let now = from_millis(to_millis(request.now));
+    let now = request.now;
     let now_ms = to_millis(now);
     let expires_ms = to_millis(request.expires_at);
     let (concert, schedule, seat) = (request.concert_id, request.schedule_id, request.seat_id);
@@ -213,7 +213,6 @@ async fn check_purchase_limit(tx: &mut Tx, request: &HoldRequest) -> Step<()> {
 /// is then ended by a conditional update under its seat's lock, so a hold that a concurrent
 /// writer ended or paid first is skipped, never ended twice.
 pub(super) async fn expire_holds(tx: &mut Tx, now: Timestamp, limit: u32) -> Step<u64> {
-    let now = from_millis(to_millis(now));
     let now_ms = to_millis(now);
     let candidates: Vec<(i64, i64, i64, i64)> = tx
         .exec(
@@ -256,15 +255,14 @@ pub(super) async fn expire_holds(tx: &mut Tx, now: Timestamp, limit: u32) -> Ste
 /// answered again without writing.
 pub(super) async fn cancel_reservation(
     tx: &mut Tx,
-    user: UserId,
+    holder: Holder,
     id: ReservationId,
     now: Timestamp,
 ) -> Step<(Reservation, Cancellation)> {
-    let now = from_millis(to_millis(now));
     let mut held = load_locked(tx, id)
         .await?
         .ok_or_else(|| Error::not_found("reservation", id))?;
-    if held.check_cancellable(user, now)? == Cancellation::AlreadyCancelled {
+    if held.check_cancellable(holder, now)? == Cancellation::AlreadyCancelled {
         return Ok((held, Cancellation::AlreadyCancelled));
     }
     tx.exec_drop(

@@ -103,8 +103,10 @@ async fn apply(conn: &mut Conn) -> Step<()> {
             conn.query_drop(statement).await?;
         }
         conn.exec_drop(
-            "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-            (version, crate::domain::to_millis(chrono::Utc::now())),
+            // The server's clock: migrations run before the app's clock is handed to anything.
+            "INSERT INTO schema_version (version, applied_at)
+             VALUES (?, CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED))",
+            (version,),
         )
         .await?;
         tracing::info!(version, "applied mysql schema migration");

@@ -44,7 +44,7 @@ use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
-use crate::domain::reservation::{Cancellation, Reservation};
+use crate::domain::reservation::{Cancellation, Holder, Reservation};
 use crate::domain::text::Email;
 use crate::domain::{ConcertId, ReservationId, ScheduleId, Timestamp, UserId};
 
@@ -285,8 +285,8 @@ impl Store for MysqlStore {
         name: &str,
         email: &Email,
         password_hash: Option<&str>,
+        now: Timestamp,
     ) -> Result<User> {
-        let now = chrono::Utc::now();
         self.write("create_account", |tx| {
             let (name, email) = (name.to_owned(), email.clone());
             let hash = password_hash.map(str::to_owned);
@@ -305,8 +305,13 @@ impl Store for MysqlStore {
         .await
     }
 
-    async fn subject_user(&self, subject: &str, name: &str, email: Option<&Email>) -> Result<User> {
-        let now = chrono::Utc::now();
+    async fn subject_user(
+        &self,
+        subject: &str,
+        name: &str,
+        email: Option<&Email>,
+        now: Timestamp,
+    ) -> Result<User> {
         self.write("subject_user", |tx| {
             let (subject, name, email) = (subject.to_owned(), name.to_owned(), email.cloned());
             Box::pin(async move {
@@ -350,8 +355,7 @@ impl Store for MysqlStore {
             .await
     }
 
-    async fn create_concert(&self, concert: NewConcert) -> Result<Concert> {
-        let now = chrono::Utc::now();
+    async fn create_concert(&self, concert: NewConcert, now: Timestamp) -> Result<Concert> {
         self.write("create_concert", |tx| {
             let concert = concert.clone();
             Box::pin(async move { catalog::create_concert(tx, &concert, now).await })
@@ -457,7 +461,7 @@ impl Store for MysqlStore {
 
     async fn pay(
         &self,
-        user: UserId,
+        holder: Holder,
         reservation: ReservationId,
         now: Timestamp,
         idempotency: Option<IdempotentRequest>,
@@ -466,7 +470,7 @@ impl Store for MysqlStore {
             let idempotency = idempotency.clone();
             Box::pin(async move {
                 idempotency::once(tx, idempotency.as_ref(), now, |tx| {
-                    Box::pin(payments::pay(tx, user, reservation, now))
+                    Box::pin(payments::pay(tx, holder, reservation, now))
                 })
                 .await
             })
@@ -481,12 +485,12 @@ impl Store for MysqlStore {
 
     async fn cancel_reservation(
         &self,
-        user: UserId,
+        holder: Holder,
         reservation: ReservationId,
         now: Timestamp,
     ) -> Result<(Reservation, Cancellation)> {
         self.write("cancel_reservation", |tx| {
-            Box::pin(holds::cancel_reservation(tx, user, reservation, now))
+            Box::pin(holds::cancel_reservation(tx, holder, reservation, now))
         })
         .await
     }

@@ -9,6 +9,7 @@ use crate::domain::balance::{EntryKind, debit};
 use crate::domain::error::Error;
 use crate::domain::events::DomainEvent;
 use crate::domain::payment::{Payment, PaymentRecord};
+use crate::domain::reservation::Holder;
 use crate::domain::{PaymentId, ReservationId, Timestamp, UserId, from_millis, to_millis};
 
 /// Debits the price, writes the `use` history row, sells the seat, confirms the reservation,
@@ -17,18 +18,18 @@ use crate::domain::{PaymentId, ReservationId, Timestamp, UserId, from_millis, to
 /// state the checks saw, so a failure writes nothing and two payments of one hold pay once.
 pub(super) async fn pay(
     tx: &mut Tx,
-    user: UserId,
+    holder: Holder,
     reservation: ReservationId,
     now: Timestamp,
 ) -> Step<Payment> {
-    let now = from_millis(to_millis(now));
     let now_ms = to_millis(now);
     let held = holds::load_locked(tx, reservation)
         .await?
         .ok_or_else(|| Error::not_found("reservation", reservation))?;
     // An expired hold is refused here without writing: the next hold of the seat or the sweep
     // ends it with its one event.
-    held.check_payable(user, now)?;
+    held.check_payable(holder, now)?;
+    let user = holder.user;
     let price = held.price;
 
     tx.exec_drop(

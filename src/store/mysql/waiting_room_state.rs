@@ -87,7 +87,7 @@ async fn save(tx: &mut Tx, batch: &QueueBatch) -> Step<()> {
             }
         }
     }
-    let now = to_millis(chrono::Utc::now());
+    let now = to_millis(batch.saved_at);
     for line in &batch.lines {
         tx.exec_drop(
             "INSERT INTO queue_lines (schedule_id, next_seq, journaled_seq, front_seq,

@@ -125,7 +125,6 @@ pub(super) fn charge(
     amount: ChargeAmount,
     now: Timestamp,
 ) -> Result<Charged> {
-    let now = from_millis(to_millis(now));
     let balance = stored_balance(conn, user)?.ok_or_else(|| Error::not_found("user", user))?;
     let after = amount.apply_to(balance)?;
     conn.prepare_cached("UPDATE users SET balance = ?1 WHERE id = ?2")

@@ -14,7 +14,7 @@ use super::accounts::money;
 use super::{catalog, db, outbox};
 use crate::domain::error::{Error, Result};
 use crate::domain::events::DomainEvent;
-use crate::domain::reservation::{Cancellation, Reservation, ReservationStatus};
+use crate::domain::reservation::{Cancellation, Holder, Reservation, ReservationStatus};
 use crate::domain::{ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis, to_millis};
 use crate::store::HoldRequest;
 
@@ -47,7 +47,7 @@ fn ended_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Ended> {
 }
 
 pub(super) fn reserve_seat(conn: &Connection, request: &HoldRequest) -> Result<Reservation> {
-    let now = from_millis(to_millis(request.now));
+    let now = request.now;
     let now_ms = to_millis(now);
     let expires_ms = to_millis(request.expires_at);
     let (concert, schedule, seat) = (request.concert_id, request.schedule_id, request.seat_id);
@@ -202,7 +202,6 @@ fn check_purchase_limit(
 /// Ends up to `limit` holds that ran out by `now`: reservation expired, seat freed unless
 /// someone else already holds it, one event each.
 pub(super) fn expire_holds(conn: &Connection, now: Timestamp, limit: u32) -> Result<u64> {
-    let now = from_millis(to_millis(now));
     let mut ended = conn
         .prepare_cached(
             "UPDATE reservations SET status = 'expired'
@@ -238,13 +237,12 @@ pub(super) fn expire_holds(conn: &Connection, now: Timestamp, limit: u32) -> Res
 /// answered again without writing.
 pub(super) fn cancel_reservation(
     conn: &Connection,
-    user: UserId,
+    holder: Holder,
     id: ReservationId,
     now: Timestamp,
 ) -> Result<(Reservation, Cancellation)> {
-    let now = from_millis(to_millis(now));
     let mut held = load(conn, id)?.ok_or_else(|| Error::not_found("reservation", id))?;
-    if held.check_cancellable(user, now)? == Cancellation::AlreadyCancelled {
+    if held.check_cancellable(holder, now)? == Cancellation::AlreadyCancelled {
         return Ok((held, Cancellation::AlreadyCancelled));
     }
     let cancelled = conn

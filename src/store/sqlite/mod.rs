@@ -37,7 +37,7 @@ use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
-use crate::domain::reservation::{Cancellation, Reservation};
+use crate::domain::reservation::{Cancellation, Holder, Reservation};
 use crate::domain::text::Email;
 use crate::domain::{ConcertId, ReservationId, ScheduleId, Timestamp, UserId};
 use writer::Writer;
@@ -259,10 +259,10 @@ impl Store for SqliteStore {
         name: &str,
         email: &Email,
         password_hash: Option<&str>,
+        now: Timestamp,
     ) -> Result<User> {
         let (name, email) = (name.to_owned(), email.clone());
         let hash = password_hash.map(str::to_owned);
-        let now = chrono::Utc::now();
         self.writer
             .write(move |conn| identity::create_account(conn, &name, &email, hash.as_deref(), now))
             .await
@@ -274,9 +274,14 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn subject_user(&self, subject: &str, name: &str, email: Option<&Email>) -> Result<User> {
+    async fn subject_user(
+        &self,
+        subject: &str,
+        name: &str,
+        email: Option<&Email>,
+        now: Timestamp,
+    ) -> Result<User> {
         let (subject, name, email) = (subject.to_owned(), name.to_owned(), email.cloned());
-        let now = chrono::Utc::now();
         self.writer
             .write(move |conn| identity::subject_user(conn, &subject, &name, email.as_ref(), now))
             .await
@@ -309,8 +314,7 @@ impl Store for SqliteStore {
         self.read(move |conn| accounts::user(conn, id)).await
     }
 
-    async fn create_concert(&self, concert: NewConcert) -> Result<Concert> {
-        let now = chrono::Utc::now();
+    async fn create_concert(&self, concert: NewConcert, now: Timestamp) -> Result<Concert> {
         self.writer
             .write(move |conn| catalog::create_concert(conn, &concert, now))
             .await
@@ -397,7 +401,7 @@ impl Store for SqliteStore {
 
     async fn pay(
         &self,
-        user: UserId,
+        holder: Holder,
         reservation: ReservationId,
         now: Timestamp,
         idempotency: Option<IdempotentRequest>,
@@ -405,7 +409,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 idempotency::once(conn, idempotency.as_ref(), now, || {
-                    payments::pay(conn, user, reservation, now)
+                    payments::pay(conn, holder, reservation, now)
                 })
             })
             .await
@@ -417,12 +421,12 @@ impl Store for SqliteStore {
 
     async fn cancel_reservation(
         &self,
-        user: UserId,
+        holder: Holder,
         reservation: ReservationId,
         now: Timestamp,
     ) -> Result<(Reservation, Cancellation)> {
         self.writer
-            .write(move |conn| holds::cancel_reservation(conn, user, reservation, now))
+            .write(move |conn| holds::cancel_reservation(conn, holder, reservation, now))
             .await
     }
 

@@ -9,6 +9,7 @@ use crate::domain::balance::{EntryKind, debit};
 use crate::domain::error::{Error, Result};
 use crate::domain::events::DomainEvent;
 use crate::domain::payment::{Payment, PaymentRecord};
+use crate::domain::reservation::Holder;
 use crate::domain::{PaymentId, ReservationId, Timestamp, UserId, from_millis, to_millis};
 
 /// Debits the price, writes the `use` history row, sells the seat, confirms the reservation,
@@ -16,17 +17,17 @@ use crate::domain::{PaymentId, ReservationId, Timestamp, UserId, from_millis, to
 /// write is conditional on the state the checks saw, so a failure writes nothing.
 pub(super) fn pay(
     conn: &Connection,
-    user: UserId,
+    holder: Holder,
     reservation: ReservationId,
     now: Timestamp,
 ) -> Result<Payment> {
-    let now = from_millis(to_millis(now));
     let now_ms = to_millis(now);
     let held = holds::load(conn, reservation)?
         .ok_or_else(|| Error::not_found("reservation", reservation))?;
     // An expired hold is refused here without writing: the next hold of the seat or the sweep
     // ends it with its one event.
-    held.check_payable(user, now)?;
+    held.check_payable(holder, now)?;
+    let user = holder.user;
     let price = held.price;
 
     let debited: Option<i64> = conn

@@ -81,7 +81,7 @@ fn save(conn: &Connection, batch: &QueueBatch) -> Result<()> {
             }
         }
     }
-    let now = to_millis(chrono::Utc::now());
+    let now = to_millis(batch.saved_at);
     for line in &batch.lines {
         conn.prepare_cached(
             "INSERT INTO queue_lines (schedule_id, next_seq, journaled_seq, front_seq,
