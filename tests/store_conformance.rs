@@ -1,5 +1,5 @@
 //! The conformance suite of the [`Store`] port (and the [`QueueJournal`] every store also
-//! is): the rules of DESIGN.md §3 — holds, expiry, payments, balances, idempotency, the
+//! is): the rules of docs/design.md — holds, expiry, payments, balances, idempotency, the
 //! outbox, durability across a reopen — written once and run against every adapter.
 //!
 //! Each test is an `async fn` taking a [`Backend`], the factory of one fresh, empty database;
