@@ -1,6 +1,6 @@
 -- boxoffice schema for MySQL 8 / MariaDB 10.6 and later, version 1 (a row in schema_version).
 --
--- The same tables, columns and meanings as schema.sql plus migrations/002_waiting_room.sql
+-- The same tables, columns and meanings as schema.sql plus migrations/sqlite/002_waiting_room.sql
 -- (read their comments for what each row is); only the types are MySQL's. Applied by
 -- src/store/mysql/migrate.rs as migration step 1; later versions append their own steps
 -- there instead of editing this file. Every statement is idempotent (IF NOT EXISTS), so a

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Audits a boxoffice database after a load run (stdlib only).
 
-Checks the rules of DESIGN.md section 3 on the data a run left behind:
+Checks the rules of docs/design.md ("Rules that must hold") on the data a run left behind:
   - no seat is sold twice, no seat is held by two live holds, and every sold or held seat
     points at a reservation of its own that agrees;
   - every balance equals the sum of its history;

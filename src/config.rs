@@ -669,7 +669,7 @@ impl Config {
         Ok(config)
     }
 
-    /// Every duration and count in its range (see the README's settings table).
+    /// Every duration and count in its range (see the settings table in docs/operating.md).
     fn check_ranges(&self) -> anyhow::Result<()> {
         let durations = [
             ("--hold-ttl", self.hold_ttl, TTL),

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use crate::domain::ScheduleId;
 use crate::waiting_room::{LineStats, Tick};
 
-/// Request and job durations, from 100 µs (a status poll takes about that) to 5 s.
+/// Request and job durations, from 100 µs (about a status poll; loadtest/REPORT.md) to 5 s.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];

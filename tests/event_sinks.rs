@@ -21,6 +21,7 @@ use boxoffice::clock::Clock;
 use boxoffice::domain::Money;
 use boxoffice::domain::balance::ChargeAmount;
 use boxoffice::domain::catalog::{NewConcert, TicketLimit};
+use boxoffice::domain::reservation::Holder;
 use boxoffice::domain::text::Email;
 use boxoffice::events::relay::{Relay, RelaySettings};
 use boxoffice::events::{DeliveryError, EventSink};
@@ -163,11 +164,26 @@ impl Outbox {
         let kept = store.reserve_seat(hold(0)).await.expect("hold");
         let returned = store.reserve_seat(hold(1)).await.expect("hold");
         store
-            .pay(buyers[0], kept.id, now, None)
+            .pay(
+                Holder {
+                    user: buyers[0],
+                    schedule: kept.schedule_id,
+                },
+                kept.id,
+                now,
+                None,
+            )
             .await
             .expect("payment");
         store
-            .cancel_reservation(buyers[0], returned.id, now)
+            .cancel_reservation(
+                Holder {
+                    user: buyers[0],
+                    schedule: returned.schedule_id,
+                },
+                returned.id,
+                now,
+            )
             .await
             .expect("cancel");
         Outbox { _dir: dir, store }

@@ -6,14 +6,17 @@
 //! each test fails.
 #![cfg(all(feature = "mysql", feature = "redis"))]
 
+mod support;
+
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
-use mysql_async::prelude::Queryable;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
+use support::mysql::Database;
+use support::{MYSQL, REDIS, body, with_path};
 use tokio::sync::Barrier;
 
 const ADMIN: &str = "two-instances-admin";
@@ -21,7 +24,7 @@ const JWT_SECRET: &str = "two-instances-jwt-secret-of-32-chars";
 
 /// An HS256 buyer JWT for `sub`, valid for an hour.
 fn jwt(sub: &str) -> String {
-    let claims = json!({"sub": sub, "exp": chrono::Utc::now().timestamp() + 3600});
+    let claims = json!({"sub": sub, "exp": support::now().timestamp() + 3600});
     jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
         &claims,
@@ -40,15 +43,6 @@ enum Buyers {
 /// One pair of instances at a time: each keeps a pool of up to 32 MySQL connections, and three
 /// pairs at once would go past a default server's `max_connections` (151).
 static ONE_PAIR_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// `url` with its path (the database, or the Redis db index) replaced by `path`.
-fn with_path(url: &str, path: &str) -> String {
-    let authority = url.find("://").map_or(0, |i| i + 3);
-    let end = url[authority..]
-        .find('/')
-        .map_or(url.len(), |i| authority + i);
-    format!("{}/{path}", &url[..end])
-}
 
 /// One boxoffice process; killed when dropped.
 struct Instance {
@@ -75,8 +69,7 @@ fn free_port() -> u16 {
 struct Cluster {
     instances: Vec<Instance>,
     client: Client,
-    mysql_server: String,
-    database: String,
+    database: Database,
     /// The JWT of each user made by [`Cluster::users`].
     jwts: std::sync::Mutex<std::collections::HashMap<i64, String>>,
 }
@@ -88,24 +81,8 @@ impl Cluster {
     }
 
     async fn start_with(test: &str, redis_db: u8, max_active: u64, buyers: Buyers) -> Cluster {
-        let (Ok(mysql), Ok(redis)) = (
-            std::env::var("BOXOFFICE_TEST_MYSQL_URL"),
-            std::env::var("BOXOFFICE_TEST_REDIS_URL"),
-        ) else {
-            panic!(
-                "two_instances::{test}: set BOXOFFICE_TEST_MYSQL_URL and BOXOFFICE_TEST_REDIS_URL"
-            );
-        };
-        let database = format!("boxoffice_two_{:016x}", rand::random::<u64>());
-        let mut conn = mysql_async::Conn::from_url(with_path(&mysql, "").as_str())
-            .await
-            .unwrap();
-        conn.query_drop(format!(
-            "CREATE DATABASE {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-        ))
-        .await
-        .unwrap();
-        let _ = conn.disconnect().await;
+        let [mysql, redis] = support::urls(&format!("two_instances::{test}"), [&MYSQL, &REDIS]);
+        let database = Database::create_on(&mysql).await;
         let redis_url = with_path(&redis, &redis_db.to_string());
         let mut redis_conn = redis::Client::open(redis_url.as_str())
             .unwrap()
@@ -117,7 +94,7 @@ impl Cluster {
             .await
             .unwrap();
 
-        let db_url = with_path(&mysql, &database);
+        let db_url = database.url().to_owned();
         let instances = (0..2)
             .map(|_| {
                 let port = free_port();
@@ -152,11 +129,7 @@ impl Cluster {
             .collect::<Vec<_>>();
         let cluster = Cluster {
             instances,
-            client: Client::builder()
-                .pool_max_idle_per_host(64)
-                .build()
-                .unwrap(),
-            mysql_server: mysql,
+            client: support::client(),
             database,
             jwts: Default::default(),
         };
@@ -184,17 +157,17 @@ impl Cluster {
         &self.instances[i % 2].base
     }
 
-    async fn admin_post(&self, path: &str, body: Value) -> Value {
+    async fn admin_post(&self, path: &str, request: Value) -> Value {
         let resp = self
             .client
             .post(format!("{}{path}", self.via(0)))
             .bearer_auth(ADMIN)
-            .json(&body)
+            .json(&request)
             .send()
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::CREATED);
-        resp.json().await.unwrap()
+        body(resp).await
     }
 
     /// A concert with one show of `seats` seats: (concert, schedule).
@@ -228,9 +201,7 @@ impl Cluster {
                     .await
                     .unwrap();
                 assert_eq!(resp.status(), StatusCode::OK);
-                let id = resp.json::<Value>().await.unwrap()["userId"]
-                    .as_i64()
-                    .unwrap();
+                let id = body(resp).await["userId"].as_i64().unwrap();
                 self.jwts.lock().unwrap().insert(id, jwt);
                 id
             }))
@@ -252,10 +223,7 @@ impl Cluster {
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::CREATED);
-        resp.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        body(resp).await["token"].as_str().unwrap().to_owned()
     }
 
     /// Buyers with active sessions, their tokens issued through both instances.
@@ -319,8 +287,7 @@ impl Cluster {
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
-        let body: Value = resp.json().await.unwrap();
-        body["seats"]
+        body(resp).await["seats"]
             .as_array()
             .unwrap()
             .iter()
@@ -330,14 +297,7 @@ impl Cluster {
 
     async fn finish(self) {
         drop(self.instances);
-        if let Ok(mut conn) =
-            mysql_async::Conn::from_url(with_path(&self.mysql_server, "").as_str()).await
-        {
-            let _ = conn
-                .query_drop(format!("DROP DATABASE IF EXISTS {}", self.database))
-                .await;
-            let _ = conn.disconnect().await;
-        }
+        self.database.drop().await;
     }
 }
 
@@ -383,7 +343,7 @@ async fn two_hundred_buyers_across_two_instances_get_exactly_a_hundred_seats() {
             .send()
             .await
             .unwrap();
-        let body: Value = resp.json().await.unwrap();
+        let body = body(resp).await;
         assert_eq!(
             body["schedules"][0]["availableSeats"], 0,
             "as both instances see it"
@@ -432,7 +392,7 @@ async fn a_thousand_buyers_joining_through_two_instances_form_one_fair_line() {
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
-        let status: Value = resp.json().await.unwrap();
+        let status = body(resp).await;
         match status["status"].as_str() {
             Some("active") => active.push(token_seq(token)),
             Some("waiting") => {
@@ -513,20 +473,8 @@ async fn a_session_made_through_one_instance_works_and_ends_on_the_other() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
-    let user = resp.json::<Value>().await.unwrap()["userId"].clone();
-    let sign_in = || async {
-        let resp = client
-            .post(format!("{a}/api/sessions"))
-            .json(&json!({"email": "ADA@example.com", "password": "correct horse"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::CREATED);
-        resp.json::<Value>().await.unwrap()["sessionToken"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let user = body(resp).await["userId"].clone();
+    let sign_in = || support::sign_in(client, &a, "ADA@example.com", "correct horse");
     let (session, other) = (sign_in().await, sign_in().await);
     let whoami = |base: String, session: String| async move {
         client
@@ -538,7 +486,7 @@ async fn a_session_made_through_one_instance_works_and_ends_on_the_other() {
     };
     let me = whoami(b.clone(), session.clone()).await;
     assert_eq!(me.status(), StatusCode::OK);
-    assert_eq!(me.json::<Value>().await.unwrap()["userId"], user);
+    assert_eq!(body(me).await["userId"], user);
     let (concert, schedule) = cluster.concert(2).await;
     let resp = client
         .post(format!("{b}/api/waiting-queues"))

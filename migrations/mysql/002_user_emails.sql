@@ -1,5 +1,5 @@
 -- boxoffice schema for MySQL, version 2: an email address belongs to one user, whatever its
--- case. The same table as migrations/005_user_emails.sql (read it for what a row is). Both
+-- case. The same table as migrations/sqlite/005_user_emails.sql (read it for what a row is). Both
 -- statements are idempotent, as every step's must be.
 
 CREATE TABLE IF NOT EXISTS user_emails (

@@ -1,5 +1,5 @@
 -- boxoffice schema for MySQL, version 3: purchase limits. The same column and index as
--- migrations/006_purchase_limits.sql (read it for what they mean).
+-- migrations/sqlite/006_purchase_limits.sql (read it for what they mean).
 --
 -- MySQL 8 has neither ADD COLUMN IF NOT EXISTS nor CREATE INDEX IF NOT EXISTS (MariaDB has
 -- both), so each change is prepared from information_schema: the change when it is missing,

@@ -1,5 +1,5 @@
 -- boxoffice schema for MySQL, version 4: buyers sign in with a password, or are vouched for
--- by a JWT. The same tables as migrations/007_buyer_sign_in.sql (read it for what a row is).
+-- by a JWT. The same tables as migrations/sqlite/007_buyer_sign_in.sql (read it for what a row is).
 -- Every statement is idempotent, as every step's must be.
 
 CREATE TABLE IF NOT EXISTS user_passwords (

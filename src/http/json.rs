@@ -2,8 +2,8 @@
 //!
 //! poem-openapi's own `Json<T>` answer first turns `T` into a `serde_json::Value` tree, with a
 //! map and a key string per object, and only then writes the bytes. For a 500-seat map that
-//! is thousands of allocations per request: 17% of the server's CPU in the buyer flow's
-//! profile (loadtest/REPORT.md). This payload has the same content type and the same
+//! is thousands of allocations per request, which showed in the buyer flow's profile
+//! (loadtest/REPORT.md). This payload has the same content type and the same
 //! OpenAPI schema (`T`'s, from its `Object` derive), but writes `T` with serde directly. A
 //! view that uses it derives both; the tests below check that both give the same JSON.
 

@@ -54,8 +54,8 @@ pub(super) fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite
     conn.pragma_update(None, "synchronous", synchronous.to_string())?;
     // Temporary files in memory. This covers the writer's savepoint journals: a job of a
     // write batch changes more pages than SQLite keeps in memory by default (64 KiB), and each
-    // job then created, wrote and deleted a temporary file, about 9% of the server's CPU in
-    // the flow profile. The journal only ever rolls back one job; it never needs the disk.
+    // job then created, wrote and deleted a temporary file, which showed in the flow profile
+    // (loadtest/REPORT.md). The journal only ever rolls back one job; it never needs the disk.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }

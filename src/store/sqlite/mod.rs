@@ -163,8 +163,8 @@ impl SqliteStore {
     /// Runs `work` on a pooled connection inside a read transaction, so that all its queries
     /// see one snapshot, on the calling task. For the reads of a request, which are bounded by
     /// one row, one user or one show and take tens to hundreds of microseconds: handing them
-    /// to a blocking thread and back cost more CPU than most of them (a fifth of the server's
-    /// CPU per request in the flow load test went to the hand-over). Reads that grow with a
+    /// to a blocking thread and back cost more CPU than most of them (the hand-over showed in
+    /// the flow profile, loadtest/REPORT.md). Reads that grow with a
     /// whole table use [`SqliteStore::scan`].
     async fn read<T, F>(&self, work: F) -> Result<T>
     where

@@ -1,0 +1,188 @@
+//! What only the SQLite adapter has: its write batching and its `synchronous` setting.
+
+use std::sync::Arc;
+
+use boxoffice::domain::balance::ChargeAmount;
+use boxoffice::domain::error::Error;
+use boxoffice::domain::reservation::Holder;
+use boxoffice::domain::{Money, UserId};
+use boxoffice::store::Store;
+use boxoffice::store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
+
+use crate::Backend;
+use crate::helpers::{Fixture, LIMIT, PRICE, email, now};
+
+#[tokio::test]
+async fn concurrent_writes_commit_one_by_one_with_a_write_batch_of_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions {
+        synchronous: Synchronous::Normal,
+        write_batch: 1,
+        ..SqliteOptions::default()
+    };
+    let store = Arc::new(SqliteStore::open_with(&dir.path().join("box.db"), options).unwrap());
+    let user = store
+        .create_user("Ada", &email("ada@example.com"), now())
+        .await
+        .unwrap();
+    let amount = ChargeAmount::parse(10, Money::new(100).unwrap()).unwrap();
+    let charges = (0..50).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.charge(user.id, amount, now(), None).await })
+    });
+    for charge in futures::future::join_all(charges).await {
+        charge.unwrap().unwrap();
+    }
+    assert_eq!(
+        store.balance(user.id).await.unwrap().balance.minor_units(),
+        500
+    );
+    assert_eq!(store.balance_history(user.id).await.unwrap().len(), 50);
+    store.close().await;
+}
+
+/// Migration 4 counts the seats a database of version 3 has already sold.
+#[tokio::test]
+async fn a_database_of_version_3_gets_its_sold_seats_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("box.db"); // where `Backend::open` keeps it
+    let backend = Backend::Sqlite(dir);
+    let f = Fixture::new(&backend, 3).await;
+    f.charge(f.buyer.id, PRICE).await;
+    let held = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, f.seat(0).await, now()))
+        .await
+        .unwrap();
+    f.store
+        .pay(
+            Holder {
+                user: f.buyer.id,
+                schedule: held.schedule_id,
+            },
+            held.id,
+            now(),
+            None,
+        )
+        .await
+        .unwrap();
+    f.store.close().await;
+
+    // Back to version 3: no count, no triggers.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
+         DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
+         DROP TABLE user_emails; DROP TRIGGER seats_sold; DROP TRIGGER seats_unsold;
+         ALTER TABLE schedules DROP COLUMN sold_seats; PRAGMA user_version = 3;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let reopened = backend.open().await.store;
+    let show = reopened.schedule(f.schedule(), now()).await.unwrap();
+    assert_eq!((show.total_seats, show.available_seats), (3, 2));
+    reopened.close().await;
+}
+
+/// Before version 5 two users could share an address; both keep it, the first one owns
+/// it, and nobody new can take it.
+#[tokio::test]
+async fn a_database_of_version_4_keeps_users_that_share_an_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("box.db");
+    let backend = Backend::Sqlite(dir);
+    let store = backend.open().await.store;
+    store.close().await;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
+         DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
+         DROP TABLE user_emails; PRAGMA user_version = 4;
+         INSERT INTO users (name, email, created_at) VALUES
+             ('First', 'twin@example.com', 0), ('Second', 'TWIN@example.com', 0),
+             ('Other', 'other@example.com', 0);",
+    )
+    .unwrap();
+    drop(conn);
+
+    let reopened = backend.open().await.store;
+    assert_eq!(
+        reopened.user(UserId(2)).await.unwrap().email,
+        "TWIN@example.com"
+    );
+    assert_eq!(
+        reopened
+            .create_user("New", &email("Twin@Example.com"), now())
+            .await,
+        Err(Error::EmailTaken("Twin@Example.com".into()))
+    );
+    assert!(
+        reopened
+            .create_user("New", &email("new@example.com"), now())
+            .await
+            .is_ok()
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let owners: Vec<(String, i64)> = conn
+        .prepare("SELECT email_key, user_id FROM user_emails ORDER BY user_id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        owners,
+        [
+            ("twin@example.com".to_owned(), 1),
+            ("other@example.com".to_owned(), 3),
+            ("new@example.com".to_owned(), 4)
+        ]
+    );
+    reopened.close().await;
+}
+
+/// Before version 6 no show had a limit of its own: every show follows the server's.
+#[tokio::test]
+async fn a_database_of_version_5_follows_the_server_s_limit_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("box.db");
+    let backend = Backend::Sqlite(dir);
+    let f = Fixture::new(&backend, 6).await;
+    f.store.close().await;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
+         DROP INDEX reservations_by_buyer;
+         ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer; PRAGMA user_version = 5;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let reopened = backend.open().await.store;
+    let show = reopened.schedule(f.schedule(), now()).await.unwrap();
+    assert_eq!(show.max_tickets_per_buyer, None);
+    let seats = reopened
+        .seats(f.concert.id, f.schedule(), now())
+        .await
+        .unwrap();
+    for (n, seat) in seats.iter().enumerate() {
+        let outcome = reopened
+            .reserve_seat(f.hold(f.buyer.id, seat.id, now()))
+            .await;
+        assert_eq!(outcome.is_ok(), n < LIMIT as usize, "seat {n}: {outcome:?}");
+    }
+    reopened.close().await;
+}
+
+#[test]
+fn synchronous_parses_from_its_lower_case_name() {
+    assert_eq!("FULL".parse::<Synchronous>().unwrap(), Synchronous::Full);
+    assert_eq!(
+        "normal".parse::<Synchronous>().unwrap(),
+        Synchronous::Normal
+    );
+    assert!("off".parse::<Synchronous>().is_err());
+    assert_eq!(Synchronous::Normal.to_string(), "normal");
+    assert_eq!(Synchronous::Full.to_string(), "full");
+}

@@ -1,0 +1,163 @@
+//! Restarting from the journal: only the memory room keeps its lines in process and saves them
+//! through a `QueueJournal`; a Redis room is its own durable state, and every instance of it
+//! sees the same lines (`admission::*::two_instances_*`). So these tests run on the memory
+//! room alone.
+
+use std::sync::Arc;
+
+use boxoffice::domain::Timestamp;
+use boxoffice::domain::waiting_room::{IssueOutcome, TokenClaims, TokenState};
+use boxoffice::store::sqlite::{SqliteStore, Synchronous};
+use boxoffice::waiting_room::LineSettings;
+use boxoffice::waiting_room::journal::QueueJournal;
+use boxoffice::waiting_room::memory::MemoryWaitingRoom;
+
+use crate::Room;
+use crate::helpers::{SHOW, assert_invalid_token, at, is_active, issue, policy, position, signer};
+
+fn store(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
+    Arc::new(SqliteStore::open(&dir.path().join("q.db"), Synchronous::Normal).unwrap())
+}
+
+async fn restored(journal: Arc<SqliteStore>, now: Timestamp) -> Room {
+    let journal: Arc<dyn QueueJournal> = journal;
+    Arc::new(
+        MemoryWaitingRoom::restore(signer(), policy(2, 600), journal, now)
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_clean_restart_keeps_order_positions_sessions_and_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let room = restored(store(&dir), at(0)).await;
+    let mut all = Vec::new();
+    for user in 1..=8 {
+        all.push(issue(&room, user, at(1)).await);
+    }
+    // Two active; the third leaves the line, the rest wait at 1..=5.
+    room.end_session(&all[2].claims, at(2)).await.unwrap();
+    room.tune(
+        SHOW,
+        LineSettings {
+            admit_per_minute: Some(60),
+            ..LineSettings::default()
+        },
+        at(2),
+    )
+    .await
+    .unwrap();
+    room.persist(at(3), false).await.unwrap();
+    room.end_session(&all[0].claims, at(4)).await.unwrap();
+    room.persist(at(4), true).await.unwrap();
+    drop(room);
+
+    let room = restored(store(&dir), at(5)).await;
+    assert_eq!(
+        room.state(&all[0].claims, at(5)).await,
+        Ok(TokenState::Ended { ended_at: at(4) })
+    );
+    assert!(is_active(&room, &all[1].claims, at(5)).await);
+    for (place, issued) in all[3..].iter().enumerate() {
+        assert_eq!(
+            position(&room, &issued.claims, at(5)).await,
+            place as u64 + 1
+        );
+    }
+    let again = issue(&room, 5, at(5)).await;
+    assert_eq!(again.token, all[4].token);
+    assert_eq!(again.outcome, IssueOutcome::Existing);
+    let newcomer = issue(&room, 9, at(5)).await.claims;
+    assert_eq!(position(&room, &newcomer, at(5)).await, 6);
+    assert_eq!(room.line(SHOW, at(5)).await.unwrap().admit_per_minute, 60);
+    assert_eq!(room.admit(at(6)).await.unwrap().admitted(), 1);
+    assert!(is_active(&room, &all[3].claims, at(6)).await);
+}
+
+#[tokio::test]
+async fn after_a_crash_unsaved_joins_are_put_back_by_their_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let room = restored(store(&dir), at(0)).await;
+    let mut saved = Vec::new();
+    for user in 1..=4 {
+        saved.push(issue(&room, user, at(1)).await.claims);
+    }
+    room.persist(at(2), false).await.unwrap();
+    let lost = issue(&room, 5, at(3)).await.claims;
+    let also_lost = issue(&room, 6, at(3)).await.claims;
+    // Crash: nothing after the last save reaches the database.
+    drop(room);
+
+    let room = restored(store(&dir), at(10)).await;
+    let newcomer = issue(&room, 7, at(10)).await.claims;
+    assert!(newcomer.seq > also_lost.seq, "no seq is handed out twice");
+    assert_eq!(position(&room, &saved[3], at(10)).await, 2);
+    assert_eq!(position(&room, &newcomer, at(10)).await, 3);
+    // The lost buyers come back ahead of the newcomer, in their order.
+    assert_eq!(position(&room, &also_lost, at(11)).await, 3);
+    assert_eq!(position(&room, &lost, at(11)).await, 3);
+    assert_eq!(position(&room, &also_lost, at(11)).await, 4);
+    assert_eq!(position(&room, &newcomer, at(11)).await, 5);
+    // A token nobody ever saw, though signed, stays refused.
+    let forged_seq = TokenClaims {
+        seq: newcomer.seq + 1,
+        ..newcomer
+    };
+    assert_invalid_token(room.state(&forged_seq, at(11)).await);
+    // Once back, a lost buyer who asks again gets the same token.
+    assert_eq!(issue(&room, 5, at(12)).await.claims, lost);
+}
+
+/// What the room logs while `work` runs on this thread.
+async fn logs_of<F: std::future::Future<Output = Room>>(work: F) -> (Room, String) {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let room = {
+        let _logs = tracing::subscriber::set_default(subscriber);
+        work.await
+    };
+    let logged = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+    (room, logged)
+}
+
+#[tokio::test]
+async fn after_a_crash_one_clean_restart_makes_the_next_start_clean_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let room = restored(store(&dir), at(0)).await;
+    let first = issue(&room, 1, at(1)).await.claims;
+    room.persist(at(2), false).await.unwrap();
+    // Crash: the reservation of seqs ahead stays in the journal.
+    drop(room);
+
+    let (room, logged) = logs_of(restored(store(&dir), at(10))).await;
+    assert!(
+        logged.contains("the last shutdown was not clean"),
+        "{logged}"
+    );
+    // A clean stop, with nothing changed on the line since the restart.
+    room.persist(at(11), true).await.unwrap();
+    drop(room);
+
+    let (room, logged) = logs_of(restored(store(&dir), at(12))).await;
+    assert!(!logged.contains("not clean"), "{logged}");
+    let saved = store(&dir).load_waiting_room_state().await.unwrap();
+    assert_eq!(saved.lines[0].journaled_seq, saved.lines[0].next_seq);
+    // The buyer let in before the crash is still in.
+    assert!(is_active(&room, &first, at(12)).await);
+}
