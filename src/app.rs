@@ -25,6 +25,7 @@ use crate::http::{self, ApiSettings, ApiState};
 use crate::identity::{BuyerAuthMode, Identity};
 use crate::jobs::{JobContext, Jobs};
 use crate::metrics::Metrics;
+use crate::redact;
 use crate::store::Store;
 use crate::store::sqlite::{SqliteOptions, SqliteStore};
 use crate::waiting_room::journal::QueueJournal;
@@ -53,11 +54,11 @@ pub struct App {
     jobs: Jobs,
 }
 
-/// `--db` as it may be logged: a file as it is, a `mysql://` URL through [`redacted`].
+/// `--db` as it may be logged: a file as it is, a `mysql://` URL through [`redact::url`].
 fn db_for_log(db: &Path) -> String {
     let db = db.to_string_lossy();
     if db.contains("://") {
-        redacted(&db)
+        redact::url(&db)
     } else {
         db.into_owned()
     }
@@ -99,7 +100,7 @@ async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn 
             let why = sqlite_refusal(&config.db).unwrap_or_else(|| err.to_string());
             anyhow::bail!(
                 "--db {}: cannot open the SQLite database: {why}",
-                config.db.display()
+                db_for_log(&config.db)
             )
         }
     }
@@ -109,7 +110,7 @@ async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn 
 /// folder, a directory, or a file that is not a SQLite database. A missing file is fine; it
 /// is created.
 fn check_sqlite_file(path: &Path) -> anyhow::Result<()> {
-    let shown = path.display();
+    let shown = db_for_log(path);
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_dir() => {
             anyhow::bail!("--db {shown}: is a directory, not a SQLite database file")
@@ -135,14 +136,14 @@ fn check_sqlite_file(path: &Path) -> anyhow::Result<()> {
             };
             match std::fs::metadata(folder) {
                 Ok(meta) if meta.is_dir() => Ok(()),
-                Ok(_) => anyhow::bail!("--db {shown}: {} is not a folder", folder.display()),
+                Ok(_) => anyhow::bail!("--db {shown}: {} is not a folder", db_for_log(folder)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     anyhow::bail!(
                         "--db {shown}: the folder {} does not exist",
-                        folder.display()
+                        db_for_log(folder)
                     )
                 }
-                Err(e) => anyhow::bail!("--db {shown}: cannot look at {}: {e}", folder.display()),
+                Err(e) => anyhow::bail!("--db {shown}: cannot look at {}: {e}", db_for_log(folder)),
             }
         }
         Err(e) => anyhow::bail!("--db {shown}: {e}"),
@@ -228,8 +229,8 @@ async fn waiting_room(
             use crate::waiting_room::redis::{DEFAULT_PREFIX, RedisWaitingRoom};
             let room = RedisWaitingRoom::connect(url, DEFAULT_PREFIX, signer, policy)
                 .await
-                .map_err(|err| anyhow::anyhow!("--queue {}: {err}", redacted(url)))?;
-            tracing::info!(url = %redacted(url), "the waiting room is on Redis");
+                .map_err(|err| anyhow::anyhow!("--queue {}: {err}", redact::url(url)))?;
+            tracing::info!(url = %redact::url(url), "the waiting room is on Redis");
             Ok(Arc::new(room))
         }
         #[cfg(not(feature = "redis"))]
@@ -238,27 +239,9 @@ async fn waiting_room(
             anyhow::bail!(
                 "--queue {}: this boxoffice was built without Redis support; rebuild it with \
                  `cargo build --release --features redis`, or use --queue memory",
-                redacted(url)
+                redact::url(url)
             )
         }
-    }
-}
-
-/// A URL as it may be logged or shown in an error: its password replaced by `***`. The URL is
-/// parsed (the user info ends at the last `@` before the host, so a password may hold `@`);
-/// one that does not parse shows only its scheme, as it may still hold a password.
-fn redacted(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() && parsed.set_password(Some("***")).is_err() {
-                return format!("{}://***", parsed.scheme());
-            }
-            parsed.to_string()
-        }
-        Err(_) => match url.split_once("://") {
-            Some((scheme, _)) => format!("{scheme}://*** (not a valid URL)"),
-            None => "*** (not a valid URL)".to_owned(),
-        },
     }
 }
 
@@ -441,35 +424,6 @@ mod tests {
     use poem::listener::Acceptor;
 
     use super::*;
-
-    #[test]
-    fn a_password_in_the_queue_url_is_not_shown() {
-        assert_eq!(
-            redacted("redis://:secret@cache.internal:6379/0"),
-            "redis://:***@cache.internal:6379/0"
-        );
-        assert_eq!(
-            redacted("redis://app:secret@cache:6379"),
-            "redis://app:***@cache:6379"
-        );
-        assert_eq!(
-            redacted("redis://127.0.0.1:6379/1"),
-            "redis://127.0.0.1:6379/1"
-        );
-        // An `@` in the password: all of it goes, not only what comes before that `@`.
-        assert_eq!(
-            redacted("redis://app:p@ss@cache:6379/0"),
-            "redis://app:***@cache:6379/0"
-        );
-        assert_eq!(
-            redacted("mysql://shop:a:b@c@db:3306/x?ssl=true"),
-            "mysql://shop:***@db:3306/x?ssl=true"
-        );
-        for broken in ["redis://app:p@ss@[bad/0", "mysql://u:pw@db:99999/x"] {
-            let shown = redacted(broken);
-            assert!(!shown.contains("pw") && !shown.contains("ss@"), "{shown}");
-        }
-    }
 
     #[cfg(not(feature = "redis"))]
     #[tokio::test]

@@ -377,7 +377,10 @@ impl std::str::FromStr for QueueBackend {
         } else if s.starts_with("redis://") {
             Ok(QueueBackend::Redis(s.to_owned()))
         } else {
-            anyhow::bail!("--queue must be `memory` or a `redis://host:port/db` URL, not {s:?}")
+            anyhow::bail!(
+                "--queue must be `memory` or a `redis://host:port/db` URL, not {}",
+                crate::redact::url(s)
+            )
         }
     }
 }
@@ -461,7 +464,8 @@ fn check_listen(listen: &str) -> anyhow::Result<()> {
 /// host and maybe a port, in lower case, with nothing after it.
 fn cors_origin(value: &str) -> anyhow::Result<String> {
     let value = value.trim();
-    let why = |reason: &str| anyhow::anyhow!("--cors-origin {value:?} {reason}");
+    let why =
+        |reason: &str| anyhow::anyhow!("--cors-origin {} {reason}", crate::redact::url(value));
     let parsed = reqwest::Url::parse(value).map_err(|e| why(&format!("is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(why("must start with http:// or https://"));
@@ -477,13 +481,14 @@ fn cors_origin(value: &str) -> anyhow::Result<String> {
 
 /// A webhook is an `http://` or `https://` URL with a host.
 fn check_webhook_url(url: &str) -> anyhow::Result<()> {
+    let shown = crate::redact::url(url);
     let parsed = reqwest::Url::parse(url)
-        .map_err(|e| anyhow::anyhow!("--webhook-url {url:?} is not a URL: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("--webhook-url {shown} is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        anyhow::bail!("--webhook-url {url:?} must be an http:// or https:// URL");
+        anyhow::bail!("--webhook-url {shown} must be an http:// or https:// URL");
     }
     if parsed.host_str().is_none_or(str::is_empty) {
-        anyhow::bail!("--webhook-url {url:?} names no host");
+        anyhow::bail!("--webhook-url {shown} names no host");
     }
     Ok(())
 }
@@ -1088,10 +1093,16 @@ mod tests {
                 "mailto:ops@example.com",
                 "must be an http:// or https:// URL",
             ),
+            (
+                "ftp://ops:hunter2@files.example/hook?token=t0ken",
+                "must be an http:// or https:// URL",
+            ),
         ] {
             let err = refusal(&["--webhook-url", url, secret[0], secret[1]]);
-            assert!(err.starts_with(&format!("--webhook-url {url:?}")), "{err}");
+            let shown = crate::redact::url(url);
+            assert!(err.starts_with(&format!("--webhook-url {shown} ")), "{err}");
             assert!(err.contains(why), "{err}");
+            assert!(!err.contains("hunter2") && !err.contains("t0ken"), "{err}");
         }
         assert!(refusal(&["--db", ""]).starts_with("--db is empty"));
     }
