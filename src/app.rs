@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use poem::Server;
 use poem::listener::{Acceptor, TcpAcceptor};
+use secrecy::ExposeSecret;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, QueueBackend};
+use crate::config::{Config, Database, QueueBackend};
 use crate::domain::Money;
 use crate::domain::catalog::TicketLimit;
 use crate::events::EventSink;
@@ -54,41 +55,32 @@ pub struct App {
     jobs: Jobs,
 }
 
-/// `--db` as it may be logged: a file as it is, a `mysql://` URL through [`redact::url`].
-fn db_for_log(db: &Path) -> String {
-    let db = db.to_string_lossy();
-    if db.contains("://") {
-        redact::url(&db)
-    } else {
-        db.into_owned()
-    }
-}
-
 /// The store `--db` names, which is also the journal of the in-process waiting room: a
 /// `mysql://` URL (feature `mysql`) or a SQLite file.
 async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn QueueJournal>)> {
-    if config.db.to_string_lossy().starts_with("mysql://") {
+    let path = match &config.db {
+        Database::Sqlite(path) => path,
         #[cfg(feature = "mysql")]
-        {
-            let url = config.db.to_string_lossy().into_owned();
-            let mysql = Arc::new(crate::store::mysql::MysqlStore::open(&url).await?);
+        Database::Mysql(url) => {
+            let mysql = Arc::new(crate::store::mysql::MysqlStore::open(url.expose_secret()).await?);
             return Ok((mysql.clone(), mysql));
         }
         #[cfg(not(feature = "mysql"))]
-        anyhow::bail!(
+        Database::Mysql(_) => anyhow::bail!(
             "--db {} needs a boxoffice built with `--features mysql`",
-            db_for_log(&config.db)
-        );
-    }
-    check_sqlite_file(&config.db)?;
-    let path = config.db.clone();
+            config.db.for_log()
+        ),
+    };
+    check_sqlite_file(path)?;
     let options = SqliteOptions {
         synchronous: config.sync,
         write_batch: config.write_batch,
         write_wait: config.write_batch_wait,
     };
-    let opened =
-        tokio::task::spawn_blocking(move || SqliteStore::open_with(&path, options)).await?;
+    let opened = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || SqliteStore::open_with(&path, options)).await?
+    };
     match opened {
         Ok(sqlite) => {
             let sqlite = Arc::new(sqlite);
@@ -97,10 +89,10 @@ async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn 
         Err(err) => {
             // The store logs SQLite's own words and answers "storage error"; ask SQLite again
             // so that the message says why.
-            let why = sqlite_refusal(&config.db).unwrap_or_else(|| err.to_string());
+            let why = sqlite_refusal(path).unwrap_or_else(|| err.to_string());
             anyhow::bail!(
                 "--db {}: cannot open the SQLite database: {why}",
-                db_for_log(&config.db)
+                redact::path(path)
             )
         }
     }
@@ -110,7 +102,7 @@ async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn 
 /// folder, a directory, or a file that is not a SQLite database. A missing file is fine; it
 /// is created.
 fn check_sqlite_file(path: &Path) -> anyhow::Result<()> {
-    let shown = db_for_log(path);
+    let shown = redact::path(path);
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_dir() => {
             anyhow::bail!("--db {shown}: is a directory, not a SQLite database file")
@@ -136,14 +128,16 @@ fn check_sqlite_file(path: &Path) -> anyhow::Result<()> {
             };
             match std::fs::metadata(folder) {
                 Ok(meta) if meta.is_dir() => Ok(()),
-                Ok(_) => anyhow::bail!("--db {shown}: {} is not a folder", db_for_log(folder)),
+                Ok(_) => anyhow::bail!("--db {shown}: {} is not a folder", redact::path(folder)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     anyhow::bail!(
                         "--db {shown}: the folder {} does not exist",
-                        db_for_log(folder)
+                        redact::path(folder)
                     )
                 }
-                Err(e) => anyhow::bail!("--db {shown}: cannot look at {}: {e}", db_for_log(folder)),
+                Err(e) => {
+                    anyhow::bail!("--db {shown}: cannot look at {}: {e}", redact::path(folder))
+                }
             }
         }
         Err(e) => anyhow::bail!("--db {shown}: {e}"),
@@ -227,6 +221,7 @@ async fn waiting_room(
         #[cfg(feature = "redis")]
         QueueBackend::Redis(url) => {
             use crate::waiting_room::redis::{DEFAULT_PREFIX, RedisWaitingRoom};
+            let url = url.expose_secret();
             let room = RedisWaitingRoom::connect(url, DEFAULT_PREFIX, signer, policy)
                 .await
                 .map_err(|err| anyhow::anyhow!("--queue {}: {err}", redact::url(url)))?;
@@ -239,7 +234,7 @@ async fn waiting_room(
             anyhow::bail!(
                 "--queue {}: this boxoffice was built without Redis support; rebuild it with \
                  `cargo build --release --features redis`, or use --queue memory",
-                redact::url(url)
+                redact::url(url.expose_secret())
             )
         }
     }
@@ -249,10 +244,13 @@ async fn waiting_room(
 /// log when none.
 async fn event_sinks(config: &Config) -> anyhow::Result<Vec<Arc<dyn EventSink>>> {
     let mut sinks: Vec<Arc<dyn EventSink>> = Vec::new();
-    let secret = config.webhook_secret.as_deref().unwrap_or_default();
+    let secret = config
+        .webhook_secret
+        .as_ref()
+        .map_or("", ExposeSecret::expose_secret);
     for url in &config.webhook_urls {
         sinks.push(Arc::new(WebhookSink::new(
-            url,
+            url.expose_secret(),
             secret.as_bytes(),
             config.webhook_timeout,
         )?));
@@ -377,7 +375,7 @@ impl App {
                 )
                 .await
         });
-        tracing::info!(%addr, db = %db_for_log(&config.db), "boxoffice is serving");
+        tracing::info!(%addr, db = %config.db.for_log(), "boxoffice is serving");
         Ok(App {
             addr,
             state,
@@ -453,13 +451,12 @@ mod tests {
 
     #[test]
     fn a_mysql_url_is_logged_without_its_password() {
-        let url = Path::new("mysql://shop:s3cr@t@db.example:3306/boxoffice");
-        assert_eq!(
-            db_for_log(url),
-            "mysql://shop:***@db.example:3306/boxoffice"
-        );
-        let file = Path::new("./boxoffice.db");
-        assert_eq!(db_for_log(file), "./boxoffice.db");
+        let url = Database::Mysql("mysql://shop:s3cr@t@db.example:3306/boxoffice".into());
+        assert_eq!(url.for_log(), "mysql://shop:***@db.example:3306/boxoffice");
+        let file = Database::Sqlite("./boxoffice.db".into());
+        assert_eq!(file.for_log(), "./boxoffice.db");
+        let odd = Database::Sqlite("mysql2://shop:s3cr@t@db.example/boxoffice".into());
+        assert_eq!(odd.for_log(), "mysql2://shop:***@db.example/boxoffice");
     }
 
     /// Connections nobody has accepted yet wait in the kernel's queue. With the default

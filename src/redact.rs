@@ -65,6 +65,17 @@ pub fn url(raw: &str) -> String {
     parsed.to_string()
 }
 
+/// A file name that may be a URL (`--db mysql2://u:pw@host/db` names a SQLite file to this
+/// server, but not to its user): through [`url`] when it has a `://`.
+pub fn path(path: &std::path::Path) -> String {
+    let shown = path.to_string_lossy();
+    if shown.contains("://") {
+        url(&shown)
+    } else {
+        shown.into_owned()
+    }
+}
+
 /// A URL that does not parse: only its scheme, when it starts with one, as any other part may
 /// be a password.
 fn unparsed(raw: &str) -> String {
