@@ -2,11 +2,16 @@
 //! optional TOML file (`--config`); flags win over the environment, the environment over the
 //! file, the file over the default. [`Settings`] is what was given; [`Config`] is the result
 //! with defaults applied and every value checked.
+//!
+//! A setting that may hold a secret (the admin token, the webhook URLs and secret, the buyer JWT
+//! secret, a `mysql://` or `redis://` URL with its password) is a [`SecretString`] in both, so
+//! that their `Debug` shows `[REDACTED]`; `--help` does not print the value of its variable.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::domain::catalog::TicketLimit;
@@ -96,8 +101,13 @@ pub struct Settings {
 
     /// The SQLite database file, or with feature `mysql` a `mysql://user:pass@host/db` URL
     /// [default: ./boxoffice.db]
-    #[arg(long, env = "BOXOFFICE_DB", value_name = "PATH")]
-    pub db: Option<String>,
+    #[arg(
+        long,
+        env = "BOXOFFICE_DB",
+        value_name = "PATH",
+        hide_env_values = true
+    )]
+    pub db: Option<SecretString>,
 
     /// Bearer token of the admin API; without it the admin API answers 403
     #[arg(
@@ -106,7 +116,7 @@ pub struct Settings {
         value_name = "TOKEN",
         hide_env_values = true
     )]
-    pub admin_token: Option<String>,
+    pub admin_token: Option<SecretString>,
 
     /// How long a seat hold lasts [default: 5m]
     #[arg(long, env = "BOXOFFICE_HOLD_TTL", value_name = "DURATION")]
@@ -135,8 +145,13 @@ pub struct Settings {
 
     /// The waiting room: `memory` (in process) or `redis://host:port/db` (feature `redis`),
     /// shared by every instance pointed at it [default: memory]
-    #[arg(long, env = "BOXOFFICE_QUEUE", value_name = "BACKEND")]
-    pub queue: Option<String>,
+    #[arg(
+        long,
+        env = "BOXOFFICE_QUEUE",
+        value_name = "BACKEND",
+        hide_env_values = true
+    )]
+    pub queue: Option<SecretString>,
 
     /// Queue tokens issued per second per client address; 0 turns the limit off [default: 20]
     #[arg(long, env = "BOXOFFICE_QUEUE_ISSUE_RATE_LIMIT", value_name = "N")]
@@ -200,7 +215,7 @@ pub struct Settings {
         value_name = "SECRET",
         hide_env_values = true
     )]
-    pub buyer_jwt_secret: Option<String>,
+    pub buyer_jwt_secret: Option<SecretString>,
 
     /// PEM file of the RSA (RS256) or P-256 (ES256) public key of buyer JWTs, with
     /// --buyer-auth jwt
@@ -228,9 +243,10 @@ pub struct Settings {
         long,
         env = "BOXOFFICE_WEBHOOK_URL",
         value_name = "URL",
-        value_delimiter = ','
+        value_delimiter = ',',
+        hide_env_values = true
     )]
-    pub webhook_url: Option<Vec<String>>,
+    pub webhook_url: Option<Vec<SecretString>>,
 
     /// HMAC key of the `Boxoffice-Signature` header (16+ characters; needed with --webhook-url)
     #[arg(
@@ -239,7 +255,7 @@ pub struct Settings {
         value_name = "SECRET",
         hide_env_values = true
     )]
-    pub webhook_secret: Option<String>,
+    pub webhook_secret: Option<SecretString>,
 
     /// How long a webhook gets to answer one event [default: 5s]
     #[arg(long, env = "BOXOFFICE_WEBHOOK_TIMEOUT", value_name = "DURATION")]
@@ -358,13 +374,13 @@ impl Settings {
 }
 
 /// Where the waiting room keeps its lines.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub enum QueueBackend {
     /// In process, saved to the database (`--queue memory`).
     #[default]
     Memory,
     /// On the Redis at this URL, shared by every instance (`--queue redis://...`).
-    Redis(String),
+    Redis(SecretString),
 }
 
 impl std::str::FromStr for QueueBackend {
@@ -375,10 +391,46 @@ impl std::str::FromStr for QueueBackend {
         if s.eq_ignore_ascii_case("memory") {
             Ok(QueueBackend::Memory)
         } else if s.starts_with("redis://") {
-            Ok(QueueBackend::Redis(s.to_owned()))
+            Ok(QueueBackend::Redis(s.into()))
         } else {
-            anyhow::bail!("--queue must be `memory` or a `redis://host:port/db` URL, not {s:?}")
+            anyhow::bail!(
+                "--queue must be `memory` or a `redis://host:port/db` URL, not {}",
+                crate::redact::url(s)
+            )
         }
+    }
+}
+
+/// The store `--db` names.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// A SQLite file, created when missing.
+    Sqlite(PathBuf),
+    /// A `mysql://user:pass@host:port/db` URL (feature `mysql`).
+    Mysql(SecretString),
+}
+
+impl Database {
+    fn parse(db: &str) -> Database {
+        if db.starts_with("mysql://") {
+            Database::Mysql(db.into())
+        } else {
+            Database::Sqlite(PathBuf::from(db))
+        }
+    }
+
+    /// As it may be logged: a file as it is, a URL without its password.
+    pub fn for_log(&self) -> String {
+        match self {
+            Database::Sqlite(path) => crate::redact::path(path),
+            Database::Mysql(url) => crate::redact::url(url.expose_secret()),
+        }
+    }
+}
+
+impl From<PathBuf> for Database {
+    fn from(path: PathBuf) -> Database {
+        Database::Sqlite(path)
     }
 }
 
@@ -395,7 +447,10 @@ const TTL: std::ops::RangeInclusive<Duration> = SECOND..=Duration::from_secs(7 *
 /// The JWT settings of `--buyer-auth jwt`: exactly one key, and no JWT flag in another mode.
 fn buyer_jwt(given: &Settings) -> anyhow::Result<Option<JwtSettings>> {
     let mode = given.buyer_auth.unwrap_or_default();
-    let secret = given.buyer_jwt_secret.as_ref().filter(|s| !s.is_empty());
+    let secret = given
+        .buyer_jwt_secret
+        .as_ref()
+        .filter(|s| !s.expose_secret().is_empty());
     let public_key = given
         .buyer_jwt_public_key
         .as_ref()
@@ -420,7 +475,7 @@ fn buyer_jwt(given: &Settings) -> anyhow::Result<Option<JwtSettings>> {
         (None, None) => anyhow::bail!(
             "--buyer-auth jwt needs --buyer-jwt-secret (HS256) or --buyer-jwt-public-key (RS256, ES256)"
         ),
-        (Some(secret), None) if secret.len() < 32 => {
+        (Some(secret), None) if secret.expose_secret().len() < 32 => {
             anyhow::bail!("--buyer-jwt-secret must be at least 32 characters")
         }
         (Some(secret), None) => JwtKey::Secret(secret.clone()),
@@ -461,7 +516,8 @@ fn check_listen(listen: &str) -> anyhow::Result<()> {
 /// host and maybe a port, in lower case, with nothing after it.
 fn cors_origin(value: &str) -> anyhow::Result<String> {
     let value = value.trim();
-    let why = |reason: &str| anyhow::anyhow!("--cors-origin {value:?} {reason}");
+    let why =
+        |reason: &str| anyhow::anyhow!("--cors-origin {} {reason}", crate::redact::url(value));
     let parsed = reqwest::Url::parse(value).map_err(|e| why(&format!("is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(why("must start with http:// or https://"));
@@ -477,13 +533,14 @@ fn cors_origin(value: &str) -> anyhow::Result<String> {
 
 /// A webhook is an `http://` or `https://` URL with a host.
 fn check_webhook_url(url: &str) -> anyhow::Result<()> {
+    let shown = crate::redact::url(url);
     let parsed = reqwest::Url::parse(url)
-        .map_err(|e| anyhow::anyhow!("--webhook-url {url:?} is not a URL: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("--webhook-url {shown} is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        anyhow::bail!("--webhook-url {url:?} must be an http:// or https:// URL");
+        anyhow::bail!("--webhook-url {shown} must be an http:// or https:// URL");
     }
     if parsed.host_str().is_none_or(str::is_empty) {
-        anyhow::bail!("--webhook-url {url:?} names no host");
+        anyhow::bail!("--webhook-url {shown} names no host");
     }
     Ok(())
 }
@@ -492,8 +549,8 @@ fn check_webhook_url(url: &str) -> anyhow::Result<()> {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: String,
-    pub db: PathBuf,
-    pub admin_token: Option<String>,
+    pub db: Database,
+    pub admin_token: Option<SecretString>,
     pub hold_ttl: Duration,
     /// Most seats of one show one buyer may hold or own, unless the show has its own limit.
     pub max_tickets_per_buyer: u32,
@@ -522,8 +579,8 @@ pub struct Config {
     pub sign_in_rate_limit: u32,
     /// Sign-ins per minute per account; 0 is no limit.
     pub sign_in_account_rate_limit: u32,
-    pub webhook_urls: Vec<String>,
-    pub webhook_secret: Option<String>,
+    pub webhook_urls: Vec<SecretString>,
+    pub webhook_secret: Option<SecretString>,
     pub webhook_timeout: Duration,
     pub outbox_max_attempts: u32,
     pub outbox_retention: Duration,
@@ -541,7 +598,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:8080".into(),
-            db: PathBuf::from("./boxoffice.db"),
+            db: Database::Sqlite(PathBuf::from("./boxoffice.db")),
             admin_token: None,
             hold_ttl: Duration::from_secs(5 * 60),
             max_tickets_per_buyer: 4,
@@ -587,8 +644,10 @@ impl Config {
         let buyer_jwt = buyer_jwt(&given)?;
         let config = Config {
             listen: given.listen.unwrap_or(d.listen),
-            db: given.db.map(PathBuf::from).unwrap_or(d.db),
-            admin_token: given.admin_token.filter(|t| !t.is_empty()),
+            db: given
+                .db
+                .map_or(d.db, |db| Database::parse(db.expose_secret())),
+            admin_token: given.admin_token.filter(|t| !t.expose_secret().is_empty()),
             hold_ttl: given.hold_ttl.map_or(d.hold_ttl, |h| h.0),
             max_tickets_per_buyer: given
                 .max_tickets_per_buyer
@@ -601,7 +660,7 @@ impl Config {
             queue_tick: given.queue_tick.map_or(d.queue_tick, |h| h.0),
             queue_idle_ttl: given.queue_idle_ttl.map_or(d.queue_idle_ttl, |h| h.0),
             queue: match given.queue {
-                Some(queue) => queue.parse()?,
+                Some(queue) => queue.expose_secret().parse()?,
                 None => d.queue,
             },
             queue_issue_rate_limit: given
@@ -633,10 +692,12 @@ impl Config {
                 .webhook_url
                 .unwrap_or_default()
                 .into_iter()
-                .map(|url| url.trim().to_owned())
-                .filter(|url| !url.is_empty())
+                .map(|url| url.expose_secret().trim().into())
+                .filter(|url: &SecretString| !url.expose_secret().is_empty())
                 .collect(),
-            webhook_secret: given.webhook_secret.filter(|s| !s.is_empty()),
+            webhook_secret: given
+                .webhook_secret
+                .filter(|s| !s.expose_secret().is_empty()),
             webhook_timeout: given.webhook_timeout.map_or(d.webhook_timeout, |h| h.0),
             outbox_max_attempts: given.outbox_max_attempts.unwrap_or(d.outbox_max_attempts),
             outbox_retention: given
@@ -657,12 +718,16 @@ impl Config {
                 .map_or(d.kafka_topic, |t| t.trim().to_owned()),
             kafka_timeout: given.kafka_timeout.map_or(d.kafka_timeout, |h| h.0),
         };
-        if config.admin_token.as_ref().is_some_and(|t| t.len() < 8) {
+        if config
+            .admin_token
+            .as_ref()
+            .is_some_and(|t| t.expose_secret().len() < 8)
+        {
             anyhow::bail!("--admin-token must be at least 8 characters");
         }
         config.check_ranges()?;
         check_listen(&config.listen)?;
-        if config.db.as_os_str().is_empty() {
+        if matches!(&config.db, Database::Sqlite(path) if path.as_os_str().is_empty()) {
             anyhow::bail!("--db is empty: name the SQLite file (the default is ./boxoffice.db)");
         }
         config.check_events()?;
@@ -799,9 +864,13 @@ impl Config {
 
     fn check_events(&self) -> anyhow::Result<()> {
         for url in &self.webhook_urls {
-            check_webhook_url(url)?;
+            check_webhook_url(url.expose_secret())?;
         }
-        match &self.webhook_secret {
+        match self
+            .webhook_secret
+            .as_ref()
+            .map(ExposeSecret::expose_secret)
+        {
             None if !self.webhook_urls.is_empty() => {
                 anyhow::bail!("--webhook-url needs --webhook-secret to sign what it sends")
             }
@@ -849,6 +918,53 @@ mod tests {
             Ok(_) => panic!("{args:?} is accepted"),
             Err(err) => err.to_string(),
         }
+    }
+
+    #[test]
+    fn the_debug_output_of_the_settings_and_the_config_shows_no_secret() {
+        use clap::Parser;
+
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let jwt_secret = "jwt-secret-0123456789abcdefghijklmnop";
+        let args = [
+            "--admin-token",
+            "admin-secret-1",
+            "--webhook-url",
+            "https://hooks.example/in?token=hook-token-2",
+            "--webhook-secret",
+            "webhook-secret-3",
+            "--db",
+            "mysql://shop:db-password-4@db.example/boxoffice",
+            "--queue",
+            "redis://:redis-password-5@cache.example:6379/0",
+            "--buyer-auth",
+            "jwt",
+            "--buyer-jwt-secret",
+            jwt_secret,
+        ];
+        let cli = Cli::try_parse_from(std::iter::once("boxoffice").chain(args)).unwrap();
+        let config = Config::resolve(cli.settings.clone()).unwrap();
+        let shown = format!("{:?}\n{:?}", cli.settings, config);
+        for secret in [
+            "admin-secret-1",
+            "hook-token-2",
+            "webhook-secret-3",
+            "db-password-4",
+            "redis-password-5",
+            jwt_secret,
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        // The secrets are there for those who use them.
+        assert_eq!(
+            config.admin_token.as_ref().map(|t| t.expose_secret()),
+            Some("admin-secret-1")
+        );
+        assert_eq!(config.db.for_log(), "mysql://shop:***@db.example/boxoffice");
     }
 
     #[test]
@@ -1088,10 +1204,16 @@ mod tests {
                 "mailto:ops@example.com",
                 "must be an http:// or https:// URL",
             ),
+            (
+                "ftp://ops:hunter2@files.example/hook?token=t0ken",
+                "must be an http:// or https:// URL",
+            ),
         ] {
             let err = refusal(&["--webhook-url", url, secret[0], secret[1]]);
-            assert!(err.starts_with(&format!("--webhook-url {url:?}")), "{err}");
+            let shown = crate::redact::url(url);
+            assert!(err.starts_with(&format!("--webhook-url {shown} ")), "{err}");
             assert!(err.contains(why), "{err}");
+            assert!(!err.contains("hunter2") && !err.contains("t0ken"), "{err}");
         }
         assert!(refusal(&["--db", ""]).starts_with("--db is empty"));
     }
@@ -1181,18 +1303,18 @@ mod tests {
 
     #[test]
     fn the_queue_is_in_memory_by_default_or_on_a_redis_url() {
-        assert_eq!(
+        assert!(matches!(
             Config::resolve(Settings::default()).unwrap().queue,
             QueueBackend::Memory
-        );
+        ));
         let redis = Settings {
             queue: Some("redis://127.0.0.1:6379/2".into()),
             ..Settings::default()
         };
-        assert_eq!(
-            Config::resolve(redis).unwrap().queue,
-            QueueBackend::Redis("redis://127.0.0.1:6379/2".into())
-        );
+        match Config::resolve(redis).unwrap().queue {
+            QueueBackend::Redis(url) => assert_eq!(url.expose_secret(), "redis://127.0.0.1:6379/2"),
+            QueueBackend::Memory => panic!("the queue is on Redis"),
+        }
         for bad in ["", "redis", "http://127.0.0.1:6379", "mysql://x"] {
             let given = Settings {
                 queue: Some(bad.into()),

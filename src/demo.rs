@@ -4,8 +4,6 @@
 //! Only an empty catalogue is seeded, so a demo run again on the same `--db` serves what the
 //! last run left instead of a second copy.
 
-use std::path::Path;
-
 use chrono::Duration;
 
 use crate::domain::UserId;
@@ -120,7 +118,7 @@ pub async fn seed(
 }
 
 /// What `boxoffice demo` prints when `db` already had a catalogue.
-pub fn not_seeded(base: &str, admin_token: &str, db: &Path) -> String {
+pub fn not_seeded(base: &str, admin_token: &str, db: &str) -> String {
     format!(
         r#"
 boxoffice demo is serving on {base}
@@ -133,7 +131,6 @@ and buyers of the earlier run are served as they are:
 
 Stop with Ctrl-C.
 "#,
-        db = db.display(),
     )
 }
 

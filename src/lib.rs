@@ -14,6 +14,7 @@ pub mod http;
 pub mod identity;
 pub mod jobs;
 pub mod metrics;
+pub mod redact;
 pub mod store;
 pub mod waiting_room;
 

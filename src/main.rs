@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
 
 use boxoffice::app::App;
-use boxoffice::config::{Config, LogFormat, Settings};
+use boxoffice::config::{Config, Database, LogFormat, Settings};
 
 /// Ticket reservation server with a built-in virtual waiting room.
 ///
@@ -114,14 +115,16 @@ async fn demo(settings: Settings) -> anyhow::Result<()> {
     } else {
         let dir = std::env::temp_dir().join(format!("boxoffice-demo-{}", std::process::id()));
         std::fs::create_dir_all(&dir).context("cannot create the demo database folder")?;
-        config.db = dir.join("demo.db");
+        config.db = Database::Sqlite(dir.join("demo.db"));
         Some(dir)
     };
-    let db = config.db.clone();
+    let db = config.db.for_log();
+    // The demo prints its admin token: it is for trying the admin API out.
     let admin_token = config
         .admin_token
-        .get_or_insert_with(|| format!("demo-{:016x}", rand::random::<u64>()))
-        .clone();
+        .get_or_insert_with(|| format!("demo-{:016x}", rand::random::<u64>()).into())
+        .expose_secret()
+        .to_owned();
     // Listening from here on: a SIGTERM right after the walk-through is printed stops the
     // demo cleanly instead of killing it.
     let stop = shutdown_signal()?;

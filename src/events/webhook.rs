@@ -36,27 +36,26 @@ pub struct WebhookSink {
 impl WebhookSink {
     /// A sink posting to `url`, signing with `secret`, giving up on a request after `timeout`.
     pub fn new(url: &str, secret: &[u8], timeout: Duration) -> anyhow::Result<WebhookSink> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| anyhow::anyhow!("--webhook-url {url:?} is not a URL: {e}"))?;
+        let shown = crate::redact::url(url);
+        let mut parsed = reqwest::Url::parse(url)
+            .map_err(|e| anyhow::anyhow!("--webhook-url {shown} is not a URL: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            anyhow::bail!("--webhook-url {url:?} must be http:// or https://");
+            anyhow::bail!("--webhook-url {shown} must be http:// or https://");
         }
+        let url = parsed.to_string();
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("boxoffice/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        // The name goes to logs and error rows: no credentials or query string in it.
-        let name = format!(
-            "webhook {}://{}{}",
-            parsed.scheme(),
-            parsed.host_str().unwrap_or_default(),
-            parsed.port().map(|p| format!(":{p}")).unwrap_or_default(),
-        ) + parsed.path();
+        // The name goes to logs and error rows: no credentials in it, and no query string.
+        parsed.set_query(None);
+        parsed.set_fragment(None);
+        let name = format!("webhook {}", crate::redact::url(parsed.as_str()));
         Ok(WebhookSink {
             name,
-            url: parsed.to_string(),
+            url,
             secret: secret.to_vec(),
             client,
         })

@@ -17,6 +17,7 @@ use poem::{Request, RequestBody};
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
+use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
 use super::ApiState;
@@ -278,7 +279,12 @@ pub struct AdminAuth(pub ());
 
 async fn check_admin(req: &Request, bearer: Bearer) -> poem::Result<()> {
     let state = state_of(req)?;
-    let Some(expected) = state.settings.admin_token.as_deref() else {
+    let Some(expected) = state
+        .settings
+        .admin_token
+        .as_ref()
+        .map(ExposeSecret::expose_secret)
+    else {
         return Err(admin_disabled().into());
     };
     if bool::from(bearer.token.as_bytes().ct_eq(expected.as_bytes())) {

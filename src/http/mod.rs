@@ -54,7 +54,7 @@ pub struct ApiSettings {
     /// The purchase limit of a show without its own (`--max-tickets-per-buyer`).
     pub max_tickets_per_buyer: TicketLimit,
     pub max_charge: Money,
-    pub admin_token: Option<String>,
+    pub admin_token: Option<secrecy::SecretString>,
     /// Origins whose pages may call the buyer API (`--cors-origin`).
     pub cors_origins: Vec<String>,
 }

@@ -12,6 +12,7 @@
 //!   user is first made, and only when they are valid.
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::domain::Timestamp;
@@ -28,7 +29,7 @@ const LEEWAY_SECS: u64 = 30;
 #[derive(Clone)]
 pub enum JwtKey {
     /// `--buyer-jwt-secret`: HS256.
-    Secret(String),
+    Secret(SecretString),
     /// `--buyer-jwt-public-key`: the PEM text of an RSA or P-256 public key.
     PublicKey(Vec<u8>),
 }
@@ -36,7 +37,7 @@ pub enum JwtKey {
 impl std::fmt::Debug for JwtKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            JwtKey::Secret(_) => f.write_str("Secret([redacted])"),
+            JwtKey::Secret(secret) => f.debug_tuple("Secret").field(secret).finish(),
             JwtKey::PublicKey(_) => f.write_str("PublicKey(..)"),
         }
     }
@@ -76,7 +77,7 @@ impl JwtVerifier {
     pub fn new(settings: &JwtSettings) -> anyhow::Result<JwtVerifier> {
         let (key, algorithm) = match &settings.key {
             JwtKey::Secret(secret) => (
-                DecodingKey::from_secret(secret.as_bytes())
+                DecodingKey::from_secret(secret.expose_secret().as_bytes())
                     .map_err(|e| anyhow::anyhow!("--buyer-jwt-secret is not usable: {e}"))?,
                 Algorithm::HS256,
             ),

@@ -258,7 +258,7 @@ async fn accounts_are_off_in_the_other_modes() {
         let app = spawn_app_with(|c| {
             c.buyer_auth = mode;
             c.buyer_jwt = Some(boxoffice::identity::jwt::JwtSettings {
-                key: boxoffice::identity::jwt::JwtKey::Secret("s".repeat(32)),
+                key: boxoffice::identity::jwt::JwtKey::Secret("s".repeat(32).into()),
                 issuer: None,
                 audience: None,
             });

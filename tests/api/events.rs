@@ -144,7 +144,7 @@ impl Drop for Receiver {
 async fn app_posting_to(receiver: &Receiver, tune: impl FnOnce(&mut Config)) -> TestApp {
     let url = receiver.url();
     spawn_app_with(move |c| {
-        c.webhook_urls = vec![url];
+        c.webhook_urls = vec![url.into()];
         c.webhook_secret = Some(SECRET.into());
         c.webhook_timeout = Duration::from_secs(2);
         // The scheduler's shortest interval: every second.

@@ -44,7 +44,7 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary folder");
     let mut config = Config {
         listen: "127.0.0.1:0".into(),
-        db: dir.path().join("boxoffice.db"),
+        db: dir.path().join("boxoffice.db").into(),
         admin_token: Some(ADMIN_TOKEN.into()),
         queue_tick: Duration::from_millis(100),
         // Every test client comes from 127.0.0.1; the limits have their own tests.

@@ -17,6 +17,7 @@ mod jwt;
 mod ops;
 mod purchase_limits;
 mod races;
+mod request_ids;
 mod settings;
 mod validation;
 mod waiting_room;
