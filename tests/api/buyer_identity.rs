@@ -250,7 +250,7 @@ async fn without_a_credential_no_buyer_endpoint_answers() {
 #[tokio::test]
 async fn a_stranger_learns_nothing_of_another_buyers_reservation_not_even_its_show() {
     let s = scene().await;
-    let (app, v) = (&s.app, &s.victim);
+    let app = &s.app;
     // The stranger is in the line of another show altogether.
     let other = app.create_concert(1, 1, 100).await;
     let stranger = app.create_user("Stranger").await;
@@ -261,9 +261,9 @@ async fn a_stranger_learns_nothing_of_another_buyers_reservation_not_even_its_sh
     ] {
         let err = assert_error(resp, 403, "FORBIDDEN").await;
         let message = err["message"].as_str().unwrap();
-        assert!(message.contains("another buyer's"), "{message}");
+        assert!(message.contains("another user"), "{message}");
         assert!(
-            !message.contains(&format!("schedule {}", v.schedule)),
+            !message.contains("show") && !message.contains("schedule"),
             "the victim's show leaks: {message}"
         );
     }
