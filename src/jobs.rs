@@ -342,14 +342,15 @@ pub async fn optimize(ctx: &JobContext) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicU32;
+
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn a_run_that_panics_on_the_sub_second_ticker_does_not_stop_it() {
-        let runs = Arc::new(Runs::default());
-        let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    /// A run that panics the first time it runs, and how many times it ran.
+    fn failing_first() -> (Run, Arc<AtomicU32>) {
+        let calls = Arc::new(AtomicU32::new(0));
         let counted = calls.clone();
-        let run = run_once("t", Metrics::global(), runs, move || {
+        let run = run_once("t", Metrics::global(), Arc::default(), move || {
             let calls = counted.clone();
             Box::pin(async move {
                 if calls.fetch_add(1, Ordering::AcqRel) == 0 {
@@ -357,6 +358,12 @@ mod tests {
                 }
             })
         });
+        (run, calls)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_that_panics_on_the_sub_second_ticker_does_not_stop_it() {
+        let (run, calls) = failing_first();
         let (stop, stopped) = watch::channel(false);
         let ticker = tokio::spawn(tick(Duration::from_millis(100), run, stopped));
         for _ in 0..50 {
@@ -375,17 +382,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_run_that_panics_does_not_stop_later_runs() {
-        let runs = Arc::new(Runs::default());
-        let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let counted = calls.clone();
-        let run = run_once("t", Metrics::global(), runs, move || {
-            let calls = counted.clone();
-            Box::pin(async move {
-                if calls.fetch_add(1, Ordering::AcqRel) == 0 {
-                    panic!("first run fails");
-                }
-            })
-        });
+        let (run, calls) = failing_first();
         let first = tokio::spawn(run());
         assert!(first.await.is_err(), "the first run panicked");
         run().await;
