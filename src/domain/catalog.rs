@@ -1,6 +1,7 @@
 //! What is sold: concerts, their shows (schedules) and the seats of each show.
 
 use super::error::{Error, Result};
+use super::sales_window::SalesWindow;
 use super::text::checked_text;
 use super::{ConcertId, Money, ScheduleId, SeatId, Timestamp};
 
@@ -68,6 +69,8 @@ pub struct NewSchedule {
     pub seats: Vec<NewSeat>,
     /// The show's own purchase limit; `None` follows the server's.
     pub max_tickets_per_buyer: Option<TicketLimit>,
+    /// When the show sells: by default from its creation until it starts.
+    pub sales_window: SalesWindow,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -158,6 +161,7 @@ impl NewSchedule {
             start_time,
             seats,
             max_tickets_per_buyer: None,
+            sales_window: SalesWindow::until_show(now, start_time),
         })
     }
 }
@@ -181,6 +185,8 @@ pub struct Schedule {
     pub available_seats: i64,
     /// The show's own purchase limit; `None` follows the server's.
     pub max_tickets_per_buyer: Option<TicketLimit>,
+    /// When the show sells.
+    pub sales_window: SalesWindow,
 }
 
 impl Schedule {

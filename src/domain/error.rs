@@ -43,6 +43,12 @@ pub enum Error {
         if *limit == 1 { "ticket" } else { "tickets" }
     )]
     PurchaseLimit { limit: u32 },
+    /// The show's sales window has not opened yet: no hold or payment before `opens_at`.
+    #[error("sales for this show open at {}", super::sales_window::rfc3339(*opens_at))]
+    SalesNotOpen { opens_at: super::Timestamp },
+    /// The show's sales window has closed: nothing is sold, nobody joins its line.
+    #[error("sales for this show closed at {}", super::sales_window::rfc3339(*closed_at))]
+    SalesClosed { closed_at: super::Timestamp },
     /// Another user has this email address (compared without case).
     #[error("another user has the email address {0}")]
     EmailTaken(String),

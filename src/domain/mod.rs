@@ -12,6 +12,7 @@ pub mod ids;
 pub mod money;
 pub mod payment;
 pub mod reservation;
+pub mod sales_window;
 pub mod text;
 pub mod waiting_room;
 

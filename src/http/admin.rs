@@ -62,6 +62,10 @@ pub struct NewScheduleRequest {
     /// follows the server's `--max-tickets-per-buyer`.
     #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1000")))]
     pub max_tickets_per_buyer: Option<u32>,
+    /// When holds and payments open (RFC 3339); absent: when the concert is created.
+    pub sales_start: Option<Timestamp>,
+    /// When sales close (RFC 3339), after `salesStart`; absent: when the show starts.
+    pub sales_end: Option<Timestamp>,
 }
 
 #[derive(Debug, Object)]
@@ -154,7 +158,9 @@ impl AdminApi {
 
     /// Create a concert with its shows and seat layout
     ///
-    /// Every show needs at least one seat; seat numbers are unique within a show.
+    /// Every show needs at least one seat; seat numbers are unique within a show. Each show
+    /// sells from `salesStart` (default: now) until `salesEnd` (default: its start time);
+    /// the start must be before the end.
     #[oai(
         path = "/concerts",
         method = "post",
@@ -167,6 +173,11 @@ impl AdminApi {
         body: Json<NewConcertRequest>,
     ) -> Result<ConcertResponse, AdminError> {
         let body = body.0;
+        let windows: Vec<_> = body
+            .schedules
+            .iter()
+            .map(|s| (s.sales_start, s.sales_end))
+            .collect();
         let limits = body
             .schedules
             .iter()
@@ -186,8 +197,13 @@ impl AdminApi {
             .collect();
         let now = state.clock.now();
         let mut concert = NewConcert::parse(&body.title, schedules, now)?;
-        for (schedule, limit) in concert.schedules.iter_mut().zip(limits) {
+        for ((schedule, limit), (start, end)) in
+            concert.schedules.iter_mut().zip(limits).zip(windows)
+        {
             schedule.max_tickets_per_buyer = limit;
+            if start.is_some() || end.is_some() {
+                schedule.sales_window = schedule.sales_window.changed(start, end)?;
+            }
         }
         let created = state.store.create_concert(concert, now).await?;
         let default = state.settings.max_tickets_per_buyer;
@@ -197,7 +213,7 @@ impl AdminApi {
             schedules: created
                 .schedules
                 .iter()
-                .map(|s| ScheduleView::new(s, default))
+                .map(|s| ScheduleView::new(s, default, now))
                 .collect(),
         })))
     }

@@ -1,7 +1,8 @@
-//! Admin tag, shows: read a show with the purchase limit in force, and set its own limit.
-//! Behind the admin bearer token like the rest of `/api/admin`. A show's own limit holds until
-//! it is set again or cleared; a show without one follows `--max-tickets-per-buyer`. Changing
-//! it takes no seat away from anyone: it only decides the holds made after it.
+//! Admin tag, shows: read a show with the purchase limit in force and its sales window, and
+//! set its own limit or move its window. Behind the admin bearer token like the rest of
+//! `/api/admin`. A show's own limit holds until it is set again or cleared; a show without one
+//! follows `--max-tickets-per-buyer`. Changing either takes no seat away from anyone: it only
+//! decides the holds (and, for the window, the payments and joins) made after it.
 
 use poem::web::Data;
 use poem_openapi::param::Path;
@@ -14,8 +15,8 @@ use super::auth::AdminAuth;
 use super::concerts::ScheduleView;
 use super::error::error_responses;
 use super::json::JsonReply;
-use crate::domain::ScheduleId;
 use crate::domain::catalog::TicketLimit;
+use crate::domain::{ScheduleId, Timestamp};
 
 #[derive(Tags)]
 enum Tag {
@@ -32,6 +33,10 @@ pub struct SchedulePatch {
     /// follow the server's `--max-tickets-per-buyer` again.
     #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1000")))]
     pub max_tickets_per_buyer: MaybeUndefined<u32>,
+    /// When holds and payments open (RFC 3339); it must stay before `salesEnd`.
+    pub sales_start: Option<Timestamp>,
+    /// When sales close (RFC 3339); it must stay after `salesStart`.
+    pub sales_end: Option<Timestamp>,
 }
 
 #[derive(ApiResponse)]
@@ -62,10 +67,10 @@ pub struct AdminSchedulesApi;
 
 #[OpenApi(prefix_path = "/api/admin", tag = "Tag::Admin")]
 impl AdminSchedulesApi {
-    /// A show with its purchase limit
+    /// A show with its purchase limit and sales window
     ///
-    /// Its seat counts and `maxTicketsPerBuyer`, the limit in force: the show's own, else the
-    /// server's.
+    /// Its seat counts, `maxTicketsPerBuyer`, the limit in force (the show's own, else the
+    /// server's), and its sales window: `salesStart`, `salesEnd`, `salesStatus`.
     #[oai(
         path = "/schedules/:scheduleId",
         method = "get",
@@ -77,19 +82,20 @@ impl AdminSchedulesApi {
         _auth: AdminAuth,
         #[oai(name = "scheduleId")] schedule_id: Path<i64>,
     ) -> Result<ScheduleResponse, AdminScheduleError> {
-        let schedule = state
-            .store
-            .schedule(ScheduleId(schedule_id.0), state.clock.now())
-            .await?;
-        let view = ScheduleView::new(&schedule, state.settings.max_tickets_per_buyer);
+        let now = state.clock.now();
+        let schedule = state.store.schedule(ScheduleId(schedule_id.0), now).await?;
+        let view = ScheduleView::new(&schedule, state.settings.max_tickets_per_buyer, now);
         Ok(ScheduleResponse::Ok(JsonReply(view)))
     }
 
-    /// Set a show's purchase limit
+    /// Set a show's purchase limit or sales window
     ///
     /// `maxTicketsPerBuyer` caps the seats of the show one buyer holds or owns at once, paid
     /// seats and live holds together; `null` goes back to the server's default. A buyer who
-    /// already has more keeps them and can hold no more. Answers the show as it is now.
+    /// already has more keeps them and can hold no more. `salesStart` and `salesEnd` move the
+    /// sales window, one end or both; the window must still start before it ends (400
+    /// otherwise, and nothing changes). Holds made before keep their seats. Answers the show
+    /// as it is now.
     #[oai(
         path = "/schedules/:scheduleId",
         method = "patch",
@@ -109,15 +115,33 @@ impl AdminSchedulesApi {
             MaybeUndefined::Null => Some(None),
             MaybeUndefined::Value(n) => Some(Some(TicketLimit::new(n.into())?)),
         };
-        let schedule = match limit {
+        let (sales_start, sales_end) = (body.0.sales_start, body.0.sales_end);
+        let mut schedule = None;
+        // The window first: it is the change that can still be refused (a start not before the
+        // end), and a refused request changes nothing. The limit was checked above.
+        if sales_start.is_some() || sales_end.is_some() {
+            let moved = state
+                .store
+                .set_sales_window(id, sales_start, sales_end, now)
+                .await?;
+            tracing::info!(
+                schedule = %id,
+                sales_start = %moved.sales_window.start(),
+                sales_end = %moved.sales_window.end(),
+                "sales window set"
+            );
+            schedule = Some(moved);
+        }
+        if let Some(limit) = limit {
+            let set = state.store.set_ticket_limit(id, limit, now).await?;
+            tracing::info!(schedule = %id, limit = ?limit.map(TicketLimit::get), "purchase limit set");
+            schedule = Some(set);
+        }
+        let schedule = match schedule {
+            Some(schedule) => schedule,
             None => state.store.schedule(id, now).await?,
-            Some(limit) => {
-                let schedule = state.store.set_ticket_limit(id, limit, now).await?;
-                tracing::info!(schedule = %id, limit = ?limit.map(TicketLimit::get), "purchase limit set");
-                schedule
-            }
         };
-        let view = ScheduleView::new(&schedule, state.settings.max_tickets_per_buyer);
+        let view = ScheduleView::new(&schedule, state.settings.max_tickets_per_buyer, now);
         Ok(ScheduleResponse::Ok(JsonReply(view)))
     }
 }

@@ -10,6 +10,7 @@ use super::auth::QueueSession;
 use super::error::{ApiError, error_responses};
 use super::json::{JsonReply, RawJson};
 use crate::domain::catalog::{Concert, Schedule, Seat, SeatStatus, TicketLimit};
+use crate::domain::sales_window::SalesStatus;
 use crate::domain::{ConcertId, ScheduleId, Timestamp};
 
 #[derive(Tags)]
@@ -31,17 +32,49 @@ pub struct ScheduleView {
     /// The most seats of this show one buyer may hold or own at once, paid seats and live
     /// holds together: the show's own limit, else the server's `--max-tickets-per-buyer`.
     pub max_tickets_per_buyer: u32,
+    /// When holds and payments open.
+    #[serde(serialize_with = "super::json::rfc3339")]
+    pub sales_start: Timestamp,
+    /// When sales close: from then on nothing is sold and nobody joins the line.
+    #[serde(serialize_with = "super::json::rfc3339")]
+    pub sales_end: Timestamp,
+    /// Where sales stand right now.
+    pub sales_status: SalesState,
+}
+
+/// A show's sales right now: `scheduled` (before `salesStart`: the line may form, nothing is
+/// sold), `open`, or `closed` (from `salesEnd` on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum SalesState {
+    Scheduled,
+    Open,
+    Closed,
+}
+
+impl From<SalesStatus> for SalesState {
+    fn from(status: SalesStatus) -> Self {
+        match status {
+            SalesStatus::Scheduled => SalesState::Scheduled,
+            SalesStatus::Open => SalesState::Open,
+            SalesStatus::Closed => SalesState::Closed,
+        }
+    }
 }
 
 impl ScheduleView {
-    /// The show as seen with `default` as the server's purchase limit.
-    pub fn new(s: &Schedule, default: TicketLimit) -> Self {
+    /// The show as seen at `now` with `default` as the server's purchase limit.
+    pub fn new(s: &Schedule, default: TicketLimit, now: Timestamp) -> Self {
         ScheduleView {
             schedule_id: s.id.0,
             start_time: s.start_time,
             total_seats: s.total_seats,
             available_seats: s.available_seats,
             max_tickets_per_buyer: s.ticket_limit(default).get(),
+            sales_start: s.sales_window.start(),
+            sales_end: s.sales_window.end(),
+            sales_status: s.sales_window.status_at(now).into(),
         }
     }
 }
@@ -56,15 +89,15 @@ pub struct ConcertView {
 }
 
 impl ConcertView {
-    /// The concert as seen with `default` as the server's purchase limit.
-    pub fn new(c: &Concert, default: TicketLimit) -> Self {
+    /// The concert as seen at `now` with `default` as the server's purchase limit.
+    pub fn new(c: &Concert, default: TicketLimit, now: Timestamp) -> Self {
         ConcertView {
             concert_id: c.id.0,
             title: c.title.clone(),
             schedules: c
                 .schedules
                 .iter()
-                .map(|s| ScheduleView::new(s, default))
+                .map(|s| ScheduleView::new(s, default, now))
                 .collect(),
         }
     }
@@ -165,12 +198,13 @@ impl ConcertsApi {
     /// Public: no queue token needed.
     #[oai(path = "/api/concerts", method = "get", operation_id = "listConcerts")]
     async fn list(&self, state: Data<&ApiState>) -> Result<ListResponse, ListError> {
-        let concerts = state.store.concerts(state.clock.now()).await?;
+        let now = state.clock.now();
+        let concerts = state.store.concerts(now).await?;
         let default = state.settings.max_tickets_per_buyer;
         Ok(ListResponse::Ok(JsonReply(ConcertList {
             concerts: concerts
                 .iter()
-                .map(|c| ConcertView::new(c, default))
+                .map(|c| ConcertView::new(c, default, now))
                 .collect(),
         })))
     }
@@ -189,10 +223,8 @@ impl ConcertsApi {
         auth: QueueSession,
         #[oai(name = "concertId")] concert_id: Path<i64>,
     ) -> Result<ConcertResponse, BookingReadError> {
-        let concert = state
-            .store
-            .concert(ConcertId(concert_id.0), state.clock.now())
-            .await?;
+        let now = state.clock.now();
+        let concert = state.store.concert(ConcertId(concert_id.0), now).await?;
         let token_schedule = auth.0.claims.schedule_id;
         if !concert.schedules.iter().any(|s| s.id == token_schedule) {
             return Err(ApiError::forbidden(format!(
@@ -204,6 +236,7 @@ impl ConcertsApi {
         Ok(ConcertResponse::Ok(JsonReply(ConcertView::new(
             &concert,
             state.settings.max_tickets_per_buyer,
+            now,
         ))))
     }
 
@@ -250,6 +283,9 @@ mod tests {
             total_seats: 500,
             available_seats: 499,
             max_tickets_per_buyer: 4,
+            sales_start: "2026-12-01T10:00:00Z".parse().unwrap(),
+            sales_end: "2026-12-31T20:00:00Z".parse().unwrap(),
+            sales_status: SalesState::Open,
         };
         let concert = ConcertView {
             concert_id: 1,

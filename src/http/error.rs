@@ -186,6 +186,8 @@ impl From<domain::Error> for ApiError {
             E::NotDeadLettered(_) => (StatusCode::CONFLICT, "NOT_DEAD_LETTERED"),
             E::EmailTaken(_) => (StatusCode::CONFLICT, "EMAIL_TAKEN"),
             E::PurchaseLimit { .. } => (StatusCode::CONFLICT, "PURCHASE_LIMIT"),
+            E::SalesNotOpen { .. } => (StatusCode::CONFLICT, "SALES_NOT_OPEN"),
+            E::SalesClosed { .. } => (StatusCode::CONFLICT, "SALES_CLOSED"),
             E::InsufficientBalance { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "INSUFFICIENT_BALANCE")
             }
@@ -341,6 +343,18 @@ mod tests {
             (domain::Error::NotDeadLettered(1), 409),
             (domain::Error::EmailTaken("a@b.c".into()), 409),
             (domain::Error::PurchaseLimit { limit: 4 }, 409),
+            (
+                domain::Error::SalesNotOpen {
+                    opens_at: Timestamp::UNIX_EPOCH,
+                },
+                409,
+            ),
+            (
+                domain::Error::SalesClosed {
+                    closed_at: Timestamp::UNIX_EPOCH,
+                },
+                409,
+            ),
             (
                 domain::Error::InsufficientBalance {
                     balance: 1,

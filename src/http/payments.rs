@@ -85,7 +85,7 @@ error_responses!(PayError {
     401 Unauthorized "Missing, malformed, forged or unknown queue token.",
     403 Forbidden "The token is not active, is another user's or another show's, or the reservation is another user's.",
     404 NotFound "Unknown reservation.",
-    409 Conflict "The reservation is already paid.",
+    409 Conflict "The reservation is already paid (ALREADY_PAID), or the show's sales have not opened (SALES_NOT_OPEN) or have closed (SALES_CLOSED); no money moved.",
     410 Gone "The hold ran out before the payment; no money moved.",
     413 PayloadTooLarge "Request body over 64 KiB.",
     415 UnsupportedMediaType "The body is not sent as `application/json`.",
@@ -159,6 +159,9 @@ impl PaymentsApi {
                         "hold_expired"
                     }
                     domain::Error::AlreadyPaid(_) => "already_paid",
+                    domain::Error::SalesNotOpen { .. } | domain::Error::SalesClosed { .. } => {
+                        "off_sale"
+                    }
                     _ => "failed",
                 });
                 return Err(err.into());

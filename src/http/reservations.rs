@@ -80,7 +80,7 @@ error_responses!(ReserveError {
     401 Unauthorized "Missing, malformed, forged or unknown queue token.",
     403 Forbidden "The token is not active, or is for another show or user.",
     404 NotFound "Unknown concert, schedule or seat.",
-    409 Conflict "The seat is held or sold (SEAT_UNAVAILABLE), or the buyer already holds or owns as many seats of the show as one buyer may (PURCHASE_LIMIT).",
+    409 Conflict "The seat is held or sold (SEAT_UNAVAILABLE), the buyer already holds or owns as many seats of the show as one buyer may (PURCHASE_LIMIT), the show's sales have not opened yet (SALES_NOT_OPEN, the message gives the opening time) or have closed (SALES_CLOSED).",
     413 PayloadTooLarge "Request body over 64 KiB.",
     415 UnsupportedMediaType "The body is not sent as `application/json`.",
 });
@@ -109,8 +109,9 @@ impl ReservationsApi {
     ///
     /// Holds the seat for the token's user for `--hold-ttl` (5 minutes by default). A seat
     /// that is held or sold answers 409 `SEAT_UNAVAILABLE`; a buyer who already holds or owns
-    /// the show's `maxTicketsPerBuyer` seats answers 409 `PURCHASE_LIMIT`. Needs an active
-    /// queue token of this show.
+    /// the show's `maxTicketsPerBuyer` seats answers 409 `PURCHASE_LIMIT`. Before the show's
+    /// `salesStart` the answer is 409 `SALES_NOT_OPEN` (the message gives the opening time),
+    /// from its `salesEnd` on 409 `SALES_CLOSED`. Needs an active queue token of this show.
     #[oai(
         path = "/api/concerts/reservations",
         method = "post",
@@ -152,6 +153,9 @@ impl ReservationsApi {
                 state.metrics.hold(match err {
                     domain::Error::SeatUnavailable(_) => "unavailable",
                     domain::Error::PurchaseLimit { .. } => "limit",
+                    domain::Error::SalesNotOpen { .. } | domain::Error::SalesClosed { .. } => {
+                        "off_sale"
+                    }
                     _ => "failed",
                 });
                 Err(err.into())

@@ -121,6 +121,7 @@ rate_limited_error_responses!(IssueError {
     401 Unauthorized "No buyer credential (with `--buyer-auth accounts` or `jwt`), or one that is unknown, expired, signed out or forged.",
     403 Forbidden "The `userId` is not the signed-in buyer.",
     404 NotFound "Unknown user, concert or schedule.",
+    409 Conflict "The show's sales have closed (SALES_CLOSED): its line takes nobody more.",
     413 PayloadTooLarge "Request body over 64 KiB.",
     415 UnsupportedMediaType "The body is not sent as `application/json`.",
 } 429 "Too many tokens asked for from this address: `--queue-issue-rate-limit` per second.");
@@ -199,7 +200,9 @@ impl WaitingQueueApi {
     ///
     /// Returns a signed token bound to the buyer and the show. A buyer has one place per show:
     /// asking again returns the same token with status `existing` (and counts as a poll).
-    /// When there is room and nobody is waiting, the token is active at once. Limited to
+    /// When there is room and nobody is waiting, the token is active at once. A buyer may
+    /// join before the show's `salesStart`; from its `salesEnd` on the answer is 409
+    /// `SALES_CLOSED`. Limited to
     /// `--queue-issue-rate-limit` calls per second per client address (429 with
     /// `Retry-After`).
     ///
@@ -242,6 +245,12 @@ impl WaitingQueueApi {
             )))
             .into());
         }
+        // Joining before the opening is allowed; after the close, nobody joins.
+        state
+            .store
+            .sales_window(schedule_id)
+            .await?
+            .check_joinable(now)?;
         let issued = state.room.issue(user, schedule_id, now).await?;
         Ok(IssueResponse::Created(JsonReply(IssuedToken {
             token: issued.token,

@@ -12,6 +12,7 @@ use crate::domain::error::Result;
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::reservation::{Cancellation, Holder, Reservation};
+use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
 use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 
@@ -181,6 +182,22 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Schedule>;
 
+    /// Moves the show's sales window: a new start, a new end, or both (`None` keeps that
+    /// one). The change is checked against the window in force, in the same transaction:
+    /// `InvalidInput` unless the start comes before the end. Holds and payments made before
+    /// keep their seats; the holds and payments after it follow the new window. Returns the
+    /// show as of `now`, or `NotFound`.
+    async fn set_sales_window(
+        &self,
+        id: ScheduleId,
+        start: Option<Timestamp>,
+        end: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Schedule>;
+
+    /// The show's sales window alone, a read of one row; `NotFound` for an unknown show.
+    async fn sales_window(&self, id: ScheduleId) -> Result<SalesWindow>;
+
     /// The seats of a show, ordered by id, without their status: this never changes once the
     /// show exists, so callers may keep it. `NotFound` for an unknown concert or show, or a
     /// show that is not of `concert`.
@@ -209,6 +226,8 @@ pub trait Store: Send + Sync + 'static {
     /// Holds a seat: one conditional write that succeeds only when the seat is free or its
     /// hold has run out (that hold is then marked expired, with its event). `SeatUnavailable`
     /// when someone else has it; `NotFound` for an unknown concert, show or seat;
+    /// `SalesNotOpen` or `SalesClosed` when the show's sales window is not open at the
+    /// request's `now`, checked in the hold's transaction and before any write;
     /// `PurchaseLimit` when the buyer already holds or owns as many seats of the show as its
     /// limit allows (the show's own, else `max_per_buyer`), counting paid seats and live holds.
     /// The count and the hold are one transaction, so concurrent holds of one buyer never get
@@ -240,7 +259,8 @@ pub trait Store: Send + Sync + 'static {
     /// Pays a held reservation from the buyer's balance: debit, history row, seat sold,
     /// reservation confirmed, payment row and event, all in one transaction or none of it.
     /// `holder` is checked first, in the transaction: `Forbidden` for another user's
-    /// reservation or a token of another show.
+    /// reservation or a token of another show. Then the show's sales window at `now`:
+    /// `SalesNotOpen` or `SalesClosed` outside it, and nothing moves.
     async fn pay(
         &self,
         holder: Holder,

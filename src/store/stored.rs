@@ -4,6 +4,7 @@
 use crate::domain::catalog::{SeatPlace, SeatStatus, SeatTaken, TicketLimit};
 use crate::domain::error::{Error, Result};
 use crate::domain::reservation::{Reservation, ReservationStatus};
+use crate::domain::sales_window::SalesWindow;
 use crate::domain::{
     ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis,
 };
@@ -28,6 +29,19 @@ pub(crate) fn ticket_limit(stored: Option<i64>) -> Result<Option<TicketLimit>> {
             })
         })
         .transpose()
+}
+
+/// A show's sales window read back from storage (milliseconds). A start after the end means
+/// the data is damaged, as with [`money`].
+pub(crate) fn sales_window(start: i64, end: i64) -> Result<SalesWindow> {
+    SalesWindow::from_stored(from_millis(start), from_millis(end)).ok_or_else(|| {
+        tracing::error!(
+            start,
+            end,
+            "sales window starts after it ends in the database"
+        );
+        Error::Internal("storage error".into())
+    })
 }
 
 /// A reservation's columns as both adapters select them: user, concert, schedule, seat,

@@ -18,6 +18,7 @@ mod ops;
 mod purchase_limits;
 mod races;
 mod request_ids;
+mod sales_windows;
 mod settings;
 mod validation;
 mod waiting_room;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use boxoffice::domain::balance::ChargeAmount;
 use boxoffice::domain::catalog::{Concert, NewConcert, TicketLimit};
 use boxoffice::domain::idempotency::{IdempotencyKey, IdempotentRequest};
+use boxoffice::domain::sales_window::SalesWindow;
 use boxoffice::domain::text::Email;
 use boxoffice::domain::{Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 use boxoffice::store::{HoldRequest, Store, User};
@@ -45,12 +46,11 @@ impl Fixture {
     pub async fn new(backend: &Backend, seats: usize) -> Fixture {
         let store = backend.open().await.store;
         let seats = (1..=seats).map(|n| (format!("A{n}"), PRICE)).collect();
-        let concert = NewConcert::parse(
-            "Night Show",
-            vec![(now() + Duration::days(30), seats)],
-            now(),
-        )
-        .unwrap();
+        let start = now() + Duration::days(30);
+        let mut concert = NewConcert::parse("Night Show", vec![(start, seats)], now()).unwrap();
+        // On sale since the day before, so a test may hold at a moment before `now()`.
+        concert.schedules[0].sales_window =
+            SalesWindow::new(now() - Duration::days(1), start).unwrap();
         let concert = store.create_concert(concert, now()).await.unwrap();
         let buyer = store
             .create_user("Ada", &email("ada@example.com"), now())

@@ -70,6 +70,7 @@ mod idempotency;
 mod outbox;
 mod payments;
 mod purchase_limits;
+mod sales_windows;
 mod sqlite_only;
 mod waiting_room_state;
 

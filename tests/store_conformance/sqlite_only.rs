@@ -71,7 +71,9 @@ async fn a_database_of_version_3_gets_its_sold_seats_counted() {
     // Back to version 3: no count, no triggers.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
+        "ALTER TABLE schedules DROP COLUMN sales_start;
+         ALTER TABLE schedules DROP COLUMN sales_end;
+         DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
          DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
          DROP TABLE user_emails; DROP TRIGGER seats_sold; DROP TRIGGER seats_unsold;
          ALTER TABLE schedules DROP COLUMN sold_seats; PRAGMA user_version = 3;",
@@ -96,7 +98,9 @@ async fn a_database_of_version_4_keeps_users_that_share_an_address() {
     store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
+        "ALTER TABLE schedules DROP COLUMN sales_start;
+         ALTER TABLE schedules DROP COLUMN sales_end;
+         DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
          DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
          DROP TABLE user_emails; PRAGMA user_version = 4;
          INSERT INTO users (name, email, created_at) VALUES
@@ -152,7 +156,9 @@ async fn a_database_of_version_5_follows_the_server_s_limit_everywhere() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
+        "ALTER TABLE schedules DROP COLUMN sales_start;
+         ALTER TABLE schedules DROP COLUMN sales_end;
+         DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
          DROP INDEX reservations_by_buyer;
          ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer; PRAGMA user_version = 5;",
     )
@@ -172,6 +178,45 @@ async fn a_database_of_version_5_follows_the_server_s_limit_everywhere() {
             .await;
         assert_eq!(outcome.is_ok(), n < LIMIT as usize, "seat {n}: {outcome:?}");
     }
+    reopened.close().await;
+}
+
+/// Before version 8 a show had no sales window: each gets one from its concert's creation
+/// until it starts, and sells in it as before.
+#[tokio::test]
+async fn a_database_of_version_7_sells_each_show_from_its_creation_until_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("box.db");
+    let backend = Backend::Sqlite(dir);
+    let f = Fixture::new(&backend, 2).await;
+    f.store.close().await;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "ALTER TABLE schedules DROP COLUMN sales_start;
+         ALTER TABLE schedules DROP COLUMN sales_end; PRAGMA user_version = 7;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let reopened = backend.open().await.store;
+    let show = reopened.schedule(f.schedule(), now()).await.unwrap();
+    assert_eq!(
+        (show.sales_window.start(), show.sales_window.end()),
+        (now(), show.start_time)
+    );
+    let seat = f.seat(0).await;
+    assert!(
+        reopened
+            .reserve_seat(f.hold(f.buyer.id, seat, now()))
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        reopened
+            .reserve_seat(f.hold(f.buyer.id, f.seat(1).await, show.start_time))
+            .await,
+        Err(Error::SalesClosed { .. })
+    ));
     reopened.close().await;
 }
 

@@ -9,6 +9,7 @@ use super::accounts::inserted_id;
 use super::{Step, Tx};
 use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken, TicketLimit};
 use crate::domain::error::Error;
+use crate::domain::sales_window::SalesWindow;
 use crate::domain::{ConcertId, ScheduleId, Timestamp, from_millis, to_millis};
 use crate::store::stored;
 
@@ -31,14 +32,19 @@ pub(super) async fn create_concert(
     for schedule in &concert.schedules {
         let total = i64::try_from(schedule.seats.len()).map_err(Error::internal)?;
         let start_time = to_millis(schedule.start_time);
+        let window = schedule.sales_window;
         tx.exec_drop(
-            "INSERT INTO schedules (concert_id, start_time, total_seats, max_tickets_per_buyer)
-             VALUES (?, ?, ?, ?)",
+            "INSERT INTO schedules
+                 (concert_id, start_time, total_seats, max_tickets_per_buyer, sales_start,
+                  sales_end)
+             VALUES (?, ?, ?, ?, ?, ?)",
             (
                 concert_id,
                 start_time,
                 total,
                 schedule.max_tickets_per_buyer.map(TicketLimit::get),
+                to_millis(window.start()),
+                to_millis(window.end()),
             ),
         )
         .await?;
@@ -68,6 +74,7 @@ pub(super) async fn create_concert(
             total_seats: total,
             available_seats: total,
             max_tickets_per_buyer: schedule.max_tickets_per_buyer,
+            sales_window: window,
         });
     }
     Ok(Concert {
@@ -81,6 +88,7 @@ pub(super) async fn create_concert(
 /// counts use the (schedule_id, status, held_until) index each.
 const SCHEDULE_COLUMNS: &str = "
     SELECT sc.id, sc.concert_id, sc.start_time, sc.total_seats, sc.max_tickets_per_buyer,
+           sc.sales_start, sc.sales_end,
            (SELECT COUNT(*) FROM seats s
              WHERE s.schedule_id = sc.id AND s.status = 'available')
          + (SELECT COUNT(*) FROM seats s
@@ -88,10 +96,10 @@ const SCHEDULE_COLUMNS: &str = "
              AS available_seats
     FROM schedules sc";
 
-type ScheduleRow = (i64, i64, i64, i64, Option<i64>, i64);
+type ScheduleRow = (i64, i64, i64, i64, Option<i64>, i64, i64, i64);
 
 fn schedule_of(
-    (id, concert_id, start_time, total_seats, limit, available_seats): ScheduleRow,
+    (id, concert_id, start_time, total_seats, limit, sales_start, sales_end, available_seats): ScheduleRow,
 ) -> Step<Schedule> {
     Ok(Schedule {
         id: ScheduleId(id),
@@ -100,6 +108,7 @@ fn schedule_of(
         total_seats,
         available_seats,
         max_tickets_per_buyer: stored::ticket_limit(limit)?,
+        sales_window: stored::sales_window(sales_start, sales_end)?,
     })
 }
 
@@ -172,6 +181,41 @@ pub(super) async fn set_ticket_limit(
         return Err(Error::not_found("schedule", id).into());
     }
     schedule(tx, id, now).await
+}
+
+/// Moves the show's sales window, checked against the window in force, then reads the show
+/// back. The show's row is locked from the read to the commit, so two changes at once apply
+/// one after the other, each checked against the one before.
+pub(super) async fn set_sales_window(
+    tx: &mut Tx,
+    id: ScheduleId,
+    start: Option<Timestamp>,
+    end: Option<Timestamp>,
+    now: Timestamp,
+) -> Step<Schedule> {
+    let window = sales_window(tx, id, true).await?.changed(start, end)?;
+    tx.exec_drop(
+        "UPDATE schedules SET sales_start = ?, sales_end = ? WHERE id = ?",
+        (to_millis(window.start()), to_millis(window.end()), id.0),
+    )
+    .await?;
+    schedule(tx, id, now).await
+}
+
+/// The show's sales window, or `NotFound`; with `lock`, the row is locked for update until
+/// the transaction ends. A hold or payment reads it without a lock: what it checks is the
+/// window against its own `now`, and an admin's change is in force from its commit on.
+pub(super) async fn sales_window(tx: &mut Tx, id: ScheduleId, lock: bool) -> Step<SalesWindow> {
+    let sql = if lock {
+        "SELECT sales_start, sales_end FROM schedules WHERE id = ? FOR UPDATE"
+    } else {
+        "SELECT sales_start, sales_end FROM schedules WHERE id = ?"
+    };
+    let (start, end): (i64, i64) = tx
+        .exec_first(sql, (id.0,))
+        .await?
+        .ok_or_else(|| Error::not_found("schedule", id))?;
+    Ok(stored::sales_window(start, end)?)
 }
 
 /// Checks that the concert exists and the show is one of its own. Concerts and shows never

@@ -62,6 +62,11 @@ pub(super) async fn reserve_seat(tx: &mut Tx, request: &HoldRequest) -> Step<Res
     let (concert, schedule, seat) = (request.concert_id, request.schedule_id, request.seat_id);
 
     catalog::check_schedule_of(tx, concert, schedule).await?;
+    // The window at the hold's own `now`, before any write: a hold at the closing time is
+    // refused whatever the order of the requests.
+    catalog::sales_window(tx, schedule, false)
+        .await?
+        .check(now)?;
     // Seat number and price never change once created: reading them is not a read of the
     // seat's state.
     let (seat_number, price): (String, i64) = tx

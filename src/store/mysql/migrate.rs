@@ -28,6 +28,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../migrations/mysql/004_buyer_sign_in.sql"),
     ),
+    (
+        5,
+        include_str!("../../../migrations/mysql/005_sales_windows.sql"),
+    ),
 ];
 
 /// How long a starting instance waits for another one's migration, in seconds.

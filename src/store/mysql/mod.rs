@@ -45,6 +45,7 @@ use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::reservation::{Cancellation, Holder, Reservation};
+use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
 use crate::domain::{ConcertId, ReservationId, ScheduleId, Timestamp, UserId};
 
@@ -386,6 +387,26 @@ impl Store for MysqlStore {
     ) -> Result<Schedule> {
         self.write("set_ticket_limit", |tx| {
             Box::pin(catalog::set_ticket_limit(tx, id, limit, now))
+        })
+        .await
+    }
+
+    async fn set_sales_window(
+        &self,
+        id: ScheduleId,
+        start: Option<Timestamp>,
+        end: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Schedule> {
+        self.write("set_sales_window", |tx| {
+            Box::pin(catalog::set_sales_window(tx, id, start, end, now))
+        })
+        .await
+    }
+
+    async fn sales_window(&self, id: ScheduleId) -> Result<SalesWindow> {
+        self.read("sales_window", |tx| {
+            Box::pin(catalog::sales_window(tx, id, false))
         })
         .await
     }

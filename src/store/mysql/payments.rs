@@ -4,7 +4,7 @@
 use mysql_async::prelude::Queryable;
 
 use super::accounts::{inserted_id, record, stored_balance};
-use super::{Step, Tx, holds, money, outbox};
+use super::{Step, Tx, catalog, holds, money, outbox};
 use crate::domain::balance::{EntryKind, debit};
 use crate::domain::error::Error;
 use crate::domain::events::DomainEvent;
@@ -29,6 +29,10 @@ pub(super) async fn pay(
     // An expired hold is refused here without writing: the next hold of the seat or the sweep
     // ends it with its one event.
     held.check_payable(holder, now)?;
+    // Then the show's window at this `now`: outside it nothing moves.
+    catalog::sales_window(tx, held.schedule_id, false)
+        .await?
+        .check(now)?;
     let user = holder.user;
     let price = held.price;
 

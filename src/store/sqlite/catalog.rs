@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::db;
 use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken, TicketLimit};
 use crate::domain::error::{Error, Result};
+use crate::domain::sales_window::SalesWindow;
 use crate::domain::{ConcertId, ScheduleId, Timestamp, from_millis, to_millis};
 use crate::store::stored;
 
@@ -24,8 +25,10 @@ pub(super) fn create_concert(
         .map_err(db)?;
     let mut insert_schedule = conn
         .prepare_cached(
-            "INSERT INTO schedules (concert_id, start_time, total_seats, max_tickets_per_buyer)
-             VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO schedules
+                 (concert_id, start_time, total_seats, max_tickets_per_buyer, sales_start,
+                  sales_end)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              RETURNING id",
         )
         .map_err(db)?;
@@ -40,10 +43,19 @@ pub(super) fn create_concert(
         let total = i64::try_from(schedule.seats.len()).map_err(Error::internal)?;
         let start_time = to_millis(schedule.start_time);
         let limit = schedule.max_tickets_per_buyer.map(TicketLimit::get);
+        let window = schedule.sales_window;
         let schedule_id: i64 = insert_schedule
-            .query_row(params![concert_id, start_time, total, limit], |row| {
-                row.get("id")
-            })
+            .query_row(
+                params![
+                    concert_id,
+                    start_time,
+                    total,
+                    limit,
+                    to_millis(window.start()),
+                    to_millis(window.end())
+                ],
+                |row| row.get("id"),
+            )
             .map_err(db)?;
         for seat in &schedule.seats {
             insert_seat
@@ -61,6 +73,7 @@ pub(super) fn create_concert(
             total_seats: total,
             available_seats: total,
             max_tickets_per_buyer: schedule.max_tickets_per_buyer,
+            sales_window: window,
         });
     }
     Ok(Concert {
@@ -75,6 +88,7 @@ pub(super) fn create_concert(
 /// that has not run out (counted through the (schedule_id, status, held_until) index).
 const SCHEDULE_COLUMNS: &str = "
     SELECT sc.id, sc.concert_id, sc.start_time, sc.total_seats, sc.max_tickets_per_buyer,
+           sc.sales_start, sc.sales_end,
            sc.total_seats - sc.sold_seats
          - (SELECT COUNT(*) FROM seats s
              WHERE s.schedule_id = sc.id AND s.status = 'held' AND s.held_until > ?1)
@@ -89,6 +103,16 @@ fn schedule_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Schedule> {
         total_seats: row.get("total_seats")?,
         available_seats: row.get("available_seats")?,
         max_tickets_per_buyer: ticket_limit(row, "max_tickets_per_buyer")?,
+        sales_window: sales_window_row(row)?,
+    })
+}
+
+/// The `sales_start` and `sales_end` columns; a start after the end fails the read as a bad
+/// column value.
+fn sales_window_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SalesWindow> {
+    stored::sales_window(row.get("sales_start")?, row.get("sales_end")?).map_err(|e| {
+        let index = row.as_ref().column_index("sales_start").unwrap_or_default();
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Integer, e.into())
     })
 }
 
@@ -186,6 +210,44 @@ pub(super) fn set_ticket_limit(
         return Err(Error::not_found("schedule", id));
     }
     schedule(conn, id, now)
+}
+
+/// Moves the show's sales window, checked against the window in force, then reads the show
+/// back. Runs in the writer's transaction, so no other change lands between the read and the
+/// write.
+pub(super) fn set_sales_window(
+    conn: &Connection,
+    id: ScheduleId,
+    start: Option<Timestamp>,
+    end: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<Schedule> {
+    let window = sales_window(conn, id)?.changed(start, end)?;
+    conn.prepare_cached("UPDATE schedules SET sales_start = ?1, sales_end = ?2 WHERE id = ?3")
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                to_millis(window.start()),
+                to_millis(window.end()),
+                id.0
+            ])
+        })
+        .map_err(db)?;
+    schedule(conn, id, now)
+}
+
+/// The show's sales window, or `NotFound`.
+pub(super) fn sales_window(conn: &Connection, id: ScheduleId) -> Result<SalesWindow> {
+    let (start, end): (i64, i64) = conn
+        .prepare_cached("SELECT sales_start, sales_end FROM schedules WHERE id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([id.0], |row| {
+                Ok((row.get("sales_start")?, row.get("sales_end")?))
+            })
+            .optional()
+        })
+        .map_err(db)?
+        .ok_or_else(|| Error::not_found("schedule", id))?;
+    stored::sales_window(start, end)
 }
 
 /// Checks that the concert exists and the show is one of its own.

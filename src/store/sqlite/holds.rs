@@ -53,6 +53,9 @@ pub(super) fn reserve_seat(conn: &Connection, request: &HoldRequest) -> Result<R
     let (concert, schedule, seat) = (request.concert_id, request.schedule_id, request.seat_id);
 
     catalog::check_schedule_of(conn, concert, schedule)?;
+    // The window at the hold's own `now`, before any write: a hold at the closing time is
+    // refused whatever the order of the requests.
+    catalog::sales_window(conn, schedule)?.check(now)?;
     // Seat number and price never change once created: reading them is not a read of the
     // seat's state.
     let (seat_number, price): (String, i64) = conn

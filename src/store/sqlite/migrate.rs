@@ -36,6 +36,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../../migrations/sqlite/007_buyer_sign_in.sql"),
     ),
+    (
+        8,
+        include_str!("../../../migrations/sqlite/008_sales_windows.sql"),
+    ),
 ];
 
 /// Prepared statements kept per connection: more than the store has.

@@ -38,6 +38,7 @@ use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::reservation::{Cancellation, Holder, Reservation};
+use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
 use crate::domain::{ConcertId, ReservationId, ScheduleId, Timestamp, UserId};
 use writer::Writer;
@@ -342,6 +343,22 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| catalog::set_ticket_limit(conn, id, limit, now))
             .await
+    }
+
+    async fn set_sales_window(
+        &self,
+        id: ScheduleId,
+        start: Option<Timestamp>,
+        end: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Schedule> {
+        self.writer
+            .write(move |conn| catalog::set_sales_window(conn, id, start, end, now))
+            .await
+    }
+
+    async fn sales_window(&self, id: ScheduleId) -> Result<SalesWindow> {
+        self.read(move |conn| catalog::sales_window(conn, id)).await
     }
 
     async fn seat_layout(

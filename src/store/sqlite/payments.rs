@@ -4,7 +4,7 @@
 use rusqlite::{Connection, params};
 
 use super::accounts::{money, record, stored_balance};
-use super::{db, holds, outbox};
+use super::{catalog, db, holds, outbox};
 use crate::domain::balance::{EntryKind, debit};
 use crate::domain::error::{Error, Result};
 use crate::domain::events::DomainEvent;
@@ -27,6 +27,8 @@ pub(super) fn pay(
     // An expired hold is refused here without writing: the next hold of the seat or the sweep
     // ends it with its one event.
     held.check_payable(holder, now)?;
+    // Then the show's window at this `now`: outside it nothing moves.
+    catalog::sales_window(conn, held.schedule_id)?.check(now)?;
     let user = holder.user;
     let price = held.price;
 
