@@ -5,6 +5,7 @@ use std::sync::Arc;
 use boxoffice::domain::balance::ChargeAmount;
 use boxoffice::domain::catalog::{Concert, NewConcert, TicketLimit};
 use boxoffice::domain::idempotency::{IdempotencyKey, IdempotentRequest};
+use boxoffice::domain::reservation::{Holder, Reservation};
 use boxoffice::domain::sales_window::SalesWindow;
 use boxoffice::domain::text::Email;
 use boxoffice::domain::{Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
@@ -117,4 +118,12 @@ pub fn idem(key: &str, scope: &str, fingerprint: &str) -> Option<IdempotentReque
         scope: scope.into(),
         fingerprint: fingerprint.into(),
     })
+}
+
+/// `user` acting on `reservation` with a token of its show.
+pub fn holder(user: UserId, reservation: &Reservation) -> Holder {
+    Holder {
+        user,
+        schedule: reservation.schedule_id,
+    }
 }

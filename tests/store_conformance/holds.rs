@@ -6,10 +6,10 @@ use std::sync::Arc;
 use boxoffice::domain::Money;
 use boxoffice::domain::catalog::SeatStatus;
 use boxoffice::domain::error::Error;
-use boxoffice::domain::reservation::{Cancellation, Holder, ReservationStatus};
+use boxoffice::domain::reservation::{Cancellation, ReservationStatus};
 
 use crate::Backend;
-use crate::helpers::{Fixture, PRICE, email, minutes, now};
+use crate::helpers::{Fixture, PRICE, email, holder, minutes, now};
 
 conformance!(
     second_hold_on_a_seat_is_refused,
@@ -170,28 +170,14 @@ async fn a_cancelled_hold_frees_its_seat_with_one_event(backend: &Backend) {
         .unwrap();
     assert!(matches!(
         f.store
-            .cancel_reservation(
-                Holder {
-                    user: stranger.id,
-                    schedule: held.schedule_id
-                },
-                held.id,
-                now()
-            )
+            .cancel_reservation(holder(stranger.id, &held), held.id, now())
             .await,
         Err(Error::Forbidden(_))
     ));
 
     let (cancelled, done) = f
         .store
-        .cancel_reservation(
-            Holder {
-                user: f.buyer.id,
-                schedule: held.schedule_id,
-            },
-            held.id,
-            now(),
-        )
+        .cancel_reservation(holder(f.buyer.id, &held), held.id, now())
         .await
         .unwrap();
     assert_eq!(cancelled.status, ReservationStatus::Cancelled);
@@ -199,14 +185,7 @@ async fn a_cancelled_hold_frees_its_seat_with_one_event(backend: &Backend) {
     assert_eq!(f.available(now()).await, 1);
     let again = f
         .store
-        .cancel_reservation(
-            Holder {
-                user: f.buyer.id,
-                schedule: held.schedule_id,
-            },
-            held.id,
-            now(),
-        )
+        .cancel_reservation(holder(f.buyer.id, &held), held.id, now())
         .await
         .unwrap();
     assert_eq!(again, (cancelled, Cancellation::AlreadyCancelled));
@@ -226,15 +205,7 @@ async fn a_run_out_or_paid_hold_cannot_be_given_back(backend: &Backend) {
         .await
         .unwrap();
     f.store
-        .pay(
-            Holder {
-                user: f.buyer.id,
-                schedule: paid.schedule_id,
-            },
-            paid.id,
-            now(),
-            None,
-        )
+        .pay(holder(f.buyer.id, &paid), paid.id, now(), None)
         .await
         .unwrap();
     let lapsed = f
@@ -245,27 +216,13 @@ async fn a_run_out_or_paid_hold_cannot_be_given_back(backend: &Backend) {
     let later = now() + minutes(6);
     assert_eq!(
         f.store
-            .cancel_reservation(
-                Holder {
-                    user: f.buyer.id,
-                    schedule: paid.schedule_id
-                },
-                paid.id,
-                later
-            )
+            .cancel_reservation(holder(f.buyer.id, &paid), paid.id, later)
             .await,
         Err(Error::AlreadyPaid(paid.id.0))
     );
     assert_eq!(
         f.store
-            .cancel_reservation(
-                Holder {
-                    user: f.buyer.id,
-                    schedule: lapsed.schedule_id
-                },
-                lapsed.id,
-                later
-            )
+            .cancel_reservation(holder(f.buyer.id, &lapsed), lapsed.id, later)
             .await,
         Err(Error::HoldExpired(lapsed.id.0))
     );

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use boxoffice::domain::Money;
 use boxoffice::domain::balance::ChargeAmount;
 use boxoffice::domain::error::Error;
-use boxoffice::domain::reservation::Holder;
 
 use crate::Backend;
-use crate::helpers::{Fixture, idem, minutes, now};
+use crate::helpers::{Fixture, holder, idem, minutes, now};
 
 conformance!(
     a_replayed_charge_returns_the_first_answer_and_charges_once,
@@ -88,10 +87,7 @@ async fn a_replayed_payment_returns_the_first_answer(backend: &Backend) {
     let first = f
         .store
         .pay(
-            Holder {
-                user: f.buyer.id,
-                schedule: held.schedule_id,
-            },
+            holder(f.buyer.id, &held),
             held.id,
             now(),
             idem("p-1", &scope, &fingerprint),
@@ -100,10 +96,7 @@ async fn a_replayed_payment_returns_the_first_answer(backend: &Backend) {
     let replay = f
         .store
         .pay(
-            Holder {
-                user: f.buyer.id,
-                schedule: held.schedule_id,
-            },
+            holder(f.buyer.id, &held),
             held.id,
             now(),
             idem("p-1", &scope, &fingerprint),
@@ -129,29 +122,13 @@ async fn a_failed_request_does_not_use_up_its_key(backend: &Backend) {
 
     let broke = f
         .store
-        .pay(
-            Holder {
-                user: f.buyer.id,
-                schedule: held.schedule_id,
-            },
-            held.id,
-            now(),
-            key(),
-        )
+        .pay(holder(f.buyer.id, &held), held.id, now(), key())
         .await;
     assert!(matches!(broke, Err(Error::InsufficientBalance { .. })));
     f.charge(f.buyer.id, 5_000).await;
     assert!(
         f.store
-            .pay(
-                Holder {
-                    user: f.buyer.id,
-                    schedule: held.schedule_id
-                },
-                held.id,
-                now(),
-                key()
-            )
+            .pay(holder(f.buyer.id, &held), held.id, now(), key())
             .await
             .is_ok()
     );

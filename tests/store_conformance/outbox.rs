@@ -4,11 +4,10 @@
 use boxoffice::domain::Money;
 use boxoffice::domain::balance::ChargeAmount;
 use boxoffice::domain::error::Error;
-use boxoffice::domain::reservation::Holder;
 use boxoffice::store::{DeliveryReport, FailedDelivery};
 
 use crate::Backend;
-use crate::helpers::{Fixture, idem, minutes, now};
+use crate::helpers::{Fixture, holder, idem, minutes, now};
 
 conformance!(
     outbox_rows_carry_the_event_envelope_oldest_first,
@@ -49,14 +48,7 @@ async fn only_the_oldest_pending_event_of_each_key_is_due(backend: &Backend) {
     f.charge(f.buyer.id, 100).await;
     f.charge(f.buyer.id, 200).await;
     f.store
-        .cancel_reservation(
-            Holder {
-                user: f.buyer.id,
-                schedule: held.schedule_id,
-            },
-            held.id,
-            now(),
-        )
+        .cancel_reservation(holder(f.buyer.id, &held), held.id, now())
         .await
         .unwrap();
 

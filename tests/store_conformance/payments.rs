@@ -10,7 +10,7 @@ use boxoffice::domain::reservation::{Holder, ReservationStatus};
 use boxoffice::domain::{Money, ScheduleId};
 
 use crate::Backend;
-use crate::helpers::{Fixture, PRICE, email, minutes, now};
+use crate::helpers::{Fixture, PRICE, email, holder, minutes, now};
 
 conformance!(
     paying_moves_money_once_and_the_balance_equals_its_history,
@@ -36,15 +36,7 @@ async fn paying_moves_money_once_and_the_balance_equals_its_history(backend: &Ba
     let paid_at = now() + minutes(1);
     let payment = f
         .store
-        .pay(
-            Holder {
-                user: f.buyer.id,
-                schedule: held.schedule_id,
-            },
-            held.id,
-            paid_at,
-            None,
-        )
+        .pay(holder(f.buyer.id, &held), held.id, paid_at, None)
         .await
         .unwrap();
     assert_eq!(payment.amount, Money::new(PRICE).unwrap());
@@ -53,15 +45,7 @@ async fn paying_moves_money_once_and_the_balance_equals_its_history(backend: &Ba
 
     let again = f
         .store
-        .pay(
-            Holder {
-                user: f.buyer.id,
-                schedule: held.schedule_id,
-            },
-            held.id,
-            paid_at,
-            None,
-        )
+        .pay(holder(f.buyer.id, &held), held.id, paid_at, None)
         .await;
     assert_eq!(again, Err(Error::AlreadyPaid(held.id.0)));
 
@@ -129,15 +113,7 @@ async fn only_the_holder_can_pay(backend: &Backend) {
 
     let paid = f
         .store
-        .pay(
-            Holder {
-                user: stranger.id,
-                schedule: held.schedule_id,
-            },
-            held.id,
-            now(),
-            None,
-        )
+        .pay(holder(stranger.id, &held), held.id, now(), None)
         .await;
     assert!(matches!(paid, Err(Error::Forbidden(_))), "{paid:?}");
     assert_eq!(
@@ -165,10 +141,7 @@ async fn owner_then_show_then_state_are_checked_in_the_transaction(backend: &Bac
         .reserve_seat(f.hold(f.buyer.id, f.seat(1).await, now()))
         .await
         .unwrap();
-    let own = |r: &boxoffice::domain::reservation::Reservation| Holder {
-        user: f.buyer.id,
-        schedule: r.schedule_id,
-    };
+    let own = |r: &boxoffice::domain::reservation::Reservation| holder(f.buyer.id, r);
     f.store.pay(own(&paid), paid.id, now(), None).await.unwrap();
     let elsewhere = ScheduleId(live.schedule_id.0 + 1_000);
 
@@ -237,15 +210,7 @@ async fn paying_without_enough_balance_moves_nothing(backend: &Backend) {
 
     let paid = f
         .store
-        .pay(
-            Holder {
-                user: f.buyer.id,
-                schedule: held.schedule_id,
-            },
-            held.id,
-            now(),
-            None,
-        )
+        .pay(holder(f.buyer.id, &held), held.id, now(), None)
         .await;
     assert_eq!(
         paid,
@@ -278,15 +243,7 @@ async fn paying_a_run_out_hold_fails_and_moves_nothing(backend: &Backend) {
 
     let paid = f
         .store
-        .pay(
-            Holder {
-                user: f.buyer.id,
-                schedule: held.schedule_id,
-            },
-            held.id,
-            now() + minutes(5),
-            None,
-        )
+        .pay(holder(f.buyer.id, &held), held.id, now() + minutes(5), None)
         .await;
     assert_eq!(paid, Err(Error::HoldExpired(held.id.0)));
     assert_eq!(
@@ -319,22 +276,13 @@ async fn paying_one_hold_twice_at_once_pays_once(backend: &Backend) {
         .reserve_seat(f.hold(f.buyer.id, f.seat(0).await, now()))
         .await
         .unwrap();
+    let (payer, id) = (holder(f.buyer.id, &held), held.id);
     let barrier = Arc::new(tokio::sync::Barrier::new(10));
     let tasks = (0..10).map(|_| {
         let (f, barrier) = (f.clone(), barrier.clone());
         tokio::spawn(async move {
             barrier.wait().await;
-            f.store
-                .pay(
-                    Holder {
-                        user: f.buyer.id,
-                        schedule: held.schedule_id,
-                    },
-                    held.id,
-                    now(),
-                    None,
-                )
-                .await
+            f.store.pay(payer, id, now(), None).await
         })
     });
     let outcomes = futures::future::join_all(tasks).await;

@@ -5,13 +5,12 @@ use std::sync::Arc;
 
 use boxoffice::domain::catalog::NewConcert;
 use boxoffice::domain::error::Error;
-use boxoffice::domain::reservation::Holder;
 use boxoffice::domain::{ScheduleId, SeatId, Timestamp};
 use boxoffice::store::HoldRequest;
 use chrono::Duration;
 
 use crate::Backend;
-use crate::helpers::{Fixture, LIMIT, PRICE, email, limit, minutes, now};
+use crate::helpers::{Fixture, LIMIT, PRICE, email, holder, limit, minutes, now};
 
 conformance!(
     the_purchase_limit_counts_live_holds_and_paid_seats_not_run_out_or_given_back_ones,
@@ -36,15 +35,7 @@ async fn the_purchase_limit_counts_live_holds_and_paid_seats_not_run_out_or_give
 
     let paid = hold(0, now()).await.unwrap();
     f.store
-        .pay(
-            Holder {
-                user: f.buyer.id,
-                schedule: paid.schedule_id,
-            },
-            paid.id,
-            now(),
-            None,
-        )
+        .pay(holder(f.buyer.id, &paid), paid.id, now(), None)
         .await
         .unwrap();
     hold(1, now()).await.unwrap();
@@ -52,14 +43,7 @@ async fn the_purchase_limit_counts_live_holds_and_paid_seats_not_run_out_or_give
     hold(2, now() - minutes(10)).await.unwrap();
     let returned = hold(3, now()).await.unwrap();
     f.store
-        .cancel_reservation(
-            Holder {
-                user: f.buyer.id,
-                schedule: returned.schedule_id,
-            },
-            returned.id,
-            now(),
-        )
+        .cancel_reservation(holder(f.buyer.id, &returned), returned.id, now())
         .await
         .unwrap();
 
@@ -92,14 +76,7 @@ async fn the_purchase_limit_counts_live_holds_and_paid_seats_not_run_out_or_give
 
     // A hold given back frees a place under the limit at once.
     f.store
-        .cancel_reservation(
-            Holder {
-                user: f.buyer.id,
-                schedule: last.schedule_id,
-            },
-            last.id,
-            now(),
-        )
+        .cancel_reservation(holder(f.buyer.id, &last), last.id, now())
         .await
         .unwrap();
     hold(6, now()).await.unwrap();

@@ -4,13 +4,12 @@ use std::sync::Arc;
 
 use boxoffice::domain::balance::ChargeAmount;
 use boxoffice::domain::error::Error;
-use boxoffice::domain::reservation::Holder;
 use boxoffice::domain::{Money, UserId};
 use boxoffice::store::Store;
 use boxoffice::store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 use crate::Backend;
-use crate::helpers::{Fixture, LIMIT, PRICE, email, now};
+use crate::helpers::{Fixture, LIMIT, PRICE, email, holder, now};
 
 #[tokio::test]
 async fn concurrent_writes_commit_one_by_one_with_a_write_batch_of_one() {
@@ -55,15 +54,7 @@ async fn a_database_of_version_3_gets_its_sold_seats_counted() {
         .await
         .unwrap();
     f.store
-        .pay(
-            Holder {
-                user: f.buyer.id,
-                schedule: held.schedule_id,
-            },
-            held.id,
-            now(),
-            None,
-        )
+        .pay(holder(f.buyer.id, &held), held.id, now(), None)
         .await
         .unwrap();
     f.store.close().await;
