@@ -26,11 +26,24 @@ pub struct DemoCatalogue {
     pub concert_id: i64,
     pub schedule_id: i64,
     pub seat_id: i64,
+    /// The show that goes on sale a few minutes after start-up, for the pre-queue's countdown.
+    pub opening: OpeningShow,
     pub user_ids: Vec<i64>,
     /// The first buyer's address, which the walk-through signs in with.
     pub email: String,
     pub mode: BuyerAuthMode,
 }
+
+/// The demo show whose sales open [`OPENS_AFTER_MINUTES`] after the catalogue is seeded.
+#[derive(Debug, Clone)]
+pub struct OpeningShow {
+    pub concert_id: i64,
+    pub schedule_id: i64,
+    pub opens_at: Timestamp,
+}
+
+/// How long after start-up the last demo concert's first show goes on sale.
+pub const OPENS_AFTER_MINUTES: i64 = 5;
 
 const CONCERTS: &[(&str, usize)] = &[
     ("The Rustaceans: Fearless Concurrency Tour", 2),
@@ -71,7 +84,7 @@ pub async fn seed(
         .and_hms_opt(20, 0, 0)
         .map(|t| t.and_utc())
         .ok_or_else(|| crate::domain::Error::internal("no demo show time"))?;
-    let mut first = None;
+    let mut concerts = Vec::new();
     for (i, (title, shows)) in CONCERTS.iter().enumerate() {
         let schedules = (0..*shows)
             .map(|s| (first_show + Duration::days((i * 7 + s) as i64), layout(6)))
@@ -79,9 +92,23 @@ pub async fn seed(
         let concert = store
             .create_concert(NewConcert::parse(title, schedules, now)?, now)
             .await?;
-        first.get_or_insert(concert);
+        concerts.push(concert);
     }
-    let concert = first.ok_or_else(|| crate::domain::Error::internal("no demo concert"))?;
+    let (Some(concert), Some(last)) = (concerts.first().cloned(), concerts.last()) else {
+        return Err(crate::domain::Error::internal("no demo concert"));
+    };
+    // The last concert's first show goes on sale in a few minutes: its line is a pre-queue
+    // with a countdown until then.
+    let opens_at = now + Duration::minutes(OPENS_AFTER_MINUTES);
+    let opening_show = last.schedules[0].id;
+    store
+        .set_sales_window(opening_show, Some(opens_at), None, now)
+        .await?;
+    let opening = OpeningShow {
+        concert_id: last.id.0,
+        schedule_id: opening_show.0,
+        opens_at,
+    };
     let schedule = concert.schedules[0].id;
     let seats = store.seats(concert.id, schedule, now).await?;
     let max = Money::new(i64::MAX)?;
@@ -111,6 +138,7 @@ pub async fn seed(
         concert_id: concert.id.0,
         schedule_id: schedule.0,
         seat_id: seats.first().map(|s| s.id.0).unwrap_or_default(),
+        opening,
         user_ids,
         email: "ada@example.com".into(),
         mode: identity.mode(),
@@ -139,7 +167,7 @@ pub fn instructions(base: &str, admin_token: &str, demo: &DemoCatalogue) -> Stri
     let user = demo.user_ids.first().copied().unwrap_or(UserId(1).0);
     let (c, s, seat) = (demo.concert_id, demo.schedule_id, demo.seat_id);
     // How the buyer proves who they are, and the body that joins the line.
-    let (buyers, sign_in, join_body, credential) = match demo.mode {
+    let (buyers, sign_in, join_as, credential) = match demo.mode {
         BuyerAuthMode::Accounts => (
             format!(
                 "user ids {:?} ({} and the others), password {DEMO_PASSWORD}",
@@ -151,7 +179,7 @@ pub fn instructions(base: &str, admin_token: &str, demo: &DemoCatalogue) -> Stri
 "#,
                 email = demo.email
             ),
-            format!(r#"{{"concertId":{c},"concertScheduleId":{s}}}"#),
+            None,
             r#" -H "Authorization: Bearer $SESSION""#.to_owned(),
         ),
         BuyerAuthMode::Jwt => (
@@ -160,7 +188,7 @@ pub fn instructions(base: &str, admin_token: &str, demo: &DemoCatalogue) -> Stri
                 demo.user_ids
             ),
             "  JWT=...   # a buyer JWT signed with the --buyer-jwt-* key\n".to_owned(),
-            format!(r#"{{"concertId":{c},"concertScheduleId":{s}}}"#),
+            None,
             r#" -H "Authorization: Bearer $JWT""#.to_owned(),
         ),
         BuyerAuthMode::Open => (
@@ -169,10 +197,22 @@ pub fn instructions(base: &str, admin_token: &str, demo: &DemoCatalogue) -> Stri
                 demo.user_ids
             ),
             String::new(),
-            format!(r#"{{"userId":{user},"concertId":{c},"concertScheduleId":{s}}}"#),
+            Some(user),
             String::new(),
         ),
     };
+    // The body that joins a show's line: the buyer is named only in open mode.
+    let join = |concert: i64, schedule: i64| match join_as {
+        Some(user) => {
+            format!(r#"{{"userId":{user},"concertId":{concert},"concertScheduleId":{schedule}}}"#)
+        }
+        None => format!(r#"{{"concertId":{concert},"concertScheduleId":{schedule}}}"#),
+    };
+    let join_body = join(c, s);
+    let opening = &demo.opening;
+    let opening_body = join(opening.concert_id, opening.schedule_id);
+    let opens_at = opening.opens_at.format("%H:%M:%S UTC");
+    let (opening_show, opening_concert) = (opening.schedule_id, opening.concert_id);
     let receipts = if credential.is_empty() {
         r#" -H "Queue-Token: $TOKEN""#.to_owned()
     } else {
@@ -197,6 +237,13 @@ Try the buyer flow (jq picks the values out, and stops on an answer that is an e
   curl -s -X POST {base}/api/payments -H "Queue-Token: $TOKEN" -H 'Content-Type: application/json' \
     -d "{{\"userId\":{user},\"reservationId\":$HOLD}}"
   curl -s "{base}/api/payments?userId={user}"{receipts}
+
+Show {opening_show} of concert {opening_concert} goes on sale at {opens_at}, {OPENS_AFTER_MINUTES} minutes after start-up.
+Until then its line is a pre-queue: join it, and its status is "scheduled" with the opening time;
+at the opening everyone in it gets a random place, and later arrivals queue behind them:
+  EARLY=$(curl -s -X POST {base}/api/waiting-queues{credential} -H 'Content-Type: application/json' \
+    -d '{opening_body}' | jq -er '.token // error(.)') && echo "$EARLY"
+  curl -s {base}/api/waiting-queues -H "Queue-Token: $EARLY"
 
 Stop with Ctrl-C.
 "#,

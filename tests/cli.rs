@@ -356,3 +356,44 @@ fn a_demo_run_twice_on_one_db_seeds_the_catalogue_once_and_says_so() {
         .unwrap();
     assert_eq!((concerts, users), (3, 3));
 }
+
+#[test]
+fn the_demo_has_one_show_that_goes_on_sale_a_few_minutes_after_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = chrono::Utc::now();
+    demo_run(&dir.path().join("demo.db"), &[], |printed| {
+        let base = demo_base(printed);
+        let list: serde_json::Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let answer = reqwest::get(format!("{base}/api/concerts")).await.unwrap();
+            answer.json().await.unwrap()
+        });
+        let shows: Vec<&serde_json::Value> = list["concerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["schedules"].as_array().unwrap())
+            .collect();
+        let scheduled: Vec<_> = shows
+            .iter()
+            .filter(|s| s["salesStatus"] == "scheduled")
+            .collect();
+        assert_eq!(scheduled.len(), 1, "one show opens later: {list}");
+        assert!(shows.len() > 1, "the others are on sale: {list}");
+        let opens: chrono::DateTime<chrono::Utc> = scheduled[0]["salesStart"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let after = opens - started;
+        assert!(
+            after > chrono::Duration::minutes(4) && after <= chrono::Duration::minutes(6),
+            "it opens about five minutes after start-up, not {after}"
+        );
+        let show = scheduled[0]["scheduleId"].as_i64().unwrap();
+        assert!(
+            printed.contains(&format!("Show {show} of concert"))
+                && printed.contains(&opens.format("%H:%M:%S UTC").to_string()),
+            "the walk-through names the show and its opening: {printed}"
+        );
+    });
+}
