@@ -30,7 +30,11 @@ pub struct CodeHash(pub [u8; 32]);
 impl std::fmt::Debug for CodeHash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The hash is no secret, but a short prefix is enough to tell two apart in a log.
-        write!(f, "CodeHash({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+        write!(
+            f,
+            "CodeHash({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
     }
 }
 
@@ -167,7 +171,12 @@ mod tests {
         let distinct: std::collections::HashSet<_> = codes.iter().map(|c| &c.code).collect();
         assert_eq!(distinct.len(), 50);
         for c in &codes {
-            assert_eq!(c.code.len(), CODE_CHARS + CODE_CHARS / GROUP - 1, "{}", c.code);
+            assert_eq!(
+                c.code.len(),
+                CODE_CHARS + CODE_CHARS / GROUP - 1,
+                "{}",
+                c.code
+            );
             assert_eq!(c.code.split('-').count(), 4);
             assert_eq!(parse(&c.code), Some(c.hash));
         }

@@ -61,7 +61,8 @@ pub(super) async fn create_access_codes(
     }
     for chunk in codes.chunks(CODES_PER_INSERT) {
         let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
-        let sql = format!("INSERT INTO access_codes (code_hash, schedule_id, created_at) VALUES {rows}");
+        let sql =
+            format!("INSERT INTO access_codes (code_hash, schedule_id, created_at) VALUES {rows}");
         let params: Vec<Value> = chunk
             .iter()
             .flat_map(|code| {

@@ -429,9 +429,9 @@ impl Store for MysqlStore {
     ) -> Result<()> {
         self.write("create_access_codes", |tx| {
             let codes = codes.clone();
-            Box::pin(async move {
-                access_codes::create_access_codes(tx, schedule, &codes, now).await
-            })
+            Box::pin(
+                async move { access_codes::create_access_codes(tx, schedule, &codes, now).await },
+            )
         })
         .await
     }

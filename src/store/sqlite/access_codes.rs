@@ -93,7 +93,9 @@ pub(super) fn redeem_access_code(conn: &Connection, r: &RedeemRequest) -> Result
         return Ok(Redemption::Redeemed);
     }
     let used_by: Option<Option<i64>> = conn
-        .prepare_cached("SELECT used_by FROM access_codes WHERE code_hash = ?1 AND schedule_id = ?2")
+        .prepare_cached(
+            "SELECT used_by FROM access_codes WHERE code_hash = ?1 AND schedule_id = ?2",
+        )
         .and_then(|mut stmt| {
             stmt.query_row(params![&r.hash.0[..], r.schedule_id.0], |row| row.get(0))
                 .optional()
