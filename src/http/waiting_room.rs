@@ -243,7 +243,7 @@ impl WaitingQueueApi {
     /// join before the show's `salesStart`; from its `salesEnd` on the answer is 409
     /// `SALES_CLOSED`. While every seat of the show is sold or held the answer is 409
     /// `SOLD_OUT`, whose message says how many holds are still open (their seats may come
-    /// back). A presale `accessCode` is checked after both, so a refused join spends no code.
+    /// back); a buyer who holds some of them still gets their token back, to pay. A presale `accessCode` is checked after both, so a refused join spends no code.
     /// Limited to
     /// `--queue-issue-rate-limit` calls per second per client address (429 with
     /// `Retry-After`).
@@ -288,18 +288,17 @@ impl WaitingQueueApi {
             .into());
         }
         // Joining before the opening is allowed; after the close, nobody joins. Nor does
-        // anyone while every seat is sold or held. Both before a code is used up, so a refused
-        // join spends no code.
+        // anyone while every seat is sold or held, but a buyer holding some, who needs their
+        // token to pay. Both before a code is used up, so a refused join spends no code.
         state
             .store
             .sales_window(schedule_id)
             .await?
             .check_joinable(now)?;
-        state
-            .store
-            .availability(schedule_id, now)
-            .await?
-            .check_joinable()?;
+        let seats = state.store.availability(schedule_id, now).await?;
+        if seats.sold_out() && !state.store.has_open_hold(user, schedule_id, now).await? {
+            seats.check_joinable()?;
+        }
         // Its `true` (a valid code of this buyer's) is for the room to let them skip the line.
         redeem_access_code(&state, user, schedule_id, body.access_code.as_deref(), now).await?;
         let issued = state.room.issue(user, schedule_id, now).await?;

@@ -205,6 +205,15 @@ pub trait Store: Send + Sync + 'static {
     /// for an unknown show.
     async fn availability(&self, schedule: ScheduleId, now: Timestamp) -> Result<Availability>;
 
+    /// Whether the buyer has a hold of the show that has not run out at `now`: a sold-out
+    /// show still lets them back into its line, since their token is how they pay.
+    async fn has_open_hold(
+        &self,
+        user: UserId,
+        schedule: ScheduleId,
+        now: Timestamp,
+    ) -> Result<bool>;
+
     /// Records new presale codes of a show, by their hashes alone, made at `now`, in one
     /// transaction. `NotFound` for an unknown show, and then nothing is written.
     async fn create_access_codes(

@@ -56,6 +56,14 @@ async fn a_show_with_every_seat_held_is_sold_out_until_a_hold_is_given_back() {
     .await;
     let message = err["message"].as_str().unwrap();
     assert!(message.contains("2 holds still open"), "{message}");
+    // The buyer holding the seats gets their place back: their token is how they pay.
+    let again = app.issue(b.user, b.concert, b.schedule).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    let again = body(again).await;
+    assert_eq!(
+        (&again["status"], &again["token"]),
+        (&"existing".into(), &b.token.clone().into())
+    );
 
     let resp = app.cancel(&b.token, holds[0]).await;
     assert_eq!(resp.status(), StatusCode::OK);

@@ -12,6 +12,7 @@ conformance!(
     availability_counts_sold_seats_and_live_holds_not_run_out_or_given_back_ones,
     a_show_with_every_seat_sold_or_held_is_sold_out,
     the_availability_of_an_unknown_show_is_not_found,
+    a_buyer_has_an_open_hold_only_while_it_lasts_and_on_its_own_show,
 );
 
 fn seats(total: u64, sold: u64, held: u64, holds: u64) -> Availability {
@@ -125,4 +126,48 @@ async fn the_availability_of_an_unknown_show_is_not_found(backend: &Backend) {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+}
+
+async fn a_buyer_has_an_open_hold_only_while_it_lasts_and_on_its_own_show(backend: &Backend) {
+    let f = Fixture::new(backend, 2).await;
+    let ada = f.buyer.id;
+    let other = ScheduleId(f.schedule().0 + 1_000);
+    assert_eq!(
+        f.store.has_open_hold(ada, f.schedule(), now()).await,
+        Ok(false)
+    );
+    let hold = f
+        .store
+        .reserve_seat(f.hold(ada, f.seat(0).await, now()))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.has_open_hold(ada, f.schedule(), now()).await,
+        Ok(true)
+    );
+    assert_eq!(f.store.has_open_hold(ada, other, now()).await, Ok(false));
+    let bob = f
+        .store
+        .create_user("Bob", &email("bob@example.com"), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.has_open_hold(bob.id, f.schedule(), now()).await,
+        Ok(false)
+    );
+    assert_eq!(
+        f.store
+            .has_open_hold(ada, f.schedule(), now() + minutes(6))
+            .await,
+        Ok(false),
+        "it ran out"
+    );
+    f.store
+        .cancel_reservation(holder(ada, &hold), hold.id, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.has_open_hold(ada, f.schedule(), now()).await,
+        Ok(false)
+    );
 }

@@ -10,7 +10,7 @@ use super::{Step, Tx};
 use crate::domain::access_code::{CodeHash, RedeemRequest, Redemption};
 use crate::domain::availability::Availability;
 use crate::domain::error::Error;
-use crate::domain::{ScheduleId, Timestamp, to_millis};
+use crate::domain::{ScheduleId, Timestamp, UserId, to_millis};
 
 /// Codes written per INSERT statement.
 const CODES_PER_INSERT: usize = 500;
@@ -44,6 +44,24 @@ pub(super) async fn availability(
         held_seats: count(held),
         open_holds: count(holds),
     })
+}
+
+/// A live hold of the buyer on the show, through reservations_by_buyer (migration 3).
+pub(super) async fn has_open_hold(
+    tx: &mut Tx,
+    user: UserId,
+    schedule: ScheduleId,
+    now: Timestamp,
+) -> Step<bool> {
+    let found: Option<i64> = tx
+        .exec_first(
+            "SELECT 1 FROM reservations
+              WHERE user_id = ? AND schedule_id = ? AND status = 'held' AND expires_at > ?
+              LIMIT 1",
+            (user.0, schedule.0, to_millis(now)),
+        )
+        .await?;
+    Ok(found.is_some())
 }
 
 /// Inserts the codes' hashes in the caller's transaction, once the show is known to exist.

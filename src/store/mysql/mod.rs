@@ -421,6 +421,18 @@ impl Store for MysqlStore {
         .await
     }
 
+    async fn has_open_hold(
+        &self,
+        user: UserId,
+        schedule: ScheduleId,
+        now: Timestamp,
+    ) -> Result<bool> {
+        self.read("has_open_hold", |tx| {
+            Box::pin(access_codes::has_open_hold(tx, user, schedule, now))
+        })
+        .await
+    }
+
     async fn create_access_codes(
         &self,
         schedule: ScheduleId,

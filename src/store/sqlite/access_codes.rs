@@ -8,7 +8,7 @@ use super::db;
 use crate::domain::access_code::{CodeHash, RedeemRequest, Redemption};
 use crate::domain::availability::Availability;
 use crate::domain::error::{Error, Result};
-use crate::domain::{ScheduleId, Timestamp, to_millis};
+use crate::domain::{ScheduleId, Timestamp, UserId, to_millis};
 
 /// The show's seats as of `now`: sold ones from the show's own count (migration 4), held ones
 /// and their holds from the live holds through the (schedule_id, status, held_until) index. A
@@ -43,6 +43,21 @@ pub(super) fn availability(
     })
     .map_err(db)?
     .ok_or_else(|| Error::not_found("schedule", schedule))
+}
+
+/// A live hold of the buyer on the show, through reservations_by_buyer (migration 6).
+pub(super) fn has_open_hold(
+    conn: &Connection,
+    user: UserId,
+    schedule: ScheduleId,
+    now: Timestamp,
+) -> Result<bool> {
+    conn.prepare_cached(
+        "SELECT 1 FROM reservations
+          WHERE user_id = ?1 AND schedule_id = ?2 AND status = 'held' AND expires_at > ?3",
+    )
+    .and_then(|mut stmt| stmt.exists(params![user.0, schedule.0, to_millis(now)]))
+    .map_err(db)
 }
 
 /// Inserts the codes' hashes in the caller's transaction, once the show is known to exist.

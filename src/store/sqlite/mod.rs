@@ -369,6 +369,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn has_open_hold(
+        &self,
+        user: UserId,
+        schedule: ScheduleId,
+        now: Timestamp,
+    ) -> Result<bool> {
+        self.read(move |conn| access_codes::has_open_hold(conn, user, schedule, now))
+            .await
+    }
+
     async fn create_access_codes(
         &self,
         schedule: ScheduleId,
