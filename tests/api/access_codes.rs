@@ -264,3 +264,32 @@ async fn a_code_does_not_open_a_closed_sale_and_is_not_spent_by_the_refusal() {
         .unwrap();
     assert_eq!(used, None, "a refused join spends no code");
 }
+
+#[tokio::test]
+async fn a_buyer_who_joined_with_a_code_keeps_the_purchase_limit() {
+    let app = spawn_app().await;
+    let concert = app.create_concert(1, 3, 100).await;
+    let schedule = concert.schedules[0];
+    let resp = app
+        .admin(Method::PATCH, &format!("/api/admin/schedules/{schedule}"))
+        .json(&json!({"maxTicketsPerBuyer": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let code = codes(&app, schedule, 1).await.remove(0);
+    let ada = app.create_user("ada").await;
+    let joined = join_with(&app, ada, concert.id, schedule, &code).await;
+    assert_eq!(joined.status(), StatusCode::CREATED);
+    let token = body(joined).await["token"].as_str().unwrap().to_owned();
+
+    let seats = app.seat_ids(&token, concert.id, schedule).await;
+    let first = app.reserve(&token, concert.id, schedule, seats[0]).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert_error(
+        app.reserve(&token, concert.id, schedule, seats[1]).await,
+        409,
+        "PURCHASE_LIMIT",
+    )
+    .await;
+}
