@@ -243,8 +243,8 @@ impl WaitingQueueApi {
     /// join before the show's `salesStart`; from its `salesEnd` on the answer is 409
     /// `SALES_CLOSED`. While every seat of the show is sold or held the answer is 409
     /// `SOLD_OUT`, whose message says how many holds are still open (their seats may come
-    /// back); a buyer who holds some of them still gets their token back, to pay. A presale `accessCode` is checked after both, so a refused join spends no code.
-    /// Limited to
+    /// back); a buyer who holds some of them still gets their token back, to pay. A presale
+    /// `accessCode` is checked after both, so a refused join spends no code. Limited to
     /// `--queue-issue-rate-limit` calls per second per client address (429 with
     /// `Retry-After`).
     ///
