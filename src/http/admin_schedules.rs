@@ -1,8 +1,9 @@
 //! Admin tag, shows: read a show with the purchase limit in force and its sales window, set
 //! its own limit or move its window, and create its presale access codes. Behind the admin
-//! bearer token like the rest of `/api/admin`. A show's own limit holds until it is set again or cleared; a show without one
-//! follows `--max-tickets-per-buyer`. Changing either takes no seat away from anyone: it only
-//! decides the holds (and, for the window, the payments and joins) made after it.
+//! bearer token like the rest of `/api/admin`. A show's own limit holds until it is set again
+//! or cleared; a show without one follows `--max-tickets-per-buyer`. Changing either takes no
+//! seat away from anyone: it only decides the holds (and, for the window, the payments and
+//! joins) made after it. A code is shown once, when it is made; the store keeps its hash.
 
 use poem::web::Data;
 use poem_openapi::param::Path;
