@@ -90,7 +90,12 @@ pub struct AccessCodes {
 pub enum AccessCodesResponse {
     /// The codes, returned this once.
     #[oai(status = 201)]
-    Created(JsonReply<AccessCodes>),
+    Created(
+        JsonReply<AccessCodes>,
+        /// `no-store`: the codes are secrets, and no cache keeps a copy.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
 }
 
 error_responses!(AdminAccessCodesError {
@@ -211,9 +216,12 @@ impl AdminSchedulesApi {
             .create_access_codes(id, codes.iter().map(|c| c.hash).collect(), now)
             .await?;
         tracing::info!(schedule = %id, count = count.get(), "access codes created");
-        Ok(AccessCodesResponse::Created(JsonReply(AccessCodes {
-            schedule_id: id.0,
-            codes: codes.into_iter().map(|c| c.code).collect(),
-        })))
+        Ok(AccessCodesResponse::Created(
+            JsonReply(AccessCodes {
+                schedule_id: id.0,
+                codes: codes.into_iter().map(|c| c.code).collect(),
+            }),
+            "no-store".to_owned(),
+        ))
     }
 }

@@ -25,6 +25,11 @@ async fn create_codes(app: &TestApp, schedule: i64, count: Value) -> reqwest::Re
 async fn codes(app: &TestApp, schedule: i64, count: usize) -> Vec<String> {
     let resp = create_codes(app, schedule, json!(count)).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(
+        resp.headers()["cache-control"],
+        "no-store",
+        "the codes are secrets"
+    );
     let body = body(resp).await;
     assert_eq!(body["scheduleId"], schedule);
     body["codes"]
