@@ -513,3 +513,74 @@ async fn a_session_made_through_one_instance_works_and_ends_on_the_other() {
     }
     cluster.finish().await;
 }
+
+/// A presale code used through one instance is refused through the other: twenty buyers race
+/// for one code through both, one gets in, and only they get their place back with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_presale_code_used_through_one_instance_is_refused_through_the_other() {
+    const RACERS: usize = 20;
+    let _pair = ONE_PAIR_AT_A_TIME.lock().await;
+    let cluster = Arc::new(Cluster::start("access_codes", 10, 1_000).await);
+    let (concert, schedule) = cluster.concert(5).await;
+    let codes = cluster
+        .admin_post(
+            &format!("/api/admin/schedules/{schedule}/access-codes"),
+            json!({"count": 1}),
+        )
+        .await;
+    let code = codes["codes"][0].as_str().unwrap().to_owned();
+    let users = cluster.users(RACERS).await;
+
+    let join = move |cluster: Arc<Cluster>, i: usize, user: i64, code: String| async move {
+        let jwt = cluster.jwts.lock().unwrap()[&user].clone();
+        let resp = cluster
+            .client
+            .post(format!("{}/api/waiting-queues", cluster.via(i)))
+            .bearer_auth(jwt)
+            .json(&json!({
+                "concertId": concert,
+                "concertScheduleId": schedule,
+                "accessCode": code,
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, body(resp).await)
+    };
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let tasks = users.iter().copied().enumerate().map(|(i, user)| {
+        let (cluster, barrier, code) = (cluster.clone(), barrier.clone(), code.clone());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            (i, user, join(cluster, i, user, code).await)
+        })
+    });
+    let outcomes: Vec<_> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+
+    let winners: Vec<_> = outcomes
+        .iter()
+        .filter(|(_, _, (status, _))| *status == StatusCode::CREATED)
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    for (_, _, (status, body)) in &outcomes {
+        if *status != StatusCode::CREATED {
+            assert_eq!(*status, StatusCode::CONFLICT, "{body}");
+            assert_eq!(body["errorCode"], "ACCESS_CODE_USED", "{body}");
+        }
+    }
+    // The winner, through the other instance this time, gets their place back.
+    let (i, user, (_, first)) = winners[0];
+    let (status, again) = join(cluster.clone(), i + 1, *user, code.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["status"], "existing");
+    assert_eq!(again["token"], first["token"]);
+
+    if let Ok(cluster) = Arc::try_unwrap(cluster) {
+        cluster.finish().await;
+    }
+}

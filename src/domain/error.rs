@@ -49,6 +49,19 @@ pub enum Error {
     /// The show's sales window has closed: nothing is sold, nobody joins its line.
     #[error("sales for this show closed at {}", super::sales_window::rfc3339(*closed_at))]
     SalesClosed { closed_at: super::Timestamp },
+    /// Every seat of the show is sold or held: its line takes nobody more for now. Seats may
+    /// come back while holds are open.
+    #[error(
+        "this show is sold out: every seat is sold or held ({open_holds} {} still open, seats may come back)",
+        if *open_holds == 1 { "hold" } else { "holds" }
+    )]
+    SoldOut { open_holds: u64 },
+    /// The presale code is not a code of this show (unknown, mistyped, or of another show).
+    #[error("this access code is not valid for this show")]
+    AccessCodeInvalid,
+    /// Another buyer already used this presale code: each works once.
+    #[error("this access code was already used by another buyer")]
+    AccessCodeUsed,
     /// Another user has this email address (compared without case).
     #[error("another user has the email address {0}")]
     EmailTaken(String),

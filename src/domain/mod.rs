@@ -2,7 +2,9 @@
 //! of the hold lifecycle, payments, balances and the waiting line. Nothing in here does I/O or
 //! is async, so every rule is unit-tested on its own.
 
+pub mod access_code;
 pub mod account;
+pub mod availability;
 pub mod balance;
 pub mod catalog;
 pub mod error;

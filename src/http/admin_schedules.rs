@@ -1,20 +1,23 @@
-//! Admin tag, shows: read a show with the purchase limit in force and its sales window, and
-//! set its own limit or move its window. Behind the admin bearer token like the rest of
-//! `/api/admin`. A show's own limit holds until it is set again or cleared; a show without one
-//! follows `--max-tickets-per-buyer`. Changing either takes no seat away from anyone: it only
-//! decides the holds (and, for the window, the payments and joins) made after it.
+//! Admin tag, shows: read a show with the purchase limit in force and its sales window, set
+//! its own limit or move its window, and create its presale access codes. Behind the admin
+//! bearer token like the rest of `/api/admin`. A show's own limit holds until it is set again
+//! or cleared; a show without one follows `--max-tickets-per-buyer`. Changing either takes no
+//! seat away from anyone: it only decides the holds (and, for the window, the payments and
+//! joins) made after it. A code is shown once, when it is made; the store keeps its hash.
 
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use serde::Serialize;
 
 use super::ApiState;
 use super::auth::AdminAuth;
 use super::concerts::ScheduleView;
 use super::error::error_responses;
 use super::json::JsonReply;
+use crate::domain::access_code::{self, CodeCount};
 use crate::domain::catalog::TicketLimit;
 use crate::domain::{ScheduleId, Timestamp};
 
@@ -56,6 +59,47 @@ error_responses!(AdminScheduleError {
 
 error_responses!(AdminSetScheduleError {
     400 BadRequest "Malformed or invalid body, or a malformed path parameter.",
+    401 Unauthorized "Missing or wrong admin token.",
+    403 Forbidden "The admin API is disabled: no --admin-token configured.",
+    404 NotFound "Unknown schedule.",
+    413 PayloadTooLarge "Request body over 8 MiB.",
+    415 UnsupportedMediaType "The body is not sent as `application/json`.",
+});
+
+/// How many presale codes to create.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewAccessCodes {
+    /// 1 to 1000.
+    pub count: i64,
+}
+
+/// New presale codes, shown this once: only their hashes are kept.
+#[derive(Debug, Object, Serialize)]
+#[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
+pub struct AccessCodes {
+    pub schedule_id: i64,
+    /// Single-use codes of this show, each 160 random bits in four groups of eight characters
+    /// of Crockford's base32. A buyer sends one as `accessCode` when joining the line; case,
+    /// dashes and spaces do not matter.
+    pub codes: Vec<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum AccessCodesResponse {
+    /// The codes, returned this once.
+    #[oai(status = 201)]
+    Created(
+        JsonReply<AccessCodes>,
+        /// `no-store`: the codes are secrets, and no cache keeps a copy.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+}
+
+error_responses!(AdminAccessCodesError {
+    400 BadRequest "Malformed body, a `count` outside 1 to 1000, or a malformed path parameter.",
     401 Unauthorized "Missing or wrong admin token.",
     403 Forbidden "The admin API is disabled: no --admin-token configured.",
     404 NotFound "Unknown schedule.",
@@ -143,5 +187,41 @@ impl AdminSchedulesApi {
         };
         let view = ScheduleView::new(&schedule, state.settings.max_tickets_per_buyer, now);
         Ok(ScheduleResponse::Ok(JsonReply(view)))
+    }
+
+    /// Create presale codes for a show
+    ///
+    /// `count` (1 to 1000) single-use codes for the show, answered this once: the server keeps
+    /// only the SHA-256 of each. A buyer who joins the line with one (`accessCode`) skips it,
+    /// but not the sales window nor the purchase limit; a code works for one buyer only, on
+    /// every instance sharing the store.
+    #[oai(
+        path = "/schedules/:scheduleId/access-codes",
+        method = "post",
+        operation_id = "adminCreateAccessCodes"
+    )]
+    async fn create_access_codes(
+        &self,
+        state: Data<&ApiState>,
+        _auth: AdminAuth,
+        #[oai(name = "scheduleId")] schedule_id: Path<i64>,
+        body: Json<NewAccessCodes>,
+    ) -> Result<AccessCodesResponse, AdminAccessCodesError> {
+        let now = state.clock.now();
+        let id = ScheduleId(schedule_id.0);
+        let count = CodeCount::new(body.0.count)?;
+        let codes = access_code::generate(count)?;
+        state
+            .store
+            .create_access_codes(id, codes.iter().map(|c| c.hash).collect(), now)
+            .await?;
+        tracing::info!(schedule = %id, count = count.get(), "access codes created");
+        Ok(AccessCodesResponse::Created(
+            JsonReply(AccessCodes {
+                schedule_id: id.0,
+                codes: codes.into_iter().map(|c| c.code).collect(),
+            }),
+            "no-store".to_owned(),
+        ))
     }
 }

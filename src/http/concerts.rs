@@ -29,6 +29,9 @@ pub struct ScheduleView {
     pub total_seats: i64,
     /// Seats a buyer could hold right now.
     pub available_seats: i64,
+    /// Every seat is sold or held right now (`availableSeats` is 0): joining the line answers
+    /// 409 `SOLD_OUT`. Seats in holds may still come back.
+    pub sold_out: bool,
     /// The most seats of this show one buyer may hold or own at once, paid seats and live
     /// holds together: the show's own limit, else the server's `--max-tickets-per-buyer`.
     pub max_tickets_per_buyer: u32,
@@ -71,6 +74,7 @@ impl ScheduleView {
             start_time: s.start_time,
             total_seats: s.total_seats,
             available_seats: s.available_seats,
+            sold_out: s.available_seats <= 0,
             max_tickets_per_buyer: s.ticket_limit(default).get(),
             sales_start: s.sales_window.start(),
             sales_end: s.sales_window.end(),
@@ -282,6 +286,7 @@ mod tests {
             start_time: "2026-12-31T20:00:00Z".parse().unwrap(),
             total_seats: 500,
             available_seats: 499,
+            sold_out: false,
             max_tickets_per_buyer: 4,
             sales_start: "2026-12-01T10:00:00Z".parse().unwrap(),
             sales_end: "2026-12-31T20:00:00Z".parse().unwrap(),

@@ -188,6 +188,9 @@ impl From<domain::Error> for ApiError {
             E::PurchaseLimit { .. } => (StatusCode::CONFLICT, "PURCHASE_LIMIT"),
             E::SalesNotOpen { .. } => (StatusCode::CONFLICT, "SALES_NOT_OPEN"),
             E::SalesClosed { .. } => (StatusCode::CONFLICT, "SALES_CLOSED"),
+            E::SoldOut { .. } => (StatusCode::CONFLICT, "SOLD_OUT"),
+            E::AccessCodeInvalid => (StatusCode::FORBIDDEN, "ACCESS_CODE_INVALID"),
+            E::AccessCodeUsed => (StatusCode::CONFLICT, "ACCESS_CODE_USED"),
             E::InsufficientBalance { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "INSUFFICIENT_BALANCE")
             }
@@ -355,6 +358,9 @@ mod tests {
                 },
                 409,
             ),
+            (domain::Error::SoldOut { open_holds: 2 }, 409),
+            (domain::Error::AccessCodeInvalid, 403),
+            (domain::Error::AccessCodeUsed, 409),
             (
                 domain::Error::InsufficientBalance {
                     balance: 1,

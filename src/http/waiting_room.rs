@@ -13,6 +13,7 @@ use super::auth::{MaybeBuyer, QueueIdentity};
 use super::error::{ApiError, error_responses, rate_limited_error_responses};
 use super::json::JsonReply;
 use super::rate_limit::{KeyedLimiter, client_ip};
+use crate::domain::access_code::{self, RedeemRequest};
 use crate::domain::waiting_room::TokenState;
 use crate::domain::{self, ConcertId, ScheduleId, Timestamp, UserId};
 use crate::identity::BuyerAuthMode;
@@ -31,6 +32,14 @@ pub struct IssueTokenRequest {
     pub user_id: Option<i64>,
     pub concert_id: i64,
     pub concert_schedule_id: i64,
+    /// A presale code of this show (`POST /api/admin/schedules/{id}/access-codes`): the buyer
+    /// skips the line, once. The first buyer to join with a code uses it up; joining again
+    /// with it gives that buyer their place back, and anyone else is refused (409
+    /// `ACCESS_CODE_USED`). A code that is not one of this show's is refused (403
+    /// `ACCESS_CODE_INVALID`). It does not open a show before its sales window (the buyer
+    /// waits for the opening) nor after it (409 `SALES_CLOSED`), nor raise the purchase limit.
+    #[oai(validator(max_length = 100))]
+    pub access_code: Option<String>,
 }
 
 #[derive(Debug, Object, Serialize)]
@@ -119,9 +128,9 @@ pub enum IssueResponse {
 rate_limited_error_responses!(IssueError {
     400 BadRequest "Malformed request body, or no `userId` with `--buyer-auth open`.",
     401 Unauthorized "No buyer credential (with `--buyer-auth accounts` or `jwt`), or one that is unknown, expired, signed out or forged.",
-    403 Forbidden "The `userId` is not the signed-in buyer.",
+    403 Forbidden "The `userId` is not the signed-in buyer, or the `accessCode` is no code of this show (ACCESS_CODE_INVALID).",
     404 NotFound "Unknown user, concert or schedule.",
-    409 Conflict "The show's sales have closed (SALES_CLOSED): its line takes nobody more.",
+    409 Conflict "The show's sales have closed (SALES_CLOSED): its line takes nobody more; every seat is sold or held (SOLD_OUT, with the holds still open: seats may come back); or the `accessCode` was used by another buyer (ACCESS_CODE_USED).",
     413 PayloadTooLarge "Request body over 64 KiB.",
     415 UnsupportedMediaType "The body is not sent as `application/json`.",
 } 429 "Too many tokens asked for from this address: `--queue-issue-rate-limit` per second.");
@@ -192,6 +201,36 @@ fn buyer_of(
     }
 }
 
+/// Uses up the buyer's presale code for the show, if they sent one: `true` when they join
+/// with a code that is theirs (used now, or by them before), which lets them skip the line;
+/// `false` without a code. `ACCESS_CODE_INVALID` for text that is no code of this show,
+/// `ACCESS_CODE_USED` for a code another buyer used. The store's one conditional write decides,
+/// so a code works once across every instance sharing it.
+async fn redeem_access_code(
+    state: &ApiState,
+    user: UserId,
+    schedule: ScheduleId,
+    code: Option<&str>,
+    now: Timestamp,
+) -> Result<bool, ApiError> {
+    let Some(code) = code else {
+        return Ok(false);
+    };
+    let hash = access_code::parse(code).ok_or(domain::Error::AccessCodeInvalid)?;
+    let redemption = state
+        .store
+        .redeem_access_code(RedeemRequest {
+            schedule_id: schedule,
+            hash,
+            user_id: user,
+            now,
+        })
+        .await?;
+    tracing::info!(%user, %schedule, ?redemption, "access code tried");
+    redemption.into_result()?;
+    Ok(true)
+}
+
 pub struct WaitingQueueApi;
 
 #[OpenApi(tag = "Tag::WaitingQueue")]
@@ -202,7 +241,10 @@ impl WaitingQueueApi {
     /// asking again returns the same token with status `existing` (and counts as a poll).
     /// When there is room and nobody is waiting, the token is active at once. A buyer may
     /// join before the show's `salesStart`; from its `salesEnd` on the answer is 409
-    /// `SALES_CLOSED`. Limited to
+    /// `SALES_CLOSED`. While every seat of the show is sold or held the answer is 409
+    /// `SOLD_OUT`, whose message says how many holds are still open (their seats may come
+    /// back); a buyer who holds some of them still gets their token back, to pay. A presale
+    /// `accessCode` is checked after both, so a refused join spends no code. Limited to
     /// `--queue-issue-rate-limit` calls per second per client address (429 with
     /// `Retry-After`).
     ///
@@ -245,12 +287,20 @@ impl WaitingQueueApi {
             )))
             .into());
         }
-        // Joining before the opening is allowed; after the close, nobody joins.
+        // Joining before the opening is allowed; after the close, nobody joins. Nor does
+        // anyone while every seat is sold or held, but a buyer holding some, who needs their
+        // token to pay. Both before a code is used up, so a refused join spends no code.
         state
             .store
             .sales_window(schedule_id)
             .await?
             .check_joinable(now)?;
+        let seats = state.store.availability(schedule_id, now).await?;
+        if seats.sold_out() && !state.store.has_open_hold(user, schedule_id, now).await? {
+            seats.check_joinable()?;
+        }
+        // Its `true` (a valid code of this buyer's) is for the room to let them skip the line.
+        redeem_access_code(&state, user, schedule_id, body.access_code.as_deref(), now).await?;
         let issued = state.room.issue(user, schedule_id, now).await?;
         Ok(IssueResponse::Created(JsonReply(IssuedToken {
             token: issued.token,

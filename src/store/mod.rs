@@ -4,6 +4,8 @@
 
 use async_trait::async_trait;
 
+use crate::domain::access_code::{CodeHash, RedeemRequest, Redemption};
+use crate::domain::availability::Availability;
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
 use crate::domain::catalog::{
     Concert, NewConcert, Schedule, Seat, SeatPlace, SeatTaken, TakenSeats, TicketLimit, seat_map,
@@ -197,6 +199,36 @@ pub trait Store: Send + Sync + 'static {
 
     /// The show's sales window alone, a read of one row; `NotFound` for an unknown show.
     async fn sales_window(&self, id: ScheduleId) -> Result<SalesWindow>;
+
+    /// How much of the show is left as of `now`: its seats, the sold ones, those in holds that
+    /// have not run out and how many such holds there are, read in one snapshot. `NotFound`
+    /// for an unknown show.
+    async fn availability(&self, schedule: ScheduleId, now: Timestamp) -> Result<Availability>;
+
+    /// Whether the buyer has a hold of the show that has not run out at `now`: a sold-out
+    /// show still lets them back into its line, since their token is how they pay.
+    async fn has_open_hold(
+        &self,
+        user: UserId,
+        schedule: ScheduleId,
+        now: Timestamp,
+    ) -> Result<bool>;
+
+    /// Records new presale codes of a show, by their hashes alone, made at `now`, in one
+    /// transaction. `NotFound` for an unknown show, and then nothing is written.
+    async fn create_access_codes(
+        &self,
+        schedule: ScheduleId,
+        codes: Vec<CodeHash>,
+        now: Timestamp,
+    ) -> Result<()>;
+
+    /// Uses a presale code up for a buyer: one conditional write (`used_at` set only where it
+    /// is still unset, one row changed or none), so among any number of buyers and instances
+    /// exactly one gets an unused code. The [`Redemption`] says how it went: `Redeemed` by
+    /// this call, `AlreadyTheirs` when this buyer had used it before (nothing changes),
+    /// `UsedByAnother`, or `Unknown` for a hash that is no code of this show.
+    async fn redeem_access_code(&self, request: RedeemRequest) -> Result<Redemption>;
 
     /// The seats of a show, ordered by id, without their status: this never changes once the
     /// show exists, so callers may keep it. `NotFound` for an unknown concert or show, or a

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod access_codes;
 mod accounts;
 mod admin;
 mod buyer_identity;
@@ -20,5 +21,6 @@ mod races;
 mod request_ids;
 mod sales_windows;
 mod settings;
+mod sold_out;
 mod validation;
 mod waiting_room;

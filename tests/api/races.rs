@@ -82,6 +82,9 @@ async fn two_hundred_buyers_on_a_hundred_seats_get_exactly_a_hundred_holds() {
     let schedule = concert.schedules[0];
     let racers = buyers(&app, 200, concert.id, schedule).await;
     let seats = app.seat_ids(&racers[0].1, concert.id, schedule).await;
+    // In line before the race: afterwards the show is sold out and nobody new joins.
+    let viewer = app.create_user("viewer").await;
+    let token = app.token(viewer, concert.id, schedule).await;
 
     // Two buyers go for every seat.
     let barrier = Arc::new(Barrier::new(racers.len()));
@@ -103,8 +106,8 @@ async fn two_hundred_buyers_on_a_hundred_seats_get_exactly_a_hundred_holds() {
 
     assert_eq!(count(&statuses, StatusCode::CREATED), 100);
     assert_eq!(count(&statuses, StatusCode::CONFLICT), 100);
-    let viewer = app.create_user("viewer").await;
-    let token = app.token(viewer, concert.id, schedule).await;
+    let late = app.create_user("late").await;
+    assert_error(app.issue(late, concert.id, schedule).await, 409, "SOLD_OUT").await;
     let detail = body(
         app.with_token(
             reqwest::Method::GET,

@@ -62,7 +62,9 @@ macro_rules! conformance {
 
 mod helpers;
 
+mod access_codes;
 mod accounts;
+mod availability;
 mod concerts;
 mod database;
 mod holds;

@@ -62,7 +62,8 @@ async fn a_database_of_version_3_gets_its_sold_seats_counted() {
     // Back to version 3: no count, no triggers.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN sales_start;
+        "DROP TABLE access_codes;
+         ALTER TABLE schedules DROP COLUMN sales_start;
          ALTER TABLE schedules DROP COLUMN sales_end;
          DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
          DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
@@ -89,7 +90,8 @@ async fn a_database_of_version_4_keeps_users_that_share_an_address() {
     store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN sales_start;
+        "DROP TABLE access_codes;
+         ALTER TABLE schedules DROP COLUMN sales_start;
          ALTER TABLE schedules DROP COLUMN sales_end;
          DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
          DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
@@ -147,7 +149,8 @@ async fn a_database_of_version_5_follows_the_server_s_limit_everywhere() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN sales_start;
+        "DROP TABLE access_codes;
+         ALTER TABLE schedules DROP COLUMN sales_start;
          ALTER TABLE schedules DROP COLUMN sales_end;
          DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
          DROP INDEX reservations_by_buyer;
@@ -183,7 +186,8 @@ async fn a_database_of_version_7_sells_each_show_from_its_creation_until_it_star
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN sales_start;
+        "DROP TABLE access_codes;
+         ALTER TABLE schedules DROP COLUMN sales_start;
          ALTER TABLE schedules DROP COLUMN sales_end; PRAGMA user_version = 7;",
     )
     .unwrap();
@@ -221,4 +225,44 @@ fn synchronous_parses_from_its_lower_case_name() {
     assert!("off".parse::<Synchronous>().is_err());
     assert_eq!(Synchronous::Normal.to_string(), "normal");
     assert_eq!(Synchronous::Full.to_string(), "full");
+}
+
+/// A database of version 8 gets the presale codes' table (step 11), and codes work in it.
+#[tokio::test]
+async fn a_database_of_version_8_gets_presale_codes() {
+    use boxoffice::domain::access_code::{self, CodeCount, RedeemRequest, Redemption};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("box.db");
+    let backend = Backend::Sqlite(dir);
+    let f = Fixture::new(&backend, 1).await;
+    f.store.close().await;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE access_codes; PRAGMA user_version = 8;")
+        .unwrap();
+    drop(conn);
+
+    let reopened = backend.open().await.store;
+    let code = access_code::generate(CodeCount::new(1).unwrap())
+        .unwrap()
+        .remove(0);
+    reopened
+        .create_access_codes(f.schedule(), vec![code.hash], now())
+        .await
+        .unwrap();
+    let redeemed = reopened
+        .redeem_access_code(RedeemRequest {
+            schedule_id: f.schedule(),
+            hash: code.hash,
+            user_id: f.buyer.id,
+            now: now(),
+        })
+        .await;
+    assert_eq!(redeemed, Ok(Redemption::Redeemed));
+    reopened.close().await;
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 11);
 }

@@ -17,6 +17,7 @@
 //! The schema is `schema.mysql.sql`, versioned in a `schema_version` table ([`migrate`]).
 //! Queries live in one file per subject, next to the operation that runs them, as in SQLite.
 
+mod access_codes;
 mod accounts;
 mod catalog;
 mod holds;
@@ -39,6 +40,8 @@ use mysql_async::{IsolationLevel, Opts, OptsBuilder, Pool, PoolConstraints, TxOp
 use super::{
     Credentials, DeliveryReport, HoldRequest, NewSession, OutboxEvent, OutboxSummary, Store, User,
 };
+use crate::domain::access_code::{CodeHash, RedeemRequest, Redemption};
+use crate::domain::availability::Availability;
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
 use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken, TicketLimit};
 use crate::domain::error::{Error, Result};
@@ -407,6 +410,47 @@ impl Store for MysqlStore {
     async fn sales_window(&self, id: ScheduleId) -> Result<SalesWindow> {
         self.read("sales_window", |tx| {
             Box::pin(catalog::sales_window(tx, id, false))
+        })
+        .await
+    }
+
+    async fn availability(&self, schedule: ScheduleId, now: Timestamp) -> Result<Availability> {
+        self.read("availability", |tx| {
+            Box::pin(access_codes::availability(tx, schedule, now))
+        })
+        .await
+    }
+
+    async fn has_open_hold(
+        &self,
+        user: UserId,
+        schedule: ScheduleId,
+        now: Timestamp,
+    ) -> Result<bool> {
+        self.read("has_open_hold", |tx| {
+            Box::pin(access_codes::has_open_hold(tx, user, schedule, now))
+        })
+        .await
+    }
+
+    async fn create_access_codes(
+        &self,
+        schedule: ScheduleId,
+        codes: Vec<CodeHash>,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.write("create_access_codes", |tx| {
+            let codes = codes.clone();
+            Box::pin(
+                async move { access_codes::create_access_codes(tx, schedule, &codes, now).await },
+            )
+        })
+        .await
+    }
+
+    async fn redeem_access_code(&self, request: RedeemRequest) -> Result<Redemption> {
+        self.write("redeem_access_code", |tx| {
+            Box::pin(async move { access_codes::redeem_access_code(tx, &request).await })
         })
         .await
     }

@@ -9,6 +9,7 @@
 //!
 //! The queries live in one file per subject, next to the operation that runs them.
 
+mod access_codes;
 mod accounts;
 mod catalog;
 mod holds;
@@ -32,6 +33,8 @@ use rusqlite::Connection;
 use super::{
     Credentials, DeliveryReport, HoldRequest, NewSession, OutboxEvent, OutboxSummary, Store, User,
 };
+use crate::domain::access_code::{CodeHash, RedeemRequest, Redemption};
+use crate::domain::availability::Availability;
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
 use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken, TicketLimit};
 use crate::domain::error::{Error, Result};
@@ -359,6 +362,38 @@ impl Store for SqliteStore {
 
     async fn sales_window(&self, id: ScheduleId) -> Result<SalesWindow> {
         self.read(move |conn| catalog::sales_window(conn, id)).await
+    }
+
+    async fn availability(&self, schedule: ScheduleId, now: Timestamp) -> Result<Availability> {
+        self.read(move |conn| access_codes::availability(conn, schedule, now))
+            .await
+    }
+
+    async fn has_open_hold(
+        &self,
+        user: UserId,
+        schedule: ScheduleId,
+        now: Timestamp,
+    ) -> Result<bool> {
+        self.read(move |conn| access_codes::has_open_hold(conn, user, schedule, now))
+            .await
+    }
+
+    async fn create_access_codes(
+        &self,
+        schedule: ScheduleId,
+        codes: Vec<CodeHash>,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.writer
+            .write(move |conn| access_codes::create_access_codes(conn, schedule, &codes, now))
+            .await
+    }
+
+    async fn redeem_access_code(&self, request: RedeemRequest) -> Result<Redemption> {
+        self.writer
+            .write(move |conn| access_codes::redeem_access_code(conn, &request))
+            .await
     }
 
     async fn seat_layout(

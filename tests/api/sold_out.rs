@@ -1,0 +1,136 @@
+//! Sold out over HTTP: a show whose every seat is sold or held says `soldOut: true` in the
+//! concert list and detail, and a buyer joining its line gets 409 SOLD_OUT with how many holds
+//! are still open. A seat that comes back (a hold run out or given back) lets buyers join again.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// The first show of the public list.
+async fn listed(app: &TestApp) -> Value {
+    let list = body(
+        app.request(Method::GET, "/api/concerts")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    list["concerts"][0]["schedules"][0].clone()
+}
+
+#[tokio::test]
+async fn a_show_with_every_seat_held_is_sold_out_until_a_hold_is_given_back() {
+    let app = spawn_app().await;
+    let b = app.buyer_with_session(2, 100, 1_000).await;
+    assert_eq!(listed(&app).await["soldOut"], false);
+    let mut holds = Vec::new();
+    for seat in &b.seats {
+        let resp = app.reserve(&b.token, b.concert, b.schedule, *seat).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        holds.push(body(resp).await["reservationId"].as_i64().unwrap());
+    }
+
+    let show = listed(&app).await;
+    assert_eq!(show["soldOut"], true, "{show}");
+    assert_eq!(show["availableSeats"], 0);
+    let detail = body(
+        app.with_token(
+            Method::GET,
+            &format!("/api/concerts/{}", b.concert),
+            &b.token,
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(detail["schedules"][0]["soldOut"], true, "{detail}");
+
+    let late = app.create_user("late").await;
+    let err = assert_error(
+        app.issue(late, b.concert, b.schedule).await,
+        409,
+        "SOLD_OUT",
+    )
+    .await;
+    let message = err["message"].as_str().unwrap();
+    assert!(message.contains("2 holds still open"), "{message}");
+    // The buyer holding the seats gets their place back: their token is how they pay.
+    let again = app.issue(b.user, b.concert, b.schedule).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    let again = body(again).await;
+    assert_eq!(
+        (&again["status"], &again["token"]),
+        (&"existing".into(), &b.token.clone().into())
+    );
+
+    let resp = app.cancel(&b.token, holds[0]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(listed(&app).await["soldOut"], false);
+    assert_eq!(
+        app.issue(late, b.concert, b.schedule).await.status(),
+        StatusCode::CREATED,
+        "a seat came back"
+    );
+}
+
+#[tokio::test]
+async fn a_show_sold_out_by_holds_reopens_when_they_run_out() {
+    let app = spawn_app().await;
+    let b = app.buyer_with_session(1, 100, 1_000).await;
+    let resp = app
+        .reserve(&b.token, b.concert, b.schedule, b.seats[0])
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let late = app.create_user("late").await;
+    let err = assert_error(
+        app.issue(late, b.concert, b.schedule).await,
+        409,
+        "SOLD_OUT",
+    )
+    .await;
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 hold still open"),
+        "{err}"
+    );
+
+    // Past the hold's time, whether or not the sweep has run.
+    app.clock.advance(std::time::Duration::from_secs(6 * 60));
+    assert_eq!(listed(&app).await["soldOut"], false);
+    assert_eq!(
+        app.issue(late, b.concert, b.schedule).await.status(),
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn a_show_with_every_seat_paid_is_sold_out_with_no_hold_open() {
+    let app = spawn_app().await;
+    let b = app.buyer_with_session(1, 100, 1_000).await;
+    let resp = app
+        .reserve(&b.token, b.concert, b.schedule, b.seats[0])
+        .await;
+    let reservation = body(resp).await["reservationId"].as_i64().unwrap();
+    let resp = app.pay(&b.token, b.user, reservation, None).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+
+    assert_eq!(listed(&app).await["soldOut"], true);
+    let late = app.create_user("late").await;
+    let err = assert_error(
+        app.issue(late, b.concert, b.schedule).await,
+        409,
+        "SOLD_OUT",
+    )
+    .await;
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("0 holds still open"),
+        "{err}"
+    );
+}
