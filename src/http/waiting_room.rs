@@ -13,7 +13,7 @@ use super::auth::{MaybeBuyer, QueueIdentity};
 use super::error::{ApiError, error_responses, rate_limited_error_responses};
 use super::json::JsonReply;
 use super::rate_limit::{KeyedLimiter, client_ip};
-use crate::domain::waiting_room::TokenState;
+use crate::domain::waiting_room::{Join, TokenState};
 use crate::domain::{self, ConcertId, ScheduleId, Timestamp, UserId};
 use crate::identity::BuyerAuthMode;
 
@@ -47,8 +47,16 @@ pub struct IssuedToken {
 #[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueStatus {
-    /// `waiting`, `active` or `ended`.
+    /// `scheduled` (in the pre-queue: the line opens at `opensAt`, and only then gives
+    /// places, drawn at random among everyone who joined before), `waiting`, `active` or
+    /// `ended`.
     pub status: String,
+    /// When the line opens (the show's `salesStart`), while `scheduled`.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::json::rfc3339_opt"
+    )]
+    pub opens_at: Option<Timestamp>,
     /// Place in line while waiting; 1 is next.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<u64>,
@@ -78,6 +86,7 @@ impl From<TokenState> for QueueStatus {
     fn from(state: TokenState) -> Self {
         let empty = QueueStatus {
             status: String::new(),
+            opens_at: None,
             position: None,
             remaining_position: None,
             estimated_wait_seconds: None,
@@ -85,6 +94,11 @@ impl From<TokenState> for QueueStatus {
             ended_at: None,
         };
         match state {
+            TokenState::Scheduled { opens_at } => QueueStatus {
+                status: "scheduled".into(),
+                opens_at: Some(opens_at),
+                ..empty
+            },
             TokenState::Waiting {
                 position,
                 estimated_wait_seconds,
@@ -121,7 +135,7 @@ rate_limited_error_responses!(IssueError {
     401 Unauthorized "No buyer credential (with `--buyer-auth accounts` or `jwt`), or one that is unknown, expired, signed out or forged.",
     403 Forbidden "The `userId` is not the signed-in buyer.",
     404 NotFound "Unknown user, concert or schedule.",
-    409 Conflict "The show's sales have closed (SALES_CLOSED): its line takes nobody more.",
+    409 Conflict "The show's sales have closed (SALES_CLOSED): its line takes nobody more; or they open more than `--prequeue-window` from now (SALES_NOT_OPEN, with the opening time): the pre-queue has not formed yet.",
     413 PayloadTooLarge "Request body over 64 KiB.",
     415 UnsupportedMediaType "The body is not sent as `application/json`.",
 } 429 "Too many tokens asked for from this address: `--queue-issue-rate-limit` per second.");
@@ -192,6 +206,18 @@ fn buyer_of(
     }
 }
 
+/// Refuses a join earlier than `window` before the opening: the pre-queue forms only then.
+fn check_prequeue_window(
+    opens_at: Timestamp,
+    window: chrono::Duration,
+    now: Timestamp,
+) -> Result<(), domain::Error> {
+    match opens_at.checked_sub_signed(window) {
+        Some(forms_at) if now < forms_at => Err(domain::Error::SalesNotOpen { opens_at }),
+        _ => Ok(()),
+    }
+}
+
 pub struct WaitingQueueApi;
 
 #[OpenApi(tag = "Tag::WaitingQueue")]
@@ -200,9 +226,16 @@ impl WaitingQueueApi {
     ///
     /// Returns a signed token bound to the buyer and the show. A buyer has one place per show:
     /// asking again returns the same token with status `existing` (and counts as a poll).
-    /// When there is room and nobody is waiting, the token is active at once. A buyer may
-    /// join before the show's `salesStart`; from its `salesEnd` on the answer is 409
-    /// `SALES_CLOSED`. Limited to
+    /// When there is room and nobody is waiting, the token is active at once. From its
+    /// `salesEnd` on the answer is 409 `SALES_CLOSED`.
+    ///
+    /// Before the show's `salesStart` the line admits nobody: a buyer may join up to
+    /// `--prequeue-window` (default 1 h) before it and waits in the pre-queue (status
+    /// `scheduled` with `opensAt`); earlier than that the answer is 409 `SALES_NOT_OPEN` with
+    /// the opening time. At the opening everyone in the pre-queue gets a uniformly random
+    /// place (drawn from the OS CSPRNG at joining and kept, so a restart changes no place);
+    /// whoever joins after the opening queues behind all of them, first come, first served.
+    /// Limited to
     /// `--queue-issue-rate-limit` calls per second per client address (429 with
     /// `Retry-After`).
     ///
@@ -245,13 +278,15 @@ impl WaitingQueueApi {
             )))
             .into());
         }
-        // Joining before the opening is allowed; after the close, nobody joins.
-        state
-            .store
-            .sales_window(schedule_id)
-            .await?
-            .check_joinable(now)?;
-        let issued = state.room.issue(user, schedule_id, now).await?;
+        // Joining in the pre-queue window before the opening is allowed; after the close,
+        // nobody joins.
+        let window = state.store.sales_window(schedule_id).await?;
+        window.check_joinable(now)?;
+        check_prequeue_window(window.start(), state.settings.prequeue_window, now)?;
+        let issued = state
+            .room
+            .issue(user, schedule_id, Join::opening_at(window.start()), now)
+            .await?;
         Ok(IssueResponse::Created(JsonReply(IssuedToken {
             token: issued.token,
             status: issued.outcome.as_str().to_owned(),
@@ -260,8 +295,10 @@ impl WaitingQueueApi {
 
     /// Where you stand in line
     ///
-    /// `waiting` with the position (1 is next) and an estimated wait, `active` with the end of
-    /// the session, or `ended` once the session is over (paid or timed out). Polling keeps a
+    /// `scheduled` with the opening time while in the pre-queue (no position before the
+    /// opening: it is drawn then), `waiting` with the position (1 is next) and an estimated
+    /// wait, `active` with the end of the session, or `ended` once the session is over (paid
+    /// or timed out). Polling keeps a
     /// waiting buyer's place: one who does not poll for `--queue-idle-ttl` loses it, and the
     /// token then answers 401.
     #[oai(

@@ -62,7 +62,10 @@ async fn a_database_of_version_3_gets_its_sold_seats_counted() {
     // Back to version 3: no count, no triggers.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN sales_start;
+        "ALTER TABLE queue_lines DROP COLUMN opens_at;
+         ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
+         ALTER TABLE queue_waiting DROP COLUMN skip_line;
+         ALTER TABLE schedules DROP COLUMN sales_start;
          ALTER TABLE schedules DROP COLUMN sales_end;
          DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
          DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
@@ -89,7 +92,10 @@ async fn a_database_of_version_4_keeps_users_that_share_an_address() {
     store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN sales_start;
+        "ALTER TABLE queue_lines DROP COLUMN opens_at;
+         ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
+         ALTER TABLE queue_waiting DROP COLUMN skip_line;
+         ALTER TABLE schedules DROP COLUMN sales_start;
          ALTER TABLE schedules DROP COLUMN sales_end;
          DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
          DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
@@ -147,7 +153,10 @@ async fn a_database_of_version_5_follows_the_server_s_limit_everywhere() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN sales_start;
+        "ALTER TABLE queue_lines DROP COLUMN opens_at;
+         ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
+         ALTER TABLE queue_waiting DROP COLUMN skip_line;
+         ALTER TABLE schedules DROP COLUMN sales_start;
          ALTER TABLE schedules DROP COLUMN sales_end;
          DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
          DROP INDEX reservations_by_buyer;
@@ -183,7 +192,10 @@ async fn a_database_of_version_7_sells_each_show_from_its_creation_until_it_star
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN sales_start;
+        "ALTER TABLE queue_lines DROP COLUMN opens_at;
+         ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
+         ALTER TABLE queue_waiting DROP COLUMN skip_line;
+         ALTER TABLE schedules DROP COLUMN sales_start;
          ALTER TABLE schedules DROP COLUMN sales_end; PRAGMA user_version = 7;",
     )
     .unwrap();

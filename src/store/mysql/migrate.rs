@@ -32,6 +32,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../../migrations/mysql/005_sales_windows.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/mysql/007_prequeue.sql"),
+    ),
 ];
 
 /// How long a starting instance waits for another one's migration, in seconds.

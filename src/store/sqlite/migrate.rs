@@ -9,7 +9,9 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{Synchronous, db};
 use crate::domain::error::{Error, Result};
 
-/// `(version, sql)`: running `sql` on a database at the previous version brings it to `version`.
+/// `(version, sql)`: running `sql` on a database at the version of the step before brings it
+/// to `version`. Versions only go up, and may skip a number: steps are numbered as they are
+/// planned, and one may land before the steps numbered below it.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../schema.sql")),
     (
@@ -39,6 +41,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         8,
         include_str!("../../../migrations/sqlite/008_sales_windows.sql"),
+    ),
+    (
+        10,
+        include_str!("../../../migrations/sqlite/010_prequeue.sql"),
     ),
 ];
 
@@ -99,7 +105,9 @@ pub(super) fn latest_version() -> i64 {
 /// Applies every step the file is behind on, each in its own transaction. Refuses a file
 /// written by a newer build, whose schema this one does not know.
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
+    let mut previous = 0;
     for (version, sql) in MIGRATIONS {
+        let from = std::mem::replace(&mut previous, *version);
         // IMMEDIATE and re-reading the version inside the transaction: two processes opening
         // the same new file do not both apply a step.
         let tx = conn
@@ -117,7 +125,7 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
         if current >= *version {
             continue;
         }
-        if current != version - 1 {
+        if current != from {
             return Err(Error::Internal(format!(
                 "no migration from schema version {current} to {version}"
             )));
