@@ -340,11 +340,7 @@ impl Config {
                 MINUTE..=90 * DAY,
             ),
             ("--queue-idle-ttl", self.queue_idle_ttl, TTL),
-            (
-                "--prequeue-window",
-                self.prequeue_window,
-                Duration::ZERO..=30 * DAY,
-            ),
+            ("--prequeue-window", self.prequeue_window, SECOND..=30 * DAY),
             (
                 "--queue-tick",
                 self.queue_tick,
