@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use boxoffice::domain::waiting_room::{TokenClaims, TokenState};
+use boxoffice::domain::waiting_room::{Join, TokenClaims, TokenState};
 use boxoffice::domain::{ScheduleId, Timestamp, UserId, from_millis};
 use boxoffice::waiting_room::memory::MemoryWaitingRoom;
 use boxoffice::waiting_room::token::TokenSigner;
@@ -73,7 +73,10 @@ async fn run() {
     let started = Instant::now();
     for user in 1..=BUYERS {
         let now = at((user / 1_000) as i64);
-        let issued = room.issue(UserId(user as i64), SHOW, now).await.unwrap();
+        let issued = room
+            .issue(UserId(user as i64), SHOW, Join::default(), now)
+            .await
+            .unwrap();
         claims.push(issued.claims);
     }
     let fill = started.elapsed();
@@ -105,7 +108,9 @@ async fn run() {
     // Asking again for a token one already has.
     let started = Instant::now();
     for &i in sample.iter().take(100_000) {
-        room.issue(claims[i].user_id, SHOW, now).await.unwrap();
+        room.issue(claims[i].user_id, SHOW, Join::default(), now)
+            .await
+            .unwrap();
     }
     let reissue = started.elapsed();
 

@@ -179,6 +179,8 @@ pub async fn build_state(config: &Config, clock: Clock) -> anyhow::Result<ApiSta
             .map_err(|e| anyhow::anyhow!("--max-charge {}: {e}", config.max_charge))?,
         admin_token: config.admin_token.clone(),
         cors_origins: config.cors_origins.clone(),
+        prequeue_window: chrono::Duration::from_std(config.prequeue_window)
+            .map_err(|e| anyhow::anyhow!("--prequeue-window {:?}: {e}", config.prequeue_window))?,
     };
     let identity = Identity::new(
         config.buyer_auth,

@@ -584,3 +584,117 @@ async fn a_presale_code_used_through_one_instance_is_refused_through_the_other()
         cluster.finish().await;
     }
 }
+
+/// The pre-queue on a shared Redis: buyers who join through both instances before the
+/// opening are all `scheduled`, and after it both instances give every token the same
+/// place, drawn at random (not the join order). The servers run on the wall clock, so the
+/// opening is a few seconds ahead and the test polls for it with a deadline.
+#[tokio::test]
+async fn buyers_pre_queued_through_two_instances_get_one_random_order_at_the_opening() {
+    const BUYERS: usize = 200;
+    let _pair = ONE_PAIR_AT_A_TIME.lock().await;
+    let cluster = Cluster::start("prequeue", 12, 1).await;
+    let users = cluster.users(BUYERS).await;
+    let opens = chrono::Utc::now() + chrono::Duration::seconds(6);
+    let body_ = cluster
+        .admin_post(
+            "/api/admin/concerts",
+            json!({"title": "Opening", "schedules": [{
+                "startTime": "2030-01-01T20:00:00Z",
+                "salesStart": opens.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "seats": [{"seatNumber": "S1", "price": 100}],
+            }]}),
+        )
+        .await;
+    let concert = body_["concertId"].as_i64().unwrap();
+    let schedule = body_["schedules"][0]["scheduleId"].as_i64().unwrap();
+    let mut tokens = Vec::with_capacity(BUYERS);
+    for chunk in users.iter().enumerate().collect::<Vec<_>>().chunks(50) {
+        let made = join_all(
+            chunk
+                .iter()
+                .map(|(i, user)| cluster.token(*i, **user, concert, schedule)),
+        )
+        .await;
+        tokens.extend(made);
+    }
+    let status = |i: usize, token: &str| {
+        let req = cluster
+            .client
+            .get(format!("{}/api/waiting-queues", cluster.via(i)))
+            .header("Queue-Token", token.to_owned());
+        async move {
+            let resp = req.send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            body(resp).await
+        }
+    };
+    assert!(
+        chrono::Utc::now() < opens,
+        "the joins took too long for this test"
+    );
+    for (i, token) in tokens.iter().enumerate() {
+        let state = status(i + 1, token).await;
+        assert_eq!(state["status"], "scheduled", "{state}");
+    }
+
+    // Bounded: the opening is seconds away.
+    let mut opened = false;
+    for _ in 0..300 {
+        if status(0, &tokens[0]).await["status"] != "scheduled" {
+            opened = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(opened, "the line never opened");
+    // One let in (max_active 1) by a tick; once it has, the line stands still.
+    let mut admitted = false;
+    for _ in 0..300 {
+        let resp = cluster
+            .client
+            .get(format!("{}/api/admin/queues/{schedule}", cluster.via(1)))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        if body(resp).await["active"] == 1 {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(admitted, "nobody let in after the opening");
+    let mut places = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let (a, b) = (status(i, token).await, status(i + 1, token).await);
+        let place = |s: &Value| match s["status"].as_str() {
+            Some("active") => 0,
+            _ => s["position"].as_u64().unwrap_or(u64::MAX),
+        };
+        assert_eq!(place(&a), place(&b), "the instances agree: {a} {b}");
+        places.push(place(&a));
+    }
+    let mut sorted = places.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        (0..BUYERS as u64).collect::<Vec<_>>(),
+        "dense, one let in"
+    );
+    let by_seq: Vec<u64> = {
+        let mut order: Vec<(u64, u64)> = tokens
+            .iter()
+            .map(|t| token_seq(t))
+            .zip(places.iter().copied())
+            .collect();
+        order.sort_unstable();
+        order.into_iter().map(|(_, place)| place).collect()
+    };
+    assert_ne!(
+        by_seq,
+        (0..BUYERS as u64).collect::<Vec<_>>(),
+        "not the join order"
+    );
+    cluster.finish().await;
+}

@@ -68,6 +68,11 @@ pub struct Settings {
     #[arg(long, env = "BOXOFFICE_QUEUE_IDLE_TTL", value_name = "DURATION")]
     pub queue_idle_ttl: Option<HumanDuration>,
 
+    /// How long before a show's salesStart buyers may join its pre-queue; earlier joins
+    /// answer 409 SALES_NOT_OPEN [default: 1h]
+    #[arg(long, env = "BOXOFFICE_PREQUEUE_WINDOW", value_name = "DURATION")]
+    pub prequeue_window: Option<HumanDuration>,
+
     /// The waiting room: `memory` (in process) or `redis://host:port/db` (feature `redis`),
     /// shared by every instance pointed at it [default: memory]
     #[arg(
@@ -259,6 +264,7 @@ impl Settings {
                 .or(fallback.queue_admit_per_minute),
             queue_tick: self.queue_tick.or(fallback.queue_tick),
             queue_idle_ttl: self.queue_idle_ttl.or(fallback.queue_idle_ttl),
+            prequeue_window: self.prequeue_window.or(fallback.prequeue_window),
             queue: self.queue.or(fallback.queue),
             queue_issue_rate_limit: self
                 .queue_issue_rate_limit

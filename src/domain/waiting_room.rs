@@ -1,5 +1,10 @@
 //! The waiting line's rules: what a queue token says, where a buyer stands, and how long the
 //! wait is likely to be. The waiting-room adapters keep the state; the arithmetic lives here.
+//!
+//! The pre-queue: a buyer who joins before the line opens ([`Join::opens_at`]) draws a random
+//! [`PrequeueKey`] and waits as [`TokenState::Scheduled`]. At the opening the line orders them
+//! by key, a uniformly random order, and whoever joins later queues behind all of them in
+//! arrival order; the key is kept with the buyer, so the order is decided once.
 
 use super::{ScheduleId, Timestamp, UserId};
 
@@ -15,6 +20,61 @@ pub struct TokenClaims {
     pub seq: u64,
     /// When the token was issued, in milliseconds since the epoch.
     pub issued_at_ms: i64,
+}
+
+/// How a buyer joins a line, as the HTTP layer knows it from the show's sales window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Join {
+    /// When the line opens (the show's `salesStart`). Before it nobody is admitted, and a
+    /// buyer who joins waits in the pre-queue. `None` says nothing about the opening: the line
+    /// keeps what it was told before, or is open.
+    pub opens_at: Option<Timestamp>,
+    /// Skips the line (a presale code): admitted at once when the line is open, whatever
+    /// `max_active`, a pause or the people waiting; before the opening, waits in the pre-queue
+    /// and is the first let in at the opening.
+    pub skip_line: bool,
+}
+
+impl Join {
+    /// A join that says the line opens at `opens_at`.
+    pub fn opening_at(opens_at: Timestamp) -> Self {
+        Join {
+            opens_at: Some(opens_at),
+            skip_line: false,
+        }
+    }
+}
+
+/// The random key of a buyer who joined before the opening: the pre-queue is ordered by it.
+/// Always below 2^52, so a Redis score (a double) holds it exactly and every later arrival,
+/// scored 2^52 + seq, sorts behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PrequeueKey(u64);
+
+impl PrequeueKey {
+    /// Keys are below this.
+    pub const LIMIT: u64 = 1 << 52;
+
+    /// The key of 64 random bits (their top 52).
+    pub fn from_random_bits(bits: u64) -> Self {
+        PrequeueKey(bits >> 12)
+    }
+
+    /// A key as stored; `None` when it is not below [`Self::LIMIT`].
+    pub fn from_stored(key: u64) -> Option<Self> {
+        (key < Self::LIMIT).then_some(PrequeueKey(key))
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// What a buyer waiting for the opening keeps: their key and whether they skip the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prequeued {
+    pub key: PrequeueKey,
+    pub skip_line: bool,
 }
 
 /// Whether the buyer got a new place in line or already had one.
@@ -36,6 +96,9 @@ impl IssueOutcome {
 /// Where a token stands now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenState {
+    /// In the pre-queue: the line opens at `opens_at`, and only then gets a place, drawn at
+    /// random among everyone who joined before.
+    Scheduled { opens_at: Timestamp },
     /// In line: `position` 1 is next.
     Waiting {
         position: u64,
@@ -82,6 +145,17 @@ mod tests {
         assert_eq!(estimate_wait_seconds(120, 60.0), 120);
         assert_eq!(estimate_wait_seconds(120, 600.0), 12);
         assert_eq!(estimate_wait_seconds(10, 0.0), 86_400);
+    }
+
+    #[test]
+    fn prequeue_keys_stay_below_2_to_the_52() {
+        assert_eq!(
+            PrequeueKey::from_random_bits(u64::MAX).get(),
+            PrequeueKey::LIMIT - 1
+        );
+        assert_eq!(PrequeueKey::from_random_bits(0).get(), 0);
+        assert_eq!(PrequeueKey::from_stored(PrequeueKey::LIMIT), None);
+        assert_eq!(PrequeueKey::from_stored(5).map(PrequeueKey::get), Some(5));
     }
 
     #[test]

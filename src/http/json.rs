@@ -130,6 +130,7 @@ pub(crate) mod tests {
         for status in [
             QueueStatus {
                 status: "waiting".into(),
+                opens_at: None,
                 position: Some(3),
                 remaining_position: Some(3),
                 estimated_wait_seconds: Some(9),
@@ -138,6 +139,7 @@ pub(crate) mod tests {
             },
             QueueStatus {
                 status: "active".into(),
+                opens_at: None,
                 position: None,
                 remaining_position: None,
                 estimated_wait_seconds: None,
@@ -146,6 +148,7 @@ pub(crate) mod tests {
             },
             QueueStatus {
                 status: "ended".into(),
+                opens_at: None,
                 position: None,
                 remaining_position: None,
                 estimated_wait_seconds: None,

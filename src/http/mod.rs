@@ -57,6 +57,8 @@ pub struct ApiSettings {
     pub admin_token: Option<secrecy::SecretString>,
     /// Origins whose pages may call the buyer API (`--cors-origin`).
     pub cors_origins: Vec<String>,
+    /// How long before a show's `salesStart` its pre-queue forms (`--prequeue-window`).
+    pub prequeue_window: chrono::Duration,
 }
 
 /// What every handler can reach.

@@ -14,7 +14,7 @@ use super::error::{ApiError, error_responses, rate_limited_error_responses};
 use super::json::JsonReply;
 use super::rate_limit::{KeyedLimiter, client_ip};
 use crate::domain::access_code::{self, RedeemRequest};
-use crate::domain::waiting_room::TokenState;
+use crate::domain::waiting_room::{Join, TokenState};
 use crate::domain::{self, ConcertId, ScheduleId, Timestamp, UserId};
 use crate::identity::BuyerAuthMode;
 
@@ -56,8 +56,16 @@ pub struct IssuedToken {
 #[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueStatus {
-    /// `waiting`, `active` or `ended`.
+    /// `scheduled` (in the pre-queue: the line opens at `opensAt`, and only then gives
+    /// places, drawn at random among everyone who joined before), `waiting`, `active` or
+    /// `ended`.
     pub status: String,
+    /// When the line opens (the show's `salesStart`), while `scheduled`.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::json::rfc3339_opt"
+    )]
+    pub opens_at: Option<Timestamp>,
     /// Place in line while waiting; 1 is next.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<u64>,
@@ -87,6 +95,7 @@ impl From<TokenState> for QueueStatus {
     fn from(state: TokenState) -> Self {
         let empty = QueueStatus {
             status: String::new(),
+            opens_at: None,
             position: None,
             remaining_position: None,
             estimated_wait_seconds: None,
@@ -94,6 +103,11 @@ impl From<TokenState> for QueueStatus {
             ended_at: None,
         };
         match state {
+            TokenState::Scheduled { opens_at } => QueueStatus {
+                status: "scheduled".into(),
+                opens_at: Some(opens_at),
+                ..empty
+            },
             TokenState::Waiting {
                 position,
                 estimated_wait_seconds,
@@ -130,7 +144,7 @@ rate_limited_error_responses!(IssueError {
     401 Unauthorized "No buyer credential (with `--buyer-auth accounts` or `jwt`), or one that is unknown, expired, signed out or forged.",
     403 Forbidden "The `userId` is not the signed-in buyer, or the `accessCode` is no code of this show (ACCESS_CODE_INVALID).",
     404 NotFound "Unknown user, concert or schedule.",
-    409 Conflict "The show's sales have closed (SALES_CLOSED): its line takes nobody more; every seat is sold or held (SOLD_OUT, with the holds still open: seats may come back); or the `accessCode` was used by another buyer (ACCESS_CODE_USED).",
+    409 Conflict "The show's sales have closed (SALES_CLOSED): its line takes nobody more; they open more than `--prequeue-window` from now (SALES_NOT_OPEN, with the opening time): the pre-queue has not formed yet; every seat is sold or held (SOLD_OUT, with the holds still open: seats may come back); or the `accessCode` was used by another buyer (ACCESS_CODE_USED).",
     413 PayloadTooLarge "Request body over 64 KiB.",
     415 UnsupportedMediaType "The body is not sent as `application/json`.",
 } 429 "Too many tokens asked for from this address: `--queue-issue-rate-limit` per second.");
@@ -231,6 +245,18 @@ async fn redeem_access_code(
     Ok(true)
 }
 
+/// Refuses a join earlier than `window` before the opening: the pre-queue forms only then.
+fn check_prequeue_window(
+    opens_at: Timestamp,
+    window: chrono::Duration,
+    now: Timestamp,
+) -> Result<(), domain::Error> {
+    match opens_at.checked_sub_signed(window) {
+        Some(forms_at) if now < forms_at => Err(domain::Error::SalesNotOpen { opens_at }),
+        _ => Ok(()),
+    }
+}
+
 pub struct WaitingQueueApi;
 
 #[OpenApi(tag = "Tag::WaitingQueue")]
@@ -239,12 +265,22 @@ impl WaitingQueueApi {
     ///
     /// Returns a signed token bound to the buyer and the show. A buyer has one place per show:
     /// asking again returns the same token with status `existing` (and counts as a poll).
-    /// When there is room and nobody is waiting, the token is active at once. A buyer may
-    /// join before the show's `salesStart`; from its `salesEnd` on the answer is 409
-    /// `SALES_CLOSED`. While every seat of the show is sold or held the answer is 409
-    /// `SOLD_OUT`, whose message says how many holds are still open (their seats may come
-    /// back); a buyer who holds some of them still gets their token back, to pay. A presale
-    /// `accessCode` is checked after both, so a refused join spends no code. Limited to
+    /// When there is room and nobody is waiting, the token is active at once. From its
+    /// `salesEnd` on the answer is 409 `SALES_CLOSED`.
+    ///
+    /// Before the show's `salesStart` the line admits nobody: a buyer may join up to
+    /// `--prequeue-window` (default 1 h) before it and waits in the pre-queue (status
+    /// `scheduled` with `opensAt`); earlier than that the answer is 409 `SALES_NOT_OPEN` with
+    /// the opening time. At the opening everyone in the pre-queue gets a uniformly random
+    /// place (drawn from the OS CSPRNG at joining and kept, so a restart changes no place);
+    /// whoever joins after the opening queues behind all of them, first come, first served.
+    ///
+    /// While every seat of the show is sold or held the answer is 409 `SOLD_OUT`, whose
+    /// message says how many holds are still open (their seats may come back); a buyer who
+    /// holds some of them still gets their token back, to pay. A presale `accessCode` skips
+    /// the line: its buyer is let in at once once sales are open (before the opening, first at
+    /// the opening), but not before the pre-queue window, after the close or past the purchase
+    /// limit. It is checked after all of those, so a refused join spends no code. Limited to
     /// `--queue-issue-rate-limit` calls per second per client address (429 with
     /// `Retry-After`).
     ///
@@ -287,21 +323,25 @@ impl WaitingQueueApi {
             )))
             .into());
         }
-        // Joining before the opening is allowed; after the close, nobody joins. Nor does
-        // anyone while every seat is sold or held, but a buyer holding some, who needs their
-        // token to pay. Both before a code is used up, so a refused join spends no code.
-        state
-            .store
-            .sales_window(schedule_id)
-            .await?
-            .check_joinable(now)?;
+        // Joining in the pre-queue window before the opening is allowed; after the close,
+        // nobody joins. Nor does anyone while every seat is sold or held, but a buyer holding
+        // some, who needs their token to pay. All before a code is used up, so a refused join
+        // spends no code.
+        let window = state.store.sales_window(schedule_id).await?;
+        window.check_joinable(now)?;
+        check_prequeue_window(window.start(), state.settings.prequeue_window, now)?;
         let seats = state.store.availability(schedule_id, now).await?;
         if seats.sold_out() && !state.store.has_open_hold(user, schedule_id, now).await? {
             seats.check_joinable()?;
         }
-        // Its `true` (a valid code of this buyer's) is for the room to let them skip the line.
-        redeem_access_code(&state, user, schedule_id, body.access_code.as_deref(), now).await?;
-        let issued = state.room.issue(user, schedule_id, now).await?;
+        // A valid code of this buyer's lets them skip the line.
+        let skip_line =
+            redeem_access_code(&state, user, schedule_id, body.access_code.as_deref(), now).await?;
+        let join = Join {
+            skip_line,
+            ..Join::opening_at(window.start())
+        };
+        let issued = state.room.issue(user, schedule_id, join, now).await?;
         Ok(IssueResponse::Created(JsonReply(IssuedToken {
             token: issued.token,
             status: issued.outcome.as_str().to_owned(),
@@ -310,8 +350,10 @@ impl WaitingQueueApi {
 
     /// Where you stand in line
     ///
-    /// `waiting` with the position (1 is next) and an estimated wait, `active` with the end of
-    /// the session, or `ended` once the session is over (paid or timed out). Polling keeps a
+    /// `scheduled` with the opening time while in the pre-queue (no position before the
+    /// opening: it is drawn then), `waiting` with the position (1 is next) and an estimated
+    /// wait, `active` with the end of the session, or `ended` once the session is over (paid
+    /// or timed out). Polling keeps a
     /// waiting buyer's place: one who does not poll for `--queue-idle-ttl` loses it, and the
     /// token then answers 401.
     #[oai(

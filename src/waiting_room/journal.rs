@@ -1,6 +1,7 @@
 //! What the in-process waiting room writes down so a restart keeps everyone's place, and the
 //! port it writes through. Only what is needed to rebuild is kept: per line its sequence
-//! counters and tuned knobs, every waiting buyer's `(seq, user, token id)`, and the sessions
+//! counters, tuned knobs and opening, every waiting buyer's `(seq, user, token id)` (with the
+//! pre-queue key of one who joined before the opening), and the sessions
 //! (active, and ended ones while their token still identifies the buyer). The signing key is
 //! the store's [`signing_key`](crate::store::Store::signing_key).
 //!
@@ -11,14 +12,17 @@
 use async_trait::async_trait;
 
 use crate::domain::error::Result;
-use crate::domain::waiting_room::TokenClaims;
+use crate::domain::waiting_room::{Prequeued, TokenClaims};
 use crate::domain::{ScheduleId, Timestamp};
 
 /// One change to a line, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueChange {
-    /// A buyer joined the back of the line.
-    Joined { claims: TokenClaims },
+    /// A buyer joined the back of the line, or the pre-queue (`prequeued`) before the opening.
+    Joined {
+        claims: TokenClaims,
+        prequeued: Option<Prequeued>,
+    },
     /// A waiting buyer left the line without being admitted (idle, or the session was ended
     /// while still waiting).
     Left { schedule_id: ScheduleId, seq: u64 },
@@ -43,8 +47,12 @@ pub struct LineRecord {
     pub next_seq: u64,
     /// Every token with a lower seq has its changes saved.
     pub journaled_seq: u64,
-    /// The admission watermark: nobody with a lower seq is still waiting.
+    /// The admission watermark: nobody with a lower seq is still waiting (after an opening's
+    /// shuffle, the seq of the buyer at the front; nothing reads it back).
     pub front_seq: u64,
+    /// The line's opening as a join last told it: before it nobody is let in; once passed,
+    /// the line stays open. `None`: never told, open.
+    pub opens_at: Option<Timestamp>,
     /// Knobs tuned through the admin API; `None` follows the start-up settings.
     pub max_active: Option<u64>,
     pub admit_per_minute: Option<u64>,
@@ -70,12 +78,20 @@ pub struct SavedSession {
     pub ended_at: Option<Timestamp>,
 }
 
+/// A saved waiting buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedWaiter {
+    pub claims: TokenClaims,
+    /// Joined before the opening: the pre-queue key, kept for good.
+    pub prequeued: Option<Prequeued>,
+}
+
 /// Everything saved, as read back at start-up.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SavedQueues {
     pub lines: Vec<LineRecord>,
     /// The waiting buyers of every line, in `(schedule, seq)` order.
-    pub waiting: Vec<TokenClaims>,
+    pub waiting: Vec<SavedWaiter>,
     pub sessions: Vec<SavedSession>,
 }
 

@@ -7,13 +7,21 @@
 //! The port says what happens, not how: an adapter may keep its lines in process (with
 //! [`journal::QueueJournal`] to survive a restart) or in a shared server (sorted sets), as long
 //! as it behaves the same.
+//!
+//! The pre-queue ([`Join`]): a join tells the line when it opens. Until then nobody is let
+//! in; buyers who join wait as `Scheduled`, each with a [`PrequeueKey`] drawn from the OS
+//! CSPRNG ([`draw_prequeue_key`]) and kept with them (journal or sorted-set score). At the
+//! opening the pre-queue takes the front of the line in key order, a uniformly random order
+//! decided by keys drawn at joining, so a restart before, during or after the opening gives
+//! every buyer the same place; later arrivals queue behind in arrival order. Once a line has
+//! opened it stays open: a later join naming a later opening changes nothing.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::domain::error::Result;
-use crate::domain::waiting_room::{IssueOutcome, TokenClaims, TokenState};
+use crate::domain::waiting_room::{IssueOutcome, Join, PrequeueKey, TokenClaims, TokenState};
 use crate::domain::{ScheduleId, Timestamp, UserId};
 
 pub mod journal;
@@ -21,6 +29,17 @@ pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod token;
+
+/// A pre-queue key from the operating system's CSPRNG.
+pub fn draw_prequeue_key() -> PrequeueKey {
+    use rand::TryRngCore;
+    let bits = rand::rngs::OsRng
+        .try_next_u64()
+        // The OS generator does not fail once the system has booted; should it, the
+        // thread-local CSPRNG (seeded from it) stands in rather than refusing the buyer.
+        .unwrap_or_else(|_| rand::random());
+    PrequeueKey::from_random_bits(bits)
+}
 
 /// How a line admits buyers, unless the line was tuned at run time.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -117,9 +136,17 @@ impl Tick {
 #[async_trait]
 pub trait WaitingRoom: Send + Sync + 'static {
     /// Gives the buyer a place in the line of `schedule`, or the token they already hold there
-    /// (`IssueOutcome::Existing`, which also counts as a poll). When there is room and nobody
-    /// waits, the token is active at once.
-    async fn issue(&self, user: UserId, schedule: ScheduleId, now: Timestamp) -> Result<Issued>;
+    /// (`IssueOutcome::Existing`, which also counts as a poll). When the line is open, there
+    /// is room and nobody waits, the token is active at once; a `join.skip_line` buyer is let
+    /// in at once whenever the line is open. Before the line opens (`join.opens_at`, see the
+    /// module docs) the buyer waits in the pre-queue.
+    async fn issue(
+        &self,
+        user: UserId,
+        schedule: ScheduleId,
+        join: Join,
+        now: Timestamp,
+    ) -> Result<Issued>;
 
     /// Where a verified token stands; for a waiting buyer this is the poll that keeps the
     /// place. `InvalidToken` when the room does not know it (never issued here, dropped for

@@ -16,6 +16,7 @@ mod flow;
 mod idempotency;
 mod jwt;
 mod ops;
+mod prequeue;
 mod purchase_limits;
 mod races;
 mod request_ids;

@@ -63,6 +63,9 @@ async fn a_database_of_version_3_gets_its_sold_seats_counted() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP TABLE access_codes;
+         ALTER TABLE queue_lines DROP COLUMN opens_at;
+         ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
+         ALTER TABLE queue_waiting DROP COLUMN skip_line;
          ALTER TABLE schedules DROP COLUMN sales_start;
          ALTER TABLE schedules DROP COLUMN sales_end;
          DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
@@ -91,6 +94,9 @@ async fn a_database_of_version_4_keeps_users_that_share_an_address() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP TABLE access_codes;
+         ALTER TABLE queue_lines DROP COLUMN opens_at;
+         ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
+         ALTER TABLE queue_waiting DROP COLUMN skip_line;
          ALTER TABLE schedules DROP COLUMN sales_start;
          ALTER TABLE schedules DROP COLUMN sales_end;
          DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
@@ -150,6 +156,9 @@ async fn a_database_of_version_5_follows_the_server_s_limit_everywhere() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP TABLE access_codes;
+         ALTER TABLE queue_lines DROP COLUMN opens_at;
+         ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
+         ALTER TABLE queue_waiting DROP COLUMN skip_line;
          ALTER TABLE schedules DROP COLUMN sales_start;
          ALTER TABLE schedules DROP COLUMN sales_end;
          DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
@@ -187,6 +196,9 @@ async fn a_database_of_version_7_sells_each_show_from_its_creation_until_it_star
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP TABLE access_codes;
+         ALTER TABLE queue_lines DROP COLUMN opens_at;
+         ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
+         ALTER TABLE queue_waiting DROP COLUMN skip_line;
          ALTER TABLE schedules DROP COLUMN sales_start;
          ALTER TABLE schedules DROP COLUMN sales_end; PRAGMA user_version = 7;",
     )
@@ -238,8 +250,13 @@ async fn a_database_of_version_8_gets_presale_codes() {
     let f = Fixture::new(&backend, 1).await;
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE access_codes; PRAGMA user_version = 8;")
-        .unwrap();
+    conn.execute_batch(
+        "DROP TABLE access_codes;
+         ALTER TABLE queue_lines DROP COLUMN opens_at;
+         ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
+         ALTER TABLE queue_waiting DROP COLUMN skip_line; PRAGMA user_version = 8;",
+    )
+    .unwrap();
     drop(conn);
 
     let reopened = backend.open().await.store;
@@ -265,4 +282,70 @@ async fn a_database_of_version_8_gets_presale_codes() {
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
     assert_eq!(version, 11);
+}
+
+/// Before version 10 no line had a pre-queue: its waiting buyers come back as buyers who
+/// joined an open line, and its lines name no opening.
+#[tokio::test]
+async fn a_database_of_version_8_keeps_its_waiting_buyers_as_joined_after_the_opening() {
+    use boxoffice::domain::ScheduleId;
+    use boxoffice::domain::waiting_room::TokenClaims;
+    use boxoffice::waiting_room::journal::{LineRecord, QueueBatch, QueueChange, SavedWaiter};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("box.db");
+    let backend = Backend::Sqlite(dir);
+    let opened = backend.open().await;
+    let claims = TokenClaims {
+        token_id: 11,
+        user_id: UserId(3),
+        schedule_id: ScheduleId(4),
+        seq: 1,
+        issued_at_ms: now().timestamp_millis(),
+    };
+    let line = LineRecord {
+        schedule_id: ScheduleId(4),
+        next_seq: 2,
+        journaled_seq: 2,
+        front_seq: 1,
+        opens_at: None,
+        max_active: None,
+        admit_per_minute: None,
+        paused: None,
+    };
+    opened
+        .journal
+        .save_queue_changes(QueueBatch {
+            saved_at: now(),
+            changes: vec![QueueChange::Joined {
+                claims,
+                prequeued: None,
+            }],
+            lines: vec![line],
+            forget_ended_before: None,
+        })
+        .await
+        .unwrap();
+    opened.store.close().await;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE access_codes;
+         ALTER TABLE queue_lines DROP COLUMN opens_at;
+         ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
+         ALTER TABLE queue_waiting DROP COLUMN skip_line; PRAGMA user_version = 8;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let reopened = backend.open().await;
+    let saved = reopened.journal.load_waiting_room_state().await.unwrap();
+    assert_eq!(saved.lines, [line]);
+    assert_eq!(
+        saved.waiting,
+        [SavedWaiter {
+            claims,
+            prequeued: None
+        }]
+    );
+    reopened.store.close().await;
 }

@@ -1,13 +1,18 @@
 //! The store as the in-process waiting room's `QueueJournal`: what it saved reads back.
 
-use boxoffice::domain::waiting_room::TokenClaims;
+use boxoffice::domain::waiting_room::{PrequeueKey, Prequeued, TokenClaims};
 use boxoffice::domain::{ScheduleId, UserId};
-use boxoffice::waiting_room::journal::{LineRecord, QueueBatch, QueueChange, SavedSession};
+use boxoffice::waiting_room::journal::{
+    LineRecord, QueueBatch, QueueChange, SavedSession, SavedWaiter,
+};
 
 use crate::Backend;
 use crate::helpers::now;
 
-conformance!(the_waiting_room_journal_reads_back_what_it_saved);
+conformance!(
+    the_waiting_room_journal_reads_back_what_it_saved,
+    the_pre_queue_s_keys_and_the_line_s_opening_read_back
+);
 
 async fn the_waiting_room_journal_reads_back_what_it_saved(backend: &Backend) {
     let journal = backend.open().await.journal;
@@ -28,18 +33,22 @@ async fn the_waiting_room_journal_reads_back_what_it_saved(backend: &Backend) {
         max_active: Some(3),
         admit_per_minute: None,
         paused: Some(true),
+        opens_at: None,
     };
     let first = QueueBatch {
         saved_at: now(),
         changes: vec![
             QueueChange::Joined {
                 claims: claims(1, 1),
+                prequeued: None,
             },
             QueueChange::Joined {
                 claims: claims(2, 2),
+                prequeued: None,
             },
             QueueChange::Joined {
                 claims: claims(3, 3),
+                prequeued: None,
             },
             QueueChange::Admitted {
                 claims: claims(1, 1),
@@ -88,7 +97,14 @@ async fn the_waiting_room_journal_reads_back_what_it_saved(backend: &Backend) {
             ..line
         }]
     );
-    assert_eq!(saved.waiting, [claims(3, 3)], "2 left, 1 was admitted");
+    assert_eq!(
+        saved.waiting,
+        [SavedWaiter {
+            claims: claims(3, 3),
+            prequeued: None
+        }],
+        "2 left, 1 was admitted"
+    );
     assert_eq!(
         saved.sessions,
         [
@@ -114,4 +130,74 @@ async fn the_waiting_room_journal_reads_back_what_it_saved(backend: &Backend) {
     let saved = journal.load_waiting_room_state().await.unwrap();
     assert_eq!(saved.sessions.len(), 1);
     assert_eq!(saved.sessions[0].claims, claims(3, 3));
+}
+
+/// A line's opening, and the key and the presale flag of each buyer who joined before it, are
+/// kept; joining again with a presale code replaces the buyer's row.
+async fn the_pre_queue_s_keys_and_the_line_s_opening_read_back(backend: &Backend) {
+    let journal = backend.open().await.journal;
+    let opens_at = boxoffice::domain::from_millis(now().timestamp_millis() + 60_000);
+    let claims = |seq: u64| TokenClaims {
+        token_id: seq,
+        user_id: UserId(seq as i64),
+        schedule_id: ScheduleId(9),
+        seq,
+        issued_at_ms: now().timestamp_millis(),
+    };
+    let highest = PrequeueKey::from_stored(PrequeueKey::LIMIT - 1).unwrap();
+    let lowest = PrequeueKey::from_stored(0).unwrap();
+    let early = |key, skip_line| Some(Prequeued { key, skip_line });
+    let line = LineRecord {
+        schedule_id: ScheduleId(9),
+        next_seq: 4,
+        journaled_seq: 4,
+        front_seq: 1,
+        opens_at: Some(opens_at),
+        max_active: None,
+        admit_per_minute: None,
+        paused: None,
+    };
+    let batch = QueueBatch {
+        saved_at: now(),
+        changes: vec![
+            QueueChange::Joined {
+                claims: claims(1),
+                prequeued: early(highest, false),
+            },
+            QueueChange::Joined {
+                claims: claims(2),
+                prequeued: early(lowest, false),
+            },
+            QueueChange::Joined {
+                claims: claims(3),
+                prequeued: None,
+            },
+            QueueChange::Joined {
+                claims: claims(2),
+                prequeued: early(lowest, true),
+            },
+        ],
+        lines: vec![line],
+        forget_ended_before: None,
+    };
+    journal.save_queue_changes(batch).await.unwrap();
+    let saved = journal.load_waiting_room_state().await.unwrap();
+    assert_eq!(saved.lines, [line]);
+    assert_eq!(
+        saved.waiting,
+        [
+            SavedWaiter {
+                claims: claims(1),
+                prequeued: early(highest, false),
+            },
+            SavedWaiter {
+                claims: claims(2),
+                prequeued: early(lowest, true),
+            },
+            SavedWaiter {
+                claims: claims(3),
+                prequeued: None,
+            },
+        ]
+    );
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use boxoffice::domain::UserId;
-use boxoffice::domain::waiting_room::TokenState;
+use boxoffice::domain::waiting_room::{Join, TokenState};
 use boxoffice::waiting_room::{LineSettings, LineStats};
 
 use crate::Backend;
@@ -99,7 +99,9 @@ async fn concurrent_issues_and_ticks_never_exceed_max_active(b: &Backend) {
             let room = room.clone();
             tokio::spawn(async move {
                 let now = at(i / 40);
-                room.issue(UserId(i), SHOW, now).await.unwrap();
+                room.issue(UserId(i), SHOW, Join::default(), now)
+                    .await
+                    .unwrap();
                 if i % 10 == 0 {
                     room.admit(now).await.map(|t| t.admitted()).unwrap();
                 }
@@ -169,7 +171,7 @@ async fn two_instances_share_one_line_in_one_order_and_never_exceed_max_active(b
             let barrier = barrier.clone();
             tokio::spawn(async move {
                 barrier.wait().await;
-                room.issue(UserId(10_000 + i as i64), SHOW, at(1))
+                room.issue(UserId(10_000 + i as i64), SHOW, Join::default(), at(1))
                     .await
                     .unwrap()
             })

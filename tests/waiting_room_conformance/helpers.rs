@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use boxoffice::domain::error::Error;
-use boxoffice::domain::waiting_room::{TokenClaims, TokenState};
+use boxoffice::domain::waiting_room::{Join, TokenClaims, TokenState};
 use boxoffice::domain::{ScheduleId, Timestamp, UserId, from_millis};
 use boxoffice::waiting_room::token::TokenSigner;
 use boxoffice::waiting_room::{Issued, QueuePolicy};
@@ -45,7 +45,9 @@ pub fn after(t: Timestamp, d: Duration) -> Timestamp {
 }
 
 pub async fn issue(room: &Room, user: i64, now: Timestamp) -> Issued {
-    room.issue(UserId(user), SHOW, now).await.unwrap()
+    room.issue(UserId(user), SHOW, Join::default(), now)
+        .await
+        .unwrap()
 }
 
 pub async fn position(room: &Room, claims: &TokenClaims, now: Timestamp) -> u64 {

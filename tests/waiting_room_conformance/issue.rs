@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use boxoffice::domain::UserId;
-use boxoffice::domain::waiting_room::{IssueOutcome, TokenState};
+use boxoffice::domain::waiting_room::{IssueOutcome, Join, TokenState};
 
 use crate::Backend;
 use crate::helpers::{
@@ -91,7 +91,9 @@ async fn a_thousand_concurrent_issues_give_a_thousand_distinct_dense_positions(b
             let barrier = barrier.clone();
             tokio::spawn(async move {
                 barrier.wait().await;
-                room.issue(UserId(1000 + i), SHOW, at(1)).await.unwrap()
+                room.issue(UserId(1000 + i), SHOW, Join::default(), at(1))
+                    .await
+                    .unwrap()
             })
         })
         .collect();
@@ -121,7 +123,9 @@ async fn concurrent_issues_by_one_buyer_give_one_place_in_line(b: &Backend) {
             let barrier = barrier.clone();
             tokio::spawn(async move {
                 barrier.wait().await;
-                room.issue(UserId(2), SHOW, at(1)).await.unwrap()
+                room.issue(UserId(2), SHOW, Join::default(), at(1))
+                    .await
+                    .unwrap()
             })
         })
         .collect();

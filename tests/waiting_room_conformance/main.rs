@@ -54,6 +54,7 @@ mod admission;
 mod idle;
 mod issue;
 mod positions;
+mod prequeue;
 mod restore;
 mod sessions;
 mod tokens;

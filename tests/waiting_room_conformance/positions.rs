@@ -3,7 +3,7 @@
 //! line.
 
 use boxoffice::domain::UserId;
-use boxoffice::domain::waiting_room::{TokenClaims, TokenState};
+use boxoffice::domain::waiting_room::{Join, TokenClaims, TokenState};
 use boxoffice::waiting_room::LineStats;
 
 use crate::Backend;
@@ -112,7 +112,10 @@ async fn stats_count_the_waiting_and_active_of_each_busy_line(b: &Backend) {
     issue(&room, 1, at(0)).await;
     issue(&room, 2, at(0)).await;
     issue(&room, 3, at(0)).await;
-    let gone = room.issue(UserId(4), OTHER_SHOW, at(0)).await.unwrap();
+    let gone = room
+        .issue(UserId(4), OTHER_SHOW, Join::default(), at(0))
+        .await
+        .unwrap();
     room.end_session(&gone.claims, at(1)).await.unwrap();
 
     assert_eq!(

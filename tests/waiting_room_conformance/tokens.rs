@@ -1,7 +1,7 @@
 //! Which tokens are believed: only for the schedule they were issued for, only those the room
 //! issued, and never tampered or foreign ones.
 
-use boxoffice::domain::waiting_room::TokenClaims;
+use boxoffice::domain::waiting_room::{Join, TokenClaims};
 use boxoffice::domain::{ScheduleId, UserId};
 use boxoffice::waiting_room::token::TokenSigner;
 
@@ -19,7 +19,10 @@ conformance!(
 async fn a_token_is_believed_only_for_the_schedule_it_was_issued_for(b: &Backend) {
     let room = room(b, 1, 600).await;
     let here = issue(&room, 1, at(0)).await;
-    let there = room.issue(UserId(1), OTHER_SHOW, at(0)).await.unwrap();
+    let there = room
+        .issue(UserId(1), OTHER_SHOW, Join::default(), at(0))
+        .await
+        .unwrap();
     assert_ne!(here.token, there.token);
     assert!(is_active(&room, &here.claims, at(0)).await);
     assert!(is_active(&room, &there.claims, at(0)).await);

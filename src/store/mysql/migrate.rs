@@ -33,6 +33,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/mysql/005_sales_windows.sql"),
     ),
     (
+        7,
+        include_str!("../../../migrations/mysql/007_prequeue.sql"),
+    ),
+    (
         8,
         include_str!("../../../migrations/mysql/008_access_codes.sql"),
     ),

@@ -8,10 +8,10 @@ use mysql_async::prelude::Queryable;
 
 use super::{MysqlStore, Step, Tx};
 use crate::domain::error::Result;
-use crate::domain::waiting_room::TokenClaims;
+use crate::domain::waiting_room::{PrequeueKey, Prequeued, TokenClaims};
 use crate::domain::{ScheduleId, UserId, from_millis, to_millis};
 use crate::waiting_room::journal::{
-    LineRecord, QueueBatch, QueueChange, QueueJournal, SavedQueues, SavedSession,
+    LineRecord, QueueBatch, QueueChange, QueueJournal, SavedQueues, SavedSession, SavedWaiter,
 };
 
 #[async_trait]
@@ -46,16 +46,20 @@ fn unsigned(value: i64) -> u64 {
 async fn save(tx: &mut Tx, batch: &QueueBatch) -> Step<()> {
     for change in &batch.changes {
         match change {
-            QueueChange::Joined { claims } => {
+            QueueChange::Joined { claims, prequeued } => {
                 tx.exec_drop(
-                    "REPLACE INTO queue_waiting (schedule_id, seq, user_id, token_id, issued_at)
-                     VALUES (?, ?, ?, ?, ?)",
+                    "REPLACE INTO queue_waiting
+                         (schedule_id, seq, user_id, token_id, issued_at, prequeue_key,
+                          skip_line)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         claims.schedule_id.0,
                         seq(claims.seq),
                         claims.user_id.0,
                         token_id(claims.token_id),
                         claims.issued_at_ms,
+                        prequeued.map(|p| seq(p.key.get())),
+                        prequeued.is_some_and(|p| p.skip_line),
                     ),
                 )
                 .await?;
@@ -91,13 +95,14 @@ async fn save(tx: &mut Tx, batch: &QueueBatch) -> Step<()> {
     for line in &batch.lines {
         tx.exec_drop(
             "INSERT INTO queue_lines (schedule_id, next_seq, journaled_seq, front_seq,
-                                      max_active, admit_per_minute, paused, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                      max_active, admit_per_minute, paused, updated_at,
+                                      opens_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON DUPLICATE KEY UPDATE
                  next_seq = VALUES(next_seq), journaled_seq = VALUES(journaled_seq),
                  front_seq = VALUES(front_seq), max_active = VALUES(max_active),
                  admit_per_minute = VALUES(admit_per_minute), paused = VALUES(paused),
-                 updated_at = VALUES(updated_at)",
+                 updated_at = VALUES(updated_at), opens_at = VALUES(opens_at)",
             (
                 line.schedule_id.0,
                 seq(line.next_seq),
@@ -107,6 +112,7 @@ async fn save(tx: &mut Tx, batch: &QueueBatch) -> Step<()> {
                 line.admit_per_minute.map(seq),
                 line.paused,
                 now,
+                line.opens_at.map(to_millis),
             ),
         )
         .await?;
@@ -154,14 +160,24 @@ async fn upsert_session(
     Ok(())
 }
 
-type LineRow = (i64, i64, i64, i64, Option<i64>, Option<i64>, Option<bool>);
+type LineRow = (
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<bool>,
+    Option<i64>,
+);
+type WaitingRow = (i64, i64, i64, i64, i64, Option<i64>, bool);
 type SessionRow = (i64, i64, i64, i64, i64, i64, Option<i64>);
 
 async fn load(tx: &mut Tx) -> Step<SavedQueues> {
     let lines: Vec<LineRow> = tx
         .exec(
             "SELECT schedule_id, next_seq, journaled_seq, front_seq, max_active,
-                    admit_per_minute, paused
+                    admit_per_minute, paused, opens_at
              FROM queue_lines ORDER BY schedule_id",
             (),
         )
@@ -169,7 +185,7 @@ async fn load(tx: &mut Tx) -> Step<SavedQueues> {
     let lines = lines
         .into_iter()
         .map(
-            |(schedule, next, journaled, front, max_active, admit, paused)| LineRecord {
+            |(schedule, next, journaled, front, max_active, admit, paused, opens_at)| LineRecord {
                 schedule_id: ScheduleId(schedule),
                 next_seq: unsigned(next),
                 journaled_seq: unsigned(journaled),
@@ -177,25 +193,33 @@ async fn load(tx: &mut Tx) -> Step<SavedQueues> {
                 max_active: max_active.map(unsigned),
                 admit_per_minute: admit.map(unsigned),
                 paused,
+                opens_at: opens_at.map(from_millis),
             },
         )
         .collect();
-    let waiting: Vec<(i64, i64, i64, i64, i64)> = tx
+    let waiting: Vec<WaitingRow> = tx
         .exec(
-            "SELECT schedule_id, seq, user_id, token_id, issued_at
+            "SELECT schedule_id, seq, user_id, token_id, issued_at, prequeue_key, skip_line
              FROM queue_waiting ORDER BY schedule_id, seq",
             (),
         )
         .await?;
     let waiting = waiting
         .into_iter()
-        .map(|(schedule, s, user, token, issued_at)| TokenClaims {
-            token_id: token as u64,
-            user_id: UserId(user),
-            schedule_id: ScheduleId(schedule),
-            seq: unsigned(s),
-            issued_at_ms: issued_at,
-        })
+        .map(
+            |(schedule, s, user, token, issued_at, key, skip_line)| SavedWaiter {
+                claims: TokenClaims {
+                    token_id: token as u64,
+                    user_id: UserId(user),
+                    schedule_id: ScheduleId(schedule),
+                    seq: unsigned(s),
+                    issued_at_ms: issued_at,
+                },
+                prequeued: key
+                    .and_then(|k| PrequeueKey::from_stored(unsigned(k)))
+                    .map(|key| Prequeued { key, skip_line }),
+            },
+        )
         .collect();
     let sessions: Vec<SessionRow> = tx
         .exec(

@@ -43,6 +43,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/sqlite/008_sales_windows.sql"),
     ),
     (
+        10,
+        include_str!("../../../migrations/sqlite/010_prequeue.sql"),
+    ),
+    (
         11,
         include_str!("../../../migrations/sqlite/011_access_codes.sql"),
     ),

@@ -1,5 +1,5 @@
 //! The waiting room's journal in SQLite ([`QueueJournal`]): the tables of
-//! `migrations/sqlite/002_waiting_room.sql`. A batch is one write job, so it commits in the writer's
+//! `migrations/sqlite/002_waiting_room.sql` (and the pre-queue's columns of `010_prequeue.sql`). A batch is one write job, so it commits in the writer's
 //! transaction with whatever else is queued, and the room's changes land in order.
 
 use async_trait::async_trait;
@@ -7,10 +7,10 @@ use rusqlite::{Connection, params};
 
 use super::{SqliteStore, db};
 use crate::domain::error::Result;
-use crate::domain::waiting_room::TokenClaims;
+use crate::domain::waiting_room::{PrequeueKey, Prequeued, TokenClaims};
 use crate::domain::{ScheduleId, UserId, from_millis, to_millis};
 use crate::waiting_room::journal::{
-    LineRecord, QueueBatch, QueueChange, QueueJournal, SavedQueues, SavedSession,
+    LineRecord, QueueBatch, QueueChange, QueueJournal, SavedQueues, SavedSession, SavedWaiter,
 };
 
 #[async_trait]
@@ -36,11 +36,12 @@ fn seq(value: u64) -> i64 {
 fn save(conn: &Connection, batch: &QueueBatch) -> Result<()> {
     for change in &batch.changes {
         match change {
-            QueueChange::Joined { claims } => {
+            QueueChange::Joined { claims, prequeued } => {
                 conn.prepare_cached(
                     "INSERT OR REPLACE INTO queue_waiting
-                         (schedule_id, seq, user_id, token_id, issued_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                         (schedule_id, seq, user_id, token_id, issued_at, prequeue_key,
+                          skip_line)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .and_then(|mut stmt| {
                     stmt.execute(params![
@@ -48,7 +49,9 @@ fn save(conn: &Connection, batch: &QueueBatch) -> Result<()> {
                         seq(claims.seq),
                         claims.user_id.0,
                         token_id(claims.token_id),
-                        claims.issued_at_ms
+                        claims.issued_at_ms,
+                        prequeued.map(|p| seq(p.key.get())),
+                        prequeued.is_some_and(|p| p.skip_line)
                     ])
                 })
                 .map_err(db)?;
@@ -85,13 +88,14 @@ fn save(conn: &Connection, batch: &QueueBatch) -> Result<()> {
     for line in &batch.lines {
         conn.prepare_cached(
             "INSERT INTO queue_lines (schedule_id, next_seq, journaled_seq, front_seq,
-                                      max_active, admit_per_minute, paused, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                      max_active, admit_per_minute, paused, updated_at,
+                                      opens_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT (schedule_id) DO UPDATE SET
                  next_seq = excluded.next_seq, journaled_seq = excluded.journaled_seq,
                  front_seq = excluded.front_seq, max_active = excluded.max_active,
                  admit_per_minute = excluded.admit_per_minute, paused = excluded.paused,
-                 updated_at = excluded.updated_at",
+                 updated_at = excluded.updated_at, opens_at = excluded.opens_at",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -102,7 +106,8 @@ fn save(conn: &Connection, batch: &QueueBatch) -> Result<()> {
                 line.max_active.map(seq),
                 line.admit_per_minute.map(seq),
                 line.paused,
-                now
+                now,
+                line.opens_at.map(to_millis)
             ])
         })
         .map_err(db)?;
@@ -153,7 +158,7 @@ fn load(conn: &Connection) -> Result<SavedQueues> {
     let lines = conn
         .prepare_cached(
             "SELECT schedule_id, next_seq, journaled_seq, front_seq, max_active,
-                    admit_per_minute, paused
+                    admit_per_minute, paused, opens_at
              FROM queue_lines ORDER BY schedule_id",
         )
         .and_then(|mut stmt| {
@@ -166,6 +171,7 @@ fn load(conn: &Connection) -> Result<SavedQueues> {
                     max_active: row.get::<_, Option<i64>>("max_active")?.map(u),
                     admit_per_minute: row.get::<_, Option<i64>>("admit_per_minute")?.map(u),
                     paused: row.get("paused")?,
+                    opens_at: row.get::<_, Option<i64>>("opens_at")?.map(from_millis),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -173,17 +179,24 @@ fn load(conn: &Connection) -> Result<SavedQueues> {
         .map_err(db)?;
     let waiting = conn
         .prepare_cached(
-            "SELECT schedule_id, seq, user_id, token_id, issued_at
+            "SELECT schedule_id, seq, user_id, token_id, issued_at, prequeue_key, skip_line
              FROM queue_waiting ORDER BY schedule_id, seq",
         )
         .and_then(|mut stmt| {
             stmt.query_map([], |row| {
-                Ok(TokenClaims {
-                    token_id: row.get::<_, i64>("token_id")? as u64,
-                    user_id: UserId(row.get("user_id")?),
-                    schedule_id: ScheduleId(row.get("schedule_id")?),
-                    seq: u(row.get("seq")?),
-                    issued_at_ms: row.get("issued_at")?,
+                let key = row.get::<_, Option<i64>>("prequeue_key")?;
+                let skip_line: bool = row.get("skip_line")?;
+                Ok(SavedWaiter {
+                    claims: TokenClaims {
+                        token_id: row.get::<_, i64>("token_id")? as u64,
+                        user_id: UserId(row.get("user_id")?),
+                        schedule_id: ScheduleId(row.get("schedule_id")?),
+                        seq: u(row.get("seq")?),
+                        issued_at_ms: row.get("issued_at")?,
+                    },
+                    prequeued: key
+                        .and_then(|k| PrequeueKey::from_stored(u(k)))
+                        .map(|key| Prequeued { key, skip_line }),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()

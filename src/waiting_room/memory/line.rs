@@ -1,6 +1,13 @@
 //! One schedule's line: who waits in which order, who is in, how fast buyers are let in,
 //! and what of it the journal still has to save. Every method is a short, synchronous
 //! critical section under the line's mutex (see the room's module docs for the costs).
+//!
+//! The pre-queue: while the line's opening is ahead, buyers who join wait in `prequeue`, each
+//! with a random key and no place. The first operation on the line at or after the opening
+//! (a tick, a join, a poll) gives them the places at the back of the line in key order; those
+//! who skip the line are let in at once instead. Places in `waiting` are therefore not seqs:
+//! every buyer who takes a place gets the next one (`next_place`), and the `seq` of each
+//! buyer's token is kept in their slot.
 
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
@@ -12,11 +19,14 @@ use super::pacing::{AdmissionRate, TokenBucket};
 use super::waiting_line::{Waiter, WaitingLine};
 use super::{IDLE_CHECKS_PER_TICK, IDLE_SWEEP_BUDGET, after};
 use crate::domain::waiting_room::{
-    IssueOutcome, TokenClaims, TokenState, admissions_due, estimate_wait_seconds,
+    IssueOutcome, Join, Prequeued, TokenClaims, TokenState, admissions_due, estimate_wait_seconds,
 };
 use crate::domain::{ScheduleId, Timestamp, UserId, from_millis, to_millis};
+use crate::waiting_room::journal::SavedWaiter;
 use crate::waiting_room::journal::{LineRecord, QueueBatch, QueueChange};
-use crate::waiting_room::{LineInfo, LineSettings, LineStats, LineTick, QueuePolicy};
+use crate::waiting_room::{
+    LineInfo, LineSettings, LineStats, LineTick, QueuePolicy, draw_prequeue_key,
+};
 
 /// Fewest seqs a save reserves ahead of the line's counter (see the room's module docs).
 const MIN_SEQ_HEADROOM: u64 = 4_096;
@@ -28,23 +38,40 @@ pub(super) struct Session {
     expires_at: Timestamp,
 }
 
+/// A buyer who joined before the opening: no place yet, a key that decides it.
+#[derive(Debug, Clone, Copy)]
+struct Early {
+    waiter: Waiter,
+    prequeued: Prequeued,
+}
+
 /// One schedule's line: who waits in which order, who is in, and how fast buyers are let in.
 ///
 /// Invariants, kept by every method before it returns:
-/// - a user is in at most one of `waiting_seq` (waiting) and `active`;
-/// - `waiting_seq[user] == seq` exactly when `waiting` holds a slot at `seq` for that user;
+/// - a user is in at most one of `waiting_place` (waiting), `prequeue` and `active`;
+/// - `waiting_place[user] == place` exactly when `waiting` holds that user at `place`;
+/// - `prequeue` is empty unless the opening (`opens_at`) is ahead;
 ///   `active[user]` holds `(expires_at, user)` in `sessions` and nothing else does;
-/// - every token issued here has a `seq` below `next_seq`, and `waiting` is in `seq` order;
-/// - `idle` holds a deadline for every waiting buyer (and stale ones for buyers who left);
+/// - every token issued here has a `seq` below `next_seq`; every place is below `next_place`;
+/// - `idle` holds a deadline for every waiting buyer's place, `early_idle` for every buyer in
+///   the pre-queue (and stale ones for buyers who left);
 /// - a session leaving `active` is recorded as ended, with the time it ended.
 pub(super) struct Line {
     schedule_id: ScheduleId,
     next_seq: u64,
+    /// The place the next buyer to take one gets.
+    next_place: u64,
     knobs: LineSettings,
-    waiting_seq: HashMap<UserId, u64>,
+    /// When the line opens, as a join last told it; once passed the line stays open.
+    opens_at: Option<Timestamp>,
+    waiting_place: HashMap<UserId, u64>,
     pub(super) waiting: WaitingLine,
-    /// `(deadline ms, seq)`: when to look at a waiting buyer's last poll next.
+    /// `(deadline ms, place)`: when to look at a waiting buyer's last poll next.
     idle: BinaryHeap<Reverse<(i64, u64)>>,
+    /// Buyers who joined before the opening.
+    prequeue: HashMap<UserId, Early>,
+    /// `(deadline ms, user)` of the buyers in the pre-queue.
+    early_idle: BinaryHeap<Reverse<(i64, UserId)>>,
     pub(super) active: HashMap<UserId, Session>,
     /// The active sessions, the first to time out first.
     sessions: BTreeSet<(Timestamp, UserId)>,
@@ -61,6 +88,10 @@ pub(super) struct Line {
     /// them already put back once.
     lost: Range<u64>,
     lost_settled: HashSet<u64>,
+    /// The place kept for the first seq of `lost`; the others follow it in seq order.
+    lost_places: u64,
+    /// The highest seq restored from the journal, while restoring.
+    restored_seq: Option<u64>,
     /// `next_seq` as last saved (a reservation ahead of the real counter).
     saved_next_seq: u64,
     /// `journaled_seq` as last saved: below `saved_next_seq` the saved line says "a crash may
@@ -78,10 +109,14 @@ impl Line {
         Self {
             schedule_id,
             next_seq: 1,
+            next_place: 1,
             knobs: LineSettings::default(),
-            waiting_seq: HashMap::new(),
+            opens_at: None,
+            waiting_place: HashMap::new(),
             waiting: WaitingLine::default(),
             idle: BinaryHeap::new(),
+            prequeue: HashMap::new(),
+            early_idle: BinaryHeap::new(),
             active: HashMap::new(),
             sessions: BTreeSet::new(),
             bucket: TokenBucket::full(policy.admit_per_minute, now),
@@ -92,6 +127,8 @@ impl Line {
             dirty: false,
             lost: 0..0,
             lost_settled: HashSet::new(),
+            lost_places: 0,
+            restored_seq: None,
             saved_next_seq: 1,
             saved_journaled_seq: 1,
         }
@@ -122,30 +159,105 @@ impl Line {
         }
     }
 
-    fn claims_of(&self, seq: u64, waiter: &Waiter) -> TokenClaims {
+    fn claims_of(&self, waiter: &Waiter) -> TokenClaims {
         TokenClaims {
             token_id: waiter.token_id,
             user_id: waiter.user,
             schedule_id: self.schedule_id,
-            seq,
+            seq: waiter.seq,
             issued_at_ms: waiter.issued_at_ms,
+        }
+    }
+
+    /// Whether the opening is still ahead: nobody is let in, joiners go to the pre-queue.
+    fn pending(&self, now: Timestamp) -> bool {
+        self.opens_at.is_some_and(|at| now < at)
+    }
+
+    /// Takes the opening a join names, unless the line has opened already.
+    fn learn_opening(&mut self, join: &Join, now: Timestamp) {
+        let Some(at) = join.opens_at else {
+            return;
+        };
+        if self.opens_at.is_some_and(|opened| opened <= now) || self.opens_at == Some(at) {
+            return;
+        }
+        self.opens_at = Some(at);
+        self.dirty = true;
+    }
+
+    /// At the opening, the pre-queue takes the next places in key order (those who skip the
+    /// line are let in at once, those gone idle are dropped). Nothing before it.
+    pub(super) fn open_if_due(&mut self, now: Timestamp, policy: &QueuePolicy) {
+        if self.prequeue.is_empty() || self.pending(now) {
+            return;
+        }
+        let mut early: Vec<Early> = self.prequeue.drain().map(|(_, e)| e).collect();
+        self.early_idle.clear();
+        early.sort_unstable_by_key(|e| (!e.prequeued.skip_line, e.prequeued.key, e.waiter.seq));
+        let now_ms = to_millis(now);
+        let mut skipped = 0;
+        for e in early {
+            if is_idle(&e.waiter, now_ms, policy) {
+                self.report.left_idle += 1;
+                self.journal(QueueChange::Left {
+                    schedule_id: self.schedule_id,
+                    seq: e.waiter.seq,
+                });
+            } else if e.prequeued.skip_line {
+                skipped += 1;
+                self.report.admitted_on_arrival += 1;
+                self.activate(self.claims_of(&e.waiter), now, policy);
+            } else {
+                self.take_place(e.waiter, policy);
+            }
+        }
+        self.rate.record(now, skipped);
+        // Seqs a crash may have lost were put back into the pre-queue when they polled; those
+        // that did not come back before the opening have no place to go back to.
+        if !self.lost.is_empty() {
+            self.lost = 0..0;
         }
     }
 
     pub(super) fn issue(
         &mut self,
         user: UserId,
+        join: Join,
         now: Timestamp,
         policy: &QueuePolicy,
         ended: &EndedTokens,
     ) -> (TokenClaims, IssueOutcome) {
         self.end_timed_out_sessions(now, ended);
+        self.learn_opening(&join, now);
+        self.open_if_due(now, policy);
         if let Some(session) = self.active.get(&user) {
             return (session.claims, IssueOutcome::Existing);
         }
-        if let Some(&seq) = self.waiting_seq.get(&user)
-            && let Some(claims) = self.seen(seq, now, policy)
+        if let Some(&place) = self.waiting_place.get(&user)
+            && let Some(claims) = self.seen(place, now, policy)
         {
+            if join.skip_line {
+                // Joining again with a presale code: in at once, out of the line.
+                self.waiting.remove(place);
+                self.waiting_place.remove(&user);
+                self.journal(QueueChange::Left {
+                    schedule_id: self.schedule_id,
+                    seq: claims.seq,
+                });
+                self.admit_skipping(claims, now, policy);
+            }
+            return (claims, IssueOutcome::Existing);
+        }
+        if let Some(claims) = self.seen_early(user, now, policy) {
+            if join.skip_line
+                && let Some(early) = self.prequeue.get_mut(&user)
+                && !early.prequeued.skip_line
+            {
+                early.prequeued.skip_line = true;
+                let prequeued = Some(early.prequeued);
+                self.journal(QueueChange::Joined { claims, prequeued });
+            }
             return (claims, IssueOutcome::Existing);
         }
         let claims = TokenClaims {
@@ -156,6 +268,22 @@ impl Line {
             issued_at_ms: to_millis(now),
         };
         self.next_seq += 1;
+        if self.pending(now) {
+            let prequeued = Prequeued {
+                key: draw_prequeue_key(),
+                skip_line: join.skip_line,
+            };
+            self.push_early(&claims, prequeued, now, policy);
+            self.journal(QueueChange::Joined {
+                claims,
+                prequeued: Some(prequeued),
+            });
+            return (claims, IssueOutcome::Issued);
+        }
+        if join.skip_line {
+            self.admit_skipping(claims, now, policy);
+            return (claims, IssueOutcome::Issued);
+        }
         self.bucket.refill(now, self.admit_rate(policy));
         let room = admissions_due(
             self.active.len() as u64,
@@ -174,28 +302,92 @@ impl Line {
         (claims, IssueOutcome::Issued)
     }
 
-    fn enqueue(&mut self, claims: TokenClaims, now: Timestamp, policy: &QueuePolicy) {
-        self.push_waiting(&claims, now, policy);
-        self.journal(QueueChange::Joined { claims });
+    /// Lets a buyer who skips the line in at once, whatever the room, the rate or a pause.
+    fn admit_skipping(&mut self, claims: TokenClaims, now: Timestamp, policy: &QueuePolicy) {
+        self.rate.record(now, 1);
+        self.report.admitted_on_arrival += 1;
+        self.activate(claims, now, policy);
     }
 
-    /// Puts the buyer at the back of the line (their `seq` is past everyone's), seen `now`.
+    fn enqueue(&mut self, claims: TokenClaims, now: Timestamp, policy: &QueuePolicy) {
+        self.push_waiting(&claims, now, policy);
+        self.journal(QueueChange::Joined {
+            claims,
+            prequeued: None,
+        });
+    }
+
+    fn waiter(claims: &TokenClaims, now: Timestamp) -> Waiter {
+        Waiter {
+            user: claims.user_id,
+            seq: claims.seq,
+            token_id: claims.token_id,
+            issued_at_ms: claims.issued_at_ms,
+            last_seen_ms: to_millis(now),
+        }
+    }
+
+    /// Puts the buyer at the back of the line, seen `now`.
     fn push_waiting(&mut self, claims: &TokenClaims, now: Timestamp, policy: &QueuePolicy) {
-        let now_ms = to_millis(now);
-        self.waiting.push(
-            claims.seq,
-            Waiter {
-                user: claims.user_id,
-                token_id: claims.token_id,
-                issued_at_ms: claims.issued_at_ms,
-                last_seen_ms: now_ms,
-            },
-        );
-        self.waiting_seq.insert(claims.user_id, claims.seq);
+        self.take_place(Self::waiter(claims, now), policy);
+    }
+
+    /// Gives the buyer the next place, at the back of the line.
+    fn take_place(&mut self, waiter: Waiter, policy: &QueuePolicy) {
+        let place = self.next_place;
+        self.next_place += 1;
+        self.waiting.push(place, waiter);
+        self.waiting_place.insert(waiter.user, place);
         self.idle.push(Reverse((
-            now_ms.saturating_add(idle_ms(policy)),
-            claims.seq,
+            waiter.last_seen_ms.saturating_add(idle_ms(policy)),
+            place,
         )));
+    }
+
+    /// Puts the buyer in the pre-queue, seen `now`.
+    fn push_early(
+        &mut self,
+        claims: &TokenClaims,
+        prequeued: Prequeued,
+        now: Timestamp,
+        policy: &QueuePolicy,
+    ) {
+        let waiter = Self::waiter(claims, now);
+        self.prequeue
+            .insert(claims.user_id, Early { waiter, prequeued });
+        self.early_idle.push(Reverse((
+            waiter.last_seen_ms.saturating_add(idle_ms(policy)),
+            claims.user_id,
+        )));
+    }
+
+    /// A poll of `user` in the pre-queue: stamps it and returns the claims, or drops the buyer
+    /// when the poll came too late.
+    fn seen_early(
+        &mut self,
+        user: UserId,
+        now: Timestamp,
+        policy: &QueuePolicy,
+    ) -> Option<TokenClaims> {
+        let now_ms = to_millis(now);
+        let early = self.prequeue.get_mut(&user)?;
+        if is_idle(&early.waiter, now_ms, policy) {
+            self.drop_idle_early(user);
+            return None;
+        }
+        early.waiter.last_seen_ms = now_ms;
+        let waiter = early.waiter;
+        Some(self.claims_of(&waiter))
+    }
+
+    fn drop_idle_early(&mut self, user: UserId) {
+        if let Some(early) = self.prequeue.remove(&user) {
+            self.report.left_idle += 1;
+            self.journal(QueueChange::Left {
+                schedule_id: self.schedule_id,
+                seq: early.waiter.seq,
+            });
+        }
     }
 
     fn activate(&mut self, claims: TokenClaims, now: Timestamp, policy: &QueuePolicy) {
@@ -206,29 +398,44 @@ impl Line {
         self.journal(QueueChange::Admitted { claims, expires_at });
     }
 
-    /// A poll of the buyer waiting at `seq`: stamps it and returns the claims, or drops the
+    /// A poll of the buyer waiting at `place`: stamps it and returns the claims, or drops the
     /// buyer when the poll came too late.
-    fn seen(&mut self, seq: u64, now: Timestamp, policy: &QueuePolicy) -> Option<TokenClaims> {
+    fn seen(&mut self, place: u64, now: Timestamp, policy: &QueuePolicy) -> Option<TokenClaims> {
         let now_ms = to_millis(now);
-        let waiter = self.waiting.get_mut(seq)?;
+        let waiter = self.waiting.get_mut(place)?;
         if is_idle(waiter, now_ms, policy) {
-            self.drop_idle(seq);
+            self.drop_idle(place);
             return None;
         }
         waiter.last_seen_ms = now_ms;
         let waiter = *waiter;
-        Some(self.claims_of(seq, &waiter))
+        Some(self.claims_of(&waiter))
     }
 
-    fn drop_idle(&mut self, seq: u64) {
-        if let Some(waiter) = self.waiting.remove(seq) {
-            self.waiting_seq.remove(&waiter.user);
+    fn drop_idle(&mut self, place: u64) {
+        if let Some(waiter) = self.waiting.remove(place) {
+            self.waiting_place.remove(&waiter.user);
             self.report.left_idle += 1;
             self.journal(QueueChange::Left {
                 schedule_id: self.schedule_id,
-                seq,
+                seq: waiter.seq,
             });
         }
+    }
+
+    /// The place of the buyer whose token `claims` is, if they wait in the line.
+    fn place_of(&self, claims: &TokenClaims) -> Option<u64> {
+        let &place = self.waiting_place.get(&claims.user_id)?;
+        self.waiting
+            .get(place)
+            .is_some_and(|w| matches_claims(w, claims))
+            .then_some(place)
+    }
+
+    fn is_early(&self, claims: &TokenClaims) -> bool {
+        self.prequeue
+            .get(&claims.user_id)
+            .is_some_and(|e| matches_claims(&e.waiter, claims))
     }
 
     pub(super) fn state(
@@ -239,6 +446,7 @@ impl Line {
         ended: &EndedTokens,
     ) -> Option<TokenState> {
         self.end_timed_out_sessions(now, ended);
+        self.open_if_due(now, policy);
         if let Some(session) = self.active.get(&claims.user_id)
             && session.claims == *claims
         {
@@ -246,25 +454,33 @@ impl Line {
                 expires_at: session.expires_at,
             });
         }
-        if self.waiting_seq.get(&claims.user_id) == Some(&claims.seq)
-            && self.waiting.get(claims.seq).is_some_and(|w| {
-                w.token_id == claims.token_id && w.issued_at_ms == claims.issued_at_ms
-            })
-        {
-            self.seen(claims.seq, now, policy)?;
-            return Some(self.waiting_state(claims.seq, now, policy));
+        if let Some(place) = self.place_of(claims) {
+            self.seen(place, now, policy)?;
+            return Some(self.waiting_state(place, now, policy));
+        }
+        if self.is_early(claims) {
+            self.seen_early(claims.user_id, now, policy)?;
+            return self.scheduled_state();
         }
         if let Some(state) = ended.lookup(claims, now) {
             return Some(state);
         }
         if self.put_back_lost(claims, now, policy) {
-            return Some(self.waiting_state(claims.seq, now, policy));
+            if let Some(place) = self.place_of(claims) {
+                return Some(self.waiting_state(place, now, policy));
+            }
+            return self.scheduled_state();
         }
         None
     }
 
-    fn waiting_state(&mut self, seq: u64, now: Timestamp, policy: &QueuePolicy) -> TokenState {
-        let position = self.waiting.position(seq).unwrap_or(1);
+    fn scheduled_state(&self) -> Option<TokenState> {
+        let opens_at = self.opens_at?;
+        Some(TokenState::Scheduled { opens_at })
+    }
+
+    fn waiting_state(&mut self, place: u64, now: Timestamp, policy: &QueuePolicy) -> TokenState {
+        let position = self.waiting.position(place).unwrap_or(1);
         let rate = if self.knobs.paused == Some(true) {
             0.0
         } else {
@@ -285,28 +501,38 @@ impl Line {
     ) -> bool {
         if !self.lost.contains(&claims.seq)
             || self.lost_settled.contains(&claims.seq)
-            || self.waiting_seq.contains_key(&claims.user_id)
+            || self.waiting_place.contains_key(&claims.user_id)
+            || self.prequeue.contains_key(&claims.user_id)
             || self.active.contains_key(&claims.user_id)
         {
             return false;
         }
-        let now_ms = to_millis(now);
-        let waiter = Waiter {
-            user: claims.user_id,
-            token_id: claims.token_id,
-            issued_at_ms: claims.issued_at_ms,
-            last_seen_ms: now_ms,
+        let waiter = Self::waiter(claims, now);
+        let prequeued = if self.pending(now) {
+            // Lost before the opening: back in the pre-queue, with a key of its own.
+            let prequeued = Prequeued {
+                key: draw_prequeue_key(),
+                skip_line: false,
+            };
+            self.push_early(claims, prequeued, now, policy);
+            Some(prequeued)
+        } else {
+            let place = self.lost_places + (claims.seq - self.lost.start);
+            if !self.waiting.insert(place, waiter) {
+                return false;
+            }
+            self.waiting_place.insert(claims.user_id, place);
+            self.idle.push(Reverse((
+                waiter.last_seen_ms.saturating_add(idle_ms(policy)),
+                place,
+            )));
+            None
         };
-        if !self.waiting.insert(claims.seq, waiter) {
-            return false;
-        }
         self.lost_settled.insert(claims.seq);
-        self.waiting_seq.insert(claims.user_id, claims.seq);
-        self.idle.push(Reverse((
-            now_ms.saturating_add(idle_ms(policy)),
-            claims.seq,
-        )));
-        self.journal(QueueChange::Joined { claims: *claims });
+        self.journal(QueueChange::Joined {
+            claims: *claims,
+            prequeued,
+        });
         tracing::info!(schedule = %self.schedule_id, seq = claims.seq, "queue token put back after a crash");
         true
     }
@@ -318,10 +544,15 @@ impl Line {
         ended: &EndedTokens,
     ) -> LineTick {
         self.end_timed_out_sessions(now, ended);
+        self.open_if_due(now, policy);
         let started = std::time::Instant::now();
         self.drop_idle_due(now, policy, started);
+        self.drop_idle_early_due(now, policy, started);
         let rate = self.admit_rate(policy);
         self.bucket.refill(now, rate);
+        if self.pending(now) {
+            return std::mem::replace(&mut self.report, LineTick::new(self.schedule_id));
+        }
         let due = admissions_due(
             self.active.len() as u64,
             self.max_active(policy),
@@ -332,15 +563,15 @@ impl Line {
         let mut admitted = 0;
         let mut skipped = 0u64;
         while admitted < due {
-            let Some((seq, waiter)) = self.waiting.pop_front() else {
+            let Some((_, waiter)) = self.waiting.pop_front() else {
                 break;
             };
-            self.waiting_seq.remove(&waiter.user);
+            self.waiting_place.remove(&waiter.user);
             if is_idle(&waiter, now_ms, policy) {
                 self.report.left_idle += 1;
                 self.journal(QueueChange::Left {
                     schedule_id: self.schedule_id,
-                    seq,
+                    seq: waiter.seq,
                 });
                 // Idle buyers at the front share the sweep's budget; the rest of the
                 // admissions wait for the next tick.
@@ -350,7 +581,7 @@ impl Line {
                 }
                 continue;
             }
-            let claims = self.claims_of(seq, &waiter);
+            let claims = self.claims_of(&waiter);
             self.activate(claims, now, policy);
             let waited = now - from_millis(claims.issued_at_ms);
             self.report.waits.push(waited.to_std().unwrap_or_default());
@@ -369,27 +600,65 @@ impl Line {
             if checked % 256 == 255 && started.elapsed() >= IDLE_SWEEP_BUDGET {
                 break;
             }
-            let Some(&Reverse((deadline, seq))) = self.idle.peek() else {
+            let Some(&Reverse((deadline, place))) = self.idle.peek() else {
                 break;
             };
             if deadline > now_ms {
                 break;
             }
             self.idle.pop();
-            let Some(waiter) = self.waiting.get(seq) else {
+            let Some(waiter) = self.waiting.get(place) else {
                 continue; // admitted or gone already
             };
             if is_idle(waiter, now_ms, policy) {
-                self.drop_idle(seq);
+                self.drop_idle(place);
             } else {
                 let next = waiter.last_seen_ms.saturating_add(idle_ms(policy));
-                self.idle.push(Reverse((next, seq)));
+                self.idle.push(Reverse((next, place)));
             }
         }
     }
 
-    pub(super) fn end(&mut self, claims: &TokenClaims, now: Timestamp, ended: &EndedTokens) {
+    /// The same for the pre-queue.
+    fn drop_idle_early_due(
+        &mut self,
+        now: Timestamp,
+        policy: &QueuePolicy,
+        started: std::time::Instant,
+    ) {
+        let now_ms = to_millis(now);
+        for checked in 0..IDLE_CHECKS_PER_TICK {
+            if checked % 256 == 255 && started.elapsed() >= IDLE_SWEEP_BUDGET {
+                break;
+            }
+            let Some(&Reverse((deadline, user))) = self.early_idle.peek() else {
+                break;
+            };
+            if deadline > now_ms {
+                break;
+            }
+            self.early_idle.pop();
+            let Some(early) = self.prequeue.get(&user) else {
+                continue;
+            };
+            if is_idle(&early.waiter, now_ms, policy) {
+                self.drop_idle_early(user);
+            } else {
+                let next = early.waiter.last_seen_ms.saturating_add(idle_ms(policy));
+                self.early_idle.push(Reverse((next, user)));
+            }
+        }
+    }
+
+    pub(super) fn end(
+        &mut self,
+        claims: &TokenClaims,
+        now: Timestamp,
+        policy: &QueuePolicy,
+        ended: &EndedTokens,
+    ) {
         self.end_timed_out_sessions(now, ended);
+        self.open_if_due(now, policy);
         if let Entry::Occupied(entry) = self.active.entry(claims.user_id)
             && entry.get().claims == *claims
         {
@@ -402,14 +671,15 @@ impl Line {
             });
             return;
         }
-        if self.waiting_seq.get(&claims.user_id) == Some(&claims.seq)
-            && self
-                .waiting
-                .get(claims.seq)
-                .is_some_and(|w| w.token_id == claims.token_id)
-        {
-            self.waiting.remove(claims.seq);
-            self.waiting_seq.remove(&claims.user_id);
+        let left = if let Some(place) = self.place_of(claims) {
+            self.waiting.remove(place);
+            self.waiting_place.remove(&claims.user_id)
+        } else if self.is_early(claims) {
+            self.prequeue.remove(&claims.user_id).map(|e| e.waiter.seq)
+        } else {
+            None
+        };
+        if left.is_some() {
             ended.record(*claims, now);
             self.journal(QueueChange::Left {
                 schedule_id: self.schedule_id,
@@ -439,10 +709,15 @@ impl Line {
         }
     }
 
+    /// Everyone waiting: in line, or in the pre-queue.
+    fn waiting_count(&self) -> u64 {
+        self.waiting.len() + self.prequeue.len() as u64
+    }
+
     pub(super) fn stats(&self) -> LineStats {
         LineStats {
             schedule_id: self.schedule_id,
-            waiting: self.waiting.len(),
+            waiting: self.waiting_count(),
             active: self.active.len() as u64,
         }
     }
@@ -454,14 +729,21 @@ impl Line {
         ended: &EndedTokens,
     ) -> LineInfo {
         self.end_timed_out_sessions(now, ended);
-        let oldest_wait = self.waiting.front().map(|w| {
-            (now - from_millis(w.issued_at_ms))
+        self.open_if_due(now, policy);
+        // Before the opening the one waiting longest is the earliest in the pre-queue.
+        let oldest_issued = self
+            .waiting
+            .front()
+            .map(|w| w.issued_at_ms)
+            .or_else(|| self.prequeue.values().map(|e| e.waiter.issued_at_ms).min());
+        let oldest_wait = oldest_issued.map(|issued_at_ms| {
+            (now - from_millis(issued_at_ms))
                 .to_std()
                 .unwrap_or_default()
         });
         LineInfo {
             schedule_id: self.schedule_id,
-            waiting: self.waiting.len(),
+            waiting: self.waiting_count(),
             active: self.active.len() as u64,
             max_active: self.max_active(policy),
             admit_per_minute: self.configured_rate(policy),
@@ -523,7 +805,13 @@ impl Line {
             schedule_id: self.schedule_id,
             next_seq,
             journaled_seq: self.next_seq,
-            front_seq: self.waiting.front_seq().unwrap_or(self.next_seq),
+            front_seq: self
+                .waiting
+                .front()
+                .map(|w| w.seq)
+                .or_else(|| self.prequeue.values().map(|e| e.waiter.seq).min())
+                .unwrap_or(self.next_seq),
+            opens_at: self.opens_at,
             max_active: self.knobs.max_active,
             admit_per_minute: self.knobs.admit_per_minute,
             paused: self.knobs.paused,
@@ -535,6 +823,7 @@ impl Line {
         self.saved_next_seq = self.next_seq;
         self.saved_journaled_seq = record.journaled_seq;
         self.lost = record.journaled_seq..record.next_seq;
+        self.opens_at = record.opens_at;
         self.knobs = LineSettings {
             max_active: record.max_active,
             admit_per_minute: record.admit_per_minute,
@@ -542,21 +831,35 @@ impl Line {
         };
     }
 
+    /// Puts a saved waiting buyer back; called in seq order. The pre-queue of a line that
+    /// has opened takes its places, in key order, before the first buyer who joined after it.
     pub(super) fn restore_waiting(
         &mut self,
-        claims: &TokenClaims,
+        saved: &SavedWaiter,
         now: Timestamp,
         policy: &QueuePolicy,
     ) {
-        if self.waiting_seq.contains_key(&claims.user_id) || claims.seq < self.waiting.end_seq() {
+        let claims = &saved.claims;
+        if self.waiting_place.contains_key(&claims.user_id)
+            || self.prequeue.contains_key(&claims.user_id)
+            || self.restored_seq.is_some_and(|s| claims.seq <= s)
+        {
             tracing::warn!(schedule = %self.schedule_id, seq = claims.seq, "duplicate saved waiting buyer ignored");
             return;
         }
-        self.push_waiting(claims, now, policy);
+        self.restored_seq = Some(claims.seq);
+        match saved.prequeued {
+            Some(prequeued) => self.push_early(claims, prequeued, now, policy),
+            None => {
+                self.open_if_due(now, policy);
+                self.push_waiting(claims, now, policy);
+            }
+        }
     }
 
     pub(super) fn restore_active(&mut self, claims: TokenClaims, expires_at: Timestamp) {
-        if self.waiting_seq.contains_key(&claims.user_id)
+        if self.waiting_place.contains_key(&claims.user_id)
+            || self.prequeue.contains_key(&claims.user_id)
             || self.active.contains_key(&claims.user_id)
         {
             return;
@@ -568,7 +871,7 @@ impl Line {
 
     /// Keeps the counter above every seq known, whatever the saved counter said.
     pub(super) fn check_seq_counter(&mut self) -> &mut Self {
-        let highest = self.waiting.end_seq().max(
+        let highest = self.restored_seq.map_or(0, |s| s + 1).max(
             self.active
                 .values()
                 .map(|s| s.claims.seq + 1)
@@ -582,16 +885,23 @@ impl Line {
         self
     }
 
-    /// Keeps slots open for the seqs a crash may have lost, behind everyone restored.
-    pub(super) fn open_lost_range(&mut self) {
-        if self.lost.start < self.waiting.end_seq() {
-            self.lost.start = self.waiting.end_seq();
+    /// Keeps places open for the seqs a crash may have lost, behind everyone restored (before
+    /// the opening they go back to the pre-queue instead, and need none).
+    pub(super) fn open_lost_range(&mut self, now: Timestamp) {
+        if let Some(highest) = self.restored_seq.take()
+            && self.lost.start <= highest
+        {
+            self.lost.start = highest + 1;
         }
         if self.lost.is_empty() {
             self.lost = 0..0;
             return;
         }
-        self.waiting.open_until(self.lost.clone());
+        if !self.pending(now) {
+            self.lost_places = self.next_place;
+            self.next_place += self.lost.end - self.lost.start;
+            self.waiting.open_until(self.lost_places..self.next_place);
+        }
         tracing::info!(
             schedule = %self.schedule_id,
             from = self.lost.start,
@@ -603,6 +913,13 @@ impl Line {
 
 fn idle_ms(policy: &QueuePolicy) -> i64 {
     i64::try_from(policy.idle_ttl.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Whether `waiter` is the buyer of the token `claims`.
+fn matches_claims(waiter: &Waiter, claims: &TokenClaims) -> bool {
+    waiter.seq == claims.seq
+        && waiter.token_id == claims.token_id
+        && waiter.issued_at_ms == claims.issued_at_ms
 }
 
 fn is_idle(waiter: &Waiter, now_ms: i64, policy: &QueuePolicy) -> bool {

@@ -55,6 +55,14 @@
 //! nothing reserved, also a line unchanged since a restart after a crash, so the next start
 //! knows the shutdown was clean; lost tokens not put back by then are not put back later.
 //!
+//! The pre-queue (see `line`): before a line's opening, joiners wait without a place, each
+//! with a key from the OS CSPRNG that is journaled with their join. At the opening they take
+//! the next places in key order; a restart rebuilds the same order from the saved keys,
+//! before the opening (they wait again in the pre-queue) or after it (they take their places
+//! again, ahead of everyone who joined after the opening). A token lost in a crash before the
+//! opening goes back to the pre-queue with a new key when it polls before the opening, and
+//! is not put back after it.
+//!
 //! The parts: this module is the room (its lines, restore and persist); `line` is one
 //! schedule's `Line` and its rules, `waiting_line` the waiting buyers in order over a
 //! Fenwick tree (`fenwick`), `pacing` the token bucket and the measured admission rate, and
@@ -78,7 +86,7 @@ use super::journal::{QueueBatch, QueueChange, QueueJournal};
 use super::token::TokenSigner;
 use super::{Issued, LineInfo, LineSettings, LineStats, QueuePolicy, Tick, WaitingRoom};
 use crate::domain::error::{Error, Result};
-use crate::domain::waiting_room::{TokenClaims, TokenState};
+use crate::domain::waiting_room::{Join, TokenClaims, TokenState};
 use crate::domain::{ScheduleId, Timestamp, UserId, from_millis};
 
 /// Most ended tokens remembered at once, over all lines; the least recently used go first.
@@ -140,11 +148,12 @@ impl MemoryWaitingRoom {
                 .or_insert_with(|| Line::new(record.schedule_id, &policy, true, now));
             line.restore_record(record);
         }
-        for claims in &saved.waiting {
+        for waiter in &saved.waiting {
+            let schedule = waiter.claims.schedule_id;
             let line = lines
-                .entry(claims.schedule_id)
-                .or_insert_with(|| Line::new(claims.schedule_id, &policy, true, now));
-            line.restore_waiting(claims, now, &policy);
+                .entry(schedule)
+                .or_insert_with(|| Line::new(schedule, &policy, true, now));
+            line.restore_waiting(waiter, now, &policy);
         }
         for session in &saved.sessions {
             let line = lines
@@ -171,8 +180,9 @@ impl MemoryWaitingRoom {
         }
         let mut restored = (0, 0);
         for (schedule, mut line) in lines {
+            line.open_if_due(now, &policy);
             line.check_seq_counter();
-            line.open_lost_range();
+            line.open_lost_range(now);
             restored.0 += line.waiting.len();
             restored.1 += line.active.len();
             write(&room.lines).insert(schedule, Arc::new(Mutex::new(line)));
@@ -225,9 +235,15 @@ impl std::fmt::Debug for MemoryWaitingRoom {
 
 #[async_trait]
 impl WaitingRoom for MemoryWaitingRoom {
-    async fn issue(&self, user: UserId, schedule: ScheduleId, now: Timestamp) -> Result<Issued> {
+    async fn issue(
+        &self,
+        user: UserId,
+        schedule: ScheduleId,
+        join: Join,
+        now: Timestamp,
+    ) -> Result<Issued> {
         let line = self.line_or_new(schedule, now);
-        let (claims, outcome) = lock(&line).issue(user, now, &self.policy, &self.ended);
+        let (claims, outcome) = lock(&line).issue(user, join, now, &self.policy, &self.ended);
         Ok(Issued {
             token: self.signer.sign(&claims),
             claims,
@@ -260,7 +276,7 @@ impl WaitingRoom for MemoryWaitingRoom {
 
     async fn end_session(&self, claims: &TokenClaims, now: Timestamp) -> Result<()> {
         if let Some(line) = self.line(claims.schedule_id) {
-            lock(&line).end(claims, now, &self.ended);
+            lock(&line).end(claims, now, &self.policy, &self.ended);
         }
         Ok(())
     }

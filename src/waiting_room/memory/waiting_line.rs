@@ -1,4 +1,6 @@
-//! The waiting buyers of one line in `seq` order, each one's position a prefix count.
+//! The waiting buyers of one line in the order of their places, each one's position a prefix
+//! count. A place is handed out by the line as a buyer takes one; it is the token's `seq` only
+//! as long as the line never had a pre-queue.
 
 use std::ops::Range;
 
@@ -10,6 +12,8 @@ use crate::domain::UserId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Waiter {
     pub(super) user: UserId,
+    /// The seq of the buyer's token (not their place).
+    pub(super) seq: u64,
     pub(super) token_id: u64,
     pub(super) issued_at_ms: i64,
     pub(super) last_seen_ms: i64,
@@ -154,7 +158,8 @@ impl WaitingLine {
         self.slots.get(self.present.first_nonzero()?)?.as_ref()
     }
 
-    /// The lowest seq that may still be waiting: the admission watermark.
+    /// The lowest place that may still be waiting.
+    #[cfg(test)]
     pub(super) fn front_seq(&self) -> Option<u64> {
         (!self.is_empty() || self.pinned()).then_some(self.base + self.head as u64)
     }
@@ -202,6 +207,7 @@ mod tests {
     fn user(i: i64) -> Waiter {
         Waiter {
             user: UserId(i),
+            seq: i as u64,
             token_id: i as u64,
             issued_at_ms: 0,
             last_seen_ms: 0,

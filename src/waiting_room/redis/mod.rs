@@ -2,7 +2,9 @@
 //! Redis sees one line per schedule, the same positions and the same active sessions.
 //!
 //! Each line is a handful of keys under a prefix (see `lua/common.lua` for the layout): the
-//! line itself is a sorted set of users scored by their `seq`, so a position is `ZRANK + 1` in
+//! line itself is a sorted set of users scored by their pre-queue key (joined before the
+//! opening, a random number below 2^52 from the OS CSPRNG) or by 2^52 + their `seq` (joined
+//! after it), so a position is `ZRANK + 1` in
 //! O(log n) and positions stay dense when someone leaves from the middle; the active sessions
 //! are a sorted set scored by their expiry; the knobs, the rate bucket and the `seq` counter
 //! live in one hash; admissions of the last minute are counted per second in another; ended
@@ -38,9 +40,14 @@ use ::redis::{AsyncCommands, Client, FromRedisValue, RedisError, Script, ScriptI
 use async_trait::async_trait;
 
 use super::token::TokenSigner;
-use super::{Issued, LineInfo, LineSettings, LineStats, LineTick, QueuePolicy, Tick, WaitingRoom};
+use super::{
+    Issued, LineInfo, LineSettings, LineStats, LineTick, QueuePolicy, Tick, WaitingRoom,
+    draw_prequeue_key,
+};
 use crate::domain::error::{Error, Result};
-use crate::domain::waiting_room::{IssueOutcome, TokenClaims, TokenState, estimate_wait_seconds};
+use crate::domain::waiting_room::{
+    IssueOutcome, Join, TokenClaims, TokenState, estimate_wait_seconds,
+};
 use crate::domain::{ScheduleId, Timestamp, UserId, from_millis, to_millis};
 
 /// The key prefix `--queue redis://...` uses.
@@ -173,6 +180,7 @@ impl RedisWaitingRoom {
             call.key(format!("{line}:{part}"));
         }
         call.key(self.lines_key())
+            .key(format!("{line}:skip"))
             .arg(to_millis(now))
             .arg(format!("{line}:ended:"))
             .arg(ttl_ms(self.policy.session_ttl))
@@ -222,9 +230,23 @@ impl RedisWaitingRoom {
 
 #[async_trait]
 impl WaitingRoom for RedisWaitingRoom {
-    async fn issue(&self, user: UserId, schedule: ScheduleId, now: Timestamp) -> Result<Issued> {
+    async fn issue(
+        &self,
+        user: UserId,
+        schedule: ScheduleId,
+        join: Join,
+        now: Timestamp,
+    ) -> Result<Issued> {
         let mut call = self.on_line(&ISSUE, schedule, now);
-        call.arg(user.0).arg(rand::random::<u64>());
+        call.arg(user.0)
+            .arg(rand::random::<u64>())
+            .arg(
+                join.opens_at
+                    .map(|at| to_millis(at).to_string())
+                    .unwrap_or_default(),
+            )
+            .arg(if join.skip_line { 1 } else { 0 })
+            .arg(draw_prequeue_key().get());
         let reply: Vec<Value> = self.run("issue", &call).await?;
         let outcome = if int(&reply, 0)? == 1 {
             IssueOutcome::Issued
@@ -269,6 +291,9 @@ impl WaitingRoom for RedisWaitingRoom {
             3 => Ok(TokenState::Ended {
                 ended_at: from_millis(int(&reply, 1)?),
             }),
+            4 => Ok(TokenState::Scheduled {
+                opens_at: from_millis(int(&reply, 1)?),
+            }),
             _ => Err(Error::InvalidToken(
                 "unknown or expired queue token".to_owned(),
             )),
@@ -312,6 +337,7 @@ impl WaitingRoom for RedisWaitingRoom {
         for schedule in &schedules {
             let line = format!("{}:line:{}", self.prefix, schedule.0);
             pipe.zcard(format!("{line}:waiting"))
+                .zcard(format!("{line}:skip"))
                 .zcount(format!("{line}:active"), &live, "+inf");
         }
         let mut conn = self.conn.clone();
@@ -321,11 +347,11 @@ impl WaitingRoom for RedisWaitingRoom {
             .map_err(redis_error("stats"))?;
         Ok(schedules
             .iter()
-            .zip(counts.chunks_exact(2))
+            .zip(counts.chunks_exact(3))
             .map(|(&schedule_id, c)| LineStats {
                 schedule_id,
-                waiting: c[0],
-                active: c[1],
+                waiting: c[0] + c[1],
+                active: c[2],
             })
             .filter(|s| s.waiting > 0 || s.active > 0)
             .collect())

@@ -1,9 +1,11 @@
 -- admit(most sessions to time out, most idle buyers to drop) ->
 --   {left_idle, admitted_on_arrival, issued_at_ms of each buyer let in, in order}
 -- One admission tick of one line: ends timed-out sessions, drops idle waiting buyers, then
--- lets buyers in from the front while there is room under max_active and the bucket allows.
+-- lets buyers in from the front while there is room under max_active and the bucket allows;
+-- before the opening nobody, at it the pre-queue's buyers who skip the line first.
 local expire_limit, idle_limit = tonumber(ARGV[9]), tonumber(ARGV[10])
 end_timed_out(expire_limit)
+open_if_due()
 
 local left_idle = field(META, 'left_idle') or 0
 local idle = redis.call('ZRANGEBYSCORE', SEEN, '-inf', int(now - idle_ttl), 'LIMIT', 0, idle_limit)
@@ -15,6 +17,9 @@ left_idle = left_idle + #idle
 local units = refill(admit_rate())
 local due = math.min(max_active() - active_count(), math.floor(units / UNITS),
   redis.call('ZCARD', WAITING))
+if pending() then
+  due = 0
+end
 local result = {0, 0}
 local admitted = 0
 while admitted < due do

@@ -12,6 +12,15 @@
 --   sessions hash: user -> "seq token_id issued_at_ms" of each active buyer
 --   rate     hash: second since the epoch -> admissions in it (the last minute)
 --   lines    set:  every schedule that has a line (shared by all lines)
+--   skip     zset: user -> seq of each buyer in the pre-queue who skips the line (a presale
+--                  code); they are in waiters and seen too, but not in waiting
+--
+-- The pre-queue: meta's opens_at is the line's opening as a join last told it (once passed
+-- the line stays open). Until then nobody is let in, and a buyer who joins is scored in
+-- waiting by a random key below 2^52 drawn at joining (the Rust side draws it from the OS
+-- CSPRNG); whoever joins when the line is open is scored 2^52 + seq, so the pre-queue is the
+-- front of the line in key order and later arrivals follow in arrival order. The order is in
+-- the scores, so it is decided once, whichever instance asks and after any restart.
 -- Ended tokens are string keys `<ended prefix><token_id>` = "user seq token_id issued_at_ms
 -- ended_at_ms", expiring after the ended-token TTL.
 --
@@ -23,6 +32,7 @@
 
 local META, WAITING, WAITERS, SEEN = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local ACTIVE, SESSIONS, RATE, LINES = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local SKIP = KEYS[9]
 local now = tonumber(ARGV[1])
 local ended_prefix = ARGV[2]
 local session_ttl = tonumber(ARGV[3])
@@ -34,6 +44,9 @@ local schedule = ARGV[8]
 
 -- The bucket counts 1/60,000ths of an admission, so admit_per_minute units accrue per ms.
 local UNITS = 60000
+
+-- Scores of buyers who joined when the line was open start here (2^52).
+local AFTER_OPENING = 4503599627370496
 
 local function int(n)
   return string.format('%.0f', n)
@@ -125,6 +138,7 @@ end
 
 local function drop_waiter(user)
   redis.call('ZREM', WAITING, user)
+  redis.call('ZREM', SKIP, user)
   redis.call('ZREM', SEEN, user)
   redis.call('HDEL', WAITERS, user)
 end
@@ -183,6 +197,57 @@ local function last_minute(trim)
     end
   end
   return sum
+end
+
+local function opens_at()
+  return field(META, 'opens_at')
+end
+
+-- Whether the opening is still ahead: nobody is let in.
+local function pending()
+  local at = opens_at()
+  return at ~= nil and now < at
+end
+
+-- Takes the opening a join names, unless the line has opened already.
+local function learn_opening(at)
+  if not at then
+    return
+  end
+  local current = opens_at()
+  if current and current <= now then
+    return
+  end
+  redis.call('HSET', META, 'opens_at', int(at))
+end
+
+-- Lets a buyer in at once, whatever the room, the rate or a pause (a presale code).
+local function admit_skipping(user, entry)
+  activate(user, entry)
+  record_admissions(1)
+  redis.call('HINCRBY', META, 'arrivals', 1)
+end
+
+-- At the opening, the buyers of the pre-queue who skip the line are let in; the others hold
+-- their places in waiting already.
+local function open_if_due()
+  if pending() or redis.call('ZCARD', SKIP) == 0 then
+    return
+  end
+  local skipping = redis.call('ZRANGE', SKIP, 0, -1)
+  redis.call('DEL', SKIP)
+  for _, user in ipairs(skipping) do
+    local entry = redis.call('HGET', WAITERS, user)
+    if entry then
+      local gone = is_idle(user)
+      drop_waiter(user)
+      if gone then
+        redis.call('HINCRBY', META, 'left_idle', 1)
+      else
+        admit_skipping(user, entry)
+      end
+    end
+  end
 end
 
 -- What a waiting buyer's estimate needs: {position, admitted last minute, has first

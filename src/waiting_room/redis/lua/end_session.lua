@@ -3,6 +3,7 @@
 local user = ARGV[9]
 local entry = ARGV[10] .. ' ' .. ARGV[11] .. ' ' .. ARGV[12]
 end_timed_out(100)
+open_if_due()
 
 if live_session(user) == entry then
   end_session(user, entry, now)

@@ -10,5 +10,5 @@ if front[1] then
     issued = at or now
   end
 end
-return {redis.call('ZCARD', WAITING), active_count(), max_active(), configured_rate(),
+return {redis.call('ZCARD', WAITING) + redis.call('ZCARD', SKIP), active_count(), max_active(), configured_rate(),
   paused() and 1 or 0, last_minute(false), front[1] and 1 or 0, issued}

@@ -1,9 +1,11 @@
 -- state(user, seq, token_id, issued_at_ms) ->
---   {1, expires_at} active | waiting_state() | {3, ended_at} ended | {0} unknown
+--   {1, expires_at} active | waiting_state() | {3, ended_at} ended | {4, opens_at} in the
+--   pre-queue | {0} unknown
 -- For a waiting buyer this is the poll that keeps the place; one polling too late is dropped.
 local user = ARGV[9]
 local entry = ARGV[10] .. ' ' .. ARGV[11] .. ' ' .. ARGV[12]
 end_timed_out(100)
+open_if_due()
 
 local session, expires_at = live_session(user)
 if session == entry then
@@ -17,6 +19,9 @@ if redis.call('HGET', WAITERS, user) == entry then
     return {0}
   end
   redis.call('ZADD', SEEN, int(now), user)
+  if pending() then
+    return {4, opens_at()}
+  end
   return waiting_state(user)
 end
 
