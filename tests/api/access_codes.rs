@@ -298,3 +298,104 @@ async fn a_buyer_who_joined_with_a_code_keeps_the_purchase_limit() {
     )
     .await;
 }
+
+/// Joins as `user` without a code; the token.
+async fn join_plain(app: &TestApp, user: i64, concert: i64, schedule: i64) -> String {
+    let resp = app.issue(user, concert, schedule).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    body(resp).await["token"].as_str().unwrap().to_owned()
+}
+
+async fn status_of(app: &TestApp, token: &str) -> Value {
+    let resp = app.queue_status(token).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    body(resp).await
+}
+
+#[tokio::test]
+async fn a_buyer_with_a_code_skips_a_full_line_and_the_others_keep_their_places() {
+    let app = spawn_app_with(|c| c.queue_max_active = 1).await;
+    let concert = app.create_concert(1, 10, 100).await;
+    let schedule = concert.schedules[0];
+    let mut tokens = Vec::new();
+    for i in 0..3 {
+        let user = app.create_user(&format!("plain{i}")).await;
+        tokens.push(join_plain(&app, user, concert.id, schedule).await);
+    }
+    assert_eq!(status_of(&app, &tokens[0]).await["status"], "active");
+    assert_eq!(status_of(&app, &tokens[2]).await["position"], 2);
+
+    let code = codes(&app, schedule, 1).await.remove(0);
+    let vip = app.create_user("vip").await;
+    let resp = join_with(&app, vip, concert.id, schedule, &code).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let vip_token = body(resp).await["token"].as_str().unwrap().to_owned();
+    let state = status_of(&app, &vip_token).await;
+    assert_eq!(state["status"], "active", "let in past max_active: {state}");
+    assert_eq!(
+        app.seats(&vip_token, concert.id, schedule).await.status(),
+        StatusCode::OK
+    );
+    // Nobody waiting lost ground, and the line did not move for them.
+    assert_eq!(status_of(&app, &tokens[1]).await["position"], 1);
+    assert_eq!(status_of(&app, &tokens[2]).await["position"], 2);
+}
+
+#[tokio::test]
+async fn a_code_used_in_the_pre_queue_is_let_in_first_at_the_opening_and_not_before() {
+    let app = spawn_app_with(|c| {
+        c.queue_max_active = 1;
+        // The early buyers wait ten minutes without polling.
+        c.queue_idle_ttl = Duration::from_secs(3_600);
+    })
+    .await;
+    let concert = app.create_concert(1, 10, 100).await;
+    let schedule = concert.schedules[0];
+    let opens = app.clock.now() + chrono::Duration::minutes(10);
+    let resp = app
+        .admin(Method::PATCH, &format!("/api/admin/schedules/{schedule}"))
+        .json(&json!({
+            "salesStart": opens.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut early = Vec::new();
+    for i in 0..5 {
+        let user = app.create_user(&format!("early{i}")).await;
+        early.push(join_plain(&app, user, concert.id, schedule).await);
+    }
+    let code = codes(&app, schedule, 1).await.remove(0);
+    let vip = app.create_user("vip").await;
+    let resp = join_with(&app, vip, concert.id, schedule, &code).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let vip_token = body(resp).await["token"].as_str().unwrap().to_owned();
+    let state = status_of(&app, &vip_token).await;
+    assert_eq!(
+        state["status"], "scheduled",
+        "not before the opening: {state}"
+    );
+    assert_error(
+        app.seats(&vip_token, concert.id, schedule).await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+
+    app.clock.advance(Duration::from_secs(10 * 60 + 1));
+    let admitted = eventually(Duration::from_secs(10), || async {
+        status_of(&app, &vip_token).await["status"] == "active"
+    })
+    .await;
+    assert!(admitted, "{}", status_of(&app, &vip_token).await);
+    // With one session at a time, the code's buyer took the first one: all five wait.
+    let mut places = Vec::new();
+    for token in &early {
+        let state = status_of(&app, token).await;
+        assert_eq!(state["status"], "waiting", "{state}");
+        places.push(state["position"].as_u64().unwrap());
+    }
+    places.sort_unstable();
+    assert_eq!(places, [1, 2, 3, 4, 5]);
+}
