@@ -208,6 +208,7 @@ pub async fn build_state(config: &Config, clock: Clock) -> anyhow::Result<ApiSta
         issue_limit: IssueLimiter::per_second(config.queue_issue_rate_limit).map(Arc::new),
         seat_maps: Arc::default(),
         clock,
+        sold_out: Default::default(),
     })
 }
 
@@ -360,6 +361,7 @@ impl App {
             clock: state.clock.clone(),
             store: state.store.clone(),
             room: state.room.clone(),
+            sold_out: state.sold_out.clone(),
             metrics: state.metrics.clone(),
             admission_interval: config.queue_tick,
             persist_interval: config.queue_tick,

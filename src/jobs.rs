@@ -12,6 +12,7 @@
 //! once, then never again), so an interval with a fraction of a second — the tests' fast
 //! admission tick — runs on a tokio interval instead, stopped the same way.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -23,10 +24,12 @@ use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::clock::Clock;
+use crate::domain::ScheduleId;
 use crate::events::relay::Relay;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::waiting_room::WaitingRoom;
+use crate::waiting_room::sold_out::SoldOutBoard;
 
 /// Most holds released by one sweep run; the rest wait for the next run.
 const SWEEP_BATCH: u32 = 1_000;
@@ -45,6 +48,8 @@ pub struct JobContext {
     pub clock: Clock,
     pub store: Arc<dyn Store>,
     pub room: Arc<dyn WaitingRoom>,
+    /// What the admission job found sold out, for the polls.
+    pub sold_out: SoldOutBoard,
     pub metrics: Metrics,
     pub admission_interval: Duration,
     /// How often the waiting room saves what changed (one store write each time).
@@ -213,10 +218,40 @@ async fn tick(every: Duration, run: Run, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-/// One admission tick, then the queue gauges.
+/// The shows with buyers waiting and no free seat, each with its open holds. A show whose
+/// seats cannot be counted now is left out: its line goes on as if seats were free.
+async fn sold_out_lines(
+    ctx: &JobContext,
+    now: crate::domain::Timestamp,
+) -> HashMap<ScheduleId, u64> {
+    let lines = match ctx.room.stats(now).await {
+        Ok(lines) => lines,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read queue sizes");
+            return HashMap::new();
+        }
+    };
+    let mut sold_out = HashMap::new();
+    for line in lines.iter().filter(|l| l.waiting > 0) {
+        match ctx.store.availability(line.schedule_id, now).await {
+            Ok(seats) if seats.sold_out() => {
+                sold_out.insert(line.schedule_id, seats.open_holds);
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(schedule = %line.schedule_id, error = %err, "cannot count free seats")
+            }
+        }
+    }
+    sold_out
+}
+
+/// One admission tick, then the queue gauges. A line whose show has no free seat lets
+/// nobody in until a hold runs out or is given back.
 pub async fn admit(ctx: &JobContext) {
     let now = ctx.clock.now();
-    match ctx.room.admit(now).await {
+    let sold_out = ctx.sold_out.replace(sold_out_lines(ctx, now).await);
+    match ctx.room.admit_except(now, &sold_out).await {
         Ok(tick) => {
             let admitted = tick.admitted();
             if admitted > 0 {

@@ -130,6 +130,17 @@ pub(crate) mod tests {
         for status in [
             QueueStatus {
                 status: "waiting".into(),
+                open_holds: None,
+                opens_at: None,
+                position: Some(3),
+                remaining_position: Some(3),
+                estimated_wait_seconds: Some(9),
+                expires_at: None,
+                ended_at: None,
+            },
+            QueueStatus {
+                status: "soldOut".into(),
+                open_holds: Some(2),
                 opens_at: None,
                 position: Some(3),
                 remaining_position: Some(3),
@@ -139,6 +150,7 @@ pub(crate) mod tests {
             },
             QueueStatus {
                 status: "active".into(),
+                open_holds: None,
                 opens_at: None,
                 position: None,
                 remaining_position: None,
@@ -148,6 +160,7 @@ pub(crate) mod tests {
             },
             QueueStatus {
                 status: "ended".into(),
+                open_holds: None,
                 opens_at: None,
                 position: None,
                 remaining_position: None,

@@ -79,6 +79,8 @@ pub struct ApiState {
     pub seat_maps: Arc<seat_map::SeatMaps>,
     /// The time of every request.
     pub clock: crate::clock::Clock,
+    /// The shows the admission job found sold out.
+    pub sold_out: crate::waiting_room::sold_out::SoldOutBoard,
 }
 
 const TITLE: &str = "boxoffice";

@@ -57,9 +57,13 @@ pub struct IssuedToken {
 #[serde(rename_all = "camelCase")]
 pub struct QueueStatus {
     /// `scheduled` (in the pre-queue: the line opens at `opensAt`, and only then gives
-    /// places, drawn at random among everyone who joined before), `waiting`, `active` or
-    /// `ended`.
+    /// places, drawn at random among everyone who joined before), `waiting`, `soldOut`
+    /// (waiting, with the place kept, while every seat of the show is sold or held: nobody is
+    /// let in until a hold runs out or is given back), `active` or `ended`.
     pub status: String,
+    /// While `soldOut`: the holds still open, whose seats may come back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_holds: Option<u64>,
     /// When the line opens (the show's `salesStart`), while `scheduled`.
     #[serde(
         skip_serializing_if = "Option::is_none",
@@ -91,10 +95,26 @@ pub struct QueueStatus {
     pub ended_at: Option<Timestamp>,
 }
 
+impl QueueStatus {
+    /// A waiting buyer's status while the show is sold out with `open_holds` holds open; any
+    /// other status as it is.
+    fn sold_out(self, open_holds: Option<u64>) -> Self {
+        match open_holds {
+            Some(holds) if self.status == "waiting" => QueueStatus {
+                status: "soldOut".into(),
+                open_holds: Some(holds),
+                ..self
+            },
+            _ => self,
+        }
+    }
+}
+
 impl From<TokenState> for QueueStatus {
     fn from(state: TokenState) -> Self {
         let empty = QueueStatus {
             status: String::new(),
+            open_holds: None,
             opens_at: None,
             position: None,
             remaining_position: None,
@@ -352,8 +372,10 @@ impl WaitingQueueApi {
     ///
     /// `scheduled` with the opening time while in the pre-queue (no position before the
     /// opening: it is drawn then), `waiting` with the position (1 is next) and an estimated
-    /// wait, `active` with the end of the session, or `ended` once the session is over (paid
-    /// or timed out). Polling keeps a
+    /// wait, `soldOut` with the position and `openHolds` while every seat of the show is sold
+    /// or held (nobody is let in then; a hold that runs out or is given back lets the line
+    /// move again, in order), `active` with the end of the session, or `ended` once the
+    /// session is over (paid or timed out). Polling keeps a
     /// waiting buyer's place: one who does not poll for `--queue-idle-ttl` loses it, and the
     /// token then answers 401.
     #[oai(
@@ -361,7 +383,13 @@ impl WaitingQueueApi {
         method = "get",
         operation_id = "queueStatus"
     )]
-    async fn status(&self, auth: QueueIdentity) -> Result<StatusResponse, StatusError> {
-        Ok(StatusResponse::Ok(JsonReply(auth.0.state.into())))
+    async fn status(
+        &self,
+        state: Data<&ApiState>,
+        auth: QueueIdentity,
+    ) -> Result<StatusResponse, StatusError> {
+        let sold_out = state.sold_out.open_holds(auth.0.claims.schedule_id);
+        let status = QueueStatus::from(auth.0.state).sold_out(sold_out);
+        Ok(StatusResponse::Ok(JsonReply(status)))
     }
 }

@@ -16,6 +16,7 @@
 //! every buyer the same place; later arrivals queue behind in arrival order. Once a line has
 //! opened it stays open: a later join naming a later opening changes nothing.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,6 +29,7 @@ pub mod journal;
 pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
+pub mod sold_out;
 pub mod token;
 
 /// A pre-queue key from the operating system's CSPRNG.
@@ -155,7 +157,14 @@ pub trait WaitingRoom: Send + Sync + 'static {
 
     /// One admission tick over every line: ends sessions that timed out, drops idle waiting
     /// buyers and lets the next buyers in.
-    async fn admit(&self, now: Timestamp) -> Result<Tick>;
+    async fn admit(&self, now: Timestamp) -> Result<Tick> {
+        self.admit_except(now, &HashSet::new()).await
+    }
+
+    /// [`admit`](Self::admit), but the lines of `sold_out` let nobody in: their shows have no
+    /// free seat. Their sessions still time out and their idle buyers still drop out, and
+    /// their waiting buyers keep their places for when a seat comes back.
+    async fn admit_except(&self, now: Timestamp, sold_out: &HashSet<ScheduleId>) -> Result<Tick>;
 
     /// Ends the token's active session (after payment) so the next buyer gets in.
     async fn end_session(&self, claims: &TokenClaims, now: Timestamp) -> Result<()>;

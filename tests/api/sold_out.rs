@@ -134,3 +134,66 @@ async fn a_show_with_every_seat_paid_is_sold_out_with_no_hold_open() {
         "{err}"
     );
 }
+
+async fn queue_state(app: &TestApp, token: &str) -> Value {
+    let resp = app.queue_status(token).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    body(resp).await
+}
+
+/// The line of a sold-out show lets nobody in, even when a session ends; its waiting buyer
+/// is told, keeps the place, and is let in as soon as a hold is given back.
+#[tokio::test]
+async fn a_sold_out_line_admits_nobody_until_a_seat_comes_back() {
+    let app = spawn_app_with(|c| c.queue_max_active = 2).await;
+    let a = app.buyer_with_session(2, 100, 1_000).await;
+    let second = app.create_user("second").await;
+    let second_token = app.token(second, a.concert, a.schedule).await;
+    assert_eq!(queue_state(&app, &second_token).await["status"], "active");
+    let waiting = app.create_user("waiting").await;
+    let waiting_token = app.token(waiting, a.concert, a.schedule).await;
+    assert_eq!(queue_state(&app, &waiting_token).await["position"], 1);
+
+    let mine = app
+        .reserve(&a.token, a.concert, a.schedule, a.seats[0])
+        .await;
+    assert_eq!(mine.status(), StatusCode::CREATED);
+    let mine = body(mine).await["reservationId"].as_i64().unwrap();
+    let theirs = app
+        .reserve(&second_token, a.concert, a.schedule, a.seats[1])
+        .await;
+    assert_eq!(theirs.status(), StatusCode::CREATED);
+    let theirs = body(theirs).await["reservationId"].as_i64().unwrap();
+    // Paying ends the first session: room for one more, but no seat for them.
+    assert_eq!(
+        app.pay(&a.token, a.user, mine, None).await.status(),
+        StatusCode::CREATED
+    );
+
+    let told = eventually(std::time::Duration::from_secs(10), || async {
+        queue_state(&app, &waiting_token).await["status"] == "soldOut"
+    })
+    .await;
+    let state = queue_state(&app, &waiting_token).await;
+    assert!(told, "{state}");
+    assert_eq!(state["openHolds"], 1, "{state}");
+    assert_eq!(state["position"], 1, "the place is kept: {state}");
+    let line = app.queue_info(a.schedule).await;
+    assert_eq!(line["active"], 1, "nobody let in: {line}");
+
+    assert_eq!(
+        app.cancel(&second_token, theirs).await.status(),
+        StatusCode::OK
+    );
+    let admitted = eventually(std::time::Duration::from_secs(10), || async {
+        queue_state(&app, &waiting_token).await["status"] == "active"
+    })
+    .await;
+    assert!(admitted, "{}", queue_state(&app, &waiting_token).await);
+    assert_eq!(
+        app.seats(&waiting_token, a.concert, a.schedule)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}

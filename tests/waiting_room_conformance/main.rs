@@ -57,6 +57,7 @@ mod positions;
 mod prequeue;
 mod restore;
 mod sessions;
+mod sold_out;
 mod tokens;
 mod tuning;
 

@@ -542,6 +542,7 @@ impl Line {
         now: Timestamp,
         policy: &QueuePolicy,
         ended: &EndedTokens,
+        sold_out: bool,
     ) -> LineTick {
         self.end_timed_out_sessions(now, ended);
         self.open_if_due(now, policy);
@@ -550,7 +551,7 @@ impl Line {
         self.drop_idle_early_due(now, policy, started);
         let rate = self.admit_rate(policy);
         self.bucket.refill(now, rate);
-        if self.pending(now) {
+        if self.pending(now) || sold_out {
             return std::mem::replace(&mut self.report, LineTick::new(self.schedule_id));
         }
         let due = admissions_due(
@@ -712,6 +713,10 @@ impl Line {
     /// Everyone waiting: in line, or in the pre-queue.
     fn waiting_count(&self) -> u64 {
         self.waiting.len() + self.prequeue.len() as u64
+    }
+
+    pub(super) fn schedule_id(&self) -> ScheduleId {
+        self.schedule_id
     }
 
     pub(super) fn stats(&self) -> LineStats {

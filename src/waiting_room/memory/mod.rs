@@ -74,7 +74,7 @@ mod line;
 mod pacing;
 mod waiting_line;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -259,10 +259,12 @@ impl WaitingRoom for MemoryWaitingRoom {
         state.ok_or_else(|| Error::InvalidToken("unknown or expired queue token".to_owned()))
     }
 
-    async fn admit(&self, now: Timestamp) -> Result<Tick> {
+    async fn admit_except(&self, now: Timestamp, sold_out: &HashSet<ScheduleId>) -> Result<Tick> {
         let mut tick = Tick::default();
         for line in self.all_lines() {
-            let line_tick = lock(&line).admit(now, &self.policy, &self.ended);
+            let mut line = lock(&line);
+            let held = sold_out.contains(&line.schedule_id());
+            let line_tick = line.admit(now, &self.policy, &self.ended, held);
             if !line_tick.waits.is_empty()
                 || line_tick.left_idle > 0
                 || line_tick.admitted_on_arrival > 0

@@ -32,6 +32,7 @@
 //! tick lists the lines from one set. One Redis (with replicas and failover if wanted) holds
 //! all lines.
 
+use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -300,11 +301,13 @@ impl WaitingRoom for RedisWaitingRoom {
         }
     }
 
-    async fn admit(&self, now: Timestamp) -> Result<Tick> {
+    async fn admit_except(&self, now: Timestamp, sold_out: &HashSet<ScheduleId>) -> Result<Tick> {
         let mut tick = Tick::default();
         for schedule in self.schedules().await? {
             let mut call = self.on_line(&ADMIT, schedule, now);
-            call.arg(EXPIRIES_PER_TICK).arg(IDLE_DROPS_PER_TICK);
+            call.arg(EXPIRIES_PER_TICK)
+                .arg(IDLE_DROPS_PER_TICK)
+                .arg(u8::from(sold_out.contains(&schedule)));
             let reply: Vec<Value> = self.run("admit", &call).await?;
             let mut line = LineTick::new(schedule);
             line.left_idle = uint(&reply, 0)?;

@@ -1,9 +1,11 @@
--- admit(most sessions to time out, most idle buyers to drop) ->
+-- admit(most sessions to time out, most idle buyers to drop, sold out (0/1)) ->
 --   {left_idle, admitted_on_arrival, issued_at_ms of each buyer let in, in order}
 -- One admission tick of one line: ends timed-out sessions, drops idle waiting buyers, then
 -- lets buyers in from the front while there is room under max_active and the bucket allows;
--- before the opening nobody, at it the pre-queue's buyers who skip the line first.
+-- before the opening nobody, at it the pre-queue's buyers who skip the line first; nobody
+-- while the show is sold out.
 local expire_limit, idle_limit = tonumber(ARGV[9]), tonumber(ARGV[10])
+local sold_out = ARGV[11] == '1'
 end_timed_out(expire_limit)
 open_if_due()
 
@@ -17,7 +19,7 @@ left_idle = left_idle + #idle
 local units = refill(admit_rate())
 local due = math.min(max_active() - active_count(), math.floor(units / UNITS),
   redis.call('ZCARD', WAITING))
-if pending() then
+if pending() or sold_out then
   due = 0
 end
 local result = {0, 0}
