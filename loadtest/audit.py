@@ -47,29 +47,46 @@ def main():
     counts["seats_sold"] = one(conn, "SELECT COUNT(*) FROM seats WHERE status = 'sold'")
     counts["users"] = one(conn, "SELECT COUNT(*) FROM users")
 
+    # The seats of each reservation (a group hold has several). A database of a build from
+    # before group holds has one seat per reservation, in reservations.seat_id.
+    if not one(conn, """SELECT COUNT(*) FROM sqlite_master
+                        WHERE type = 'table' AND name = 'reservation_seats'"""):
+        conn.execute("""CREATE TEMP VIEW reservation_seats AS
+                        SELECT id AS reservation_id, seat_id, price FROM reservations""")
     problems["seats_paid_twice"] = one(conn, """
-        SELECT COUNT(*) FROM (SELECT r.seat_id FROM payments p
-          JOIN reservations r ON r.id = p.reservation_id
-          GROUP BY r.seat_id HAVING COUNT(*) > 1)""")
+        SELECT COUNT(*) FROM (SELECT rs.seat_id FROM payments p
+          JOIN reservation_seats rs ON rs.reservation_id = p.reservation_id
+          GROUP BY rs.seat_id HAVING COUNT(*) > 1)""")
     problems["seats_confirmed_twice"] = one(conn, """
-        SELECT COUNT(*) FROM (SELECT seat_id FROM reservations WHERE status = 'confirmed'
-          GROUP BY seat_id HAVING COUNT(*) > 1)""")
+        SELECT COUNT(*) FROM (SELECT rs.seat_id FROM reservations r
+          JOIN reservation_seats rs ON rs.reservation_id = r.id
+          WHERE r.status = 'confirmed'
+          GROUP BY rs.seat_id HAVING COUNT(*) > 1)""")
     problems["seats_held_twice"] = one(conn, """
-        SELECT COUNT(*) FROM (SELECT seat_id FROM reservations
-          WHERE status = 'held' AND expires_at > ?
-          GROUP BY seat_id HAVING COUNT(*) > 1)""", now_ms)
+        SELECT COUNT(*) FROM (SELECT rs.seat_id FROM reservations r
+          JOIN reservation_seats rs ON rs.reservation_id = r.id
+          WHERE r.status = 'held' AND r.expires_at > ?
+          GROUP BY rs.seat_id HAVING COUNT(*) > 1)""", now_ms)
     problems["sold_seats_without_their_payment"] = one(conn, """
         SELECT COUNT(*) FROM seats s WHERE s.status = 'sold' AND NOT EXISTS (
-          SELECT 1 FROM reservations r JOIN payments p ON p.reservation_id = r.id
-          WHERE r.id = s.held_by AND r.seat_id = s.id AND r.status = 'confirmed')""")
+          SELECT 1 FROM reservation_seats rs
+            JOIN reservations r ON r.id = rs.reservation_id
+            JOIN payments p ON p.reservation_id = r.id
+          WHERE rs.seat_id = s.id AND r.id = s.held_by AND r.status = 'confirmed')""")
     problems["payments_of_unsold_seats"] = one(conn, """
         SELECT COUNT(*) FROM payments p JOIN reservations r ON r.id = p.reservation_id
-          JOIN seats s ON s.id = r.seat_id
+          JOIN reservation_seats rs ON rs.reservation_id = r.id
+          JOIN seats s ON s.id = rs.seat_id
           WHERE s.status != 'sold' OR s.held_by != r.id OR r.status != 'confirmed'""")
+    problems["payments_not_the_sum_of_their_seats"] = one(conn, """
+        SELECT COUNT(*) FROM payments p WHERE p.amount != (
+          SELECT COALESCE(SUM(rs.price), -1) FROM reservation_seats rs
+          WHERE rs.reservation_id = p.reservation_id)""")
     problems["held_seats_not_owned_by_their_hold"] = one(conn, """
         SELECT COUNT(*) FROM seats s WHERE s.status = 'held' AND s.held_until > ?
-          AND NOT EXISTS (SELECT 1 FROM reservations r
-            WHERE r.id = s.held_by AND r.seat_id = s.id AND r.status = 'held')""", now_ms)
+          AND NOT EXISTS (SELECT 1 FROM reservation_seats rs
+            JOIN reservations r ON r.id = rs.reservation_id
+            WHERE rs.seat_id = s.id AND r.id = s.held_by AND r.status = 'held')""", now_ms)
     problems["balances_not_equal_to_history"] = one(conn, """
         SELECT COUNT(*) FROM users u LEFT JOIN (
           SELECT user_id, SUM(amount) AS total FROM balance_history GROUP BY user_id) h
@@ -92,9 +109,9 @@ def main():
     if args.race:
         counts["most_reservations_of_one_seat"] = one(conn, """
             SELECT COALESCE(MAX(n), 0) FROM (
-              SELECT COUNT(*) AS n FROM reservations GROUP BY seat_id)""")
+              SELECT COUNT(*) AS n FROM reservation_seats GROUP BY seat_id)""")
         problems["seats_held_more_than_once"] = one(conn, """
-            SELECT COUNT(*) FROM (SELECT seat_id FROM reservations
+            SELECT COUNT(*) FROM (SELECT seat_id FROM reservation_seats
               GROUP BY seat_id HAVING COUNT(*) > 1)""")
 
     if args.base:

@@ -446,16 +446,18 @@ mysql_audit() {
     SELECT COUNT(*) FROM reservations;
     SELECT COUNT(*) FROM seats WHERE status = 'sold';
     SELECT COUNT(*) FROM users;
-    SELECT COUNT(*) FROM (SELECT r.seat_id FROM payments p
-      JOIN reservations r ON r.id = p.reservation_id
-      GROUP BY r.seat_id HAVING COUNT(*) > 1) t;
-    SELECT COUNT(*) FROM (SELECT seat_id FROM reservations WHERE status = 'confirmed'
-      GROUP BY seat_id HAVING COUNT(*) > 1) t;
+    SELECT COUNT(*) FROM (SELECT rs.seat_id FROM payments p
+      JOIN reservation_seats rs ON rs.reservation_id = p.reservation_id
+      GROUP BY rs.seat_id HAVING COUNT(*) > 1) t;
+    SELECT COUNT(*) FROM (SELECT rs.seat_id FROM reservations r
+      JOIN reservation_seats rs ON rs.reservation_id = r.id WHERE r.status = 'confirmed'
+      GROUP BY rs.seat_id HAVING COUNT(*) > 1) t;
     SELECT COUNT(*) FROM seats s WHERE s.status = 'sold' AND NOT EXISTS (
-      SELECT 1 FROM reservations r JOIN payments p ON p.reservation_id = r.id
-      WHERE r.id = s.held_by AND r.seat_id = s.id AND r.status = 'confirmed');
+      SELECT 1 FROM reservation_seats rs JOIN reservations r ON r.id = rs.reservation_id
+        JOIN payments p ON p.reservation_id = r.id
+      WHERE rs.seat_id = s.id AND r.id = s.held_by AND r.status = 'confirmed');
     SELECT COUNT(*) FROM payments p JOIN reservations r ON r.id = p.reservation_id
-      JOIN seats s ON s.id = r.seat_id
+      JOIN reservation_seats rs ON rs.reservation_id = r.id JOIN seats s ON s.id = rs.seat_id
       WHERE s.status != 'sold' OR s.held_by != r.id OR r.status != 'confirmed';
     SELECT COUNT(*) FROM users u LEFT JOIN (
       SELECT user_id, SUM(amount) AS total FROM balance_history GROUP BY user_id) h

@@ -22,6 +22,7 @@ use boxoffice::domain::Money;
 use boxoffice::domain::balance::ChargeAmount;
 use boxoffice::domain::catalog::{NewConcert, TicketLimit};
 use boxoffice::domain::reservation::Holder;
+use boxoffice::domain::reservation::SeatSelection;
 use boxoffice::domain::text::Email;
 use boxoffice::events::relay::{Relay, RelaySettings};
 use boxoffice::events::{DeliveryError, EventSink};
@@ -156,7 +157,7 @@ impl Outbox {
             user_id: buyers[0],
             concert_id: concert.id,
             schedule_id: schedule.id,
-            seat_id: seats[seat].id,
+            seats: SeatSelection::one(seats[seat].id),
             now,
             expires_at: now + chrono::Duration::minutes(5),
             max_per_buyer: TicketLimit::new(4).expect("a limit"),

@@ -42,10 +42,10 @@ impl TicketLimit {
         self.0
     }
 
-    /// Whether a buyer who already holds or owns `taken` seats of the show may hold one more;
-    /// `PurchaseLimit` when not.
-    pub fn check(self, taken: u64) -> Result<()> {
-        if taken >= u64::from(self.0) {
+    /// Whether a buyer who already holds or owns `taken` seats of the show may hold `more`
+    /// seats besides; `PurchaseLimit` when not.
+    pub fn check(self, taken: u64, more: u64) -> Result<()> {
+        if taken.saturating_add(more) > u64::from(self.0) {
             return Err(Error::PurchaseLimit { limit: self.0 });
         }
         Ok(())
@@ -344,9 +344,14 @@ mod tests {
         }
         assert_eq!(TicketLimit::new(1).unwrap().get(), 1);
         let four = TicketLimit::new(4).unwrap();
-        assert!(four.check(0).is_ok());
-        assert!(four.check(3).is_ok());
-        assert_eq!(four.check(4), Err(Error::PurchaseLimit { limit: 4 }));
+        assert!(four.check(0, 1).is_ok());
+        assert!(four.check(3, 1).is_ok());
+        assert!(four.check(0, 4).is_ok());
+        assert!(four.check(2, 2).is_ok());
+        assert_eq!(four.check(4, 1), Err(Error::PurchaseLimit { limit: 4 }));
+        // A group is all or none: three more on top of two is refused as a whole.
+        assert_eq!(four.check(2, 3), Err(Error::PurchaseLimit { limit: 4 }));
+        assert_eq!(four.check(0, 5), Err(Error::PurchaseLimit { limit: 4 }));
         assert_eq!(
             Error::PurchaseLimit { limit: 4 }.to_string(),
             "at most 4 tickets per buyer for this show"

@@ -25,9 +25,9 @@ pub enum Error {
     /// The thing asked for does not exist; the payload names it ("concert 7").
     #[error("{0} not found")]
     NotFound(String),
-    /// The seat is held or sold by someone else.
-    #[error("seat {0} is not available")]
-    SeatUnavailable(i64),
+    /// Seats asked for are held or sold by someone else: every one of them, by id.
+    #[error("{}", unavailable_seats(.0))]
+    SeatUnavailable(Vec<i64>),
     /// The reservation was already paid.
     #[error("reservation {0} is already paid")]
     AlreadyPaid(i64),
@@ -88,5 +88,16 @@ impl Error {
 
     pub fn internal(err: impl std::fmt::Display) -> Self {
         Error::Internal(err.to_string())
+    }
+}
+
+/// "seat 3 is not available", or "seats 3, 5 are not available".
+fn unavailable_seats(seats: &[i64]) -> String {
+    match seats {
+        [seat] => format!("seat {seat} is not available"),
+        seats => {
+            let ids: Vec<String> = seats.iter().map(i64::to_string).collect();
+            format!("seats {} are not available", ids.join(", "))
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use super::reservation::HeldSeat;
 use super::{Money, PaymentId, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 
 /// Version of the event envelope; bumped on any incompatible change.
@@ -11,34 +12,41 @@ pub const ENVELOPE_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DomainEvent {
+    /// Seats are held for a buyer: one, or a group held together.
     ReservationHeld {
         reservation_id: ReservationId,
         user_id: UserId,
         schedule_id: ScheduleId,
-        seat_id: SeatId,
-        seat_number: String,
+        /// Every seat of the hold, lowest id first; never empty.
+        seats: Vec<HeldSeat>,
+        /// What the seats cost together.
         price: Money,
         expires_at: Timestamp,
     },
+    /// The hold ran out before a payment came; its seats are free again.
     ReservationExpired {
         reservation_id: ReservationId,
         user_id: UserId,
         schedule_id: ScheduleId,
-        seat_id: SeatId,
+        /// The hold's seats, lowest id first.
+        seats: Vec<SeatId>,
     },
-    /// The buyer gave a hold back before paying; the seat is free again.
+    /// The buyer gave a hold back before paying; its seats are free again.
     ReservationCancelled {
         reservation_id: ReservationId,
         user_id: UserId,
         schedule_id: ScheduleId,
-        seat_id: SeatId,
+        /// The hold's seats, lowest id first.
+        seats: Vec<SeatId>,
     },
+    /// A hold was paid: its seats are sold to the buyer.
     PaymentCompleted {
         payment_id: PaymentId,
         reservation_id: ReservationId,
         user_id: UserId,
         schedule_id: ScheduleId,
-        seat_id: SeatId,
+        /// The seats paid for, lowest id first.
+        seats: Vec<SeatId>,
         amount: Money,
     },
     BalanceCharged {
@@ -92,30 +100,43 @@ impl DomainEvent {
                 reservation_id,
                 user_id,
                 schedule_id,
-                seat_id,
-                seat_number,
+                seats,
                 price,
                 expires_at,
-            } => json!({
-                "reservationId": reservation_id, "userId": user_id, "scheduleId": schedule_id,
-                "seatId": seat_id, "seatNumber": seat_number, "price": price,
-                "expiresAt": expires_at,
-            }),
+            } => {
+                let first = seats.first();
+                let listed: Vec<Value> = seats
+                    .iter()
+                    .map(|seat| {
+                        json!({
+                            "seatId": seat.seat_id, "seatNumber": seat.seat_number,
+                            "price": seat.price,
+                        })
+                    })
+                    .collect();
+                json!({
+                    "reservationId": reservation_id, "userId": user_id,
+                    "scheduleId": schedule_id,
+                    "seatId": first.map(|seat| seat.seat_id),
+                    "seatNumber": first.map(|seat| seat.seat_number.as_str()),
+                    "price": price, "seats": listed, "expiresAt": expires_at,
+                })
+            }
             DomainEvent::ReservationExpired {
                 reservation_id,
                 user_id,
                 schedule_id,
-                seat_id,
+                seats,
             }
             | DomainEvent::ReservationCancelled {
                 reservation_id,
                 user_id,
                 schedule_id,
-                seat_id,
+                seats,
             } => {
                 json!({
                     "reservationId": reservation_id, "userId": user_id,
-                    "scheduleId": schedule_id, "seatId": seat_id,
+                    "scheduleId": schedule_id, "seatId": seats.first(), "seatIds": seats,
                 })
             }
             DomainEvent::PaymentCompleted {
@@ -123,11 +144,12 @@ impl DomainEvent {
                 reservation_id,
                 user_id,
                 schedule_id,
-                seat_id,
+                seats,
                 amount,
             } => json!({
                 "paymentId": payment_id, "reservationId": reservation_id, "userId": user_id,
-                "scheduleId": schedule_id, "seatId": seat_id, "amount": amount,
+                "scheduleId": schedule_id, "seatId": seats.first(), "seatIds": seats,
+                "amount": amount,
             }),
             DomainEvent::BalanceCharged {
                 user_id,
@@ -150,18 +172,50 @@ mod tests {
             reservation_id: ReservationId(5),
             user_id: UserId(1),
             schedule_id: ScheduleId(2),
-            seat_id: SeatId(3),
+            seats: vec![SeatId(3)],
         };
         let paid = DomainEvent::PaymentCompleted {
             payment_id: PaymentId(9),
             reservation_id: ReservationId(5),
             user_id: UserId(1),
             schedule_id: ScheduleId(2),
-            seat_id: SeatId(3),
+            seats: vec![SeatId(3), SeatId(4)],
             amount: Money::new(10).unwrap(),
         };
         assert_eq!(held.key(), paid.key());
         assert_eq!(paid.event_type(), "payment.completed");
         assert_eq!(paid.data()["amount"], 10);
+        // The seed's single seat stays where consumers read it, and every seat is listed.
+        assert_eq!(paid.data()["seatId"], 3);
+        assert_eq!(paid.data()["seatIds"], json!([3, 4]));
+        assert_eq!(held.data()["seatIds"], json!([3]));
+    }
+
+    #[test]
+    fn a_group_hold_lists_every_seat_with_its_price() {
+        let seat = |id: i64, number: &str, price: i64| HeldSeat {
+            seat_id: SeatId(id),
+            seat_number: number.into(),
+            price: Money::new(price).unwrap(),
+        };
+        let held = DomainEvent::ReservationHeld {
+            reservation_id: ReservationId(5),
+            user_id: UserId(1),
+            schedule_id: ScheduleId(2),
+            seats: vec![seat(3, "A3", 40), seat(4, "A4", 60)],
+            price: Money::new(100).unwrap(),
+            expires_at: "2027-01-01T20:05:00Z".parse().unwrap(),
+        };
+        let data = held.data();
+        assert_eq!(data["seatId"], 3);
+        assert_eq!(data["seatNumber"], "A3");
+        assert_eq!(data["price"], 100);
+        assert_eq!(
+            data["seats"],
+            json!([
+                {"seatId": 3, "seatNumber": "A3", "price": 40},
+                {"seatId": 4, "seatNumber": "A4", "price": 60},
+            ])
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Payments: the record of a reservation paid from the buyer's balance.
 
+use super::reservation::HeldSeat;
 use super::{Money, PaymentId, ReservationId, Timestamp, UserId};
 
 /// The answer to a successful payment.
@@ -22,8 +23,12 @@ pub struct PaymentRecord {
     pub title: String,
     /// When the show starts.
     pub show_time: Timestamp,
+    /// The first seat's number (lowest seat id), as the seed's receipts show one seat.
     pub seat_number: String,
+    /// What the buyer paid for all the seats.
     pub price: Money,
+    /// Every seat paid for, lowest id first; never empty.
+    pub seats: Vec<HeldSeat>,
     pub paid_at: Timestamp,
 }
 

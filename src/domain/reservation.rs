@@ -1,6 +1,7 @@
 //! The hold lifecycle: a seat is held for a buyer until `expires_at`; paying confirms it, time
 //! running out (or the buyer giving it back) ends it. Only the holder can pay, and only once.
 
+use super::catalog::TicketLimit;
 use super::error::{Error, Result};
 use super::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 
@@ -57,15 +58,81 @@ pub struct Holder {
     pub schedule: ScheduleId,
 }
 
+/// The seats one hold asks for: 1 to [`SeatSelection::MAX`] seats, none twice, kept in
+/// ascending order of id. A group of friends holds them together, all or none, and pays for
+/// them at once. The order is also the order in which a store locks them, so two holds of
+/// overlapping seats queue up instead of deadlocking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatSelection(Vec<SeatId>);
+
+impl SeatSelection {
+    /// The most seats one hold may ask for: the highest purchase limit there can be. The
+    /// show's own limit, checked by the store, is usually far lower.
+    pub const MAX: usize = TicketLimit::MAX as usize;
+
+    /// One seat, as the seed's `seatId` asks.
+    pub fn one(seat: SeatId) -> Self {
+        SeatSelection(vec![seat])
+    }
+
+    /// The seats of `seats`, refused when there are none, too many, or one twice.
+    pub fn new(seats: impl IntoIterator<Item = SeatId>) -> Result<Self> {
+        let mut seats: Vec<SeatId> = seats.into_iter().collect();
+        if seats.is_empty() || seats.len() > Self::MAX {
+            return Err(Error::InvalidInput(format!(
+                "seatIds has {} seats: a hold takes 1 to {}",
+                seats.len(),
+                Self::MAX
+            )));
+        }
+        seats.sort_unstable();
+        if let Some(twice) = seats.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(Error::InvalidInput(format!(
+                "seatIds names seat {} twice",
+                twice[0]
+            )));
+        }
+        Ok(SeatSelection(seats))
+    }
+
+    /// The seats, lowest id first.
+    pub fn seats(&self) -> &[SeatId] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Never true: a selection has at least one seat.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// One seat of a hold, at the price it was held for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldSeat {
+    pub seat_id: SeatId,
+    pub seat_number: String,
+    pub price: Money,
+}
+
+/// A hold of one or more seats of one show, paid or given back as a whole.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reservation {
     pub id: ReservationId,
     pub user_id: UserId,
     pub concert_id: ConcertId,
     pub schedule_id: ScheduleId,
+    /// The first seat (lowest id), as the seed's single-seat answers name it.
     pub seat_id: SeatId,
+    /// The first seat's number.
     pub seat_number: String,
+    /// What all the seats cost together.
     pub price: Money,
+    /// Every seat of the hold, lowest id first; never empty.
+    pub seats: Vec<HeldSeat>,
     pub status: ReservationStatus,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
@@ -177,10 +244,37 @@ mod tests {
             seat_id: SeatId(1),
             seat_number: "A1".into(),
             price: Money::new(100).unwrap(),
+            seats: vec![HeldSeat {
+                seat_id: SeatId(1),
+                seat_number: "A1".into(),
+                price: Money::new(100).unwrap(),
+            }],
             status: ReservationStatus::Held,
             created_at: "2027-01-01T19:55:00Z".parse().unwrap(),
             expires_at: expires_at.parse().unwrap(),
         }
+    }
+
+    #[test]
+    fn a_selection_is_sorted_and_refuses_none_too_many_or_a_seat_twice() {
+        let seats = SeatSelection::new([SeatId(9), SeatId(2), SeatId(5)]).unwrap();
+        assert_eq!(seats.seats(), &[SeatId(2), SeatId(5), SeatId(9)]);
+        assert_eq!(SeatSelection::one(SeatId(4)).seats(), &[SeatId(4)]);
+        assert!(matches!(
+            SeatSelection::new([]),
+            Err(Error::InvalidInput(_))
+        ));
+        match SeatSelection::new([SeatId(3), SeatId(1), SeatId(3)]) {
+            Err(Error::InvalidInput(m)) => assert!(m.contains("seat 3 twice"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let most = (1..=SeatSelection::MAX as i64).map(SeatId);
+        assert_eq!(SeatSelection::new(most).unwrap().len(), SeatSelection::MAX);
+        let too_many = (1..=SeatSelection::MAX as i64 + 1).map(SeatId);
+        assert!(matches!(
+            SeatSelection::new(too_many),
+            Err(Error::InvalidInput(_))
+        ));
     }
 
     #[test]

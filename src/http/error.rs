@@ -41,6 +41,10 @@ pub struct ErrorBody {
     pub path: String,
     #[serde(serialize_with = "super::json::rfc3339")]
     pub timestamp: Timestamp,
+    /// `SEAT_UNAVAILABLE` only: every seat asked for that someone else has.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seat_ids: Option<Vec<i64>>,
 }
 
 /// An error on its way to becoming an HTTP answer.
@@ -52,6 +56,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds until a refused client may ask again (429's `Retry-After`).
     pub retry_after: Option<u64>,
+    /// The seats that were taken, for `SEAT_UNAVAILABLE`.
+    pub seat_ids: Option<Vec<i64>>,
 }
 
 impl ApiError {
@@ -61,6 +67,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            seat_ids: None,
         }
     }
 
@@ -96,6 +103,7 @@ impl ApiError {
             message: self.message.clone(),
             path: current_path(),
             timestamp: crate::clock::Clock::wall(),
+            seat_ids: self.seat_ids.clone(),
         }
     }
 
@@ -200,7 +208,14 @@ impl From<domain::Error> for ApiError {
                 return ApiError::internal();
             }
         };
-        ApiError::new(status, code, err.to_string())
+        let seat_ids = match &err {
+            E::SeatUnavailable(seats) => Some(seats.clone()),
+            _ => None,
+        };
+        ApiError {
+            seat_ids,
+            ..ApiError::new(status, code, err.to_string())
+        }
     }
 }
 
@@ -339,7 +354,7 @@ mod tests {
             (domain::Error::WrongCredentials, 401),
             (domain::Error::Forbidden("x".into()), 403),
             (domain::Error::not_found("seat", 1), 404),
-            (domain::Error::SeatUnavailable(1), 409),
+            (domain::Error::SeatUnavailable(vec![1]), 409),
             (domain::Error::AlreadyPaid(1), 409),
             (domain::Error::HoldExpired(1), 410),
             (domain::Error::HoldCancelled(1), 410),
@@ -377,7 +392,7 @@ mod tests {
 
     #[test]
     fn the_error_body_serializes_as_its_schema_says() {
-        let err = ApiError::from(domain::Error::SeatUnavailable(7));
+        let err = ApiError::from(domain::Error::SeatUnavailable(vec![7]));
         crate::http::json::tests::assert_same_json(&err.body());
     }
 

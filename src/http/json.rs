@@ -113,7 +113,7 @@ pub(crate) mod tests {
     use crate::domain::Timestamp;
     use crate::http::balance::{BalanceView, ChargeView, EntryView, HistoryView};
     use crate::http::payments::{PaymentHistory, PaymentRecordView, PaymentView};
-    use crate::http::reservations::ReservationView;
+    use crate::http::reservations::{HeldSeatView, ReservationView};
     use crate::http::waiting_room::{IssuedToken, QueueStatus};
 
     fn at(s: &str) -> Timestamp {
@@ -179,6 +179,18 @@ pub(crate) mod tests {
             seat_id: 5,
             seat_number: "Z\"9".into(),
             price: 120_000,
+            seats: vec![
+                HeldSeatView {
+                    seat_id: 5,
+                    seat_number: "Z\"9".into(),
+                    price: 100_000,
+                },
+                HeldSeatView {
+                    seat_id: 6,
+                    seat_number: "Z10".into(),
+                    price: 20_000,
+                },
+            ],
             status: "held".into(),
             created_at: t,
             expires_at: at("2026-11-26T10:05:00Z"),
@@ -222,6 +234,11 @@ pub(crate) mod tests {
                 time: t,
                 seat_number: "A1".into(),
                 price: 4,
+                seats: vec![HeldSeatView {
+                    seat_id: 9,
+                    seat_number: "A1".into(),
+                    price: 4,
+                }],
                 status: "completed".into(),
                 paid_at: t,
             }],

@@ -11,6 +11,7 @@ use super::auth::{BuyerOrQueue, QueueIdentity, QueueSession};
 use super::error::error_responses;
 use super::idempotency::IdempotencyKeyHeader;
 use super::json::JsonReply;
+use super::reservations::HeldSeatView;
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::PAYMENT_COMPLETED;
 use crate::domain::reservation::Holder;
@@ -59,8 +60,12 @@ pub struct PaymentRecordView {
     /// When the show starts.
     #[serde(serialize_with = "super::json::rfc3339")]
     pub time: Timestamp,
+    /// The first seat's number (lowest seat id); `seats` lists them all.
     pub seat_number: String,
+    /// What the buyer paid for all the seats.
     pub price: i64,
+    /// Every seat paid for, lowest id first, with the price it was held at.
+    pub seats: Vec<HeldSeatView>,
     pub status: String,
     #[serde(serialize_with = "super::json::rfc3339")]
     pub paid_at: Timestamp,
@@ -74,7 +79,7 @@ pub struct PaymentHistory {
 
 #[derive(ApiResponse)]
 pub enum PayResponse {
-    /// Paid: the seat is sold to the buyer and the session ends (or, for a retried
+    /// Paid: the seats of the hold are sold to the buyer and the session ends (or, for a retried
     /// `Idempotency-Key`, the answer of the first payment).
     #[oai(status = 201)]
     Created(JsonReply<PaymentView>),
@@ -110,9 +115,9 @@ pub struct PaymentsApi;
 
 #[OpenApi(tag = "Tag::Payments")]
 impl PaymentsApi {
-    /// Pay for a held seat
+    /// Pay for held seats
     ///
-    /// Debits the balance, sells the seat, confirms the reservation and records the payment
+    /// Debits the price of every seat of the hold, sells them all, confirms the reservation and records the payment
     /// in one transaction, then ends the queue session so the next buyer gets in. Needs the
     /// queue token of the reservation's show whose session made the hold: active, or ended by
     /// an earlier payment (so a buyer holding several seats can pay each). Send an
@@ -212,6 +217,7 @@ impl PaymentsApi {
                     time: p.show_time,
                     seat_number: p.seat_number,
                     price: p.price.minor_units(),
+                    seats: HeldSeatView::list(&p.seats),
                     status: PAYMENT_COMPLETED.into(),
                     paid_at: p.paid_at,
                 })

@@ -13,10 +13,10 @@ use crate::domain::catalog::{
 use crate::domain::error::Result;
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
-use crate::domain::reservation::{Cancellation, Holder, Reservation};
+use crate::domain::reservation::{Cancellation, Holder, Reservation, SeatSelection};
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
-use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
+use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, Timestamp, UserId};
 
 #[cfg(feature = "mysql")]
 pub mod mysql;
@@ -51,13 +51,14 @@ pub struct NewSession {
     pub expires_at: Timestamp,
 }
 
-/// A request to hold one seat of one show for a buyer until `expires_at`.
+/// A request to hold seats of one show for a buyer until `expires_at`: one seat, or a group
+/// held together.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HoldRequest {
     pub user_id: UserId,
     pub concert_id: ConcertId,
     pub schedule_id: ScheduleId,
-    pub seat_id: SeatId,
+    pub seats: SeatSelection,
     pub now: Timestamp,
     pub expires_at: Timestamp,
     /// The server's purchase limit (`--max-tickets-per-buyer`), for a show without its own.
@@ -255,15 +256,17 @@ pub trait Store: Send + Sync + 'static {
         Ok(seat_map(schedule, layout, &taken))
     }
 
-    /// Holds a seat: one conditional write that succeeds only when the seat is free or its
-    /// hold has run out (that hold is then marked expired, with its event). `SeatUnavailable`
-    /// when someone else has it; `NotFound` for an unknown concert, show or seat;
-    /// `SalesNotOpen` or `SalesClosed` when the show's sales window is not open at the
-    /// request's `now`, checked in the hold's transaction and before any write;
-    /// `PurchaseLimit` when the buyer already holds or owns as many seats of the show as its
-    /// limit allows (the show's own, else `max_per_buyer`), counting paid seats and live holds.
-    /// The count and the hold are one transaction, so concurrent holds of one buyer never get
-    /// past the limit.
+    /// Holds the request's seats, all of them or none, in one transaction: one conditional
+    /// write per seat, in ascending order of seat id, each succeeding only when the seat is
+    /// free or its hold has run out (that hold is then ended, all its seats freed, with its
+    /// event). `SeatUnavailable` naming every seat asked for that someone else has, and then
+    /// nothing is written; `NotFound` for an unknown concert, show or seat; `SalesNotOpen` or
+    /// `SalesClosed` when the show's sales window is not open at the request's `now`, checked
+    /// in the hold's transaction and before any write; `PurchaseLimit` when the buyer's seats
+    /// of the show, paid or in live holds, and these would be more than its limit allows (the
+    /// show's own, else `max_per_buyer`). The count and the hold are one transaction, so
+    /// concurrent holds of one buyer never get past the limit, and no seat is ever in two
+    /// live holds.
     async fn reserve_seat(&self, request: HoldRequest) -> Result<Reservation>;
 
     /// A reservation, or `NotFound`.
@@ -288,7 +291,7 @@ pub trait Store: Send + Sync + 'static {
     /// The buyer's balance history, oldest first.
     async fn balance_history(&self, user: UserId) -> Result<Vec<Entry>>;
 
-    /// Pays a held reservation from the buyer's balance: debit, history row, seat sold,
+    /// Pays a held reservation from the buyer's balance: debit, history row, every seat sold,
     /// reservation confirmed, payment row and event, all in one transaction or none of it.
     /// `holder` is checked first, in the transaction: `Forbidden` for another user's
     /// reservation or a token of another show. Then the show's sales window at `now`:
@@ -304,7 +307,7 @@ pub trait Store: Send + Sync + 'static {
     /// The buyer's payments, newest first.
     async fn payments(&self, user: UserId) -> Result<Vec<PaymentRecord>>;
 
-    /// Gives a live hold back: reservation cancelled, seat free at once, event written.
+    /// Gives a live hold back: reservation cancelled, every seat free at once, event written.
     /// `Forbidden` for another user's (or a `holder` with a token of another show, checked
     /// after the owner), `AlreadyPaid` for a paid one, `HoldExpired` when the
     /// hold ran out; cancelling a cancelled reservation answers it again and writes nothing.

@@ -3,7 +3,7 @@
 
 use crate::domain::catalog::{SeatPlace, SeatStatus, SeatTaken, TicketLimit};
 use crate::domain::error::{Error, Result};
-use crate::domain::reservation::{Reservation, ReservationStatus};
+use crate::domain::reservation::{HeldSeat, Reservation, ReservationStatus};
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::{
     ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis,
@@ -44,24 +44,68 @@ pub(crate) fn sales_window(start: i64, end: i64) -> Result<SalesWindow> {
     })
 }
 
-/// A reservation's columns as both adapters select them: user, concert, schedule, seat,
-/// seat number, price, status, created at and expires at (milliseconds).
-pub(crate) type ReservationColumns = (i64, i64, i64, i64, String, i64, String, i64, i64);
+/// A reservation's columns as both adapters select them: user, concert, schedule, status,
+/// created at and expires at (milliseconds).
+pub(crate) type ReservationColumns = (i64, i64, i64, String, i64, i64);
 
-/// The reservation `id` whose stored columns are `columns`.
-pub(crate) fn reservation(id: ReservationId, columns: ReservationColumns) -> Result<Reservation> {
-    let (user, concert, schedule, seat, seat_number, price, status, created, expires) = columns;
+/// One seat of a reservation as both adapters select it: seat id, seat number and the price
+/// it was held at.
+pub(crate) type StoredSeat = (i64, String, i64);
+
+/// What the seats of a hold cost together; past the largest amount there can be means the
+/// data is damaged, as with [`money`].
+pub(crate) fn total_price(seats: &[HeldSeat]) -> Result<Money> {
+    seats
+        .iter()
+        .try_fold(0i64, |sum, seat| sum.checked_add(seat.price.minor_units()))
+        .and_then(|sum| Money::new(sum).ok())
+        .ok_or_else(|| {
+            tracing::error!(
+                seats = seats.len(),
+                "the seats of a hold cost more than can be"
+            );
+            Error::Internal("storage error".into())
+        })
+}
+
+/// The seats of a reservation from their stored rows, lowest id first.
+pub(crate) fn held_seats(rows: Vec<StoredSeat>) -> Result<Vec<HeldSeat>> {
+    rows.into_iter()
+        .map(|(id, seat_number, price)| {
+            Ok(HeldSeat {
+                seat_id: SeatId(id),
+                seat_number,
+                price: money(price)?,
+            })
+        })
+        .collect()
+}
+
+/// The reservation `id` whose stored columns are `columns` and whose seats are `seats`. A
+/// reservation without seats means the data is damaged, as with [`money`].
+pub(crate) fn reservation(
+    id: ReservationId,
+    columns: ReservationColumns,
+    seats: Vec<StoredSeat>,
+) -> Result<Reservation> {
+    let (user, concert, schedule, status, created, expires) = columns;
+    let seats = held_seats(seats)?;
+    let Some(first) = seats.first() else {
+        tracing::error!(reservation = %id, "reservation without seats in the database");
+        return Err(Error::Internal("storage error".into()));
+    };
     Ok(Reservation {
         id,
         user_id: UserId(user),
         concert_id: ConcertId(concert),
         schedule_id: ScheduleId(schedule),
-        seat_id: SeatId(seat),
-        seat_number,
-        price: money(price)?,
+        seat_id: first.seat_id,
+        seat_number: first.seat_number.clone(),
+        price: total_price(&seats)?,
         status: ReservationStatus::parse(&status)?,
         created_at: from_millis(created),
         expires_at: from_millis(expires),
+        seats,
     })
 }
 

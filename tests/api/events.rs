@@ -319,6 +319,55 @@ async fn events_arrive_signed_and_in_order_per_key() {
 }
 
 #[tokio::test]
+async fn a_group_hold_s_webhooks_list_every_seat() {
+    let receiver = Receiver::start(Mode::Accept).await;
+    let app = app_posting_to(&receiver, |_| {}).await;
+    let b = app.buyer_with_session(3, 100, 1_000).await;
+    let held = body(
+        app.with_token(Method::POST, "/api/concerts/reservations", &b.token)
+            .json(&serde_json::json!({
+                "concertId": b.concert, "scheduleId": b.schedule,
+                "seatIds": [b.seats[2], b.seats[0]],
+            }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let reservation = held["reservationId"].as_i64().unwrap();
+    let resp = app.pay(&b.token, b.user, reservation, None).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert!(everything_arrives(&app, &receiver).await);
+
+    let key = format!("reservation:{reservation}");
+    let accepted = receiver.accepted();
+    let find = |ty: &str| {
+        accepted
+            .iter()
+            .find(|e| e["type"] == ty && e["key"] == key.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("{ty} of {key} arrived"))
+    };
+    let held = find("reservation.held");
+    let seats: Vec<i64> = held["data"]["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["seatId"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seats, vec![b.seats[0], b.seats[2]]);
+    assert_eq!(held["data"]["seats"][1]["seatNumber"], "A3");
+    assert_eq!(held["data"]["price"], 200);
+    assert_eq!(held["data"]["seatId"], b.seats[0]);
+    let paid = find("payment.completed");
+    assert_eq!(
+        paid["data"]["seatIds"],
+        serde_json::json!([b.seats[0], b.seats[2]])
+    );
+    assert_eq!(paid["data"]["amount"], 200);
+}
+
+#[tokio::test]
 async fn a_receiver_failing_for_a_while_then_recovering_loses_nothing() {
     let receiver = Receiver::start(Mode::Fail).await;
     let app = app_posting_to(&receiver, |_| {}).await;

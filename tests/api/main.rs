@@ -13,6 +13,7 @@ mod errors;
 mod events;
 mod expiry;
 mod flow;
+mod group_holds;
 mod idempotency;
 mod jwt;
 mod ops;

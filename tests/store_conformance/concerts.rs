@@ -5,6 +5,7 @@ use boxoffice::domain::balance::ChargeAmount;
 use boxoffice::domain::catalog::SeatStatus;
 use boxoffice::domain::error::Error;
 use boxoffice::domain::reservation::Holder;
+use boxoffice::domain::reservation::SeatSelection;
 use boxoffice::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, UserId};
 
 use crate::Backend;
@@ -52,7 +53,7 @@ async fn unknown_things_are_reported_by_name(backend: &Backend) {
         not_found("schedule 77")
     );
     let mut hold = f.hold(f.buyer.id, seat, now());
-    hold.seat_id = SeatId(77);
+    hold.seats = SeatSelection::one(SeatId(77));
     assert_eq!(
         f.store.reserve_seat(hold).await.map(|_| ()),
         not_found("seat 77")

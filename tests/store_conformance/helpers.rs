@@ -5,7 +5,7 @@ use std::sync::Arc;
 use boxoffice::domain::balance::ChargeAmount;
 use boxoffice::domain::catalog::{Concert, NewConcert, TicketLimit};
 use boxoffice::domain::idempotency::{IdempotencyKey, IdempotentRequest};
-use boxoffice::domain::reservation::{Holder, Reservation};
+use boxoffice::domain::reservation::{Holder, Reservation, SeatSelection};
 use boxoffice::domain::sales_window::SalesWindow;
 use boxoffice::domain::text::Email;
 use boxoffice::domain::{Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
@@ -82,10 +82,18 @@ impl Fixture {
             user_id: user,
             concert_id: self.concert.id,
             schedule_id: self.schedule(),
-            seat_id: seat,
+            seats: SeatSelection::one(seat),
             now: at,
             expires_at: at + minutes(5),
             max_per_buyer: limit(LIMIT),
+        }
+    }
+
+    /// A hold of `seats` together, as a group of friends asks for it.
+    pub fn hold_group(&self, user: UserId, seats: &[SeatId], at: Timestamp) -> HoldRequest {
+        HoldRequest {
+            seats: SeatSelection::new(seats.iter().copied()).unwrap(),
+            ..self.hold(user, seats[0], at)
         }
     }
 

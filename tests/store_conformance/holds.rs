@@ -47,7 +47,7 @@ async fn second_hold_on_a_seat_is_refused(backend: &Backend) {
         .store
         .reserve_seat(f.hold(other.id, seat, now() + minutes(1)))
         .await;
-    assert_eq!(again, Err(Error::SeatUnavailable(seat.0)));
+    assert_eq!(again, Err(Error::SeatUnavailable(vec![seat.0])));
 }
 
 async fn a_hold_lowers_the_available_seats_and_shows_as_held(backend: &Backend) {

@@ -67,6 +67,7 @@ mod accounts;
 mod availability;
 mod concerts;
 mod database;
+mod group_holds;
 mod holds;
 mod idempotency;
 mod outbox;

@@ -94,7 +94,7 @@ async fn paying_moves_money_once_and_the_balance_equals_its_history(backend: &Ba
         .store
         .reserve_seat(f.hold(f.buyer.id, seat, paid_at + minutes(60)))
         .await;
-    assert_eq!(late, Err(Error::SeatUnavailable(seat.0)));
+    assert_eq!(late, Err(Error::SeatUnavailable(vec![seat.0])));
 }
 
 async fn only_the_holder_can_pay(backend: &Backend) {

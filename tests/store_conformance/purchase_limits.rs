@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use boxoffice::domain::catalog::NewConcert;
 use boxoffice::domain::error::Error;
+use boxoffice::domain::reservation::SeatSelection;
 use boxoffice::domain::{ScheduleId, SeatId, Timestamp};
 use boxoffice::store::HoldRequest;
 use chrono::Duration;
@@ -56,7 +57,7 @@ async fn the_purchase_limit_counts_live_holds_and_paid_seats_not_run_out_or_give
     );
     assert_eq!(
         hold(1, now()).await,
-        Err(Error::SeatUnavailable(seats[1].0)),
+        Err(Error::SeatUnavailable(vec![seats[1].0])),
         "a taken seat is reported as taken, limit or not"
     );
     assert_eq!(
@@ -122,7 +123,7 @@ async fn a_show_s_own_limit_overrides_the_default_and_each_show_counts_apart(bac
             user_id: buyer.id,
             concert_id: concert.id,
             schedule_id: show,
-            seat_id: seat,
+            seats: SeatSelection::one(seat),
             now: now(),
             expires_at: now() + minutes(5),
             max_per_buyer: limit(LIMIT),

@@ -4,6 +4,7 @@
 use boxoffice::domain::catalog::NewConcert;
 use boxoffice::domain::error::Error;
 use boxoffice::domain::reservation::Holder;
+use boxoffice::domain::reservation::SeatSelection;
 use boxoffice::domain::sales_window::SalesWindow;
 use boxoffice::domain::{ScheduleId, Timestamp};
 use boxoffice::store::{HoldRequest, Store};
@@ -48,7 +49,7 @@ fn request(f: &Fixture, seat: boxoffice::domain::SeatId, at: Timestamp) -> HoldR
         user_id: f.buyer.id,
         concert_id: f.concert.id,
         schedule_id: f.schedule(),
-        seat_id: seat,
+        seats: SeatSelection::one(seat),
         now: at,
         expires_at: at + minutes(5),
         max_per_buyer: limit(LIMIT),

@@ -62,7 +62,8 @@ async fn a_database_of_version_3_gets_its_sold_seats_counted() {
     // Back to version 3: no count, no triggers.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE access_codes;
+        "DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
+         DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
          ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
          ALTER TABLE queue_waiting DROP COLUMN skip_line;
@@ -93,7 +94,8 @@ async fn a_database_of_version_4_keeps_users_that_share_an_address() {
     store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE access_codes;
+        "DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
+         DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
          ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
          ALTER TABLE queue_waiting DROP COLUMN skip_line;
@@ -155,7 +157,8 @@ async fn a_database_of_version_5_follows_the_server_s_limit_everywhere() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE access_codes;
+        "DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
+         DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
          ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
          ALTER TABLE queue_waiting DROP COLUMN skip_line;
@@ -195,7 +198,8 @@ async fn a_database_of_version_7_sells_each_show_from_its_creation_until_it_star
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE access_codes;
+        "DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
+         DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
          ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
          ALTER TABLE queue_waiting DROP COLUMN skip_line;
@@ -251,7 +255,8 @@ async fn a_database_of_version_8_gets_presale_codes() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE access_codes;
+        "DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
+         DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
          ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
          ALTER TABLE queue_waiting DROP COLUMN skip_line; PRAGMA user_version = 8;",
@@ -281,7 +286,7 @@ async fn a_database_of_version_8_gets_presale_codes() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 11);
+    assert_eq!(version, 12);
 }
 
 /// Before version 10 no line had a pre-queue: its waiting buyers come back as buyers who
@@ -329,7 +334,8 @@ async fn a_database_of_version_8_keeps_its_waiting_buyers_as_joined_after_the_op
     opened.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE access_codes;
+        "DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
+         DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
          ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
          ALTER TABLE queue_waiting DROP COLUMN skip_line; PRAGMA user_version = 8;",
@@ -348,4 +354,58 @@ async fn a_database_of_version_8_keeps_its_waiting_buyers_as_joined_after_the_op
         }]
     );
     reopened.store.close().await;
+}
+
+/// Before version 12 every reservation had one seat: step 12 lists it as its hold's only
+/// seat, so holds and payments made before read back, pay and show on receipts as they did.
+#[tokio::test]
+async fn a_database_of_version_11_keeps_the_seat_of_every_reservation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("box.db");
+    let backend = Backend::Sqlite(dir);
+    let f = Fixture::new(&backend, 2).await;
+    let (first, second) = (f.seat(0).await, f.seat(1).await);
+    let paid = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, first, now()))
+        .await
+        .unwrap();
+    f.charge(f.buyer.id, 2 * PRICE).await;
+    f.store
+        .pay(holder(f.buyer.id, &paid), paid.id, now(), None)
+        .await
+        .unwrap();
+    let held = f
+        .store
+        .reserve_seat(f.hold(f.buyer.id, second, now()))
+        .await
+        .unwrap();
+    f.store.close().await;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
+         PRAGMA user_version = 11;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let reopened = backend.open().await.store;
+    assert_eq!(reopened.reservation(held.id).await.unwrap(), held);
+    let payment = reopened
+        .pay(holder(f.buyer.id, &held), held.id, now(), None)
+        .await
+        .unwrap();
+    assert_eq!(payment.amount, Money::new(PRICE).unwrap());
+    let receipts = reopened.payments(f.buyer.id).await.unwrap();
+    let seats: Vec<_> = receipts
+        .iter()
+        .map(|r| (r.seat_number.clone(), r.seats.len()))
+        .collect();
+    assert_eq!(seats, vec![("A2".into(), 1), ("A1".into(), 1)]);
+    reopened.close().await;
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 12);
 }

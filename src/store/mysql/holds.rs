@@ -1,13 +1,15 @@
-//! Holds on seats. The hold itself is one conditional UPDATE of the seat whose matched-row
-//! count is the answer, so two buyers can never hold one seat. A hold that ran out is ended
-//! exactly once, with one `reservation.expired` event, by whichever comes first: the next hold
-//! of that seat or the sweep. A buyer may also give a live hold back (cancel), which frees the
-//! seat at once.
+//! Holds on seats. A hold takes one or more seats of one show, all or none: each seat's row is
+//! locked and checked, and only when every one is free (or its hold has run out) are they all
+//! marked held, so two buyers can never hold one seat. A hold that ran out is ended exactly
+//! once, with one `reservation.expired` event, by whichever comes first: the next hold of one
+//! of its seats or the sweep. A buyer may also give a live hold back (cancel), which frees its
+//! seats at once.
 //!
-//! Lock order: every writer of a seat's holds (hold, sweep, cancel, pay) locks the seat row
-//! first and the reservation rows after it, so they queue up on the seat instead of
-//! deadlocking on each other. A hold then locks its buyer's row, as a payment does, to count
-//! the buyer's seats of the show against the purchase limit ([`check_purchase_limit`]).
+//! Lock order: every writer of a seat's holds (hold, sweep, cancel, pay) locks the seat rows
+//! first, in ascending order of id, and the reservation rows after them, so they queue up on
+//! the seats instead of deadlocking on each other, whatever the overlap of two groups. A hold
+//! then locks its buyer's row, as a payment does, to count the buyer's seats of the show
+//! against the purchase limit ([`check_purchase_limit`]).
 
 use mysql_async::prelude::Queryable;
 
@@ -15,51 +17,90 @@ use super::accounts::inserted_id;
 use super::{Step, Tx, catalog, money, outbox};
 use crate::domain::error::Error;
 use crate::domain::events::DomainEvent;
-use crate::domain::reservation::{Cancellation, Holder, Reservation, ReservationStatus};
+use crate::domain::reservation::{Cancellation, HeldSeat, Holder, Reservation, ReservationStatus};
 use crate::domain::{ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis, to_millis};
 use crate::store::HoldRequest;
+use crate::store::stored::{StoredSeat, total_price};
 
-/// A reservation whose hold has just been ended: what its event says.
-struct Ended {
-    reservation_id: i64,
-    user_id: i64,
-    schedule_id: i64,
-    seat_id: i64,
+/// Locks the seat's row for the rest of the transaction and reads its state: status, the
+/// reservation holding it and until when; `None` for no such seat of the show.
+async fn lock_seat(tx: &mut Tx, seat: SeatId) -> Step<Option<(String, Option<i64>, Option<i64>)>> {
+    Ok(tx
+        .exec_first(
+            "SELECT status, held_by, held_until FROM seats WHERE id = ? FOR UPDATE",
+            (seat.0,),
+        )
+        .await?)
 }
 
-impl Ended {
-    fn from_row((reservation_id, user_id, schedule_id, seat_id): (i64, i64, i64, i64)) -> Self {
-        Ended {
-            reservation_id,
-            user_id,
-            schedule_id,
-            seat_id,
-        }
+/// Locks the rows of `seats` in ascending order of id (the lock order).
+async fn lock_seats(tx: &mut Tx, seats: &mut Vec<SeatId>) -> Step<()> {
+    seats.sort_unstable();
+    seats.dedup();
+    for &seat in seats.iter() {
+        lock_seat(tx, seat).await?;
     }
-
-    fn event(&self) -> DomainEvent {
-        DomainEvent::ReservationExpired {
-            reservation_id: ReservationId(self.reservation_id),
-            user_id: UserId(self.user_id),
-            schedule_id: ScheduleId(self.schedule_id),
-            seat_id: SeatId(self.seat_id),
-        }
-    }
-}
-
-/// Locks the seat's row for the rest of the transaction.
-async fn lock_seat(tx: &mut Tx, seat: SeatId) -> Step<()> {
-    let _: Option<i64> = tx
-        .exec_first("SELECT id FROM seats WHERE id = ? FOR UPDATE", (seat.0,))
-        .await?;
     Ok(())
+}
+
+/// The seats of a reservation, lowest id first; they never change once it is made.
+async fn seat_ids(tx: &mut Tx, reservation: i64) -> Step<Vec<SeatId>> {
+    let seats: Vec<i64> = tx
+        .exec(
+            "SELECT seat_id FROM reservation_seats WHERE reservation_id = ? ORDER BY seat_id",
+            (reservation,),
+        )
+        .await?;
+    Ok(seats.into_iter().map(SeatId).collect())
+}
+
+/// Ends the hold `reservation` if it is still held and ran out by `now`, with its event; its
+/// seats must be locked already. Its seats that nobody took are freed when `free` is set; a
+/// hold of one of them leaves them as they are: a seat whose hold ran out counts as free, and
+/// freeing a seat of lower id than the ones it has locked would break the lock order.
+async fn end_run_out(tx: &mut Tx, reservation: i64, now: Timestamp, free: bool) -> Step<bool> {
+    let row: Option<(i64, i64)> = tx
+        .exec_first(
+            "SELECT user_id, schedule_id FROM reservations
+             WHERE id = ? AND status = 'held' AND expires_at <= ?
+             FOR UPDATE",
+            (reservation, to_millis(now)),
+        )
+        .await?;
+    let Some((user, schedule)) = row else {
+        return Ok(false);
+    };
+    tx.exec_drop(
+        "UPDATE reservations SET status = 'expired' WHERE id = ?",
+        (reservation,),
+    )
+    .await?;
+    let seats = seat_ids(tx, reservation).await?;
+    if free {
+        for seat in &seats {
+            tx.exec_drop(
+                "UPDATE seats SET status = 'available', held_by = NULL, held_until = NULL
+                 WHERE id = ? AND status = 'held' AND held_by = ?",
+                (seat.0, reservation),
+            )
+            .await?;
+        }
+    }
+    let event = DomainEvent::ReservationExpired {
+        reservation_id: ReservationId(reservation),
+        user_id: UserId(user),
+        schedule_id: ScheduleId(schedule),
+        seats,
+    };
+    outbox::append(tx, &event, now).await?;
+    Ok(true)
 }
 
 pub(super) async fn reserve_seat(tx: &mut Tx, request: &HoldRequest) -> Step<Reservation> {
     let now = request.now;
     let now_ms = to_millis(now);
     let expires_ms = to_millis(request.expires_at);
-    let (concert, schedule, seat) = (request.concert_id, request.schedule_id, request.seat_id);
+    let (concert, schedule) = (request.concert_id, request.schedule_id);
 
     catalog::check_schedule_of(tx, concert, schedule).await?;
     // The window at the hold's own `now`, before any write: a hold at the closing time is
@@ -67,16 +108,24 @@ pub(super) async fn reserve_seat(tx: &mut Tx, request: &HoldRequest) -> Step<Res
     catalog::sales_window(tx, schedule, false)
         .await?
         .check(now)?;
-    // Seat number and price never change once created: reading them is not a read of the
-    // seat's state.
-    let (seat_number, price): (String, i64) = tx
-        .exec_first(
-            "SELECT seat_number, price FROM seats WHERE id = ? AND schedule_id = ?",
-            (seat.0, schedule.0),
-        )
-        .await?
-        .ok_or_else(|| Error::not_found("seat", seat))?;
-    let price = money(price)?;
+    // Seat numbers and prices are read before the seats' state: a price set later applies to
+    // later holds, and this hold keeps the one it was made at.
+    let mut seats = Vec::with_capacity(request.seats.len());
+    for &seat in request.seats.seats() {
+        let (seat_number, price): (String, i64) = tx
+            .exec_first(
+                "SELECT seat_number, price FROM seats WHERE id = ? AND schedule_id = ?",
+                (seat.0, schedule.0),
+            )
+            .await?
+            .ok_or_else(|| Error::not_found("seat", seat))?;
+        seats.push(HeldSeat {
+            seat_id: seat,
+            seat_number,
+            price: money(price)?,
+        });
+    }
+    let price = total_price(&seats)?;
     let buyer_exists: Option<i64> = tx
         .exec_first("SELECT 1 FROM users WHERE id = ?", (request.user_id.0,))
         .await?;
@@ -84,74 +133,76 @@ pub(super) async fn reserve_seat(tx: &mut Tx, request: &HoldRequest) -> Step<Res
         return Err(Error::not_found("user", request.user_id).into());
     }
 
-    // The hold: free, or held by a hold that has run out. It also takes the seat's row lock,
-    // so whoever holds this seat next waits for this transaction and then finds it taken.
-    // held_by is set below, once the reservation has its id; nobody sees the row before.
-    tx.exec_drop(
-        "UPDATE seats SET status = 'held', held_by = NULL, held_until = ?
-         WHERE id = ? AND schedule_id = ?
-           AND (status = 'available' OR (status = 'held' AND held_until <= ?))",
-        (expires_ms, seat.0, schedule.0, now_ms),
-    )
-    .await?;
-    if tx.affected_rows() == 0 {
-        return Err(Error::SeatUnavailable(seat.0).into());
+    // Every seat locked in ascending order (the selection's), then checked: free, or held by
+    // a hold that has run out. Every one is checked, so a refusal names all that are taken.
+    let mut taken = Vec::new();
+    let mut run_out = Vec::new();
+    for seat in &seats {
+        let state = lock_seat(tx, seat.seat_id)
+            .await?
+            .ok_or_else(|| Error::not_found("seat", seat.seat_id))?;
+        match state {
+            (status, _, _) if status == "available" => {}
+            (status, held_by, Some(until)) if status == "held" && until <= now_ms => {
+                run_out.extend(held_by);
+            }
+            _ => taken.push(seat.seat_id.0),
+        }
     }
-
-    // End the holds on this seat that ran out, each with its event. The seat's index, forced:
-    // by the expiry index the planner may pick, `FOR UPDATE` would lock other seats' holds
-    // too and deadlock with their payments (seen under load with two instances).
-    let ended: Vec<(i64, i64, i64, i64)> = tx
-        .exec(
-            "SELECT id, user_id, schedule_id, seat_id
-             FROM reservations FORCE INDEX (reservations_by_seat)
-             WHERE seat_id = ? AND status = 'held' AND expires_at <= ?
-             ORDER BY id
-             FOR UPDATE",
-            (seat.0, now_ms),
-        )
-        .await?;
-    for hold in ended.into_iter().map(Ended::from_row) {
-        tx.exec_drop(
-            "UPDATE reservations SET status = 'expired' WHERE id = ?",
-            (hold.reservation_id,),
-        )
-        .await?;
-        outbox::append(tx, &hold.event(), now).await?;
+    if !taken.is_empty() {
+        return Err(Error::SeatUnavailable(taken).into());
+    }
+    // The holds that ran out on these seats end, each with its event; their other seats are
+    // left as they are (see `end_run_out`).
+    run_out.sort_unstable();
+    run_out.dedup();
+    for reservation in run_out {
+        end_run_out(tx, reservation, now, false).await?;
     }
 
     check_purchase_limit(tx, request).await?;
 
     tx.exec_drop(
         "INSERT INTO reservations
-             (user_id, concert_id, schedule_id, seat_id, price, status, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, 'held', ?, ?)",
+             (user_id, concert_id, schedule_id, seat_id, price, status, created_at, expires_at,
+              seat_count)
+         VALUES (?, ?, ?, ?, ?, 'held', ?, ?, ?)",
         (
             request.user_id.0,
             concert.0,
             schedule.0,
-            seat.0,
+            seats[0].seat_id.0,
             price.minor_units(),
             now_ms,
             expires_ms,
+            seats.len() as i64,
         ),
     )
     .await?;
     let reservation_id = inserted_id(tx, "reservations")?;
-    tx.exec_drop(
-        "UPDATE seats SET held_by = ? WHERE id = ?",
-        (reservation_id, seat.0),
-    )
-    .await?;
+    for seat in &seats {
+        // Locked and checked above: nobody else can have taken it since.
+        tx.exec_drop(
+            "UPDATE seats SET status = 'held', held_by = ?, held_until = ? WHERE id = ?",
+            (reservation_id, expires_ms, seat.seat_id.0),
+        )
+        .await?;
+        tx.exec_drop(
+            "INSERT INTO reservation_seats (reservation_id, seat_id, price) VALUES (?, ?, ?)",
+            (reservation_id, seat.seat_id.0, seat.price.minor_units()),
+        )
+        .await?;
+    }
 
     let reservation = Reservation {
         id: ReservationId(reservation_id),
         user_id: request.user_id,
         concert_id: concert,
         schedule_id: schedule,
-        seat_id: seat,
-        seat_number,
+        seat_id: seats[0].seat_id,
+        seat_number: seats[0].seat_number.clone(),
         price,
+        seats,
         status: ReservationStatus::Held,
         created_at: now,
         expires_at: from_millis(expires_ms),
@@ -162,8 +213,7 @@ pub(super) async fn reserve_seat(tx: &mut Tx, request: &HoldRequest) -> Step<Res
             reservation_id: reservation.id,
             user_id: reservation.user_id,
             schedule_id: schedule,
-            seat_id: seat,
-            seat_number: reservation.seat_number.clone(),
+            seats: reservation.seats.clone(),
             price,
             expires_at: reservation.expires_at,
         },
@@ -200,7 +250,7 @@ async fn check_purchase_limit(tx: &mut Tx, request: &HoldRequest) -> Step<()> {
     let limit = crate::store::stored::ticket_limit(own.flatten())?.unwrap_or(request.max_per_buyer);
     let taken: Option<u64> = tx
         .exec_first(
-            "SELECT COUNT(*) FROM reservations
+            "SELECT CAST(COALESCE(SUM(seat_count), 0) AS UNSIGNED) FROM reservations
              WHERE user_id = ? AND schedule_id = ?
                AND (status = 'confirmed' OR (status = 'held' AND expires_at > ?))",
             (
@@ -210,47 +260,36 @@ async fn check_purchase_limit(tx: &mut Tx, request: &HoldRequest) -> Step<()> {
             ),
         )
         .await?;
-    Ok(limit.check(taken.unwrap_or_default())?)
+    Ok(limit.check(taken.unwrap_or_default(), request.seats.len() as u64)?)
 }
 
-/// Ends up to `limit` holds that ran out by `now`: reservation expired, seat freed unless
-/// someone else already holds it, one event each. The candidates come from a plain read; each
-/// is then ended by a conditional update under its seat's lock, so a hold that a concurrent
-/// writer ended or paid first is skipped, never ended twice.
+/// Ends up to `limit` holds that ran out by `now`: reservation expired, its seats freed unless
+/// someone else already holds them, one event each. The candidates come from a plain read;
+/// then the seats of them all are locked in ascending order (the lock order, whatever the
+/// groups) and each is ended by a conditional update, so a hold that a concurrent writer
+/// ended or paid first is skipped, never ended twice.
 pub(super) async fn expire_holds(tx: &mut Tx, now: Timestamp, limit: u32) -> Step<u64> {
     let now_ms = to_millis(now);
-    let candidates: Vec<(i64, i64, i64, i64)> = tx
+    let mut candidates: Vec<i64> = tx
         .exec(
-            "SELECT id, user_id, schedule_id, seat_id FROM reservations
+            "SELECT id FROM reservations
              WHERE status = 'held' AND expires_at <= ?
              ORDER BY expires_at, id
              LIMIT ?",
             (now_ms, limit),
         )
         .await?;
-    let mut candidates: Vec<Ended> = candidates.into_iter().map(Ended::from_row).collect();
-    // Seats in id order: two sweeps of two instances lock them in the same order.
-    candidates.sort_by_key(|hold| (hold.seat_id, hold.reservation_id));
+    candidates.sort_unstable();
+    let mut seats = Vec::new();
+    for &reservation in &candidates {
+        seats.extend(seat_ids(tx, reservation).await?);
+    }
+    lock_seats(tx, &mut seats).await?;
     let mut ended = 0;
-    for hold in &candidates {
-        lock_seat(tx, SeatId(hold.seat_id)).await?;
-        tx.exec_drop(
-            "UPDATE reservations SET status = 'expired'
-             WHERE id = ? AND status = 'held' AND expires_at <= ?",
-            (hold.reservation_id, now_ms),
-        )
-        .await?;
-        if tx.affected_rows() == 0 {
-            continue;
+    for reservation in candidates {
+        if end_run_out(tx, reservation, now, true).await? {
+            ended += 1;
         }
-        tx.exec_drop(
-            "UPDATE seats SET status = 'available', held_by = NULL, held_until = NULL
-             WHERE id = ? AND status = 'held' AND held_by = ?",
-            (hold.seat_id, hold.reservation_id),
-        )
-        .await?;
-        outbox::append(tx, &hold.event(), now).await?;
-        ended += 1;
     }
     Ok(ended)
 }
@@ -277,16 +316,20 @@ pub(super) async fn cancel_reservation(
     )
     .await?;
     let cancelled = tx.affected_rows();
-    tx.exec_drop(
-        "UPDATE seats SET status = 'available', held_by = NULL, held_until = NULL
-         WHERE id = ? AND status = 'held' AND held_by = ?",
-        (held.seat_id.0, id.0),
-    )
-    .await?;
-    let freed = tx.affected_rows();
-    if cancelled != 1 || freed != 1 {
-        // A live hold always owns its seat; anything else is a broken invariant.
-        tracing::error!(reservation = %id, cancelled, freed, "live hold does not own its seat");
+    let seats: Vec<SeatId> = held.seats.iter().map(|seat| seat.seat_id).collect();
+    let mut freed = 0;
+    for seat in &seats {
+        tx.exec_drop(
+            "UPDATE seats SET status = 'available', held_by = NULL, held_until = NULL
+             WHERE id = ? AND status = 'held' AND held_by = ?",
+            (seat.0, id.0),
+        )
+        .await?;
+        freed += tx.affected_rows();
+    }
+    if cancelled != 1 || freed != seats.len() as u64 {
+        // A live hold always owns its seats; anything else is a broken invariant.
+        tracing::error!(reservation = %id, cancelled, freed, "live hold does not own its seats");
         return Err(Error::Internal("cancellation failed".into()).into());
     }
     held.status = ReservationStatus::Cancelled;
@@ -296,7 +339,7 @@ pub(super) async fn cancel_reservation(
             reservation_id: id,
             user_id: held.user_id,
             schedule_id: held.schedule_id,
-            seat_id: held.seat_id,
+            seats,
         },
         now,
     )
@@ -310,37 +353,49 @@ pub(super) async fn reservation(tx: &mut Tx, id: ReservationId) -> Step<Reservat
         .ok_or_else(|| Error::not_found("reservation", id).into())
 }
 
-/// The reservation with its seat and its own row locked, seat first (the lock order), as they
-/// are now; `None` when there is no such reservation.
+/// The reservation with its seats and its own row locked, seats first (the lock order), as
+/// they are now; `None` when there is no such reservation.
 pub(super) async fn load_locked(tx: &mut Tx, id: ReservationId) -> Step<Option<Reservation>> {
-    // The seat of a reservation never changes, so finding it needs no lock.
-    let seat: Option<i64> = tx
-        .exec_first("SELECT seat_id FROM reservations WHERE id = ?", (id.0,))
-        .await?;
-    let Some(seat) = seat else {
+    // The seats of a reservation never change, so finding them needs no lock.
+    let mut seats = seat_ids(tx, id.0).await?;
+    if seats.is_empty() {
         return Ok(None);
-    };
-    lock_seat(tx, SeatId(seat)).await?;
+    }
+    lock_seats(tx, &mut seats).await?;
     load(tx, id, true).await
 }
 
 type ReservationRow = crate::store::stored::ReservationColumns;
 
-/// The reservation with its seat number, `None` when there is no such reservation; `lock`
-/// reads the newest committed row and locks it.
+/// The reservation with its seats, `None` when there is no such reservation; `lock` reads the
+/// newest committed row and locks it.
 async fn load(tx: &mut Tx, id: ReservationId, lock: bool) -> Step<Option<Reservation>> {
-    const SELECT: &str = "SELECT r.user_id, r.concert_id, r.schedule_id, r.seat_id, s.seat_number,
-                                 r.price, r.status, r.created_at, r.expires_at
-                          FROM reservations r
-                          JOIN seats s ON s.id = r.seat_id
-                          WHERE r.id = ?";
+    const SELECT: &str = "SELECT user_id, concert_id, schedule_id, status, created_at, expires_at
+                          FROM reservations WHERE id = ?";
     let row: Option<ReservationRow> = if lock {
         tx.exec_first(format!("{SELECT} FOR UPDATE"), (id.0,))
             .await?
     } else {
         tx.exec_first(SELECT, (id.0,)).await?
     };
-    Ok(row
-        .map(|columns| crate::store::stored::reservation(id, columns))
-        .transpose()?)
+    let Some(columns) = row else {
+        return Ok(None);
+    };
+    let seats = held_seats(tx, id.0).await?;
+    Ok(Some(crate::store::stored::reservation(id, columns, seats)?))
+}
+
+/// The seats of a reservation with their numbers and the prices they were held at, lowest
+/// id first.
+pub(super) async fn held_seats(tx: &mut Tx, reservation: i64) -> Step<Vec<StoredSeat>> {
+    Ok(tx
+        .exec(
+            "SELECT rs.seat_id, s.seat_number, rs.price
+             FROM reservation_seats rs
+             JOIN seats s ON s.id = rs.seat_id
+             WHERE rs.reservation_id = ?
+             ORDER BY rs.seat_id",
+            (reservation,),
+        )
+        .await?)
 }

@@ -40,6 +40,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../../migrations/mysql/008_access_codes.sql"),
     ),
+    (
+        9,
+        include_str!("../../../migrations/mysql/009_group_holds.sql"),
+    ),
 ];
 
 /// How long a starting instance waits for another one's migration, in seconds.

@@ -11,6 +11,7 @@ use crate::domain::events::DomainEvent;
 use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::reservation::Holder;
 use crate::domain::{PaymentId, ReservationId, Timestamp, UserId, from_millis, to_millis};
+use crate::store::stored;
 
 /// Debits the price, writes the `use` history row, sells the seat, confirms the reservation,
 /// records the payment and its event. The seat and the reservation are locked before they are
@@ -66,13 +67,16 @@ pub(super) async fn pay(
     )
     .await?;
 
-    tx.exec_drop(
-        "UPDATE seats SET status = 'sold', held_until = NULL
-         WHERE id = ? AND status = 'held' AND held_by = ?",
-        (held.seat_id.0, reservation.0),
-    )
-    .await?;
-    let sold = tx.affected_rows();
+    let mut sold = 0;
+    for seat in &held.seats {
+        tx.exec_drop(
+            "UPDATE seats SET status = 'sold', held_until = NULL
+             WHERE id = ? AND status = 'held' AND held_by = ?",
+            (seat.seat_id.0, reservation.0),
+        )
+        .await?;
+        sold += tx.affected_rows();
+    }
     tx.exec_drop(
         "UPDATE reservations SET status = 'confirmed', confirmed_at = ?
          WHERE id = ? AND status = 'held'",
@@ -80,9 +84,9 @@ pub(super) async fn pay(
     )
     .await?;
     let confirmed = tx.affected_rows();
-    if sold != 1 || confirmed != 1 {
-        // A live hold always owns its seat; anything else is a broken invariant.
-        tracing::error!(%reservation, sold, confirmed, "held reservation does not own its seat");
+    if sold != held.seats.len() as u64 || confirmed != 1 {
+        // A live hold always owns its seats; anything else is a broken invariant.
+        tracing::error!(%reservation, sold, confirmed, "held reservation does not own its seats");
         return Err(Error::Internal("payment failed".into()).into());
     }
 
@@ -106,7 +110,7 @@ pub(super) async fn pay(
             reservation_id: reservation,
             user_id: user,
             schedule_id: held.schedule_id,
-            seat_id: held.seat_id,
+            seats: held.seats.iter().map(|seat| seat.seat_id).collect(),
             amount: price,
         },
         now,
@@ -115,17 +119,15 @@ pub(super) async fn pay(
     Ok(payment)
 }
 
-type ReceiptRow = (i64, i64, String, i64, String, i64, i64);
+type ReceiptRow = (i64, i64, String, i64, i64, i64);
 
 /// The buyer's payments with what a receipt shows, newest first.
 pub(super) async fn payments(tx: &mut Tx, user: UserId) -> Step<Vec<PaymentRecord>> {
     let rows: Vec<ReceiptRow> = tx
         .exec(
-            "SELECT p.id, p.reservation_id, c.title, sc.start_time, s.seat_number, p.amount,
-                    p.created_at
+            "SELECT p.id, p.reservation_id, c.title, sc.start_time, p.amount, p.created_at
              FROM payments p
              JOIN reservations r ON r.id = p.reservation_id
-             JOIN seats s ON s.id = r.seat_id
              JOIN schedules sc ON sc.id = r.schedule_id
              JOIN concerts c ON c.id = r.concert_id
              WHERE p.user_id = ?
@@ -133,19 +135,23 @@ pub(super) async fn payments(tx: &mut Tx, user: UserId) -> Step<Vec<PaymentRecor
             (user.0,),
         )
         .await?;
-    rows.into_iter()
-        .map(
-            |(id, reservation_id, title, start_time, seat_number, amount, created_at)| {
-                Ok(PaymentRecord {
-                    id: PaymentId(id),
-                    reservation_id: ReservationId(reservation_id),
-                    title,
-                    show_time: from_millis(start_time),
-                    seat_number,
-                    price: money(amount)?,
-                    paid_at: from_millis(created_at),
-                })
-            },
-        )
-        .collect()
+    let mut records = Vec::with_capacity(rows.len());
+    for (id, reservation_id, title, start_time, amount, created_at) in rows {
+        let seats = stored::held_seats(holds::held_seats(tx, reservation_id).await?)?;
+        let Some(first) = seats.first() else {
+            tracing::error!(reservation_id, "paid reservation without seats");
+            return Err(Error::Internal("storage error".into()).into());
+        };
+        records.push(PaymentRecord {
+            id: PaymentId(id),
+            reservation_id: ReservationId(reservation_id),
+            title,
+            show_time: from_millis(start_time),
+            seat_number: first.seat_number.clone(),
+            price: money(amount)?,
+            seats,
+            paid_at: from_millis(created_at),
+        });
+    }
+    Ok(records)
 }

@@ -14,25 +14,25 @@ use super::accounts::money;
 use super::{catalog, db, outbox};
 use crate::domain::error::{Error, Result};
 use crate::domain::events::DomainEvent;
-use crate::domain::reservation::{Cancellation, Holder, Reservation, ReservationStatus};
+use crate::domain::reservation::{Cancellation, HeldSeat, Holder, Reservation, ReservationStatus};
 use crate::domain::{ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis, to_millis};
 use crate::store::HoldRequest;
+use crate::store::stored::{StoredSeat, total_price};
 
 /// A reservation whose hold has just been ended: what its event says.
 struct Ended {
     reservation_id: i64,
     user_id: i64,
     schedule_id: i64,
-    seat_id: i64,
 }
 
 impl Ended {
-    fn event(&self) -> DomainEvent {
+    fn event(&self, seats: Vec<SeatId>) -> DomainEvent {
         DomainEvent::ReservationExpired {
             reservation_id: ReservationId(self.reservation_id),
             user_id: UserId(self.user_id),
             schedule_id: ScheduleId(self.schedule_id),
-            seat_id: SeatId(self.seat_id),
+            seats,
         }
     }
 }
@@ -42,33 +42,75 @@ fn ended_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Ended> {
         reservation_id: row.get("id")?,
         user_id: row.get("user_id")?,
         schedule_id: row.get("schedule_id")?,
-        seat_id: row.get("seat_id")?,
     })
+}
+
+/// The seats of a reservation, lowest id first.
+fn seat_ids(conn: &Connection, reservation: i64) -> Result<Vec<SeatId>> {
+    conn.prepare_cached(
+        "SELECT seat_id FROM reservation_seats WHERE reservation_id = ?1 ORDER BY seat_id",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_map([reservation], |row| row.get::<_, i64>(0).map(SeatId))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+    })
+    .map_err(db)
+}
+
+/// Frees the seats that `reservation` still holds (not sold, not taken by a later hold);
+/// returns how many.
+fn release_seats(conn: &Connection, reservation: i64, seats: &[SeatId]) -> Result<usize> {
+    let mut release = conn
+        .prepare_cached(
+            "UPDATE seats SET status = 'available', held_by = NULL, held_until = NULL
+             WHERE id = ?1 AND status = 'held' AND held_by = ?2",
+        )
+        .map_err(db)?;
+    let mut freed = 0;
+    for seat in seats {
+        freed += release.execute(params![seat.0, reservation]).map_err(db)?;
+    }
+    Ok(freed)
+}
+
+/// Ends the hold `ended` whose time has come: its other seats freed, its event written.
+fn end_hold(conn: &Connection, ended: &Ended, now: Timestamp) -> Result<()> {
+    let seats = seat_ids(conn, ended.reservation_id)?;
+    release_seats(conn, ended.reservation_id, &seats)?;
+    outbox::append(conn, &ended.event(seats), now)
 }
 
 pub(super) fn reserve_seat(conn: &Connection, request: &HoldRequest) -> Result<Reservation> {
     let now = request.now;
     let now_ms = to_millis(now);
     let expires_ms = to_millis(request.expires_at);
-    let (concert, schedule, seat) = (request.concert_id, request.schedule_id, request.seat_id);
+    let (concert, schedule) = (request.concert_id, request.schedule_id);
 
     catalog::check_schedule_of(conn, concert, schedule)?;
     // The window at the hold's own `now`, before any write: a hold at the closing time is
     // refused whatever the order of the requests.
     catalog::sales_window(conn, schedule)?.check(now)?;
-    // Seat number and price never change once created: reading them is not a read of the
-    // seat's state.
-    let (seat_number, price): (String, i64) = conn
+    // Seat numbers and prices are read before the seats' state: a price set later applies to
+    // later holds, and this hold keeps the one it was made at.
+    let mut seats = Vec::with_capacity(request.seats.len());
+    let mut layout = conn
         .prepare_cached("SELECT seat_number, price FROM seats WHERE id = ?1 AND schedule_id = ?2")
-        .and_then(|mut stmt| {
-            stmt.query_row(params![seat.0, schedule.0], |row| {
+        .map_err(db)?;
+    for &seat in request.seats.seats() {
+        let (seat_number, price): (String, i64) = layout
+            .query_row(params![seat.0, schedule.0], |row| {
                 Ok((row.get("seat_number")?, row.get("price")?))
             })
             .optional()
-        })
-        .map_err(db)?
-        .ok_or_else(|| Error::not_found("seat", seat))?;
-    let price = money(price)?;
+            .map_err(db)?
+            .ok_or_else(|| Error::not_found("seat", seat))?;
+        seats.push(HeldSeat {
+            seat_id: seat,
+            seat_number,
+            price: money(price)?,
+        });
+    }
+    let price = total_price(&seats)?;
     let buyer_exists = conn
         .prepare_cached("SELECT 1 FROM users WHERE id = ?1")
         .and_then(|mut stmt| stmt.exists([request.user_id.0]))
@@ -77,28 +119,34 @@ pub(super) fn reserve_seat(conn: &Connection, request: &HoldRequest) -> Result<R
         return Err(Error::not_found("user", request.user_id));
     }
 
-    // End the holds on this seat that ran out, each with its event. If the seat then turns
-    // out to be taken, the whole transaction rolls back and the sweep ends them later.
-    let ended = conn
+    // End the holds on these seats that ran out, each with all its seats and its event. If a
+    // seat then turns out to be taken, the whole transaction rolls back and the sweep ends
+    // them later.
+    let mut run_out = conn
         .prepare_cached(
             "UPDATE reservations SET status = 'expired'
-             WHERE seat_id = ?1 AND status = 'held' AND expires_at <= ?2
-             RETURNING id, user_id, schedule_id, seat_id",
+             WHERE id = (SELECT held_by FROM seats
+                         WHERE id = ?1 AND status = 'held' AND held_until <= ?2)
+               AND status = 'held' AND expires_at <= ?2
+             RETURNING id, user_id, schedule_id",
         )
-        .and_then(|mut stmt| {
-            stmt.query_map(params![seat.0, now_ms], ended_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
         .map_err(db)?;
-    for hold in &ended {
-        outbox::append(conn, &hold.event(), now)?;
+    for seat in request.seats.seats() {
+        let ended = run_out
+            .query_row(params![seat.0, now_ms], ended_row)
+            .optional()
+            .map_err(db)?;
+        if let Some(ended) = ended {
+            end_hold(conn, &ended, now)?;
+        }
     }
 
     let reservation_id: i64 = conn
         .prepare_cached(
             "INSERT INTO reservations
-                 (user_id, concert_id, schedule_id, seat_id, price, status, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'held', ?6, ?7)
+                 (user_id, concert_id, schedule_id, seat_id, price, status, created_at, expires_at,
+                  seat_count)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'held', ?6, ?7, ?8)
              RETURNING id",
         )
         .and_then(|mut stmt| {
@@ -107,37 +155,58 @@ pub(super) fn reserve_seat(conn: &Connection, request: &HoldRequest) -> Result<R
                     request.user_id.0,
                     concert.0,
                     schedule.0,
-                    seat.0,
+                    seats[0].seat_id.0,
                     price.minor_units(),
                     now_ms,
-                    expires_ms
+                    expires_ms,
+                    seats.len() as i64
                 ],
                 |row| row.get("id"),
             )
         })
         .map_err(db)?;
 
-    // The hold: free, or held by a hold that has run out.
-    let held = conn
+    // The hold, seat by seat: free, or held by a hold that has run out. Every seat is tried,
+    // so a refusal names all the seats that are taken; then nothing of it is kept.
+    let mut hold = conn
         .prepare_cached(
             "UPDATE seats SET status = 'held', held_by = ?1, held_until = ?2
              WHERE id = ?3 AND schedule_id = ?4
                AND (status = 'available' OR (status = 'held' AND held_until <= ?5))",
         )
-        .and_then(|mut stmt| {
-            stmt.execute(params![
+        .map_err(db)?;
+    let mut listed = conn
+        .prepare_cached(
+            "INSERT INTO reservation_seats (reservation_id, seat_id, price) VALUES (?1, ?2, ?3)",
+        )
+        .map_err(db)?;
+    let mut taken = Vec::new();
+    for seat in &seats {
+        let held = hold
+            .execute(params![
                 reservation_id,
                 expires_ms,
-                seat.0,
+                seat.seat_id.0,
                 schedule.0,
                 now_ms
             ])
-        })
-        .map_err(db)?;
-    if held == 0 {
-        return Err(Error::SeatUnavailable(seat.0));
+            .map_err(db)?;
+        if held == 0 {
+            taken.push(seat.seat_id.0);
+            continue;
+        }
+        listed
+            .execute(params![
+                reservation_id,
+                seat.seat_id.0,
+                seat.price.minor_units()
+            ])
+            .map_err(db)?;
     }
-    // After the seat, as in MySQL, so a buyer at the limit asking for a taken seat is told it
+    if !taken.is_empty() {
+        return Err(Error::SeatUnavailable(taken));
+    }
+    // After the seats, as in MySQL, so a buyer at the limit asking for a taken seat is told it
     // is taken in both stores.
     check_purchase_limit(conn, request, reservation_id)?;
 
@@ -146,9 +215,10 @@ pub(super) fn reserve_seat(conn: &Connection, request: &HoldRequest) -> Result<R
         user_id: request.user_id,
         concert_id: concert,
         schedule_id: schedule,
-        seat_id: seat,
-        seat_number,
+        seat_id: seats[0].seat_id,
+        seat_number: seats[0].seat_number.clone(),
         price,
+        seats,
         status: ReservationStatus::Held,
         created_at: now,
         expires_at: from_millis(expires_ms),
@@ -159,8 +229,7 @@ pub(super) fn reserve_seat(conn: &Connection, request: &HoldRequest) -> Result<R
             reservation_id: reservation.id,
             user_id: reservation.user_id,
             schedule_id: schedule,
-            seat_id: seat,
-            seat_number: reservation.seat_number.clone(),
+            seats: reservation.seats.clone(),
             price,
             expires_at: reservation.expires_at,
         },
@@ -183,7 +252,7 @@ fn check_purchase_limit(
     let limit = crate::store::stored::ticket_limit(limit)?.unwrap_or(request.max_per_buyer);
     let taken: u64 = conn
         .prepare_cached(
-            "SELECT COUNT(*) FROM reservations
+            "SELECT COALESCE(SUM(seat_count), 0) FROM reservations
              WHERE user_id = ?1 AND schedule_id = ?2 AND id <> ?3
                AND (status = 'confirmed' OR (status = 'held' AND expires_at > ?4))",
         )
@@ -199,7 +268,7 @@ fn check_purchase_limit(
             )
         })
         .map_err(db)?;
-    limit.check(taken)
+    limit.check(taken, request.seats.len() as u64)
 }
 
 /// Ends up to `limit` holds that ran out by `now`: reservation expired, seat freed unless
@@ -212,7 +281,7 @@ pub(super) fn expire_holds(conn: &Connection, now: Timestamp, limit: u32) -> Res
                           WHERE status = 'held' AND expires_at <= ?1
                           ORDER BY expires_at, id
                           LIMIT ?2)
-             RETURNING id, user_id, schedule_id, seat_id",
+             RETURNING id, user_id, schedule_id",
         )
         .and_then(|mut stmt| {
             stmt.query_map(params![to_millis(now), limit], ended_row)?
@@ -220,17 +289,8 @@ pub(super) fn expire_holds(conn: &Connection, now: Timestamp, limit: u32) -> Res
         })
         .map_err(db)?;
     ended.sort_by_key(|hold| hold.reservation_id);
-    let mut release = conn
-        .prepare_cached(
-            "UPDATE seats SET status = 'available', held_by = NULL, held_until = NULL
-             WHERE id = ?1 AND status = 'held' AND held_by = ?2",
-        )
-        .map_err(db)?;
     for hold in &ended {
-        release
-            .execute(params![hold.seat_id, hold.reservation_id])
-            .map_err(db)?;
-        outbox::append(conn, &hold.event(), now)?;
+        end_hold(conn, hold, now)?;
     }
     Ok(ended.len() as u64)
 }
@@ -255,14 +315,9 @@ pub(super) fn cancel_reservation(
         )
         .and_then(|mut stmt| stmt.execute(params![id.0, to_millis(now)]))
         .map_err(db)?;
-    let freed = conn
-        .prepare_cached(
-            "UPDATE seats SET status = 'available', held_by = NULL, held_until = NULL
-             WHERE id = ?1 AND status = 'held' AND held_by = ?2",
-        )
-        .and_then(|mut stmt| stmt.execute(params![held.seat_id.0, id.0]))
-        .map_err(db)?;
-    if cancelled != 1 || freed != 1 {
+    let seats: Vec<SeatId> = held.seats.iter().map(|seat| seat.seat_id).collect();
+    let freed = release_seats(conn, id.0, &seats)?;
+    if cancelled != 1 || freed != seats.len() {
         // A live hold always owns its seat; anything else is a broken invariant.
         tracing::error!(reservation = %id, cancelled, freed, "live hold does not own its seat");
         return Err(Error::Internal("cancellation failed".into()));
@@ -274,7 +329,7 @@ pub(super) fn cancel_reservation(
             reservation_id: id,
             user_id: held.user_id,
             schedule_id: held.schedule_id,
-            seat_id: held.seat_id,
+            seats,
         },
         now,
     )?;
@@ -285,15 +340,12 @@ pub(super) fn reservation(conn: &Connection, id: ReservationId) -> Result<Reserv
     load(conn, id)?.ok_or_else(|| Error::not_found("reservation", id))
 }
 
-/// The reservation with its seat number, `None` when there is no such reservation.
+/// The reservation with its seats, `None` when there is no such reservation.
 pub(super) fn load(conn: &Connection, id: ReservationId) -> Result<Option<Reservation>> {
     let row = conn
         .prepare_cached(
-            "SELECT r.user_id, r.concert_id, r.schedule_id, r.seat_id, s.seat_number, r.price,
-                    r.status, r.created_at, r.expires_at
-             FROM reservations r
-             JOIN seats s ON s.id = r.seat_id
-             WHERE r.id = ?1",
+            "SELECT user_id, concert_id, schedule_id, status, created_at, expires_at
+             FROM reservations WHERE id = ?1",
         )
         .and_then(|mut stmt| {
             stmt.query_row([id.0], |row| {
@@ -301,9 +353,6 @@ pub(super) fn load(conn: &Connection, id: ReservationId) -> Result<Option<Reserv
                     row.get::<_, i64>("user_id")?,
                     row.get::<_, i64>("concert_id")?,
                     row.get::<_, i64>("schedule_id")?,
-                    row.get::<_, i64>("seat_id")?,
-                    row.get::<_, String>("seat_number")?,
-                    row.get::<_, i64>("price")?,
                     row.get::<_, String>("status")?,
                     row.get::<_, i64>("created_at")?,
                     row.get::<_, i64>("expires_at")?,
@@ -312,6 +361,32 @@ pub(super) fn load(conn: &Connection, id: ReservationId) -> Result<Option<Reserv
             .optional()
         })
         .map_err(db)?;
-    row.map(|columns| crate::store::stored::reservation(id, columns))
-        .transpose()
+    let Some(columns) = row else {
+        return Ok(None);
+    };
+    let seats = held_seats(conn, id.0)?;
+    crate::store::stored::reservation(id, columns, seats).map(Some)
+}
+
+/// The seats of a reservation with their numbers and the prices they were held at, lowest
+/// id first.
+pub(super) fn held_seats(conn: &Connection, reservation: i64) -> Result<Vec<StoredSeat>> {
+    conn.prepare_cached(
+        "SELECT rs.seat_id, s.seat_number, rs.price
+         FROM reservation_seats rs
+         JOIN seats s ON s.id = rs.seat_id
+         WHERE rs.reservation_id = ?1
+         ORDER BY rs.seat_id",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_map([reservation], |row| {
+            Ok((
+                row.get::<_, i64>("seat_id")?,
+                row.get::<_, String>("seat_number")?,
+                row.get::<_, i64>("price")?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()
+    })
+    .map_err(db)
 }

@@ -50,6 +50,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../../../migrations/sqlite/011_access_codes.sql"),
     ),
+    (
+        12,
+        include_str!("../../../migrations/sqlite/012_group_holds.sql"),
+    ),
 ];
 
 /// Prepared statements kept per connection: more than the store has.

@@ -11,6 +11,7 @@ use crate::domain::events::DomainEvent;
 use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::reservation::Holder;
 use crate::domain::{PaymentId, ReservationId, Timestamp, UserId, from_millis, to_millis};
+use crate::store::stored;
 
 /// Debits the price, writes the `use` history row, sells the seat, confirms the reservation,
 /// records the payment and its event. Every check comes before the first write, and every
@@ -64,13 +65,18 @@ pub(super) fn pay(
         Some(&reference),
     )?;
 
-    let sold = conn
+    let mut sell = conn
         .prepare_cached(
             "UPDATE seats SET status = 'sold', held_until = NULL
              WHERE id = ?1 AND status = 'held' AND held_by = ?2",
         )
-        .and_then(|mut stmt| stmt.execute(params![held.seat_id.0, reservation.0]))
         .map_err(db)?;
+    let mut sold = 0;
+    for seat in &held.seats {
+        sold += sell
+            .execute(params![seat.seat_id.0, reservation.0])
+            .map_err(db)?;
+    }
     let confirmed = conn
         .prepare_cached(
             "UPDATE reservations SET status = 'confirmed', confirmed_at = ?1
@@ -78,9 +84,9 @@ pub(super) fn pay(
         )
         .and_then(|mut stmt| stmt.execute(params![now_ms, reservation.0]))
         .map_err(db)?;
-    if sold != 1 || confirmed != 1 {
-        // A live hold always owns its seat; anything else is a broken invariant.
-        tracing::error!(%reservation, sold, confirmed, "held reservation does not own its seat");
+    if sold != held.seats.len() || confirmed != 1 {
+        // A live hold always owns its seats; anything else is a broken invariant.
+        tracing::error!(%reservation, sold, confirmed, "held reservation does not own its seats");
         return Err(Error::Internal("payment failed".into()));
     }
 
@@ -112,7 +118,7 @@ pub(super) fn pay(
             reservation_id: reservation,
             user_id: user,
             schedule_id: held.schedule_id,
-            seat_id: held.seat_id,
+            seats: held.seats.iter().map(|seat| seat.seat_id).collect(),
             amount: price,
         },
         now,
@@ -124,11 +130,9 @@ pub(super) fn pay(
 pub(super) fn payments(conn: &Connection, user: UserId) -> Result<Vec<PaymentRecord>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT p.id, p.reservation_id, c.title, sc.start_time, s.seat_number, p.amount,
-                    p.created_at
+            "SELECT p.id, p.reservation_id, c.title, sc.start_time, p.amount, p.created_at
              FROM payments p
              JOIN reservations r ON r.id = p.reservation_id
-             JOIN seats s ON s.id = r.seat_id
              JOIN schedules sc ON sc.id = r.schedule_id
              JOIN concerts c ON c.id = r.concert_id
              WHERE p.user_id = ?1
@@ -142,7 +146,6 @@ pub(super) fn payments(conn: &Connection, user: UserId) -> Result<Vec<PaymentRec
                 row.get::<_, i64>("reservation_id")?,
                 row.get::<_, String>("title")?,
                 row.get::<_, i64>("start_time")?,
-                row.get::<_, String>("seat_number")?,
                 row.get::<_, i64>("amount")?,
                 row.get::<_, i64>("created_at")?,
             ))
@@ -152,7 +155,15 @@ pub(super) fn payments(conn: &Connection, user: UserId) -> Result<Vec<PaymentRec
         .map_err(db)?;
     rows.into_iter()
         .map(
-            |(id, reservation_id, title, start_time, seat_number, amount, created_at)| {
+            |(id, reservation_id, title, start_time, amount, created_at)| {
+                let seats = stored::held_seats(holds::held_seats(conn, reservation_id)?)?;
+                let seat_number = seats
+                    .first()
+                    .map(|seat| seat.seat_number.clone())
+                    .ok_or_else(|| {
+                        tracing::error!(reservation_id, "paid reservation without seats");
+                        Error::Internal("storage error".into())
+                    })?;
                 Ok(PaymentRecord {
                     id: PaymentId(id),
                     reservation_id: ReservationId(reservation_id),
@@ -160,6 +171,7 @@ pub(super) fn payments(conn: &Connection, user: UserId) -> Result<Vec<PaymentRec
                     show_time: from_millis(start_time),
                     seat_number,
                     price: money(amount)?,
+                    seats,
                     paid_at: from_millis(created_at),
                 })
             },
