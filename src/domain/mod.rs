@@ -16,6 +16,7 @@ pub mod payment;
 pub mod reservation;
 pub mod sales_window;
 pub mod text;
+pub mod ticket;
 pub mod waiting_room;
 
 pub use error::Error;

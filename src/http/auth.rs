@@ -203,6 +203,14 @@ pub enum BuyerOrQueue {
 }
 
 impl BuyerOrQueue {
+    /// The buyer the credential proves.
+    pub fn user(&self) -> UserId {
+        match self {
+            BuyerOrQueue::Buyer(user) => *user,
+            BuyerOrQueue::Queue(verified) => verified.claims.user_id,
+        }
+    }
+
     /// Refuses the request when the credential is another user's.
     pub fn require_user(&self, user: UserId) -> Result<(), ApiError> {
         match self {

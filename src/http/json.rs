@@ -112,7 +112,7 @@ pub(crate) mod tests {
 
     use crate::domain::Timestamp;
     use crate::http::balance::{BalanceView, ChargeView, EntryView, HistoryView};
-    use crate::http::payments::{PaymentHistory, PaymentRecordView, PaymentView};
+    use crate::http::payments::{PaymentHistory, PaymentRecordView, PaymentView, ReceiptTicket};
     use crate::http::reservations::{HeldSeatView, ReservationView};
     use crate::http::waiting_room::{IssuedToken, QueueStatus};
 
@@ -239,10 +239,39 @@ pub(crate) mod tests {
                     seat_number: "A1".into(),
                     price: 4,
                 }],
+                tickets: vec![ReceiptTicket {
+                    code: "0123456789ABCDEF0123456789ABCDEF".into(),
+                    seat_id: 9,
+                    seat_number: "A1".into(),
+                    state: "valid".into(),
+                }],
                 status: "completed".into(),
                 paid_at: t,
             }],
         });
+    }
+
+    #[test]
+    fn a_ticket_serializes_as_its_schema_says() {
+        let t = at("2026-11-26T10:00:00.120Z");
+        for checked_in_at in [None, Some(t)] {
+            assert_same_json(&crate::http::tickets::TicketView {
+                code: "0123456789ABCDEF0123456789ABCDEF".into(),
+                state: "valid".into(),
+                user_id: 1,
+                payment_id: 2,
+                reservation_id: 3,
+                concert_id: 4,
+                schedule_id: 5,
+                title: "<b>Night</b>".into(),
+                show_time: t,
+                seat_id: 6,
+                seat_number: "A1".into(),
+                issued_at: t,
+                checked_in_at,
+                qr_svg: "<svg/>".into(),
+            });
+        }
     }
 
     /// Both serializations of `view` are the same JSON value, but for the format of the

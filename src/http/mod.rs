@@ -38,6 +38,7 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod reservations;
 pub mod seat_map;
+pub mod tickets;
 pub mod waiting_room;
 
 use error::ApiError;
@@ -95,6 +96,7 @@ pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             reservations::ReservationsApi,
             balance::BalanceApi,
             payments::PaymentsApi,
+            tickets::TicketsApi,
             admin::AdminApi,
             admin_outbox::AdminOutboxApi,
             admin_queues::AdminQueuesApi,

@@ -1,5 +1,7 @@
 //! Payments tag: pay a held seat from the balance, and the buyer's payment history.
 
+use std::collections::HashMap;
+
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
@@ -16,7 +18,7 @@ use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::PAYMENT_COMPLETED;
 use crate::domain::reservation::Holder;
 use crate::domain::waiting_room::TokenState;
-use crate::domain::{self, ReservationId, Timestamp, UserId};
+use crate::domain::{self, PaymentId, ReservationId, Timestamp, UserId};
 
 #[derive(Tags)]
 enum Tag {
@@ -66,9 +68,23 @@ pub struct PaymentRecordView {
     pub price: i64,
     /// Every seat paid for, lowest id first, with the price it was held at.
     pub seats: Vec<HeldSeatView>,
+    /// The tickets of the seats, one each (`GET /api/tickets/{code}` shows one whole).
+    pub tickets: Vec<ReceiptTicket>,
     pub status: String,
     #[serde(serialize_with = "super::json::rfc3339")]
     pub paid_at: Timestamp,
+}
+
+/// A ticket as a receipt lists it.
+#[derive(Debug, Clone, Object, Serialize)]
+#[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptTicket {
+    pub code: String,
+    pub seat_id: i64,
+    pub seat_number: String,
+    /// `valid`, `checkedIn` or `refunded`.
+    pub state: String,
 }
 
 #[derive(Debug, Object, Serialize)]
@@ -192,7 +208,8 @@ impl PaymentsApi {
 
     /// Payment history
     ///
-    /// The user's payments, newest first, each with what a receipt shows. Takes the buyer's
+    /// The user's payments, newest first, each with what a receipt shows: the show, every
+    /// seat and its ticket. Takes the buyer's
     /// credential (`Authorization: Bearer`), or any live queue token of theirs (waiting,
     /// active, or ended within the last day).
     #[oai(path = "/api/payments", method = "get", operation_id = "listPayments")]
@@ -206,10 +223,23 @@ impl PaymentsApi {
         auth.require_user(user)?;
         state.store.user(user).await?;
         let payments = state.store.payments(user).await?;
+        let mut tickets: HashMap<PaymentId, Vec<ReceiptTicket>> = HashMap::new();
+        for ticket in state.store.tickets(user).await? {
+            tickets
+                .entry(ticket.payment_id)
+                .or_default()
+                .push(ReceiptTicket {
+                    code: ticket.code.to_string(),
+                    seat_id: ticket.seat_id.0,
+                    seat_number: ticket.seat_number,
+                    state: ticket.state.as_str().to_owned(),
+                });
+        }
         Ok(HistoryResponse::Ok(JsonReply(PaymentHistory {
             payments: payments
                 .into_iter()
                 .map(|p| PaymentRecordView {
+                    tickets: tickets.remove(&p.id).unwrap_or_default(),
                     payment_id: p.id.0,
                     id: p.id.0,
                     reservation_id: p.reservation_id.0,

@@ -16,6 +16,7 @@ use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::reservation::{Cancellation, Holder, Reservation, SeatSelection};
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
+use crate::domain::ticket::{Ticket, TicketCode};
 use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, Timestamp, UserId};
 
 #[cfg(feature = "mysql")]
@@ -272,6 +273,12 @@ pub trait Store: Send + Sync + 'static {
     /// A reservation, or `NotFound`.
     async fn reservation(&self, id: ReservationId) -> Result<Reservation>;
 
+    /// The buyer's tickets, one per seat they paid for, in the order they were issued.
+    async fn tickets(&self, user: UserId) -> Result<Vec<Ticket>>;
+
+    /// The ticket of `code`, whoever's it is; `None` when no ticket has this code.
+    async fn ticket(&self, code: &TicketCode) -> Result<Option<Ticket>>;
+
     /// Releases up to `limit` holds that ran out by `now` and writes their events; returns
     /// how many were released.
     async fn expire_holds(&self, now: Timestamp, limit: u32) -> Result<u64>;
@@ -291,7 +298,8 @@ pub trait Store: Send + Sync + 'static {
     /// The buyer's balance history, oldest first.
     async fn balance_history(&self, user: UserId) -> Result<Vec<Entry>>;
 
-    /// Pays a held reservation from the buyer's balance: debit, history row, every seat sold,
+    /// Pays a held reservation from the buyer's balance: debit, history row, every seat sold
+    /// with a new ticket each,
     /// reservation confirmed, payment row and event, all in one transaction or none of it.
     /// `holder` is checked first, in the transaction: `Forbidden` for another user's
     /// reservation or a token of another show. Then the show's sales window at `now`:

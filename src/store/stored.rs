@@ -5,8 +5,9 @@ use crate::domain::catalog::{SeatPlace, SeatStatus, SeatTaken, TicketLimit};
 use crate::domain::error::{Error, Result};
 use crate::domain::reservation::{HeldSeat, Reservation, ReservationStatus};
 use crate::domain::sales_window::SalesWindow;
+use crate::domain::ticket::{Ticket, TicketCode, TicketState};
 use crate::domain::{
-    ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis,
+    ConcertId, Money, PaymentId, ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis,
 };
 
 /// An amount read back from storage. A negative one means the data is damaged: an internal
@@ -127,4 +128,63 @@ pub(crate) fn seat_taken(
         id: SeatId(id),
         status: SeatStatus::as_seen_at(&status, held_until.map(from_millis), now),
     }
+}
+
+/// A ticket's columns as both adapters select them: code, user, payment, reservation,
+/// concert, schedule, title, show time, seat, seat number, status, issued at, checked in at
+/// and by (milliseconds).
+pub(crate) type TicketColumns = (
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+    i64,
+    i64,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+);
+
+/// The ticket whose stored columns are `columns`.
+pub(crate) fn ticket(columns: TicketColumns) -> Result<Ticket> {
+    let (
+        code,
+        user,
+        payment,
+        reservation,
+        concert,
+        schedule,
+        title,
+        show_time,
+        seat,
+        seat_number,
+        status,
+        issued_at,
+        checked_in_at,
+        checked_in_by,
+    ) = columns;
+    let checked_in = match (checked_in_at, checked_in_by) {
+        (Some(at), Some(door)) => Some((from_millis(at), door)),
+        _ => None,
+    };
+    Ok(Ticket {
+        code: TicketCode::from_stored(code),
+        user_id: UserId(user),
+        payment_id: PaymentId(payment),
+        reservation_id: ReservationId(reservation),
+        concert_id: ConcertId(concert),
+        schedule_id: ScheduleId(schedule),
+        title,
+        show_time: from_millis(show_time),
+        seat_id: SeatId(seat),
+        seat_number,
+        state: TicketState::from_stored(&status, checked_in.is_some())?,
+        issued_at: from_millis(issued_at),
+        checked_in,
+    })
 }

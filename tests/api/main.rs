@@ -24,5 +24,6 @@ mod request_ids;
 mod sales_windows;
 mod settings;
 mod sold_out;
+mod tickets;
 mod validation;
 mod waiting_room;

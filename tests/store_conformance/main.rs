@@ -75,6 +75,7 @@ mod payments;
 mod purchase_limits;
 mod sales_windows;
 mod sqlite_only;
+mod tickets;
 mod waiting_room_state;
 
 /// One open store, seen through both ports it implements.

@@ -62,7 +62,8 @@ async fn a_database_of_version_3_gets_its_sold_seats_counted() {
     // Back to version 3: no count, no triggers.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
+        "DROP TABLE tickets;
+         DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
          ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
@@ -94,7 +95,8 @@ async fn a_database_of_version_4_keeps_users_that_share_an_address() {
     store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
+        "DROP TABLE tickets;
+         DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
          ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
@@ -157,7 +159,8 @@ async fn a_database_of_version_5_follows_the_server_s_limit_everywhere() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
+        "DROP TABLE tickets;
+         DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
          ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
@@ -198,7 +201,8 @@ async fn a_database_of_version_7_sells_each_show_from_its_creation_until_it_star
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
+        "DROP TABLE tickets;
+         DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
          ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
@@ -255,7 +259,8 @@ async fn a_database_of_version_8_gets_presale_codes() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
+        "DROP TABLE tickets;
+         DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
          ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
@@ -286,7 +291,7 @@ async fn a_database_of_version_8_gets_presale_codes() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 12);
+    assert_eq!(version, 13);
 }
 
 /// Before version 10 no line had a pre-queue: its waiting buyers come back as buyers who
@@ -334,7 +339,8 @@ async fn a_database_of_version_8_keeps_its_waiting_buyers_as_joined_after_the_op
     opened.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
+        "DROP TABLE tickets;
+         DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
          ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
@@ -383,7 +389,8 @@ async fn a_database_of_version_11_keeps_the_seat_of_every_reservation() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
+        "DROP TABLE tickets;
+         DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          PRAGMA user_version = 11;",
     )
     .unwrap();
@@ -407,5 +414,56 @@ async fn a_database_of_version_11_keeps_the_seat_of_every_reservation() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 12);
+    assert_eq!(version, 13);
+}
+
+/// Seats sold before version 13 get their tickets from step 13, one each, with codes of the
+/// same form as new ones.
+#[tokio::test]
+async fn a_database_of_version_12_gets_a_ticket_for_every_seat_it_sold() {
+    use boxoffice::domain::ticket::{TicketCode, TicketState};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("box.db");
+    let backend = Backend::Sqlite(dir);
+    let f = Fixture::new(&backend, 3).await;
+    let seats = [f.seat(0).await, f.seat(1).await];
+    let group = f
+        .store
+        .reserve_seat(f.hold_group(f.buyer.id, &seats, now()))
+        .await
+        .unwrap();
+    f.charge(f.buyer.id, 2 * PRICE).await;
+    let paid = f
+        .store
+        .pay(holder(f.buyer.id, &group), group.id, now(), None)
+        .await
+        .unwrap();
+    f.store.close().await;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE tickets; PRAGMA user_version = 12;")
+        .unwrap();
+    drop(conn);
+
+    let reopened = backend.open().await.store;
+    let tickets = reopened.tickets(f.buyer.id).await.unwrap();
+    let listed: Vec<_> = tickets
+        .iter()
+        .map(|t| (t.payment_id, t.seat_id, t.state))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (paid.id, seats[0], TicketState::Valid),
+            (paid.id, seats[1], TicketState::Valid)
+        ]
+    );
+    for ticket in &tickets {
+        assert_eq!(
+            TicketCode::parse(ticket.code.as_str()).unwrap(),
+            ticket.code
+        );
+    }
+    assert_ne!(tickets[0].code, tickets[1].code);
+    reopened.close().await;
 }

@@ -44,6 +44,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../../migrations/mysql/009_group_holds.sql"),
     ),
+    (
+        10,
+        include_str!("../../../migrations/mysql/010_tickets.sql"),
+    ),
 ];
 
 /// How long a starting instance waits for another one's migration, in seconds.

@@ -27,6 +27,7 @@ mod migrate;
 mod outbox;
 mod payments;
 mod settings;
+mod tickets;
 mod waiting_room_state;
 
 use std::future::Future;
@@ -50,6 +51,7 @@ use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::reservation::{Cancellation, Holder, Reservation};
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
+use crate::domain::ticket::{Ticket, TicketCode};
 use crate::domain::{ConcertId, ReservationId, ScheduleId, Timestamp, UserId};
 
 /// How many times one operation is tried when the database asks for a retry (deadlock, lock
@@ -539,6 +541,20 @@ impl Store for MysqlStore {
                 })
                 .await
             })
+        })
+        .await
+    }
+
+    async fn tickets(&self, user: UserId) -> Result<Vec<Ticket>> {
+        self.read("tickets", |tx| Box::pin(tickets::of_user(tx, user)))
+            .await
+    }
+
+    async fn ticket(&self, code: &TicketCode) -> Result<Option<Ticket>> {
+        let code = code.clone();
+        self.read("ticket", |tx| {
+            let code = code.clone();
+            Box::pin(async move { tickets::by_code(tx, &code).await })
         })
         .await
     }

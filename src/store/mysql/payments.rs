@@ -4,7 +4,7 @@
 use mysql_async::prelude::Queryable;
 
 use super::accounts::{inserted_id, record, stored_balance};
-use super::{Step, Tx, catalog, holds, money, outbox};
+use super::{Step, Tx, catalog, holds, money, outbox, tickets};
 use crate::domain::balance::{EntryKind, debit};
 use crate::domain::error::Error;
 use crate::domain::events::DomainEvent;
@@ -95,8 +95,10 @@ pub(super) async fn pay(
         (user.0, reservation.0, price.minor_units(), now_ms),
     )
     .await?;
+    let payment_id = PaymentId(inserted_id(tx, "payments")?);
+    tickets::issue(tx, payment_id, &held, now).await?;
     let payment = Payment {
-        id: PaymentId(inserted_id(tx, "payments")?),
+        id: payment_id,
         user_id: user,
         reservation_id: reservation,
         amount: price,

@@ -54,6 +54,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../../../migrations/sqlite/012_group_holds.sql"),
     ),
+    (
+        13,
+        include_str!("../../../migrations/sqlite/013_tickets.sql"),
+    ),
 ];
 
 /// Prepared statements kept per connection: more than the store has.

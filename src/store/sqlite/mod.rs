@@ -19,6 +19,7 @@ mod migrate;
 mod outbox;
 mod payments;
 mod settings;
+mod tickets;
 mod waiting_room_state;
 mod writer;
 
@@ -43,6 +44,7 @@ use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::reservation::{Cancellation, Holder, Reservation};
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
+use crate::domain::ticket::{Ticket, TicketCode};
 use crate::domain::{ConcertId, ReservationId, ScheduleId, Timestamp, UserId};
 use writer::Writer;
 
@@ -418,6 +420,15 @@ impl Store for SqliteStore {
 
     async fn reservation(&self, id: ReservationId) -> Result<Reservation> {
         self.read(move |conn| holds::reservation(conn, id)).await
+    }
+
+    async fn tickets(&self, user: UserId) -> Result<Vec<Ticket>> {
+        self.read(move |conn| tickets::of_user(conn, user)).await
+    }
+
+    async fn ticket(&self, code: &TicketCode) -> Result<Option<Ticket>> {
+        let code = code.clone();
+        self.read(move |conn| tickets::by_code(conn, &code)).await
     }
 
     async fn expire_holds(&self, now: Timestamp, limit: u32) -> Result<u64> {

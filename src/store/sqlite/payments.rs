@@ -4,7 +4,7 @@
 use rusqlite::{Connection, params};
 
 use super::accounts::{money, record, stored_balance};
-use super::{catalog, db, holds, outbox};
+use super::{catalog, db, holds, outbox, tickets};
 use crate::domain::balance::{EntryKind, debit};
 use crate::domain::error::{Error, Result};
 use crate::domain::events::DomainEvent;
@@ -103,6 +103,7 @@ pub(super) fn pay(
             )
         })
         .map_err(db)?;
+    tickets::issue(conn, PaymentId(payment_id), &held, now)?;
     let payment = Payment {
         id: PaymentId(payment_id),
         user_id: user,
