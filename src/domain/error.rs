@@ -56,6 +56,15 @@ pub enum Error {
         if *open_holds == 1 { "hold" } else { "holds" }
     )]
     SoldOut { open_holds: u64 },
+    /// The ticket let someone in already: when and at which door.
+    #[error("ticket already checked in at {} at door {door}", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))]
+    AlreadyCheckedIn { at: super::Timestamp, door: String },
+    /// The ticket's seat was refunded: it lets nobody in.
+    #[error("ticket refunded: it is no longer valid")]
+    TicketRefunded,
+    /// The ticket is for a show this door does not check in.
+    #[error("this ticket is for show {schedule}, which this door does not check in")]
+    WrongShow { schedule: super::ScheduleId },
     /// The presale code is not a code of this show (unknown, mistyped, or of another show).
     #[error("this access code is not valid for this show")]
     AccessCodeInvalid,

@@ -49,6 +49,16 @@ pub enum DomainEvent {
         seats: Vec<SeatId>,
         amount: Money,
     },
+    /// A ticket let someone in at a door.
+    TicketCheckedIn {
+        reservation_id: ReservationId,
+        user_id: UserId,
+        schedule_id: ScheduleId,
+        seat_id: SeatId,
+        code: String,
+        door: String,
+        checked_in_at: Timestamp,
+    },
     BalanceCharged {
         user_id: UserId,
         amount: Money,
@@ -76,6 +86,7 @@ impl DomainEvent {
             DomainEvent::ReservationExpired { .. } => "reservation.expired",
             DomainEvent::ReservationCancelled { .. } => "reservation.cancelled",
             DomainEvent::PaymentCompleted { .. } => "payment.completed",
+            DomainEvent::TicketCheckedIn { .. } => "ticket.checked_in",
             DomainEvent::BalanceCharged { .. } => "balance.charged",
         }
     }
@@ -86,7 +97,8 @@ impl DomainEvent {
             DomainEvent::ReservationHeld { reservation_id, .. }
             | DomainEvent::ReservationExpired { reservation_id, .. }
             | DomainEvent::ReservationCancelled { reservation_id, .. }
-            | DomainEvent::PaymentCompleted { reservation_id, .. } => {
+            | DomainEvent::PaymentCompleted { reservation_id, .. }
+            | DomainEvent::TicketCheckedIn { reservation_id, .. } => {
                 format!("reservation:{reservation_id}")
             }
             DomainEvent::BalanceCharged { user_id, .. } => format!("user:{user_id}"),
@@ -150,6 +162,19 @@ impl DomainEvent {
                 "paymentId": payment_id, "reservationId": reservation_id, "userId": user_id,
                 "scheduleId": schedule_id, "seatId": seats.first(), "seatIds": seats,
                 "amount": amount,
+            }),
+            DomainEvent::TicketCheckedIn {
+                reservation_id,
+                user_id,
+                schedule_id,
+                seat_id,
+                code,
+                door,
+                checked_in_at,
+            } => json!({
+                "reservationId": reservation_id, "userId": user_id, "scheduleId": schedule_id,
+                "seatId": seat_id, "ticketCode": code, "door": door,
+                "checkedInAt": checked_in_at,
             }),
             DomainEvent::BalanceCharged {
                 user_id,

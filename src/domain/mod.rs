@@ -7,6 +7,7 @@ pub mod account;
 pub mod availability;
 pub mod balance;
 pub mod catalog;
+pub mod door;
 pub mod error;
 pub mod events;
 pub mod idempotency;

@@ -117,6 +117,48 @@ pub struct Ticket {
     pub checked_in: Option<(Timestamp, String)>,
 }
 
+/// A check-in to record: the code scanned, by whom, and the one show the scanner may check in
+/// (a door limited to it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckIn {
+    pub code: TicketCode,
+    /// The door's name, or `admin`.
+    pub door: String,
+    pub only_schedule: Option<ScheduleId>,
+    pub now: Timestamp,
+}
+
+impl CheckIn {
+    /// Why `ticket` cannot let someone in through this check-in, in the order a door asks:
+    /// a ticket of another show first (a door of one show learns nothing more of it), then a
+    /// refunded one, then one scanned before.
+    pub fn check(&self, ticket: &Ticket) -> Result<()> {
+        if let Some(only) = self.only_schedule
+            && ticket.schedule_id != only
+        {
+            return Err(Error::WrongShow {
+                schedule: ticket.schedule_id,
+            });
+        }
+        match (&ticket.state, &ticket.checked_in) {
+            (TicketState::Refunded, _) => Err(Error::TicketRefunded),
+            (_, Some((at, door))) => Err(Error::AlreadyCheckedIn {
+                at: *at,
+                door: door.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A valid ticket of a show with its buyer, as the door's list shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attendee {
+    pub ticket: Ticket,
+    pub name: String,
+    pub email: String,
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;

@@ -22,6 +22,7 @@ use subtle::ConstantTimeEq;
 
 use super::ApiState;
 use super::error::ApiError;
+use crate::domain::door::{self, Scanner};
 use crate::domain::waiting_room::{TokenClaims, TokenState};
 use crate::domain::{self, ScheduleId, UserId};
 
@@ -304,6 +305,36 @@ async fn check_admin(req: &Request, bearer: Bearer) -> poem::Result<()> {
     } else {
         Err(wrong_admin_token().into())
     }
+}
+
+/// Who may check tickets in: the admin token, or a door's token (`bxd_…`, see
+/// [`crate::domain::door`]), which can check tickets in and read the attendee list, and
+/// nothing else: every other admin endpoint takes [`AdminAuth`] alone.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", checker = "check_staff")]
+pub struct StaffAuth(pub Scanner);
+
+async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<Scanner> {
+    let state = state_of(req)?;
+    let token = bearer.token.trim();
+    if door::looks_like_token(token) {
+        return match state.store.door(door::token_hash(token)).await {
+            Ok(Some(door)) => Ok(Scanner::Door(door)),
+            Ok(None) => Err(wrong_staff_token().into()),
+            Err(err) => Err(ApiError::from(err).into()),
+        };
+    }
+    check_admin(req, bearer).await?;
+    Ok(Scanner::Admin)
+}
+
+/// The answer to a check-in without a valid admin or door token.
+fn wrong_staff_token() -> ApiError {
+    ApiError::new(
+        poem::http::StatusCode::UNAUTHORIZED,
+        "INVALID_ADMIN_TOKEN",
+        "missing, wrong or revoked admin or door token",
+    )
 }
 
 /// The answer of every admin endpoint to a missing or wrong admin token.

@@ -45,6 +45,17 @@ pub struct ErrorBody {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seat_ids: Option<Vec<i64>>,
+    /// `ALREADY_CHECKED_IN` only: when the ticket was first scanned.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::json::rfc3339_opt"
+    )]
+    pub checked_in_at: Option<Timestamp>,
+    /// `ALREADY_CHECKED_IN` only: the door where it was first scanned.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub door: Option<String>,
 }
 
 /// An error on its way to becoming an HTTP answer.
@@ -58,6 +69,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// The seats that were taken, for `SEAT_UNAVAILABLE`.
     pub seat_ids: Option<Vec<i64>>,
+    /// When and where a ticket was first scanned, for `ALREADY_CHECKED_IN`.
+    pub first_scan: Option<Box<(Timestamp, String)>>,
 }
 
 impl ApiError {
@@ -68,6 +81,7 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             seat_ids: None,
+            first_scan: None,
         }
     }
 
@@ -104,6 +118,8 @@ impl ApiError {
             path: current_path(),
             timestamp: crate::clock::Clock::wall(),
             seat_ids: self.seat_ids.clone(),
+            checked_in_at: self.first_scan.as_ref().map(|scan| scan.0),
+            door: self.first_scan.as_ref().map(|scan| scan.1.clone()),
         }
     }
 
@@ -197,6 +213,9 @@ impl From<domain::Error> for ApiError {
             E::SalesNotOpen { .. } => (StatusCode::CONFLICT, "SALES_NOT_OPEN"),
             E::SalesClosed { .. } => (StatusCode::CONFLICT, "SALES_CLOSED"),
             E::SoldOut { .. } => (StatusCode::CONFLICT, "SOLD_OUT"),
+            E::AlreadyCheckedIn { .. } => (StatusCode::CONFLICT, "ALREADY_CHECKED_IN"),
+            E::WrongShow { .. } => (StatusCode::CONFLICT, "WRONG_SHOW"),
+            E::TicketRefunded => (StatusCode::GONE, "TICKET_REFUNDED"),
             E::AccessCodeInvalid => (StatusCode::FORBIDDEN, "ACCESS_CODE_INVALID"),
             E::AccessCodeUsed => (StatusCode::CONFLICT, "ACCESS_CODE_USED"),
             E::InsufficientBalance { .. } => {
@@ -212,8 +231,13 @@ impl From<domain::Error> for ApiError {
             E::SeatUnavailable(seats) => Some(seats.clone()),
             _ => None,
         };
+        let first_scan = match &err {
+            E::AlreadyCheckedIn { at, door } => Some(Box::new((*at, door.clone()))),
+            _ => None,
+        };
         ApiError {
             seat_ids,
+            first_scan,
             ..ApiError::new(status, code, err.to_string())
         }
     }

@@ -26,6 +26,7 @@ pub mod admin_queues;
 pub mod admin_schedules;
 pub mod auth;
 pub mod balance;
+pub mod checkins;
 pub mod concerts;
 pub mod cors;
 pub mod error;
@@ -101,6 +102,7 @@ pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             admin_outbox::AdminOutboxApi,
             admin_queues::AdminQueuesApi,
             admin_schedules::AdminSchedulesApi,
+            checkins::CheckinsApi,
             ops::OpsApi,
         ),
         TITLE,

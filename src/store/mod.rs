@@ -10,13 +10,14 @@ use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
 use crate::domain::catalog::{
     Concert, NewConcert, Schedule, Seat, SeatPlace, SeatTaken, TakenSeats, TicketLimit, seat_map,
 };
+use crate::domain::door::{Door, NewDoor};
 use crate::domain::error::Result;
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::reservation::{Cancellation, Holder, Reservation, SeatSelection};
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
-use crate::domain::ticket::{Ticket, TicketCode};
+use crate::domain::ticket::{Attendee, CheckIn, Ticket, TicketCode};
 use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, Timestamp, UserId};
 
 #[cfg(feature = "mysql")]
@@ -278,6 +279,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// The ticket of `code`, whoever's it is; `None` when no ticket has this code.
     async fn ticket(&self, code: &TicketCode) -> Result<Option<Ticket>>;
+
+    /// Records a door with the hash of its token; `NotFound` for an unknown show, and then
+    /// nothing is written.
+    async fn create_door(&self, door: NewDoor) -> Result<Door>;
+
+    /// The door whose token hashes to `token_hash`, unless it was revoked.
+    async fn door(&self, token_hash: [u8; 32]) -> Result<Option<Door>>;
+
+    /// Ends a door's token from `now` on (revoking again changes nothing); `NotFound` for an
+    /// unknown door.
+    async fn revoke_door(&self, id: i64, now: Timestamp) -> Result<Door>;
+
+    /// Lets the holder of a ticket in: one conditional write (the ticket still valid and never
+    /// scanned, one row changed or none), so among any number of doors and instances
+    /// scanning it at once exactly one succeeds, with a `ticket.checked_in` event. Refused
+    /// with `NotFound` for an unknown code, then as [`CheckIn::check`] says: `WrongShow`,
+    /// `TicketRefunded`, or `AlreadyCheckedIn` with when and at which door.
+    async fn check_in(&self, request: CheckIn) -> Result<Ticket>;
+
+    /// Every valid ticket of the show with its buyer, by seat; `NotFound` for an unknown
+    /// show.
+    async fn attendees(&self, schedule: ScheduleId) -> Result<Vec<Attendee>>;
 
     /// Releases up to `limit` holds that ran out by `now` and writes their events; returns
     /// how many were released.

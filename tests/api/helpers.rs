@@ -15,11 +15,17 @@ pub const ADMIN_TOKEN: &str = "test-admin-token";
 /// The password of every buyer [`TestApp::create_user`] makes.
 pub const PASSWORD: &str = "test-password-1";
 
-/// An address no other call of this test binary gets: an address belongs to one user.
+/// An address no other call of this test binary gets: an address belongs to one user. Its
+/// local part is the letters and digits of `name` (a hostile name still has an address).
 pub fn unique_email(name: &str) -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{name}.{n}@example.com")
+    let local: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(40)
+        .collect();
+    format!("{local}.{n}@example.com")
 }
 
 pub struct TestApp {

@@ -8,6 +8,7 @@ mod accounts;
 mod admin;
 mod buyer_identity;
 mod cancel;
+mod checkins;
 mod cors;
 mod errors;
 mod events;

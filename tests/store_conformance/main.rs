@@ -65,6 +65,7 @@ mod helpers;
 mod access_codes;
 mod accounts;
 mod availability;
+mod checkins;
 mod concerts;
 mod database;
 mod group_holds;

@@ -48,6 +48,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../../migrations/mysql/010_tickets.sql"),
     ),
+    (11, include_str!("../../../migrations/mysql/011_doors.sql")),
 ];
 
 /// How long a starting instance waits for another one's migration, in seconds.

@@ -20,6 +20,7 @@
 mod access_codes;
 mod accounts;
 mod catalog;
+mod doors;
 mod holds;
 mod idempotency;
 mod identity;
@@ -45,13 +46,14 @@ use crate::domain::access_code::{CodeHash, RedeemRequest, Redemption};
 use crate::domain::availability::Availability;
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
 use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken, TicketLimit};
+use crate::domain::door::{Door, NewDoor};
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::reservation::{Cancellation, Holder, Reservation};
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
-use crate::domain::ticket::{Ticket, TicketCode};
+use crate::domain::ticket::{Attendee, CheckIn, Ticket, TicketCode};
 use crate::domain::{ConcertId, ReservationId, ScheduleId, Timestamp, UserId};
 
 /// How many times one operation is tried when the database asks for a retry (deadlock, lock
@@ -557,6 +559,39 @@ impl Store for MysqlStore {
             Box::pin(async move { tickets::by_code(tx, &code).await })
         })
         .await
+    }
+
+    async fn create_door(&self, door: NewDoor) -> Result<Door> {
+        self.write("create_door", |tx| {
+            let door = door.clone();
+            Box::pin(async move { doors::create(tx, &door).await })
+        })
+        .await
+    }
+
+    async fn door(&self, token_hash: [u8; 32]) -> Result<Option<Door>> {
+        self.read("door", |tx| {
+            Box::pin(async move { doors::by_token(tx, &token_hash).await })
+        })
+        .await
+    }
+
+    async fn revoke_door(&self, id: i64, now: Timestamp) -> Result<Door> {
+        self.write("revoke_door", |tx| Box::pin(doors::revoke(tx, id, now)))
+            .await
+    }
+
+    async fn check_in(&self, request: CheckIn) -> Result<Ticket> {
+        self.write("check_in", |tx| {
+            let request = request.clone();
+            Box::pin(async move { doors::check_in(tx, &request).await })
+        })
+        .await
+    }
+
+    async fn attendees(&self, schedule: ScheduleId) -> Result<Vec<Attendee>> {
+        self.read("attendees", |tx| Box::pin(doors::attendees(tx, schedule)))
+            .await
     }
 
     async fn payments(&self, user: UserId) -> Result<Vec<PaymentRecord>> {

@@ -58,6 +58,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../../../migrations/sqlite/013_tickets.sql"),
     ),
+    (14, include_str!("../../../migrations/sqlite/014_doors.sql")),
 ];
 
 /// Prepared statements kept per connection: more than the store has.

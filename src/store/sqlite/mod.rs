@@ -12,6 +12,7 @@
 mod access_codes;
 mod accounts;
 mod catalog;
+mod doors;
 mod holds;
 mod idempotency;
 mod identity;
@@ -38,13 +39,14 @@ use crate::domain::access_code::{CodeHash, RedeemRequest, Redemption};
 use crate::domain::availability::Availability;
 use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
 use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken, TicketLimit};
+use crate::domain::door::{Door, NewDoor};
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::reservation::{Cancellation, Holder, Reservation};
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
-use crate::domain::ticket::{Ticket, TicketCode};
+use crate::domain::ticket::{Attendee, CheckIn, Ticket, TicketCode};
 use crate::domain::{ConcertId, ReservationId, ScheduleId, Timestamp, UserId};
 use writer::Writer;
 
@@ -429,6 +431,34 @@ impl Store for SqliteStore {
     async fn ticket(&self, code: &TicketCode) -> Result<Option<Ticket>> {
         let code = code.clone();
         self.read(move |conn| tickets::by_code(conn, &code)).await
+    }
+
+    async fn create_door(&self, door: NewDoor) -> Result<Door> {
+        self.writer
+            .write(move |conn| doors::create(conn, &door))
+            .await
+    }
+
+    async fn door(&self, token_hash: [u8; 32]) -> Result<Option<Door>> {
+        self.read(move |conn| doors::by_token(conn, &token_hash))
+            .await
+    }
+
+    async fn revoke_door(&self, id: i64, now: Timestamp) -> Result<Door> {
+        self.writer
+            .write(move |conn| doors::revoke(conn, id, now))
+            .await
+    }
+
+    async fn check_in(&self, request: CheckIn) -> Result<Ticket> {
+        self.writer
+            .write(move |conn| doors::check_in(conn, &request))
+            .await
+    }
+
+    async fn attendees(&self, schedule: ScheduleId) -> Result<Vec<Attendee>> {
+        self.read(move |conn| doors::attendees(conn, schedule))
+            .await
     }
 
     async fn expire_holds(&self, now: Timestamp, limit: u32) -> Result<u64> {
