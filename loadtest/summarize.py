@@ -412,7 +412,7 @@ def markdown(results, fsync, checks, mach, title):
         if r.get("opening"):
             o = r["opening"]
             rho_a = o["rho_join_admission"]
-            lines.append(f"- opening: {o['crowd']} buyers joined before it, "
+            lines.append(f"- opening: a crowd of {o['crowd']} buyers, "
                          f"{o['buyers_with_place']} read a place during the hold "
                          f"({o['duplicate_places']} duplicates; a permutation of 1..n: "
                          f"{'yes' if o['permutation'] else 'no'}); Spearman rho of joining "
