@@ -3,12 +3,15 @@
 #
 #   flow      the buyer flow, 100 VUs; measured beside its ceilings (fsync, health)
 #   stampede  20,000 buyers rush one show's line; admission order and seats are checked
+#   opening   stampede at an opening: the crowd joins the pre-queue before the show's salesStart;
+#             nobody may be let in before it, and the places drawn at it must be a random
+#             permutation (|Spearman rho| of joining order and place < 0.05), let in in order
 #   race      1,000 VUs fight over a few seats; holds are counted against seats
 #   health    GET /health only: the HTTP ceiling
 #   fsync     durable single-row SQLite commits per second on this disk: the fsync ceiling
 #   crash     flow while the server is SIGKILLed and restarted; then the database is audited
 #   smoke     flow with 10 VUs and no ceilings, for CI (default 5s): fails on failed checks
-#   all       fsync, health, flow, stampede, race
+#   all       fsync, health, flow, stampede, opening, race
 #
 # Each scenario builds the release binary, starts it on a fresh database in a scratch folder,
 # creates the catalogue through the admin API, runs k6, audits the database and writes
@@ -32,6 +35,12 @@
 #   BUYERS [20000]    stampede buyers, arriving within JOIN_WINDOW [10] seconds, let in at
 #                     ADMIT_RATE [BUYERS/15] per second, at most MAX_ACTIVE [2 x rate] inside
 #                     (k6 plays BUYERS_PER_VU [100] buyers per VU with async requests)
+#   OPENING_MARGIN [5] opening: the show opens JOIN_WINDOW + this many seconds after k6's
+#                     setup, so that the whole crowd has joined before it
+#   OPENING_HOLD [5]  opening: seconds the line stays paused after the opening, for every
+#                     buyer to read the place drawn for it; then it is resumed. The
+#                     DURATION [60s] must hold JOIN_WINDOW + OPENING_MARGIN + OPENING_HOLD,
+#                     the 15 s the line takes to drain and 10 s more
 #   RACE_SEATS [10]   seats fought over in race
 #   FLOW_RATE [4000]  flow iterations/s the catalogue is sized for (it never runs out: the
 #                     run stops early when every seat is sold)
@@ -253,7 +262,7 @@ run_k6() { # NAME SCRIPT [k6 args...]: runs k6, records its CPU time; returns k6
       "$@" "$here/$script" >"$scratch/$name.k6.out" 2>"$scratch/$name.k6.err"; } \
     2>"$scratch/$name.k6.time" || status=$?
   # The scripts' own log lines (PAID, ADMIT) are data, not news.
-  grep -v -E '^(PAID|ADMIT|NOT_ADMITTED) ' "$scratch/$name.k6.err" | tail -5 >&2 || true
+  grep -v -E '^(PAID|ADMIT|NOT_ADMITTED|PLACE|OPENING) ' "$scratch/$name.k6.err" | tail -5 >&2 || true
   return "$status"
 }
 
@@ -557,8 +566,8 @@ EOF
 
 main() {
   case $scenario in
-    flow | stampede | race | health | fsync | crash | smoke | all) ;;
-    *) die "unknown scenario '$scenario' (flow, stampede, race, health, fsync, crash, smoke, all)" ;;
+    flow | stampede | opening | race | health | fsync | crash | smoke | all) ;;
+    *) die "unknown scenario '$scenario' (flow, stampede, opening, race, health, fsync, crash, smoke, all)" ;;
   esac
   if [[ $cluster == 1 && $scenario != flow ]]; then die "CLUSTER=1 runs flow only"; fi
   ensure_tools
@@ -594,7 +603,7 @@ main() {
     fsync)
       fsync_ceiling "$(seconds_of "${duration:-10s}")"
       ;;
-    stampede)
+    stampede | opening)
       duration=${duration:-60s}
       local buyers=${BUYERS:-20000} window=${JOIN_WINDOW:-10}
       # The crowd arrives within JOIN_WINDOW seconds and is let in a little slower than it
@@ -603,9 +612,17 @@ main() {
       local rate=${ADMIT_RATE:-$(( buyers / 15 > 1 ? buyers / 15 : 1 ))}
       local inside=${MAX_ACTIVE:-$(( rate * 2 ))}
       extra_flags=(--queue-max-active "$inside" --queue-admit-per-minute $(( rate * 60 )))
-      scenario_run stampede stampede.js "1 1 $buyers $(( buyers + 1 ))" -e BUYERS="$buyers" \
-        -e JOIN_WINDOW="$window" -e BUYERS_PER_VU="${BUYERS_PER_VU:-100}" || status=1
-      summarize stampede || status=1
+      # opening: setup() pauses the line, moves salesStart past the joining window, and the
+      # opener VU resumes the line OPENING_HOLD seconds after the opening (stampede.js).
+      local opening=()
+      if [[ $scenario == opening ]]; then
+        opening=(-e OPENING=1 -e OPENING_MARGIN="${OPENING_MARGIN:-5}"
+          -e OPENING_HOLD="${OPENING_HOLD:-5}")
+      fi
+      scenario_run "$scenario" stampede.js "1 1 $buyers $(( buyers + 1 ))" -e BUYERS="$buyers" \
+        -e JOIN_WINDOW="$window" -e BUYERS_PER_VU="${BUYERS_PER_VU:-100}" "${opening[@]}" \
+        || status=1
+      summarize "$scenario" || status=1
       ;;
     race)
       duration=${duration:-20s}
@@ -625,6 +642,7 @@ main() {
       run_flow || status=1
       duration=${d:-60s}
       "$0" stampede "$duration" || status=1
+      "$0" opening "$duration" || status=1
       duration=${d:-20s}
       "$0" race "$duration" || status=1
       ;;

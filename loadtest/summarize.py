@@ -5,8 +5,10 @@ chart <out>.png (requests per second and p95 latency, per second of the run).
 Reads, for each scenario name given, from the scratch folder: <name>.summary.json (k6
 --summary-export), <name>.csv.gz (k6 --out csv), <name>.meta.json (server CPU and peak RSS,
 settings, exit codes), <name>.audit.json (audit.py), <name>.k6.time (k6's own CPU) and, when
-present, fsync.txt (the fsync ceiling). For stampede it also checks the admission order from
-the ADMIT lines the buyers logged. Exits 1 when anything failed.
+present, fsync.txt (the fsync ceiling). For stampede and opening it also checks the admission
+order from the ADMIT lines the buyers logged; for opening, from the PLACE lines, that the
+places drawn at the opening are a permutation of 1..n, uncorrelated with the joining order.
+Exits 1 when anything failed.
 """
 
 import argparse
@@ -23,6 +25,12 @@ from collections import defaultdict
 FLOW_SHARE_OF_HEALTH = 0.60
 FLOW_P95_MS = 20.0
 STAMPEDE_POLL_P99_MS = 10.0
+# The opening's shuffle: |Spearman rho| between joining order and place, from this many
+# buyers on. Under a uniform shuffle rho has a standard deviation of 1/sqrt(n - 1), so a fair
+# shuffle stays under 0.05 but for about 2.5% of runs of 2,000 buyers and virtually always
+# from 5,000 on (3.5 deviations); below 2,000 rho is reported, not judged.
+OPENING_MAX_RHO = 0.05
+OPENING_MIN_BUYERS = 2000
 
 
 def load_json(path):
@@ -127,6 +135,8 @@ def admission_order(path):
                 parts = line.split()
                 if len(parts) == 4 and parts[0] == "ADMIT":
                     seq, last_wait, active_at = (int(p) for p in parts[1:])
+                    if seq < 0:
+                        continue  # opening: no place read (a failed check already)
                     admitted.append((seq, active_at))
                     waiting_last.append((seq, last_wait))
                 elif len(parts) == 3 and parts[0] == "NOT_ADMITTED":
@@ -150,6 +160,66 @@ def admission_order(path):
             out_of_order += 1
     return {"admitted": len(admitted), "not_admitted": not_admitted,
             "out_of_order": out_of_order}
+
+
+def ranks(values):
+    """1-based ranks of values, ties given their average rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return out
+
+
+def spearman(xs, ys):
+    """Spearman's rank correlation: Pearson's of the ranks (ties averaged); None for n < 2."""
+    n = len(xs)
+    if n < 2:
+        return None
+    rx, ry = ranks(xs), ranks(ys)
+    mean = (n + 1) / 2
+    cov = sum((a - mean) * (b - mean) for a, b in zip(rx, ry))
+    vx = sum((a - mean) ** 2 for a in rx)
+    vy = sum((b - mean) ** 2 for b in ry)
+    return cov / (vx * vy) ** 0.5 if vx and vy else None
+
+
+def opening_order(path):
+    """The opening (stampede.js OPENING=1): the crowd size from the OPENING line, each
+    buyer's joining order (seq) and place from its PLACE line, and its first active answer
+    from its ADMIT line (keyed by place). Checks that the places are exactly 1..n and gives
+    Spearman's rho of joining order against place and against the moment of admission."""
+    crowd = None
+    places = []
+    admitted_at = {}
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 4 and parts[0] == "OPENING":
+                    crowd = int(parts[3])
+                elif len(parts) == 3 and parts[0] == "PLACE":
+                    places.append((int(parts[1]), int(parts[2])))
+                elif len(parts) == 4 and parts[0] == "ADMIT":
+                    admitted_at[int(parts[1])] = int(parts[3])
+    except FileNotFoundError:
+        return None
+    seen = [p for _, p in places if p > 0]
+    permutation = (crowd is not None and len(places) == crowd
+                   and sorted(seen) == list(range(1, crowd + 1)))
+    with_place = [(s, p) for s, p in places if p > 0]
+    rho_place = spearman([s for s, _ in with_place], [p for _, p in with_place])
+    with_time = [(s, admitted_at[p]) for s, p in with_place if p in admitted_at]
+    rho_admission = spearman([s for s, _ in with_time], [t for _, t in with_time])
+    return {"crowd": crowd, "buyers_with_place": len(seen), "places_reported": len(places),
+            "duplicate_places": len(seen) - len(set(seen)), "permutation": permutation,
+            "rho_join_place": rho_place, "rho_join_admission": rho_admission}
 
 
 def server_times(path):
@@ -222,8 +292,10 @@ def scenario(scratch, name):
     for counter in ("holds_won", "holds_lost"):
         if counter in metrics:
             result[counter] = metrics[counter].get("count", 0)
-    if name == "stampede":
+    if name in ("stampede", "opening"):
         result["admission_order"] = admission_order(f"{scratch}/{name}.k6.err")
+    if name == "opening":
+        result["opening"] = opening_order(f"{scratch}/{name}.k6.err")
     return result
 
 
@@ -249,16 +321,34 @@ def verdicts(results, fsync):
             out.append((f"flow: request rate >= {FLOW_SHARE_OF_HEALTH:.0%} of /health's",
                         f"{share:.0%} ({f['rate']:.0f} vs {by['health']['rate']:.0f} req/s)",
                         share >= FLOW_SHARE_OF_HEALTH, True))
-    if "stampede" in by:
-        s = by["stampede"]
+    for name in ("stampede", "opening"):
+        if name not in by:
+            continue
+        s = by[name]
         poll = s["by_request"].get("queueStatus", {}).get("p99") or 0
-        out.append((f"stampede: status poll p99 < {STAMPEDE_POLL_P99_MS:g} ms",
+        out.append((f"{name}: status poll p99 < {STAMPEDE_POLL_P99_MS:g} ms",
                     f"{poll:.2f} ms", poll < STAMPEDE_POLL_P99_MS, True))
         order = s.get("admission_order") or {}
-        out.append(("stampede: nobody admitted out of order",
+        out.append((f"{name}: nobody admitted out of order"
+                    + (" (by the place drawn at the opening)" if name == "opening" else ""),
                     f"{order.get('out_of_order', '?')} out of order, "
                     f"{order.get('admitted', '?')} admitted",
                     order.get("out_of_order") == 0 and order.get("admitted", 0) > 0, False))
+    if "opening" in by:
+        o = by["opening"].get("opening") or {}
+        crowd = o.get("crowd")
+        out.append(("opening: the places are a permutation of 1..n (dense, no duplicates)",
+                    f"{o.get('buyers_with_place', '?')} places of {crowd}, "
+                    f"{o.get('duplicate_places', '?')} duplicates",
+                    bool(o.get("permutation")), False))
+        rho = o.get("rho_join_place")
+        judged = crowd is not None and crowd >= OPENING_MIN_BUYERS
+        measured = "-" if rho is None else f"{rho:+.4f}"
+        if not judged:
+            measured += f" (not judged below {OPENING_MIN_BUYERS} buyers)"
+        out.append((f"opening: |Spearman rho| of joining order and place < {OPENING_MAX_RHO:g}",
+                    measured,
+                    rho is not None and (abs(rho) < OPENING_MAX_RHO or not judged), False))
     if "race" in by:
         r = by["race"]
         counts = (r["audit"] or {}).get("counts", {})
@@ -319,6 +409,15 @@ def markdown(results, fsync, checks, mach, title):
             o = r["admission_order"]
             lines.append(f"- admitted {o['admitted']}, not admitted {o['not_admitted']}, "
                          f"out of order {o['out_of_order']}")
+        if r.get("opening"):
+            o = r["opening"]
+            rho_a = o["rho_join_admission"]
+            lines.append(f"- opening: a crowd of {o['crowd']} buyers, "
+                         f"{o['buyers_with_place']} read a place during the hold "
+                         f"({o['duplicate_places']} duplicates; a permutation of 1..n: "
+                         f"{'yes' if o['permutation'] else 'no'}); Spearman rho of joining "
+                         f"order and place {fmt(o['rho_join_place'], 4)}, of joining order "
+                         f"and the moment let in {fmt(rho_a, 4)}")
         counts = (r["audit"] or {}).get("counts", {})
         if "payments_confirmed_to_clients" in counts:
             confirmed = counts["payments_confirmed_to_clients"]
