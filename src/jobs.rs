@@ -246,11 +246,47 @@ async fn sold_out_lines(
     sold_out
 }
 
-/// One admission tick, then the queue gauges. A line whose show has no free seat lets
-/// nobody in until a hold runs out or is given back.
+/// Ends the active sessions whose buyer sent no request for the session idle TTL, except
+/// those of buyers with an open hold of the show: a buyer with seats in hand is not idle. A
+/// session whose holds cannot be read now is kept until a later tick.
+async fn end_idle_sessions(ctx: &JobContext, now: crate::domain::Timestamp) {
+    let idle = match ctx.room.idle_sessions(now).await {
+        Ok(idle) => idle,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot list idle sessions");
+            return;
+        }
+    };
+    let mut quiet = Vec::with_capacity(idle.len());
+    for claims in idle {
+        match ctx
+            .store
+            .has_open_hold(claims.user_id, claims.schedule_id, now)
+            .await
+        {
+            Ok(false) => quiet.push(claims),
+            Ok(true) => {}
+            Err(err) => {
+                tracing::warn!(schedule = %claims.schedule_id, error = %err, "cannot read a buyer's holds")
+            }
+        }
+    }
+    if quiet.is_empty() {
+        return;
+    }
+    match ctx.room.end_idle_sessions(&quiet, now).await {
+        Ok(ended) => tracing::debug!(ended, "ended idle sessions"),
+        Err(err) => tracing::error!(error = %err, "cannot end idle sessions"),
+    }
+}
+
+/// One admission tick, then the queue gauges. Idle sessions end first, so their places go
+/// to the next buyers in this very tick. A line whose show has no free seat lets nobody in
+/// until a hold runs out or is given back.
 pub async fn admit(ctx: &JobContext) {
     let now = ctx.clock.now();
     let sold_out = ctx.sold_out.replace(sold_out_lines(ctx, now).await);
+    end_idle_sessions(ctx, now).await;
     match ctx.room.admit_except(now, &sold_out).await {
         Ok(tick) => {
             let admitted = tick.admitted();

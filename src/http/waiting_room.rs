@@ -375,9 +375,11 @@ impl WaitingQueueApi {
     /// wait, `soldOut` with the position and `openHolds` while every seat of the show is sold
     /// or held (nobody is let in then; a hold that runs out or is given back lets the line
     /// move again, in order), `active` with the end of the session, or `ended` once the
-    /// session is over (paid or timed out). Polling keeps a
-    /// waiting buyer's place: one who does not poll for `--queue-idle-ttl` loses it, and the
-    /// token then answers 401.
+    /// session is over (paid, timed out, or given back by a buyer who sent no request with
+    /// the token for `--session-idle-ttl` while holding no seat of the show). Polling keeps
+    /// a waiting buyer's place: one who does not poll for `--queue-idle-ttl` loses it, and
+    /// the token then answers 401. Every use of an active token, this poll included, keeps
+    /// the session.
     #[oai(
         path = "/api/waiting-queues",
         method = "get",

@@ -14,6 +14,7 @@ mod events;
 mod expiry;
 mod flow;
 mod idempotency;
+mod idle_sessions;
 mod jwt;
 mod ops;
 mod prequeue;

@@ -2,6 +2,7 @@
 --   {1, expires_at} active | waiting_state() | {3, ended_at} ended | {4, opens_at} in the
 --   pre-queue | {0} unknown
 -- For a waiting buyer this is the poll that keeps the place; one polling too late is dropped.
+-- For an active buyer it is a request: the session is not idle.
 local user = ARGV[9]
 local entry = ARGV[10] .. ' ' .. ARGV[11] .. ' ' .. ARGV[12]
 end_timed_out(100)
@@ -9,6 +10,7 @@ open_if_due()
 
 local session, expires_at = live_session(user)
 if session == entry then
+  seen_active(user)
   return {1, expires_at}
 end
 
