@@ -122,6 +122,12 @@ impl Metrics {
         }
     }
 
+    /// A sold-out line closed, releasing `released` waiting buyers.
+    pub fn line_closed(&self, schedule: ScheduleId, released: u64) {
+        counter!("boxoffice_queue_released_sold_out_total", "schedule" => schedule.to_string())
+            .increment(released);
+    }
+
     /// Sets the waiting and active gauges of every line; a line that emptied since the last
     /// call goes back to zero.
     pub fn lines(&self, stats: &[LineStats]) {

@@ -55,6 +55,9 @@ pub fn draw_prequeue_key() -> PrequeueKey {
 /// the next tick.
 pub const IDLE_SESSIONS_PER_TICK: usize = 1_000;
 
+/// Most waiting buyers [`WaitingRoom::close_line`] releases per call.
+pub const CLOSE_RELEASES_PER_CALL: u64 = 10_000;
+
 /// How a line admits buyers, unless the line was tuned at run time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QueuePolicy {
@@ -201,6 +204,14 @@ pub trait WaitingRoom: Send + Sync + 'static {
     /// the token answers `Ended` from then on, and the next tick lets the next buyer in. They
     /// count in the next tick's `sessions_idled`. Returns how many ended.
     async fn end_idle_sessions(&self, sessions: &[TokenClaims], now: Timestamp) -> Result<u64>;
+
+    /// Closes the line of a show with every seat sold and no hold open: its waiting buyers
+    /// (in line and in the pre-queue) lose their places, at most [`CLOSE_RELEASES_PER_CALL`]
+    /// per call (call again while it returns that many), and their tokens answer `Closed`
+    /// for `ended_token_ttl`. Active sessions run out as they do. Nothing stays closed: a
+    /// later join queues as in any line (whether a join is allowed is the HTTP layer's
+    /// business). Returns how many were released.
+    async fn close_line(&self, schedule: ScheduleId, now: Timestamp) -> Result<u64>;
 
     /// The size of every line that has anyone in it.
     async fn stats(&self, now: Timestamp) -> Result<Vec<LineStats>>;

@@ -204,3 +204,27 @@ async fn a_restart_counts_every_session_as_seen_then_and_keeps_one_ended_for_idl
     assert_eq!(tick.lines[0].sessions_idled, 1);
     assert!(is_active(&room, &next, at(320)).await);
 }
+
+#[tokio::test]
+async fn a_buyer_released_by_a_closed_line_is_still_told_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let room = restored(store(&dir), at(0)).await;
+    let mut all = Vec::new();
+    for user in 1..=4 {
+        all.push(issue(&room, user, at(1)).await.claims);
+    }
+    assert_eq!(room.close_line(SHOW, at(2)).await, Ok(2));
+    room.persist(at(3), true).await.unwrap();
+    drop(room);
+
+    // The journal keeps the released buyers as ended at the closing, not as closed.
+    let room = restored(store(&dir), at(4)).await;
+    for claims in &all[2..] {
+        assert_eq!(
+            room.state(claims, at(4)).await,
+            Ok(TokenState::Ended { ended_at: at(2) })
+        );
+    }
+    assert!(is_active(&room, &all[0], at(4)).await);
+    assert_eq!(room.stats(at(4)).await.unwrap()[0].waiting, 0);
+}

@@ -25,8 +25,8 @@ use crate::domain::{ScheduleId, Timestamp, UserId, from_millis, to_millis};
 use crate::waiting_room::journal::SavedWaiter;
 use crate::waiting_room::journal::{LineRecord, QueueBatch, QueueChange};
 use crate::waiting_room::{
-    IDLE_SESSIONS_PER_TICK, LineInfo, LineSettings, LineStats, LineTick, QueuePolicy,
-    draw_prequeue_key,
+    CLOSE_RELEASES_PER_CALL, IDLE_SESSIONS_PER_TICK, LineInfo, LineSettings, LineStats, LineTick,
+    QueuePolicy, draw_prequeue_key,
 };
 
 /// Fewest seqs a save reserves ahead of the line's counter (see the room's module docs).
@@ -788,6 +788,46 @@ impl Line {
                 ended_at: now,
             });
         }
+    }
+
+    /// Releases the waiting buyers of a line whose show sold out for good, the front first,
+    /// at most [`CLOSE_RELEASES_PER_CALL`]; each is journaled as having left and ended (a
+    /// restart answers `Ended` for them; this process answers `Closed`).
+    pub(super) fn close(
+        &mut self,
+        now: Timestamp,
+        policy: &QueuePolicy,
+        ended: &EndedTokens,
+    ) -> u64 {
+        self.end_timed_out_sessions(now, ended);
+        self.open_if_due(now, policy);
+        let mut released = Vec::new();
+        while (released.len() as u64) < CLOSE_RELEASES_PER_CALL {
+            let Some((_, waiter)) = self.waiting.pop_front() else {
+                break;
+            };
+            self.waiting_place.remove(&waiter.user);
+            released.push(self.claims_of(&waiter));
+        }
+        let room = CLOSE_RELEASES_PER_CALL.saturating_sub(released.len() as u64) as usize;
+        let early: Vec<UserId> = self.prequeue.keys().copied().take(room).collect();
+        for user in early {
+            if let Some(e) = self.prequeue.remove(&user) {
+                released.push(self.claims_of(&e.waiter));
+            }
+        }
+        for claims in &released {
+            ended.record_closed(*claims, now);
+            self.journal(QueueChange::Left {
+                schedule_id: self.schedule_id,
+                seq: claims.seq,
+            });
+            self.journal(QueueChange::Ended {
+                claims: *claims,
+                ended_at: now,
+            });
+        }
+        released.len() as u64
     }
 
     /// Sessions whose time is up end at their expiry, whether or not the tick has run.

@@ -310,6 +310,13 @@ impl WaitingRoom for MemoryWaitingRoom {
         Ok(ended)
     }
 
+    async fn close_line(&self, schedule: ScheduleId, now: Timestamp) -> Result<u64> {
+        Ok(match self.line(schedule) {
+            Some(line) => lock(&line).close(now, &self.policy, &self.ended),
+            None => 0,
+        })
+    }
+
     async fn stats(&self, now: Timestamp) -> Result<Vec<LineStats>> {
         let mut stats: Vec<LineStats> = self
             .all_lines()

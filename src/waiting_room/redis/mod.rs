@@ -42,8 +42,8 @@ use async_trait::async_trait;
 
 use super::token::TokenSigner;
 use super::{
-    IDLE_SESSIONS_PER_TICK, Issued, LineInfo, LineSettings, LineStats, LineTick, QueuePolicy, Tick,
-    WaitingRoom, draw_prequeue_key,
+    CLOSE_RELEASES_PER_CALL, IDLE_SESSIONS_PER_TICK, Issued, LineInfo, LineSettings, LineStats,
+    LineTick, QueuePolicy, Tick, WaitingRoom, draw_prequeue_key,
 };
 use crate::domain::error::{Error, Result};
 use crate::domain::waiting_room::{
@@ -86,6 +86,7 @@ static TUNE: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/tune.l
 static LINE: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/line.lua")));
 static IDLE_SESSIONS: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("lua/idle_sessions.lua")));
+static CLOSE_LINE: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/close_line.lua")));
 static END_IDLE: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/end_idle.lua")));
 
 /// The waiting room of every instance that shares one Redis and one key prefix.
@@ -299,6 +300,9 @@ impl WaitingRoom for RedisWaitingRoom {
             4 => Ok(TokenState::Scheduled {
                 opens_at: from_millis(int(&reply, 1)?),
             }),
+            5 => Ok(TokenState::Closed {
+                closed_at: from_millis(int(&reply, 1)?),
+            }),
             _ => Err(Error::InvalidToken(
                 "unknown or expired queue token".to_owned(),
             )),
@@ -372,6 +376,12 @@ impl WaitingRoom for RedisWaitingRoom {
             ended += n;
         }
         Ok(ended)
+    }
+
+    async fn close_line(&self, schedule: ScheduleId, now: Timestamp) -> Result<u64> {
+        let mut call = self.on_line(&CLOSE_LINE, schedule, now);
+        call.arg(CLOSE_RELEASES_PER_CALL);
+        self.run("close_line", &call).await
     }
 
     async fn stats(&self, now: Timestamp) -> Result<Vec<LineStats>> {

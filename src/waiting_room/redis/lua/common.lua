@@ -25,7 +25,8 @@
 -- front of the line in key order and later arrivals follow in arrival order. The order is in
 -- the scores, so it is decided once, whichever instance asks and after any restart.
 -- Ended tokens are string keys `<ended prefix><token_id>` = "user seq token_id issued_at_ms
--- ended_at_ms", expiring after the ended-token TTL.
+-- ended_at_ms", expiring after the ended-token TTL; " closed" follows for a waiting buyer
+-- released when the line closed.
 --
 -- ARGV[1..8]: now (ms), the ended prefix, session TTL, idle TTL and ended-token TTL (ms), the
 -- default max_active and admit_per_minute, the schedule id. The script's own arguments follow.
@@ -89,12 +90,13 @@ local function active_count()
   return redis.call('ZCOUNT', ACTIVE, '(' .. int(now), '+inf')
 end
 
-local function record_ended(user, entry, ended_at)
+local function record_ended(user, entry, ended_at, suffix)
   local _, token = entry_fields(entry)
   if not token then
     return
   end
-  redis.call('SET', ended_prefix .. token, user .. ' ' .. entry .. ' ' .. int(ended_at),
+  redis.call('SET', ended_prefix .. token,
+    user .. ' ' .. entry .. ' ' .. int(ended_at) .. (suffix or ''),
     'PX', int(math.max(ended_ttl, 1)))
 end
 
