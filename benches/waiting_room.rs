@@ -61,6 +61,7 @@ async fn run() {
         max_active: 500,
         admit_per_minute: 600,
         session_ttl: Duration::from_secs(600),
+        session_idle_ttl: Duration::from_secs(600),
         ended_token_ttl: Duration::from_secs(24 * 60 * 60),
         idle_ttl: Duration::from_secs(300),
     };

@@ -168,6 +168,7 @@ pub async fn build_state(config: &Config, clock: Clock) -> anyhow::Result<ApiSta
         session_ttl: config.session_ttl,
         ended_token_ttl: ENDED_TOKEN_TTL,
         idle_ttl: config.queue_idle_ttl,
+        session_idle_ttl: config.session_idle_ttl,
     };
     let room = waiting_room(&config.queue, signer.clone(), policy, journal, clock.now()).await?;
     let settings = ApiSettings {
@@ -456,6 +457,7 @@ mod tests {
             session_ttl: Duration::from_secs(60),
             ended_token_ttl: ENDED_TOKEN_TTL,
             idle_ttl: Duration::from_secs(60),
+            session_idle_ttl: Duration::from_secs(60),
         };
         let backend = QueueBackend::Redis("redis://:pw@127.0.0.1:6379/0".into());
         let signer = Arc::new(TokenSigner::new(b"k"));

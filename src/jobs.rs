@@ -218,24 +218,29 @@ async fn tick(every: Duration, run: Run, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-/// The shows with buyers waiting and no free seat, each with its open holds. A show whose
-/// seats cannot be counted now is left out: its line goes on as if seats were free.
+/// The shows with buyers waiting and no free seat, each with its open holds, and those of
+/// them with every seat sold and no hold open (their lines close). A show whose seats cannot
+/// be counted now is left out: its line goes on as if seats were free.
 async fn sold_out_lines(
     ctx: &JobContext,
     now: crate::domain::Timestamp,
-) -> HashMap<ScheduleId, u64> {
+) -> (HashMap<ScheduleId, u64>, Vec<ScheduleId>) {
     let lines = match ctx.room.stats(now).await {
         Ok(lines) => lines,
         Err(err) => {
             tracing::warn!(error = %err, "cannot read queue sizes");
-            return HashMap::new();
+            return Default::default();
         }
     };
     let mut sold_out = HashMap::new();
+    let mut closed = Vec::new();
     for line in lines.iter().filter(|l| l.waiting > 0) {
         match ctx.store.availability(line.schedule_id, now).await {
             Ok(seats) if seats.sold_out() => {
                 sold_out.insert(line.schedule_id, seats.open_holds);
+                if seats.sold_seats >= seats.total_seats && seats.open_holds == 0 {
+                    closed.push(line.schedule_id);
+                }
             }
             Ok(_) => {}
             Err(err) => {
@@ -243,14 +248,68 @@ async fn sold_out_lines(
             }
         }
     }
-    sold_out
+    (sold_out, closed)
 }
 
-/// One admission tick, then the queue gauges. A line whose show has no free seat lets
-/// nobody in until a hold runs out or is given back.
+/// Closes the lines of shows with every seat sold and no hold open: their waiting buyers
+/// are told (`closed`) and their places released, a bounded batch per line and tick.
+async fn close_lines(ctx: &JobContext, closed: &[ScheduleId], now: crate::domain::Timestamp) {
+    for &schedule in closed {
+        match ctx.room.close_line(schedule, now).await {
+            Ok(0) => {}
+            Ok(released) => {
+                tracing::info!(schedule = %schedule, released, "sold out: the line closed");
+                ctx.metrics.line_closed(schedule, released);
+            }
+            Err(err) => tracing::error!(schedule = %schedule, error = %err, "cannot close a line"),
+        }
+    }
+}
+
+/// Ends the active sessions whose buyer sent no request for the session idle TTL, except
+/// those of buyers with an open hold of the show: a buyer with seats in hand is not idle. A
+/// session whose holds cannot be read now is kept until a later tick.
+async fn end_idle_sessions(ctx: &JobContext, now: crate::domain::Timestamp) {
+    let idle = match ctx.room.idle_sessions(now).await {
+        Ok(idle) => idle,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot list idle sessions");
+            return;
+        }
+    };
+    let mut quiet = Vec::with_capacity(idle.len());
+    for claims in idle {
+        match ctx
+            .store
+            .has_open_hold(claims.user_id, claims.schedule_id, now)
+            .await
+        {
+            Ok(false) => quiet.push(claims),
+            Ok(true) => {}
+            Err(err) => {
+                tracing::warn!(schedule = %claims.schedule_id, error = %err, "cannot read a buyer's holds")
+            }
+        }
+    }
+    if quiet.is_empty() {
+        return;
+    }
+    match ctx.room.end_idle_sessions(&quiet, now).await {
+        Ok(ended) => tracing::debug!(ended, "ended idle sessions"),
+        Err(err) => tracing::error!(error = %err, "cannot end idle sessions"),
+    }
+}
+
+/// One admission tick, then the queue gauges. Idle sessions end first, so their places go
+/// to the next buyers in this very tick. A line whose show has no free seat lets nobody in
+/// until a hold runs out or is given back; one with every seat sold and no hold open closes
+/// its line.
 pub async fn admit(ctx: &JobContext) {
     let now = ctx.clock.now();
-    let sold_out = ctx.sold_out.replace(sold_out_lines(ctx, now).await);
+    let (sold_out, closed) = sold_out_lines(ctx, now).await;
+    let sold_out = ctx.sold_out.replace(sold_out);
+    close_lines(ctx, &closed, now).await;
+    end_idle_sessions(ctx, now).await;
     match ctx.room.admit_except(now, &sold_out).await {
         Ok(tick) => {
             let admitted = tick.admitted();

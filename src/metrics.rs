@@ -101,8 +101,8 @@ impl Metrics {
         counter!("boxoffice_payments_total", "outcome" => outcome).increment(1);
     }
 
-    /// What an admission tick did, per line: buyers let in (with how long each waited) and
-    /// waiting buyers dropped for idling.
+    /// What an admission tick did, per line: buyers let in (with how long each waited),
+    /// waiting buyers dropped for idling and active sessions ended for idling.
     pub fn queue_tick(&self, tick: &Tick) {
         for line in &tick.lines {
             let schedule = line.schedule_id.to_string();
@@ -110,6 +110,8 @@ impl Metrics {
                 .increment(line.waits.len() as u64 + line.admitted_on_arrival);
             counter!("boxoffice_queue_left_idle_total", "schedule" => schedule.clone())
                 .increment(line.left_idle);
+            counter!("boxoffice_queue_sessions_idled_total", "schedule" => schedule.clone())
+                .increment(line.sessions_idled);
             let waits = histogram!("boxoffice_queue_wait_seconds", "schedule" => schedule);
             for wait in &line.waits {
                 waits.record(wait.as_secs_f64());
@@ -118,6 +120,12 @@ impl Metrics {
                 waits.record(0.0);
             }
         }
+    }
+
+    /// A sold-out line closed, releasing `released` waiting buyers.
+    pub fn line_closed(&self, schedule: ScheduleId, released: u64) {
+        counter!("boxoffice_queue_released_sold_out_total", "schedule" => schedule.to_string())
+            .increment(released);
     }
 
     /// Sets the waiting and active gauges of every line; a line that emptied since the last

@@ -150,6 +150,9 @@ pub struct Config {
     pub queue_admit_per_minute: u64,
     pub queue_tick: Duration,
     pub queue_idle_ttl: Duration,
+    /// An admitted buyer who sends no request this long (and has no open hold) gives the
+    /// place back.
+    pub session_idle_ttl: Duration,
     /// How long before a show's sales open its pre-queue forms; earlier joins are refused.
     pub prequeue_window: Duration,
     pub queue: QueueBackend,
@@ -200,6 +203,7 @@ impl Default for Config {
             queue_admit_per_minute: 600,
             queue_tick: Duration::from_secs(1),
             queue_idle_ttl: Duration::from_secs(5 * 60),
+            session_idle_ttl: Duration::from_secs(2 * 60),
             prequeue_window: Duration::from_secs(60 * 60),
             queue: QueueBackend::Memory,
             queue_issue_rate_limit: 20,
@@ -253,6 +257,7 @@ impl Config {
                 .unwrap_or(d.queue_admit_per_minute),
             queue_tick: given.queue_tick.map_or(d.queue_tick, |h| h.0),
             queue_idle_ttl: given.queue_idle_ttl.map_or(d.queue_idle_ttl, |h| h.0),
+            session_idle_ttl: given.session_idle_ttl.map_or(d.session_idle_ttl, |h| h.0),
             prequeue_window: given.prequeue_window.map_or(d.prequeue_window, |h| h.0),
             queue: match given.queue {
                 Some(queue) => queue.expose_secret().parse()?,
@@ -340,6 +345,7 @@ impl Config {
                 MINUTE..=90 * DAY,
             ),
             ("--queue-idle-ttl", self.queue_idle_ttl, TTL),
+            ("--session-idle-ttl", self.session_idle_ttl, TTL),
             ("--prequeue-window", self.prequeue_window, SECOND..=30 * DAY),
             (
                 "--queue-tick",

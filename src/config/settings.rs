@@ -68,6 +68,11 @@ pub struct Settings {
     #[arg(long, env = "BOXOFFICE_QUEUE_IDLE_TTL", value_name = "DURATION")]
     pub queue_idle_ttl: Option<HumanDuration>,
 
+    /// An admitted buyer who sends no request this long, with no open hold, loses the
+    /// session and the next buyer is let in [default: 2m]
+    #[arg(long, env = "BOXOFFICE_SESSION_IDLE_TTL", value_name = "DURATION")]
+    pub session_idle_ttl: Option<HumanDuration>,
+
     /// How long before a show's salesStart buyers may join its pre-queue; earlier joins
     /// answer 409 SALES_NOT_OPEN [default: 1h]
     #[arg(long, env = "BOXOFFICE_PREQUEUE_WINDOW", value_name = "DURATION")]
@@ -264,6 +269,7 @@ impl Settings {
                 .or(fallback.queue_admit_per_minute),
             queue_tick: self.queue_tick.or(fallback.queue_tick),
             queue_idle_ttl: self.queue_idle_ttl.or(fallback.queue_idle_ttl),
+            session_idle_ttl: self.session_idle_ttl.or(fallback.session_idle_ttl),
             prequeue_window: self.prequeue_window.or(fallback.prequeue_window),
             queue: self.queue.or(fallback.queue),
             queue_issue_rate_limit: self

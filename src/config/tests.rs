@@ -211,6 +211,7 @@ fn a_setting_out_of_its_range_is_refused_naming_the_flag_its_value_and_the_range
     for (flag, value) in [
         ("--session-ttl", "1000y"),
         ("--queue-idle-ttl", "500ms"),
+        ("--session-idle-ttl", "8d"),
         ("--prequeue-window", "31d"),
         ("--write-batch-wait", "2s"),
         ("--hold-sweep-interval", "1ms"),
@@ -335,8 +336,22 @@ fn given_values_win_over_the_file_and_the_file_over_defaults() {
     assert_eq!(config.sync, Synchronous::Normal);
     assert_eq!(config.session_ttl, Duration::from_secs(600));
     assert_eq!(config.queue_idle_ttl, Duration::from_secs(300));
+    assert_eq!(config.session_idle_ttl, Duration::from_secs(120));
     assert_eq!(config.prequeue_window, Duration::from_secs(3600));
     assert_eq!(config.queue_issue_rate_limit, 20);
+}
+
+#[test]
+fn the_session_idle_ttl_comes_from_the_file_or_the_flag() {
+    let file: Settings = toml::from_str("session_idle_ttl = \"45s\"").unwrap();
+    let config = Config::resolve(Settings::default().or(file.clone())).unwrap();
+    assert_eq!(config.session_idle_ttl, Duration::from_secs(45));
+    let given = Settings {
+        session_idle_ttl: Some("3m".parse().unwrap()),
+        ..Settings::default()
+    };
+    let config = Config::resolve(given.or(file)).unwrap();
+    assert_eq!(config.session_idle_ttl, Duration::from_secs(180));
 }
 
 #[test]

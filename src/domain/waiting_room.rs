@@ -108,6 +108,9 @@ pub enum TokenState {
     Active { expires_at: Timestamp },
     /// The session ended (paid, or it timed out) at `ended_at`.
     Ended { ended_at: Timestamp },
+    /// The buyer was waiting when the line closed at `closed_at`: every seat of the show was
+    /// sold and no hold was open, so the place was released.
+    Closed { closed_at: Timestamp },
 }
 
 /// The estimated wait of the buyer at `position`, from the rate at which buyers were let in.

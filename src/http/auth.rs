@@ -105,6 +105,9 @@ impl QueueSession {
             TokenState::Ended { .. } => Err(ApiError::forbidden(
                 "the session of this queue token has ended",
             )),
+            TokenState::Closed { .. } => Err(ApiError::forbidden(
+                "the line of this show closed: every seat is sold",
+            )),
             TokenState::Scheduled { opens_at } => Err(ApiError::forbidden(format!(
                 "the queue token is not active yet: the line opens at {}",
                 crate::domain::sales_window::rfc3339(opens_at)

@@ -137,6 +137,7 @@ pub(crate) mod tests {
                 estimated_wait_seconds: Some(9),
                 expires_at: None,
                 ended_at: None,
+                closed_at: None,
             },
             QueueStatus {
                 status: "soldOut".into(),
@@ -147,6 +148,7 @@ pub(crate) mod tests {
                 estimated_wait_seconds: Some(9),
                 expires_at: None,
                 ended_at: None,
+                closed_at: None,
             },
             QueueStatus {
                 status: "active".into(),
@@ -157,6 +159,7 @@ pub(crate) mod tests {
                 estimated_wait_seconds: None,
                 expires_at: Some(t),
                 ended_at: None,
+                closed_at: None,
             },
             QueueStatus {
                 status: "ended".into(),
@@ -167,6 +170,18 @@ pub(crate) mod tests {
                 estimated_wait_seconds: None,
                 expires_at: None,
                 ended_at: Some(t),
+                closed_at: None,
+            },
+            QueueStatus {
+                status: "closed".into(),
+                open_holds: None,
+                opens_at: None,
+                position: None,
+                remaining_position: None,
+                estimated_wait_seconds: None,
+                expires_at: None,
+                ended_at: None,
+                closed_at: Some(t),
             },
         ] {
             assert_same_json(&status);

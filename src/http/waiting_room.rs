@@ -59,7 +59,9 @@ pub struct QueueStatus {
     /// `scheduled` (in the pre-queue: the line opens at `opensAt`, and only then gives
     /// places, drawn at random among everyone who joined before), `waiting`, `soldOut`
     /// (waiting, with the place kept, while every seat of the show is sold or held: nobody is
-    /// let in until a hold runs out or is given back), `active` or `ended`.
+    /// let in until a hold runs out or is given back), `active`, `ended`, or `closed` (the
+    /// buyer was waiting when every seat was sold with no hold open: the line closed and
+    /// the place is gone; join again if seats come back).
     pub status: String,
     /// While `soldOut`: the holds still open, whose seats may come back.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,6 +95,12 @@ pub struct QueueStatus {
         serialize_with = "super::json::rfc3339_opt"
     )]
     pub ended_at: Option<Timestamp>,
+    /// When the line closed, while `closed`.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::json::rfc3339_opt"
+    )]
+    pub closed_at: Option<Timestamp>,
 }
 
 impl QueueStatus {
@@ -121,6 +129,7 @@ impl From<TokenState> for QueueStatus {
             estimated_wait_seconds: None,
             expires_at: None,
             ended_at: None,
+            closed_at: None,
         };
         match state {
             TokenState::Scheduled { opens_at } => QueueStatus {
@@ -146,6 +155,11 @@ impl From<TokenState> for QueueStatus {
             TokenState::Ended { ended_at } => QueueStatus {
                 status: "ended".into(),
                 ended_at: Some(ended_at),
+                ..empty
+            },
+            TokenState::Closed { closed_at } => QueueStatus {
+                status: "closed".into(),
+                closed_at: Some(closed_at),
                 ..empty
             },
         }
@@ -374,10 +388,14 @@ impl WaitingQueueApi {
     /// opening: it is drawn then), `waiting` with the position (1 is next) and an estimated
     /// wait, `soldOut` with the position and `openHolds` while every seat of the show is sold
     /// or held (nobody is let in then; a hold that runs out or is given back lets the line
-    /// move again, in order), `active` with the end of the session, or `ended` once the
-    /// session is over (paid or timed out). Polling keeps a
-    /// waiting buyer's place: one who does not poll for `--queue-idle-ttl` loses it, and the
-    /// token then answers 401.
+    /// move again, in order), `closed` with `closedAt` once every seat is sold with no hold
+    /// open (the line closed and the place is released; join again should seats come back),
+    /// `active` with the end of the session, or `ended` once the
+    /// session is over (paid, timed out, or given back by a buyer who sent no request with
+    /// the token for `--session-idle-ttl` while holding no seat of the show). Polling keeps
+    /// a waiting buyer's place: one who does not poll for `--queue-idle-ttl` loses it, and
+    /// the token then answers 401. Every use of an active token, this poll included, keeps
+    /// the session.
     #[oai(
         path = "/api/waiting-queues",
         method = "get",

@@ -15,6 +15,14 @@
 //! decided by keys drawn at joining, so a restart before, during or after the opening gives
 //! every buyer the same place; later arrivals queue behind in arrival order. Once a line has
 //! opened it stays open: a later join naming a later opening changes nothing.
+//!
+//! Idle sessions: an admitted buyer who sends no request for `session_idle_ttl` gives the
+//! place back. Every verified use of an active token goes through [`WaitingRoom::state`],
+//! which stamps the session as seen in the same critical section (or script) that reads it,
+//! so a request costs nothing more. The admission job asks for the idle sessions, keeps
+//! those whose buyer has an open hold of the show (the store knows, the room does not), and
+//! ends the rest before it lets the next buyers in. A restart counts every session as seen
+//! at the restart: nobody could send a request while the server was down.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -43,6 +51,13 @@ pub fn draw_prequeue_key() -> PrequeueKey {
     PrequeueKey::from_random_bits(bits)
 }
 
+/// Most idle sessions [`WaitingRoom::idle_sessions`] reports per line; the rest are found on
+/// the next tick.
+pub const IDLE_SESSIONS_PER_TICK: usize = 1_000;
+
+/// Most waiting buyers [`WaitingRoom::close_line`] releases per call.
+pub const CLOSE_RELEASES_PER_CALL: u64 = 10_000;
+
 /// How a line admits buyers, unless the line was tuned at run time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QueuePolicy {
@@ -56,6 +71,9 @@ pub struct QueuePolicy {
     pub ended_token_ttl: Duration,
     /// How long a waiting buyer keeps the place without polling.
     pub idle_ttl: Duration,
+    /// How long an admitted buyer keeps the session without a request (see
+    /// [`WaitingRoom::idle_sessions`]).
+    pub session_idle_ttl: Duration,
 }
 
 /// A token handed out by [`WaitingRoom::issue`].
@@ -108,6 +126,9 @@ pub struct LineTick {
     pub admitted_on_arrival: u64,
     /// Waiting buyers dropped for not polling within `idle_ttl`.
     pub left_idle: u64,
+    /// Active sessions ended since the last tick for sending no request within
+    /// `session_idle_ttl` ([`WaitingRoom::end_idle_sessions`]).
+    pub sessions_idled: u64,
 }
 
 impl LineTick {
@@ -118,6 +139,7 @@ impl LineTick {
             waits: Vec::new(),
             admitted_on_arrival: 0,
             left_idle: 0,
+            sessions_idled: 0,
         }
     }
 }
@@ -168,6 +190,28 @@ pub trait WaitingRoom: Send + Sync + 'static {
 
     /// Ends the token's active session (after payment) so the next buyer gets in.
     async fn end_session(&self, claims: &TokenClaims, now: Timestamp) -> Result<()>;
+
+    /// The active sessions, over every line, whose buyer sent no request for
+    /// `session_idle_ttl` as of `now` (at most [`IDLE_SESSIONS_PER_TICK`] per line). Every
+    /// verified use of an active token ([`state`](Self::state)) counts as a request. Nothing
+    /// ends here: the admission job leaves out the buyers who hold seats of the show (a buyer
+    /// with an open hold is not idle) and hands the rest to
+    /// [`end_idle_sessions`](Self::end_idle_sessions).
+    async fn idle_sessions(&self, now: Timestamp) -> Result<Vec<TokenClaims>>;
+
+    /// Ends those of `sessions` that are still active and still idle at `now` (a request
+    /// since [`idle_sessions`](Self::idle_sessions) keeps the session), as a payment would:
+    /// the token answers `Ended` from then on, and the next tick lets the next buyer in. They
+    /// count in the next tick's `sessions_idled`. Returns how many ended.
+    async fn end_idle_sessions(&self, sessions: &[TokenClaims], now: Timestamp) -> Result<u64>;
+
+    /// Closes the line of a show with every seat sold and no hold open: its waiting buyers
+    /// (in line and in the pre-queue) lose their places, at most [`CLOSE_RELEASES_PER_CALL`]
+    /// per call (call again while it returns that many), and their tokens answer `Closed`
+    /// for `ended_token_ttl`. Active sessions run out as they do. Nothing stays closed: a
+    /// later join queues as in any line (whether a join is allowed is the HTTP layer's
+    /// business). Returns how many were released.
+    async fn close_line(&self, schedule: ScheduleId, now: Timestamp) -> Result<u64>;
 
     /// The size of every line that has anyone in it.
     async fn stats(&self, now: Timestamp) -> Result<Vec<LineStats>>;

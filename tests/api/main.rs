@@ -16,6 +16,7 @@ mod expiry;
 mod flow;
 mod group_holds;
 mod idempotency;
+mod idle_sessions;
 mod jwt;
 mod ops;
 mod prequeue;

@@ -24,6 +24,7 @@ pub fn policy(max_active: u64, admit_per_minute: u64) -> QueuePolicy {
         session_ttl: SESSION,
         ended_token_ttl: ENDED_TTL,
         idle_ttl: IDLE_TTL,
+        session_idle_ttl: IDLE_TTL,
     }
 }
 

@@ -52,6 +52,7 @@ mod helpers;
 
 mod admission;
 mod idle;
+mod idle_sessions;
 mod issue;
 mod positions;
 mod prequeue;

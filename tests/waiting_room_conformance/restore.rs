@@ -161,3 +161,70 @@ async fn after_a_crash_one_clean_restart_makes_the_next_start_clean_again() {
     // The buyer let in before the crash is still in.
     assert!(is_active(&room, &first, at(12)).await);
 }
+
+#[tokio::test]
+async fn a_restart_counts_every_session_as_seen_then_and_keeps_one_ended_for_idling() {
+    let policy = boxoffice::waiting_room::QueuePolicy {
+        session_idle_ttl: std::time::Duration::from_secs(120),
+        ..policy(2, 600)
+    };
+    let restore = |dir: &tempfile::TempDir, now| {
+        let journal: Arc<dyn QueueJournal> = store(dir);
+        async move {
+            let room: Room = Arc::new(
+                MemoryWaitingRoom::restore(signer(), policy, journal, now)
+                    .await
+                    .unwrap(),
+            );
+            room
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let room = restore(&dir, at(0)).await;
+    let quiet = issue(&room, 1, at(0)).await.claims;
+    let down = issue(&room, 2, at(0)).await.claims;
+    let next = issue(&room, 3, at(0)).await.claims;
+    let idle = room.idle_sessions(at(120)).await.unwrap();
+    assert_eq!(idle.len(), 2);
+    room.end_idle_sessions(&[quiet], at(120)).await.unwrap();
+    room.persist(at(121), true).await.unwrap();
+    drop(room);
+
+    // Down from 121 to 200: nobody could send a request meanwhile.
+    let room = restore(&dir, at(200)).await;
+    assert_eq!(
+        room.state(&quiet, at(200)).await,
+        Ok(TokenState::Ended { ended_at: at(120) })
+    );
+    assert!(room.idle_sessions(at(319)).await.unwrap().is_empty());
+    position(&room, &next, at(300)).await;
+    assert_eq!(room.idle_sessions(at(320)).await.unwrap(), vec![down]);
+    room.end_idle_sessions(&[down], at(320)).await.unwrap();
+    let tick = room.admit(at(320)).await.unwrap();
+    assert_eq!(tick.lines[0].sessions_idled, 1);
+    assert!(is_active(&room, &next, at(320)).await);
+}
+
+#[tokio::test]
+async fn a_buyer_released_by_a_closed_line_is_still_told_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let room = restored(store(&dir), at(0)).await;
+    let mut all = Vec::new();
+    for user in 1..=4 {
+        all.push(issue(&room, user, at(1)).await.claims);
+    }
+    assert_eq!(room.close_line(SHOW, at(2)).await, Ok(2));
+    room.persist(at(3), true).await.unwrap();
+    drop(room);
+
+    // The journal keeps the released buyers as ended at the closing, not as closed.
+    let room = restored(store(&dir), at(4)).await;
+    for claims in &all[2..] {
+        assert_eq!(
+            room.state(claims, at(4)).await,
+            Ok(TokenState::Ended { ended_at: at(2) })
+        );
+    }
+    assert!(is_active(&room, &all[0], at(4)).await);
+    assert_eq!(room.stats(at(4)).await.unwrap()[0].waiting, 0);
+}

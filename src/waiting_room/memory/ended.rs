@@ -10,9 +10,10 @@ use super::{ENDED_TOKENS_CAPACITY, after};
 use crate::domain::Timestamp;
 use crate::domain::waiting_room::{TokenClaims, TokenState};
 
-/// Tokens whose session ended, and when, for `ended_token_ttl` after that.
+/// Tokens whose session ended, and when (and whether by the line closing), for
+/// `ended_token_ttl` after that.
 pub(super) struct EndedTokens {
-    cache: Cache<TokenClaims, Timestamp>,
+    cache: Cache<TokenClaims, (Timestamp, bool)>,
     ttl: Duration,
 }
 
@@ -31,11 +32,20 @@ impl EndedTokens {
     }
 
     pub(super) fn record(&self, claims: TokenClaims, ended_at: Timestamp) {
-        self.cache.insert(claims, ended_at);
+        self.cache.insert(claims, (ended_at, false));
+    }
+
+    /// A waiting buyer whose place the line's closing released.
+    pub(super) fn record_closed(&self, claims: TokenClaims, closed_at: Timestamp) {
+        self.cache.insert(claims, (closed_at, true));
     }
 
     pub(super) fn lookup(&self, claims: &TokenClaims, now: Timestamp) -> Option<TokenState> {
-        let ended_at = self.cache.get(claims)?;
-        (now < after(ended_at, self.ttl)).then_some(TokenState::Ended { ended_at })
+        let (at, closed) = self.cache.get(claims)?;
+        (now < after(at, self.ttl)).then_some(if closed {
+            TokenState::Closed { closed_at: at }
+        } else {
+            TokenState::Ended { ended_at: at }
+        })
     }
 }

@@ -25,7 +25,8 @@ use crate::domain::{ScheduleId, Timestamp, UserId, from_millis, to_millis};
 use crate::waiting_room::journal::SavedWaiter;
 use crate::waiting_room::journal::{LineRecord, QueueBatch, QueueChange};
 use crate::waiting_room::{
-    LineInfo, LineSettings, LineStats, LineTick, QueuePolicy, draw_prequeue_key,
+    CLOSE_RELEASES_PER_CALL, IDLE_SESSIONS_PER_TICK, LineInfo, LineSettings, LineStats, LineTick,
+    QueuePolicy, draw_prequeue_key,
 };
 
 /// Fewest seqs a save reserves ahead of the line's counter (see the room's module docs).
@@ -36,6 +37,8 @@ const MIN_SEQ_HEADROOM: u64 = 4_096;
 pub(super) struct Session {
     claims: TokenClaims,
     expires_at: Timestamp,
+    /// The buyer's last request with the token (ms).
+    last_seen_ms: i64,
 }
 
 /// A buyer who joined before the opening: no place yet, a key that decides it.
@@ -75,6 +78,9 @@ pub(super) struct Line {
     pub(super) active: HashMap<UserId, Session>,
     /// The active sessions, the first to time out first.
     sessions: BTreeSet<(Timestamp, UserId)>,
+    /// `(deadline ms, user)`: when to look at an active buyer's last request next (stale
+    /// ones for sessions that ended).
+    session_idle: BinaryHeap<Reverse<(i64, UserId)>>,
     bucket: TokenBucket,
     rate: AdmissionRate,
     /// What happened since the last tick, for metrics.
@@ -119,6 +125,7 @@ impl Line {
             early_idle: BinaryHeap::new(),
             active: HashMap::new(),
             sessions: BTreeSet::new(),
+            session_idle: BinaryHeap::new(),
             bucket: TokenBucket::full(policy.admit_per_minute, now),
             rate: AdmissionRate::default(),
             report: LineTick::new(schedule_id),
@@ -231,7 +238,8 @@ impl Line {
         self.end_timed_out_sessions(now, ended);
         self.learn_opening(&join, now);
         self.open_if_due(now, policy);
-        if let Some(session) = self.active.get(&user) {
+        if let Some(session) = self.active.get_mut(&user) {
+            session.last_seen_ms = to_millis(now);
             return (session.claims, IssueOutcome::Existing);
         }
         if let Some(&place) = self.waiting_place.get(&user)
@@ -392,10 +400,98 @@ impl Line {
 
     fn activate(&mut self, claims: TokenClaims, now: Timestamp, policy: &QueuePolicy) {
         let expires_at = after(now, policy.session_ttl);
-        self.sessions.insert((expires_at, claims.user_id));
-        self.active
-            .insert(claims.user_id, Session { claims, expires_at });
+        self.start_session(claims, expires_at, now, policy);
         self.journal(QueueChange::Admitted { claims, expires_at });
+    }
+
+    /// Lets the buyer in until `expires_at`, seen `now`.
+    fn start_session(
+        &mut self,
+        claims: TokenClaims,
+        expires_at: Timestamp,
+        now: Timestamp,
+        policy: &QueuePolicy,
+    ) {
+        let last_seen_ms = to_millis(now);
+        self.sessions.insert((expires_at, claims.user_id));
+        self.active.insert(
+            claims.user_id,
+            Session {
+                claims,
+                expires_at,
+                last_seen_ms,
+            },
+        );
+        self.session_idle.push(Reverse((
+            last_seen_ms.saturating_add(session_idle_ms(policy)),
+            claims.user_id,
+        )));
+    }
+
+    /// The active sessions not seen for `session_idle_ttl`, at most
+    /// [`IDLE_SESSIONS_PER_TICK`]. Each stays in the heap until it ends, so an idle buyer
+    /// who holds seats is found again on every tick until the hold is gone.
+    pub(super) fn idle_sessions(
+        &mut self,
+        now: Timestamp,
+        policy: &QueuePolicy,
+        ended: &EndedTokens,
+    ) -> Vec<TokenClaims> {
+        self.end_timed_out_sessions(now, ended);
+        let now_ms = to_millis(now);
+        let mut idle = Vec::new();
+        let mut found = HashSet::new();
+        let mut again = Vec::new();
+        while idle.len() < IDLE_SESSIONS_PER_TICK {
+            let Some(&Reverse((deadline, user))) = self.session_idle.peek() else {
+                break;
+            };
+            if deadline > now_ms {
+                break;
+            }
+            self.session_idle.pop();
+            let Some(session) = self.active.get(&user) else {
+                continue; // ended already
+            };
+            let next = session.last_seen_ms.saturating_add(session_idle_ms(policy));
+            if next > now_ms {
+                self.session_idle.push(Reverse((next, user)));
+            } else if found.insert(user) {
+                idle.push(session.claims);
+                again.push(Reverse((next, user)));
+            }
+        }
+        self.session_idle.extend(again);
+        idle
+    }
+
+    /// Ends the session of `claims` if it is still active and still idle; whether it did.
+    pub(super) fn end_idle(
+        &mut self,
+        claims: &TokenClaims,
+        now: Timestamp,
+        policy: &QueuePolicy,
+        ended: &EndedTokens,
+    ) -> bool {
+        self.end_timed_out_sessions(now, ended);
+        let Entry::Occupied(entry) = self.active.entry(claims.user_id) else {
+            return false;
+        };
+        let session = entry.get();
+        if session.claims != *claims
+            || session.last_seen_ms.saturating_add(session_idle_ms(policy)) > to_millis(now)
+        {
+            return false;
+        }
+        let session = entry.remove();
+        self.sessions.remove(&(session.expires_at, claims.user_id));
+        ended.record(*claims, now);
+        self.report.sessions_idled += 1;
+        self.journal(QueueChange::Ended {
+            claims: *claims,
+            ended_at: now,
+        });
+        true
     }
 
     /// A poll of the buyer waiting at `place`: stamps it and returns the claims, or drops the
@@ -447,9 +543,10 @@ impl Line {
     ) -> Option<TokenState> {
         self.end_timed_out_sessions(now, ended);
         self.open_if_due(now, policy);
-        if let Some(session) = self.active.get(&claims.user_id)
+        if let Some(session) = self.active.get_mut(&claims.user_id)
             && session.claims == *claims
         {
+            session.last_seen_ms = to_millis(now);
             return Some(TokenState::Active {
                 expires_at: session.expires_at,
             });
@@ -693,6 +790,46 @@ impl Line {
         }
     }
 
+    /// Releases the waiting buyers of a line whose show sold out for good, the front first,
+    /// at most [`CLOSE_RELEASES_PER_CALL`]; each is journaled as having left and ended (a
+    /// restart answers `Ended` for them; this process answers `Closed`).
+    pub(super) fn close(
+        &mut self,
+        now: Timestamp,
+        policy: &QueuePolicy,
+        ended: &EndedTokens,
+    ) -> u64 {
+        self.end_timed_out_sessions(now, ended);
+        self.open_if_due(now, policy);
+        let mut released = Vec::new();
+        while (released.len() as u64) < CLOSE_RELEASES_PER_CALL {
+            let Some((_, waiter)) = self.waiting.pop_front() else {
+                break;
+            };
+            self.waiting_place.remove(&waiter.user);
+            released.push(self.claims_of(&waiter));
+        }
+        let room = CLOSE_RELEASES_PER_CALL.saturating_sub(released.len() as u64) as usize;
+        let early: Vec<UserId> = self.prequeue.keys().copied().take(room).collect();
+        for user in early {
+            if let Some(e) = self.prequeue.remove(&user) {
+                released.push(self.claims_of(&e.waiter));
+            }
+        }
+        for claims in &released {
+            ended.record_closed(*claims, now);
+            self.journal(QueueChange::Left {
+                schedule_id: self.schedule_id,
+                seq: claims.seq,
+            });
+            self.journal(QueueChange::Ended {
+                claims: *claims,
+                ended_at: now,
+            });
+        }
+        released.len() as u64
+    }
+
     /// Sessions whose time is up end at their expiry, whether or not the tick has run.
     pub(super) fn end_timed_out_sessions(&mut self, now: Timestamp, ended: &EndedTokens) {
         while let Some(&(expires_at, user)) = self.sessions.first() {
@@ -862,16 +999,22 @@ impl Line {
         }
     }
 
-    pub(super) fn restore_active(&mut self, claims: TokenClaims, expires_at: Timestamp) {
+    /// Puts a saved active session back, seen at the restart (nobody could send a request
+    /// while the server was down).
+    pub(super) fn restore_active(
+        &mut self,
+        claims: TokenClaims,
+        expires_at: Timestamp,
+        now: Timestamp,
+        policy: &QueuePolicy,
+    ) {
         if self.waiting_place.contains_key(&claims.user_id)
             || self.prequeue.contains_key(&claims.user_id)
             || self.active.contains_key(&claims.user_id)
         {
             return;
         }
-        self.sessions.insert((expires_at, claims.user_id));
-        self.active
-            .insert(claims.user_id, Session { claims, expires_at });
+        self.start_session(claims, expires_at, now, policy);
     }
 
     /// Keeps the counter above every seq known, whatever the saved counter said.
@@ -918,6 +1061,10 @@ impl Line {
 
 fn idle_ms(policy: &QueuePolicy) -> i64 {
     i64::try_from(policy.idle_ttl.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn session_idle_ms(policy: &QueuePolicy) -> i64 {
+    i64::try_from(policy.session_idle_ttl.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Whether `waiter` is the buyer of the token `claims`.

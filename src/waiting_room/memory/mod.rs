@@ -21,6 +21,12 @@
 //!   string, since signing is deterministic and `issue` signs the claims again for an existing
 //!   token.
 //!
+//! Idle sessions: every `state` of an active token stamps its session with `now`; a second
+//! heap of deadlines (`last_seen + session_idle_ttl`) lets `idle_sessions` look only at
+//! sessions that may have gone quiet, and an idle one stays in the heap until it ends (its
+//! buyer may be holding seats). The journal does not keep the stamps: a restart counts every
+//! session as seen at the restart.
+//!
 //! Idle buyers: a poll (`state`, or asking for the token again) only stamps the buyer's slot
 //! with `now`, in O(1). A min-heap holds one deadline per waiting buyer, first set to
 //! `joined + idle_ttl`. The tick pops the deadlines that have passed: a buyer not seen since is
@@ -161,7 +167,7 @@ impl MemoryWaitingRoom {
                 .or_insert_with(|| Line::new(session.claims.schedule_id, &policy, true, now));
             match session.ended_at {
                 None if session.expires_at > now => {
-                    line.restore_active(session.claims, session.expires_at)
+                    line.restore_active(session.claims, session.expires_at, now, &policy)
                 }
                 None => {
                     // Timed out while the server was down.
@@ -268,6 +274,7 @@ impl WaitingRoom for MemoryWaitingRoom {
             if !line_tick.waits.is_empty()
                 || line_tick.left_idle > 0
                 || line_tick.admitted_on_arrival > 0
+                || line_tick.sessions_idled > 0
             {
                 tick.lines.push(line_tick);
             }
@@ -281,6 +288,33 @@ impl WaitingRoom for MemoryWaitingRoom {
             lock(&line).end(claims, now, &self.policy, &self.ended);
         }
         Ok(())
+    }
+
+    async fn idle_sessions(&self, now: Timestamp) -> Result<Vec<TokenClaims>> {
+        let mut idle = Vec::new();
+        for line in self.all_lines() {
+            idle.extend(lock(&line).idle_sessions(now, &self.policy, &self.ended));
+        }
+        Ok(idle)
+    }
+
+    async fn end_idle_sessions(&self, sessions: &[TokenClaims], now: Timestamp) -> Result<u64> {
+        let mut ended = 0;
+        for claims in sessions {
+            if let Some(line) = self.line(claims.schedule_id)
+                && lock(&line).end_idle(claims, now, &self.policy, &self.ended)
+            {
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
+    async fn close_line(&self, schedule: ScheduleId, now: Timestamp) -> Result<u64> {
+        Ok(match self.line(schedule) {
+            Some(line) => lock(&line).close(now, &self.policy, &self.ended),
+            None => 0,
+        })
     }
 
     async fn stats(&self, now: Timestamp) -> Result<Vec<LineStats>> {

@@ -32,7 +32,7 @@
 //! tick lists the lines from one set. One Redis (with replicas and failover if wanted) holds
 //! all lines.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -42,8 +42,8 @@ use async_trait::async_trait;
 
 use super::token::TokenSigner;
 use super::{
-    Issued, LineInfo, LineSettings, LineStats, LineTick, QueuePolicy, Tick, WaitingRoom,
-    draw_prequeue_key,
+    CLOSE_RELEASES_PER_CALL, IDLE_SESSIONS_PER_TICK, Issued, LineInfo, LineSettings, LineStats,
+    LineTick, QueuePolicy, Tick, WaitingRoom, draw_prequeue_key,
 };
 use crate::domain::error::{Error, Result};
 use crate::domain::waiting_room::{
@@ -84,6 +84,10 @@ static ADMIT: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/admit
 static END: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/end_session.lua")));
 static TUNE: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/tune.lua")));
 static LINE: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/line.lua")));
+static IDLE_SESSIONS: LazyLock<Script> =
+    LazyLock::new(|| script(include_str!("lua/idle_sessions.lua")));
+static CLOSE_LINE: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/close_line.lua")));
+static END_IDLE: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/end_idle.lua")));
 
 /// The waiting room of every instance that shares one Redis and one key prefix.
 pub struct RedisWaitingRoom {
@@ -182,6 +186,7 @@ impl RedisWaitingRoom {
         }
         call.key(self.lines_key())
             .key(format!("{line}:skip"))
+            .key(format!("{line}:active_seen"))
             .arg(to_millis(now))
             .arg(format!("{line}:ended:"))
             .arg(ttl_ms(self.policy.session_ttl))
@@ -295,6 +300,9 @@ impl WaitingRoom for RedisWaitingRoom {
             4 => Ok(TokenState::Scheduled {
                 opens_at: from_millis(int(&reply, 1)?),
             }),
+            5 => Ok(TokenState::Closed {
+                closed_at: from_millis(int(&reply, 1)?),
+            }),
             _ => Err(Error::InvalidToken(
                 "unknown or expired queue token".to_owned(),
             )),
@@ -312,11 +320,16 @@ impl WaitingRoom for RedisWaitingRoom {
             let mut line = LineTick::new(schedule);
             line.left_idle = uint(&reply, 0)?;
             line.admitted_on_arrival = uint(&reply, 1)?;
-            for i in 2..reply.len() {
+            line.sessions_idled = uint(&reply, 2)?;
+            for i in 3..reply.len() {
                 let waited = now - from_millis(int(&reply, i)?);
                 line.waits.push(waited.to_std().unwrap_or_default());
             }
-            if !line.waits.is_empty() || line.left_idle > 0 || line.admitted_on_arrival > 0 {
+            if !line.waits.is_empty()
+                || line.left_idle > 0
+                || line.admitted_on_arrival > 0
+                || line.sessions_idled > 0
+            {
                 tick.lines.push(line);
             }
         }
@@ -328,6 +341,47 @@ impl WaitingRoom for RedisWaitingRoom {
             .run("end_session", &self.with_claims(&END, claims, now))
             .await?;
         Ok(())
+    }
+
+    async fn idle_sessions(&self, now: Timestamp) -> Result<Vec<TokenClaims>> {
+        let mut idle = Vec::new();
+        for schedule in self.schedules().await? {
+            let mut call = self.on_line(&IDLE_SESSIONS, schedule, now);
+            call.arg(ttl_ms(self.policy.session_idle_ttl))
+                .arg(IDLE_SESSIONS_PER_TICK);
+            let reply: Vec<String> = self.run("idle_sessions", &call).await?;
+            for pair in reply.chunks_exact(2) {
+                idle.push(session_claims(schedule, &pair[0], &pair[1])?);
+            }
+        }
+        Ok(idle)
+    }
+
+    async fn end_idle_sessions(&self, sessions: &[TokenClaims], now: Timestamp) -> Result<u64> {
+        let mut by_line: BTreeMap<ScheduleId, Vec<&TokenClaims>> = BTreeMap::new();
+        for claims in sessions {
+            by_line.entry(claims.schedule_id).or_default().push(claims);
+        }
+        let mut ended = 0;
+        for (schedule, sessions) in by_line {
+            let mut call = self.on_line(&END_IDLE, schedule, now);
+            call.arg(ttl_ms(self.policy.session_idle_ttl));
+            for claims in sessions {
+                call.arg(claims.user_id.0)
+                    .arg(claims.seq)
+                    .arg(claims.token_id)
+                    .arg(claims.issued_at_ms);
+            }
+            let n: u64 = self.run("end_idle", &call).await?;
+            ended += n;
+        }
+        Ok(ended)
+    }
+
+    async fn close_line(&self, schedule: ScheduleId, now: Timestamp) -> Result<u64> {
+        let mut call = self.on_line(&CLOSE_LINE, schedule, now);
+        call.arg(CLOSE_RELEASES_PER_CALL);
+        self.run("close_line", &call).await
     }
 
     async fn stats(&self, now: Timestamp) -> Result<Vec<LineStats>> {
@@ -425,6 +479,25 @@ fn measured_rate(
     }
 }
 
+/// The claims of a session as a script lists it: the user and its "seq token_id
+/// issued_at_ms" entry.
+fn session_claims(schedule: ScheduleId, user: &str, entry: &str) -> Result<TokenClaims> {
+    let bad = || {
+        tracing::error!(user, entry, "redis waiting room: unexpected session entry");
+        Error::Internal("waiting room gave an unexpected reply".to_owned())
+    };
+    let mut fields = entry.split(' ');
+    let mut next = || fields.next().ok_or_else(bad);
+    let (seq, token_id, issued_at_ms) = (next()?, next()?, next()?);
+    Ok(TokenClaims {
+        token_id: token_id.parse().map_err(|_| bad())?,
+        user_id: UserId(user.parse().map_err(|_| bad())?),
+        schedule_id: schedule,
+        seq: seq.parse().map_err(|_| bad())?,
+        issued_at_ms: issued_at_ms.parse().map_err(|_| bad())?,
+    })
+}
+
 fn ttl_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis())
         .unwrap_or(u64::MAX)
@@ -507,6 +580,17 @@ mod tests {
         assert!(int(&reply, 2).is_err());
         assert!(uint(&reply, 3).is_err());
         assert!(int(&reply, 9).is_err());
+    }
+
+    #[test]
+    fn a_listed_session_parses_into_its_claims_and_a_bad_one_is_refused() {
+        let claims = session_claims(ScheduleId(3), "12", "5 18446744073709551615 -7").unwrap();
+        assert_eq!(claims.user_id, UserId(12));
+        assert_eq!(claims.schedule_id, ScheduleId(3));
+        assert_eq!((claims.seq, claims.token_id), (5, u64::MAX));
+        assert_eq!(claims.issued_at_ms, -7);
+        assert!(session_claims(ScheduleId(3), "12", "5 6").is_err());
+        assert!(session_claims(ScheduleId(3), "x", "5 6 7").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 -- admit(most sessions to time out, most idle buyers to drop, sold out (0/1)) ->
---   {left_idle, admitted_on_arrival, issued_at_ms of each buyer let in, in order}
+--   {left_idle, admitted_on_arrival, sessions_idled, issued_at_ms of each buyer let in, in
+--   order}
 -- One admission tick of one line: ends timed-out sessions, drops idle waiting buyers, then
 -- lets buyers in from the front while there is room under max_active and the bucket allows;
 -- before the opening nobody, at it the pre-queue's buyers who skip the line first; nobody
@@ -22,7 +23,7 @@ local due = math.min(max_active() - active_count(), math.floor(units / UNITS),
 if pending() or sold_out then
   due = 0
 end
-local result = {0, 0}
+local result = {0, 0, 0}
 local admitted = 0
 while admitted < due do
   local front = redis.call('ZPOPMIN', WAITING)
@@ -49,5 +50,6 @@ last_minute(true)
 
 result[1] = left_idle
 result[2] = field(META, 'arrivals') or 0
-redis.call('HDEL', META, 'left_idle', 'arrivals')
+result[3] = field(META, 'sessions_idled') or 0
+redis.call('HDEL', META, 'left_idle', 'arrivals', 'sessions_idled')
 return result

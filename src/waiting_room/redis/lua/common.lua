@@ -1,10 +1,11 @@
 -- Shared by every script of the Redis waiting room; each script is this text followed by its
 -- own body, so one EVALSHA runs the whole operation atomically.
 --
--- One line (schedule) is eight keys, always passed in this order:
+-- One line (schedule) is these keys, always passed in this order:
 --   meta     hash: next_seq, units + refilled_at (the rate bucket), first_admit_ms,
 --                  max_active / admit_per_minute / paused (knobs tuned at run time),
---                  arrivals / left_idle (counts since the last admission tick)
+--                  arrivals / left_idle / sessions_idled (counts since the last
+--                  admission tick)
 --   waiting  zset: user -> seq, the line itself; ZRANK is the position - 1
 --   waiters  hash: user -> "seq token_id issued_at_ms" of each waiting buyer
 --   seen     zset: user -> last poll (ms) of each waiting buyer
@@ -14,6 +15,8 @@
 --   lines    set:  every schedule that has a line (shared by all lines)
 --   skip     zset: user -> seq of each buyer in the pre-queue who skips the line (a presale
 --                  code); they are in waiters and seen too, but not in waiting
+--   active_seen zset: user -> last request (ms) of each active buyer; a session with no
+--                  entry (started by a version without it) is never found idle
 --
 -- The pre-queue: meta's opens_at is the line's opening as a join last told it (once passed
 -- the line stays open). Until then nobody is let in, and a buyer who joins is scored in
@@ -22,7 +25,8 @@
 -- front of the line in key order and later arrivals follow in arrival order. The order is in
 -- the scores, so it is decided once, whichever instance asks and after any restart.
 -- Ended tokens are string keys `<ended prefix><token_id>` = "user seq token_id issued_at_ms
--- ended_at_ms", expiring after the ended-token TTL.
+-- ended_at_ms", expiring after the ended-token TTL; " closed" follows for a waiting buyer
+-- released when the line closed.
 --
 -- ARGV[1..8]: now (ms), the ended prefix, session TTL, idle TTL and ended-token TTL (ms), the
 -- default max_active and admit_per_minute, the schedule id. The script's own arguments follow.
@@ -32,7 +36,7 @@
 
 local META, WAITING, WAITERS, SEEN = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local ACTIVE, SESSIONS, RATE, LINES = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local SKIP = KEYS[9]
+local SKIP, ACTIVE_SEEN = KEYS[9], KEYS[10]
 local now = tonumber(ARGV[1])
 local ended_prefix = ARGV[2]
 local session_ttl = tonumber(ARGV[3])
@@ -86,17 +90,19 @@ local function active_count()
   return redis.call('ZCOUNT', ACTIVE, '(' .. int(now), '+inf')
 end
 
-local function record_ended(user, entry, ended_at)
+local function record_ended(user, entry, ended_at, suffix)
   local _, token = entry_fields(entry)
   if not token then
     return
   end
-  redis.call('SET', ended_prefix .. token, user .. ' ' .. entry .. ' ' .. int(ended_at),
+  redis.call('SET', ended_prefix .. token,
+    user .. ' ' .. entry .. ' ' .. int(ended_at) .. (suffix or ''),
     'PX', int(math.max(ended_ttl, 1)))
 end
 
 local function end_session(user, entry, ended_at)
   redis.call('ZREM', ACTIVE, user)
+  redis.call('ZREM', ACTIVE_SEEN, user)
   redis.call('HDEL', SESSIONS, user)
   record_ended(user, entry, ended_at)
 end
@@ -113,6 +119,7 @@ local function end_timed_out(limit)
       end_session(user, entry, tonumber(due[i + 1]))
     else
       redis.call('ZREM', ACTIVE, user)
+      redis.call('ZREM', ACTIVE_SEEN, user)
     end
   end
 end
@@ -133,7 +140,13 @@ end
 
 local function activate(user, entry)
   redis.call('ZADD', ACTIVE, int(now + session_ttl), user)
+  redis.call('ZADD', ACTIVE_SEEN, int(now), user)
   redis.call('HSET', SESSIONS, user, entry)
+end
+
+-- A request of an active buyer: the session is not idle.
+local function seen_active(user)
+  redis.call('ZADD', ACTIVE_SEEN, 'XX', int(now), user)
 end
 
 local function drop_waiter(user)

@@ -13,6 +13,7 @@ open_if_due()
 
 local session = live_session(user)
 if session then
+  seen_active(user)
   local seq, token, issued = entry_fields(session)
   return {0, token, seq, issued}
 end
