@@ -30,6 +30,15 @@ fn open_and_everyone_active(config: &mut Config) {
 /// `boxoffice <args>`, without the caller's `BOXOFFICE_*` variables, run to its end on a
 /// blocking thread (the server of the test keeps serving meanwhile).
 async fn boxoffice(args: Vec<String>) -> Output {
+    boxoffice_with_env(args, &[]).await
+}
+
+/// [`boxoffice`] with the environment variables `env`.
+async fn boxoffice_with_env(args: Vec<String>, env: &[(&str, &Path)]) -> Output {
+    let env: Vec<(String, PathBuf)> = env
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_path_buf()))
+        .collect();
     tokio::task::spawn_blocking(move || {
         let mut command = Command::new(BIN);
         command.args(&args).stdin(Stdio::null());
@@ -38,6 +47,7 @@ async fn boxoffice(args: Vec<String>) -> Output {
                 command.env_remove(name);
             }
         }
+        command.envs(env);
         command.output().expect("the binary runs")
     })
     .await
@@ -235,6 +245,35 @@ async fn a_backup_does_not_replace_an_existing_file_unless_forced() {
 }
 
 #[tokio::test]
+async fn a_backup_finds_the_database_as_serve_does_in_the_environment_or_the_config_file() {
+    let app = spawn_app_with(open_and_everyone_active).await;
+    let dir = tempfile::tempdir().unwrap();
+    let from_env = dir.path().join("from-env.db");
+    let out = boxoffice_with_env(
+        vec!["backup".to_owned(), path(&from_env)],
+        &[("BOXOFFICE_DB", &app.db_path())],
+    )
+    .await;
+    assert!(succeeded(&out).contains(&path(&app.db_path())));
+
+    let config = dir.path().join("boxoffice.toml");
+    let db = path(&app.db_path()).replace('\\', "\\\\");
+    std::fs::write(&config, format!("db = \"{db}\"\nhold_ttl = \"90s\"\n")).unwrap();
+    let from_file = dir.path().join("from-file.db");
+    let out = boxoffice(vec![
+        "backup".to_owned(),
+        "--config".to_owned(),
+        path(&config),
+        path(&from_file),
+    ])
+    .await;
+    assert!(succeeded(&out).contains(&path(&app.db_path())));
+    for copy in [from_env, from_file] {
+        audit_passes(&copy).await;
+    }
+}
+
+#[tokio::test]
 async fn a_backup_of_a_missing_database_or_onto_the_database_itself_is_refused() {
     let app = spawn_app_with(open_and_everyone_active).await;
     let dir = tempfile::tempdir().unwrap();
@@ -247,6 +286,10 @@ async fn a_backup_of_a_missing_database_or_onto_the_database_itself_is_refused()
     refused(
         &backup(&app.db_path(), &app.db_path(), &["--force"]).await,
         &["the same file"],
+    );
+    refused(
+        &backup(&app.db_path(), &dir.path().join("no/such/folder/b.db"), &[]).await,
+        &["the folder", "does not exist"],
     );
     assert_eq!(payments(&app.audit()), 0, "the database is untouched");
 }

@@ -64,6 +64,8 @@ pub enum BackupError {
     Missing(PathBuf),
     #[error("{} is a directory, not a database file", redact::path(.0))]
     Directory(PathBuf),
+    #[error("the folder {} does not exist", redact::path(.0))]
+    NoFolder(PathBuf),
     #[error("{} already exists; give --force to replace it", redact::path(.0))]
     Exists(PathBuf),
     #[error("{} and {} are the same file", redact::path(.file), redact::path(.db))]
@@ -135,6 +137,10 @@ pub fn backup(db: &Path, file: &Path, force: bool) -> Result<Copied> {
         Ok(meta) if meta.is_dir() => return Err(BackupError::Directory(file.to_owned())),
         Ok(_) if !force => return Err(BackupError::Exists(file.to_owned())),
         _ => {}
+    }
+    let folder = folder_of(file);
+    if !folder.is_dir() {
+        return Err(BackupError::NoFolder(folder.to_owned()));
     }
     // Read-write, as the server opens it: a reader of a WAL database needs to write its index
     // (`-shm`). Never created: a missing database is an error, not an empty backup.
@@ -450,14 +456,18 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The folder `path` is in.
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    }
+}
+
 /// Makes a rename in the folder of `path` survive a power failure.
 #[cfg(unix)]
 fn sync_folder(path: &Path) -> Result<()> {
-    let folder = match path.parent() {
-        Some(folder) if !folder.as_os_str().is_empty() => folder,
-        _ => Path::new("."),
-    };
-    File::open(folder)
+    File::open(folder_of(path))
         .and_then(|dir| dir.sync_all())
         .map_err(io_error("cannot sync the folder of", path))
 }
