@@ -29,6 +29,7 @@ use crate::jobs::{JobContext, Jobs};
 use crate::metrics::Metrics;
 use crate::redact;
 use crate::store::Store;
+use crate::store::sqlite::lock::ServerLock;
 use crate::store::sqlite::{SqliteOptions, SqliteStore};
 use crate::waiting_room::journal::QueueJournal;
 use crate::waiting_room::memory::MemoryWaitingRoom;
@@ -54,17 +55,23 @@ pub struct App {
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     jobs: Jobs,
+    /// Held while a SQLite database is served, so that no restore and no second server
+    /// touches it meanwhile.
+    db_lock: Option<ServerLock>,
 }
 
+/// The store, the journal of the in-process waiting room, and the lock of a SQLite file.
+type Opened = (Arc<dyn Store>, Arc<dyn QueueJournal>, Option<ServerLock>);
+
 /// The store `--db` names, which is also the journal of the in-process waiting room: a
-/// `mysql://` URL (feature `mysql`) or a SQLite file.
-async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn QueueJournal>)> {
+/// `mysql://` URL (feature `mysql`) or a SQLite file, locked before it is opened.
+async fn open_store(config: &Config) -> anyhow::Result<Opened> {
     let path = match &config.db {
         Database::Sqlite(path) => path,
         #[cfg(feature = "mysql")]
         Database::Mysql(url) => {
             let mysql = Arc::new(crate::store::mysql::MysqlStore::open(url.expose_secret()).await?);
-            return Ok((mysql.clone(), mysql));
+            return Ok((mysql.clone(), mysql, None));
         }
         #[cfg(not(feature = "mysql"))]
         Database::Mysql(_) => anyhow::bail!(
@@ -73,6 +80,9 @@ async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn 
         ),
     };
     check_sqlite_file(path)?;
+    let lock = ServerLock::acquire(path).map_err(|err| {
+        anyhow::anyhow!("--db {}: {err}, or give another --db", redact::path(path))
+    })?;
     let options = SqliteOptions {
         synchronous: config.sync,
         write_batch: config.write_batch,
@@ -85,7 +95,7 @@ async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn 
     match opened {
         Ok(sqlite) => {
             let sqlite = Arc::new(sqlite);
-            Ok((sqlite.clone(), sqlite))
+            Ok((sqlite.clone(), sqlite, Some(lock)))
         }
         Err(err) => {
             // The store logs SQLite's own words and answers "storage error"; ask SQLite again
@@ -158,9 +168,13 @@ fn sqlite_refusal(path: &Path) -> Option<String> {
     }
 }
 
-/// The adapters and API state for a config, without serving anything.
-pub async fn build_state(config: &Config, clock: Clock) -> anyhow::Result<ApiState> {
-    let (store, journal) = open_store(config).await?;
+/// The adapters and API state for a config, without serving anything, and the lock of its
+/// SQLite file, to be held for as long as the state is used.
+pub async fn build_state(
+    config: &Config,
+    clock: Clock,
+) -> anyhow::Result<(ApiState, Option<ServerLock>)> {
+    let (store, journal, lock) = open_store(config).await?;
     let signer = Arc::new(TokenSigner::new(&store.signing_key().await?));
     let policy = QueuePolicy {
         max_active: config.queue_max_active,
@@ -195,7 +209,7 @@ pub async fn build_state(config: &Config, clock: Clock) -> anyhow::Result<ApiSta
              their userId; use it for load tests and old clients, never in front of the public"
         );
     }
-    Ok(ApiState {
+    let state = ApiState {
         store,
         room,
         signer,
@@ -210,7 +224,8 @@ pub async fn build_state(config: &Config, clock: Clock) -> anyhow::Result<ApiSta
         seat_maps: Arc::default(),
         clock,
         sold_out: Default::default(),
-    })
+    };
+    Ok((state, lock))
 }
 
 /// The waiting room `--queue` names: in process (saving through `journal`), or on Redis.
@@ -351,7 +366,7 @@ impl App {
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<App> {
         let acceptor = listen(&config.listen).await?;
         let sinks = event_sinks(&config).await?;
-        let state = build_state(&config, clock).await?;
+        let (state, db_lock) = build_state(&config, clock).await?;
         if config.admin_token.is_none() {
             tracing::info!(
                 "admin API disabled; enable it with --admin-token or BOXOFFICE_ADMIN_TOKEN"
@@ -402,6 +417,7 @@ impl App {
             stop: Some(stop),
             server,
             jobs,
+            db_lock,
         })
     }
 
@@ -431,6 +447,8 @@ impl App {
             tracing::error!(error = %err, "cannot save the waiting room at shutdown");
         }
         self.state.store.close().await;
+        // Only now may a restore replace the file, or another server open it.
+        drop(self.db_lock.take());
         served??;
         tracing::info!("boxoffice stopped");
         Ok(())

@@ -1,15 +1,17 @@
-//! The `boxoffice` command: `serve`, `demo` and `openapi`.
+//! The `boxoffice` command: `serve`, `demo`, `openapi`, `backup` and `restore`.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use secrecy::ExposeSecret;
+use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
 use tracing_subscriber::EnvFilter;
 
 use boxoffice::app::App;
 use boxoffice::config::{Config, Database, LogFormat, Settings};
+use boxoffice::store::sqlite::backup::{self, Copied};
 
 /// Ticket reservation server with a built-in virtual waiting room.
 ///
@@ -32,6 +34,51 @@ enum Command {
     Demo(Settings),
     /// Print the OpenAPI spec (JSON)
     Openapi,
+    /// Copy the SQLite database to FILE while it is served, and check the copy
+    Backup(BackupArgs),
+    /// Put the backup FILE in place of the SQLite database; refused while a server has it open
+    Restore(RestoreArgs),
+}
+
+/// Where the database is, found as `serve` finds it.
+#[derive(Debug, Args)]
+struct DbArgs {
+    /// TOML file with settings; only its `db` is used here
+    #[arg(long, env = "BOXOFFICE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// The SQLite database file [default: ./boxoffice.db]
+    #[arg(
+        long,
+        env = "BOXOFFICE_DB",
+        value_name = "PATH",
+        hide_env_values = true
+    )]
+    db: Option<SecretString>,
+}
+
+#[derive(Debug, Args)]
+struct BackupArgs {
+    /// Where the copy goes; made beside it under another name and renamed once checked
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+
+    /// Replace FILE if it exists
+    #[arg(long)]
+    force: bool,
+
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+struct RestoreArgs {
+    /// The backup to restore, as `boxoffice backup` made it
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 /// `--db` of the demo, which has another default than `serve`.
@@ -99,6 +146,75 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Demo(settings) => demo(settings).await,
         Command::Openapi => print(&boxoffice::openapi_spec()),
+        Command::Backup(args) => {
+            let db = sqlite_file(args.db, "backup")?;
+            let copied = blocking(move || backup::backup(&db, &args.file, args.force)).await?;
+            print(&report("backed up", &copied))
+        }
+        Command::Restore(args) => {
+            let db = sqlite_file(args.db, "restore")?;
+            let copied = blocking(move || backup::restore(&args.file, &db)).await?;
+            print(&report("restored", &copied))
+        }
+    }
+}
+
+/// The SQLite file `--db` (or the environment, or the file of `--config`) names. Backups are
+/// of SQLite files: a MySQL database has its own tools.
+fn sqlite_file(args: DbArgs, command: &str) -> anyhow::Result<PathBuf> {
+    let given = Settings {
+        config: args.config,
+        db: args.db,
+        ..Settings::default()
+    };
+    let file = given.file()?;
+    match boxoffice::config::database(&given.or(file))? {
+        Database::Sqlite(path) => Ok(path),
+        mysql @ Database::Mysql(_) => anyhow::bail!(
+            "--db {}: `boxoffice {command}` works on SQLite databases only; back a MySQL \
+             database up with `mysqldump --single-transaction` (restore with `mysql`), or with \
+             your host's snapshots",
+            mysql.for_log()
+        ),
+    }
+}
+
+/// Runs a backup or a restore, which reads and writes whole files, on a blocking thread.
+async fn blocking(
+    work: impl FnOnce() -> Result<Copied, backup::BackupError> + Send + 'static,
+) -> anyhow::Result<Copied> {
+    Ok(tokio::task::spawn_blocking(work).await??)
+}
+
+/// What a backup or a restore did, on one line.
+fn report(done: &str, copied: &Copied) -> String {
+    let took = std::time::Duration::from_millis(copied.took.as_millis().try_into().unwrap_or(0));
+    format!(
+        "{done} {} to {}: {}, schema version {}, integrity checked, in {}",
+        boxoffice::redact::path(&copied.from),
+        boxoffice::redact::path(&copied.to),
+        size(copied.bytes),
+        copied.schema_version,
+        humantime::format_duration(took),
+    )
+}
+
+/// `bytes`, and in the largest binary unit that keeps it at 1 or more.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = "bytes";
+    for next in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = next;
+    }
+    if unit == "bytes" {
+        format!("{bytes} bytes")
+    } else {
+        format!("{bytes} bytes ({value:.1} {unit})")
     }
 }
 

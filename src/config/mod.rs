@@ -136,6 +136,18 @@ fn check_webhook_url(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The store `--db` names in `given`, or the default: for the commands that work on the
+/// database alone (`backup`, `restore`), which need none of the other settings.
+pub fn database(given: &Settings) -> anyhow::Result<Database> {
+    let db = given.db.as_ref().map_or(Config::default().db, |db| {
+        Database::parse(db.expose_secret())
+    });
+    if matches!(&db, Database::Sqlite(path) if path.as_os_str().is_empty()) {
+        anyhow::bail!("--db is empty: name the SQLite file (the default is ./boxoffice.db)");
+    }
+    Ok(db)
+}
+
 /// The settings in force.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -92,11 +92,27 @@ impl TestApp {
         self.dir.path().join("boxoffice.db")
     }
 
+    /// The settings the app runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Stops the app gracefully and starts it again on the same database and settings.
     pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start().await;
+    }
+
+    /// Stops the app gracefully; [`TestApp::start`] starts it again.
+    pub async fn stop(&mut self) {
         if let Some(app) = self.app.take() {
             app.stop().await.expect("the app stops cleanly");
         }
+    }
+
+    /// Starts the stopped app again on the same database and settings.
+    pub async fn start(&mut self) {
+        assert!(self.app.is_none(), "the app is running");
         let app = App::build_with_clock(self.config.clone(), self.clock.clone())
             .await
             .expect("the app starts again");

@@ -7,15 +7,19 @@
 //! beside the writer and see only committed data. The schema is
 //! `schema.sql`, versioned with `PRAGMA user_version` ([`migrate`]).
 //!
-//! The queries live in one file per subject, next to the operation that runs them.
+//! The queries live in one file per subject, next to the operation that runs them. [`lock`]
+//! keeps a second server and a restore off a database that is being served; [`backup`] copies
+//! one while it is.
 
 mod access_codes;
 mod accounts;
+pub mod backup;
 mod catalog;
 mod doors;
 mod holds;
 mod idempotency;
 mod identity;
+pub mod lock;
 mod migrate;
 mod outbox;
 mod payments;
