@@ -53,15 +53,26 @@ def main():
                         WHERE type = 'table' AND name = 'reservation_seats'"""):
         conn.execute("""CREATE TEMP VIEW reservation_seats AS
                         SELECT id AS reservation_id, seat_id, price FROM reservations""")
+    # The seats each payment still pays for: its tickets that were not refunded, or, in a
+    # database from before tickets, every seat of its reservation.
+    if one(conn, """SELECT COUNT(*) FROM sqlite_master
+                    WHERE type = 'table' AND name = 'tickets'"""):
+        conn.execute("""CREATE TEMP VIEW paid_seats AS
+                        SELECT payment_id, reservation_id, seat_id FROM tickets
+                        WHERE status = 'valid'""")
+    else:
+        conn.execute("""CREATE TEMP VIEW paid_seats AS
+                        SELECT p.id AS payment_id, p.reservation_id, rs.seat_id
+                        FROM payments p
+                        JOIN reservation_seats rs ON rs.reservation_id = p.reservation_id""")
     problems["seats_paid_twice"] = one(conn, """
-        SELECT COUNT(*) FROM (SELECT rs.seat_id FROM payments p
-          JOIN reservation_seats rs ON rs.reservation_id = p.reservation_id
-          GROUP BY rs.seat_id HAVING COUNT(*) > 1)""")
+        SELECT COUNT(*) FROM (SELECT seat_id FROM paid_seats
+          GROUP BY seat_id HAVING COUNT(*) > 1)""")
     problems["seats_confirmed_twice"] = one(conn, """
-        SELECT COUNT(*) FROM (SELECT rs.seat_id FROM reservations r
-          JOIN reservation_seats rs ON rs.reservation_id = r.id
+        SELECT COUNT(*) FROM (SELECT ps.seat_id FROM paid_seats ps
+          JOIN reservations r ON r.id = ps.reservation_id
           WHERE r.status = 'confirmed'
-          GROUP BY rs.seat_id HAVING COUNT(*) > 1)""")
+          GROUP BY ps.seat_id HAVING COUNT(*) > 1)""")
     problems["seats_held_twice"] = one(conn, """
         SELECT COUNT(*) FROM (SELECT rs.seat_id FROM reservations r
           JOIN reservation_seats rs ON rs.reservation_id = r.id
@@ -69,15 +80,23 @@ def main():
           GROUP BY rs.seat_id HAVING COUNT(*) > 1)""", now_ms)
     problems["sold_seats_without_their_payment"] = one(conn, """
         SELECT COUNT(*) FROM seats s WHERE s.status = 'sold' AND NOT EXISTS (
-          SELECT 1 FROM reservation_seats rs
-            JOIN reservations r ON r.id = rs.reservation_id
-            JOIN payments p ON p.reservation_id = r.id
-          WHERE rs.seat_id = s.id AND r.id = s.held_by AND r.status = 'confirmed')""")
+          SELECT 1 FROM paid_seats ps JOIN reservations r ON r.id = ps.reservation_id
+          WHERE ps.seat_id = s.id AND r.id = s.held_by AND r.status = 'confirmed')""")
     problems["payments_of_unsold_seats"] = one(conn, """
-        SELECT COUNT(*) FROM payments p JOIN reservations r ON r.id = p.reservation_id
-          JOIN reservation_seats rs ON rs.reservation_id = r.id
-          JOIN seats s ON s.id = rs.seat_id
+        SELECT COUNT(*) FROM paid_seats ps JOIN reservations r ON r.id = ps.reservation_id
+          JOIN seats s ON s.id = ps.seat_id
           WHERE s.status != 'sold' OR s.held_by != r.id OR r.status != 'confirmed'""")
+    if one(conn, """SELECT COUNT(*) FROM sqlite_master
+                    WHERE type = 'table' AND name = 'refunds'"""):
+        counts["refunds"] = one(conn, "SELECT COUNT(*) FROM refunds")
+        problems["payments_refunded_more_than_paid"] = one(conn, """
+            SELECT COUNT(*) FROM payments p
+            WHERE (SELECT COALESCE(SUM(amount), 0) FROM refunds f
+                   WHERE f.payment_id = p.id) > p.amount""")
+        problems["refunds_without_outbox_event"] = one(conn, """
+            SELECT COUNT(*) FROM refunds f WHERE NOT EXISTS (
+              SELECT 1 FROM outbox o WHERE o.event_type = 'payment.refunded'
+                AND json_extract(o.envelope, '$.data.refundId') = f.id)""")
     problems["payments_not_the_sum_of_their_seats"] = one(conn, """
         SELECT COUNT(*) FROM payments p WHERE p.amount != (
           SELECT COALESCE(SUM(rs.price), -1) FROM reservation_seats rs

@@ -59,6 +59,9 @@ pub enum Error {
     /// The ticket let someone in already: when and at which door.
     #[error("ticket already checked in at {} at door {door}", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))]
     AlreadyCheckedIn { at: super::Timestamp, door: String },
+    /// Seats asked to be refunded were refunded before: every one of them, by id.
+    #[error("already refunded: seat {}", .0.iter().map(i64::to_string).collect::<Vec<_>>().join(", "))]
+    AlreadyRefunded(Vec<i64>),
     /// The ticket's seat was refunded: it lets nobody in.
     #[error("ticket refunded: it is no longer valid")]
     TicketRefunded,

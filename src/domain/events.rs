@@ -49,6 +49,17 @@ pub enum DomainEvent {
         seats: Vec<SeatId>,
         amount: Money,
     },
+    /// Seats of a payment were refunded: the money is back on the balance, the seats are on
+    /// sale again and their tickets void.
+    PaymentRefunded {
+        refund_id: i64,
+        payment_id: PaymentId,
+        reservation_id: ReservationId,
+        user_id: UserId,
+        schedule_id: ScheduleId,
+        seats: Vec<SeatId>,
+        amount: Money,
+    },
     /// A ticket let someone in at a door.
     TicketCheckedIn {
         reservation_id: ReservationId,
@@ -87,6 +98,7 @@ impl DomainEvent {
             DomainEvent::ReservationCancelled { .. } => "reservation.cancelled",
             DomainEvent::PaymentCompleted { .. } => "payment.completed",
             DomainEvent::TicketCheckedIn { .. } => "ticket.checked_in",
+            DomainEvent::PaymentRefunded { .. } => "payment.refunded",
             DomainEvent::BalanceCharged { .. } => "balance.charged",
         }
     }
@@ -98,7 +110,8 @@ impl DomainEvent {
             | DomainEvent::ReservationExpired { reservation_id, .. }
             | DomainEvent::ReservationCancelled { reservation_id, .. }
             | DomainEvent::PaymentCompleted { reservation_id, .. }
-            | DomainEvent::TicketCheckedIn { reservation_id, .. } => {
+            | DomainEvent::TicketCheckedIn { reservation_id, .. }
+            | DomainEvent::PaymentRefunded { reservation_id, .. } => {
                 format!("reservation:{reservation_id}")
             }
             DomainEvent::BalanceCharged { user_id, .. } => format!("user:{user_id}"),
@@ -162,6 +175,18 @@ impl DomainEvent {
                 "paymentId": payment_id, "reservationId": reservation_id, "userId": user_id,
                 "scheduleId": schedule_id, "seatId": seats.first(), "seatIds": seats,
                 "amount": amount,
+            }),
+            DomainEvent::PaymentRefunded {
+                refund_id,
+                payment_id,
+                reservation_id,
+                user_id,
+                schedule_id,
+                seats,
+                amount,
+            } => json!({
+                "refundId": refund_id, "paymentId": payment_id, "reservationId": reservation_id,
+                "userId": user_id, "scheduleId": schedule_id, "seatIds": seats, "amount": amount,
             }),
             DomainEvent::TicketCheckedIn {
                 reservation_id,

@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod money;
 pub mod payment;
+pub mod refund;
 pub mod reservation;
 pub mod sales_window;
 pub mod text;

@@ -216,6 +216,7 @@ impl From<domain::Error> for ApiError {
             E::AlreadyCheckedIn { .. } => (StatusCode::CONFLICT, "ALREADY_CHECKED_IN"),
             E::WrongShow { .. } => (StatusCode::CONFLICT, "WRONG_SHOW"),
             E::TicketRefunded => (StatusCode::GONE, "TICKET_REFUNDED"),
+            E::AlreadyRefunded(_) => (StatusCode::CONFLICT, "ALREADY_REFUNDED"),
             E::AccessCodeInvalid => (StatusCode::FORBIDDEN, "ACCESS_CODE_INVALID"),
             E::AccessCodeUsed => (StatusCode::CONFLICT, "ACCESS_CODE_USED"),
             E::InsufficientBalance { .. } => {

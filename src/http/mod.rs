@@ -36,6 +36,7 @@ pub mod json_keys;
 pub mod ops;
 pub mod payments;
 pub mod rate_limit;
+pub mod refunds;
 pub mod request_id;
 pub mod reservations;
 pub mod seat_map;
@@ -103,6 +104,7 @@ pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             admin_queues::AdminQueuesApi,
             admin_schedules::AdminSchedulesApi,
             checkins::CheckinsApi,
+            refunds::RefundsApi,
             ops::OpsApi,
         ),
         TITLE,

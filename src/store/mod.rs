@@ -14,6 +14,7 @@ use crate::domain::door::{Door, NewDoor};
 use crate::domain::error::Result;
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
+use crate::domain::refund::{Refund, RefundRequest};
 use crate::domain::reservation::{Cancellation, Holder, Reservation, SeatSelection};
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
@@ -334,6 +335,19 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         idempotency: Option<IdempotentRequest>,
     ) -> Result<Payment>;
+
+    /// Refunds seats of a payment in one transaction: each seat's ticket turns `refunded` (a
+    /// conditional write, so a seat is refunded once however the requests race), the seat is
+    /// on sale again, its price goes back to the balance with a `refund` history row, and a
+    /// `payment.refunded` event is written. `NotFound` for an unknown payment; `InvalidInput`
+    /// for a seat it did not pay for; `AlreadyRefunded` naming the seats asked for that were
+    /// refunded before, or every seat when a whole refund finds none left. With
+    /// `idempotency`, a retry answers the first refund again.
+    async fn refund(
+        &self,
+        request: RefundRequest,
+        idempotency: Option<IdempotentRequest>,
+    ) -> Result<Refund>;
 
     /// The buyer's payments, newest first.
     async fn payments(&self, user: UserId) -> Result<Vec<PaymentRecord>>;

@@ -3,6 +3,7 @@
 
 use crate::domain::catalog::{SeatPlace, SeatStatus, SeatTaken, TicketLimit};
 use crate::domain::error::{Error, Result};
+use crate::domain::refund::RefundRequest;
 use crate::domain::reservation::{HeldSeat, Reservation, ReservationStatus};
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::ticket::{Ticket, TicketCode, TicketState};
@@ -187,4 +188,50 @@ pub(crate) fn ticket(columns: TicketColumns) -> Result<Ticket> {
         issued_at: from_millis(issued_at),
         checked_in,
     })
+}
+
+/// One ticket of a payment as both adapters select it for a refund: its id, seat, status and
+/// the price the seat was paid at.
+pub(crate) type PaidSeat = (i64, i64, String, i64);
+
+/// The tickets a request refunds: every one not refunded yet, or those of the seats asked for.
+/// `InvalidInput` for a seat the payment did not pay for; `AlreadyRefunded` naming each seat
+/// asked for that was refunded before (or, for a whole refund, when nothing is left).
+pub(crate) fn refunded_seats(
+    tickets: &[PaidSeat],
+    request: &RefundRequest,
+) -> Result<Vec<PaidSeat>> {
+    let payment = request.payment;
+    let chosen: Vec<PaidSeat> = match &request.seats {
+        None => {
+            let left: Vec<PaidSeat> = tickets.iter().filter(|t| t.2 == "valid").cloned().collect();
+            if left.is_empty() {
+                return Err(Error::AlreadyRefunded(
+                    tickets.iter().map(|t| t.1).collect(),
+                ));
+            }
+            left
+        }
+        Some(seats) => {
+            let mut chosen = Vec::with_capacity(seats.len());
+            for seat in seats.seats() {
+                let ticket = tickets.iter().find(|t| t.1 == seat.0).ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "seat {seat} is not one payment {payment} paid for"
+                    ))
+                })?;
+                chosen.push(ticket.clone());
+            }
+            let refunded: Vec<i64> = chosen
+                .iter()
+                .filter(|t| t.2 != "valid")
+                .map(|t| t.1)
+                .collect();
+            if !refunded.is_empty() {
+                return Err(Error::AlreadyRefunded(refunded));
+            }
+            chosen
+        }
+    };
+    Ok(chosen)
 }

@@ -104,7 +104,7 @@ fn refused(out: &Output, said: &[&str]) {
 }
 
 /// `loadtest/audit.py` on `db`: its JSON answer, after asserting it found nothing wrong.
-async fn audit_passes(db: &Path) -> Value {
+pub(crate) async fn audit_passes(db: &Path) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("loadtest/audit.py");
     let db = db.to_owned();
     let out = tokio::task::spawn_blocking(move || {

@@ -23,6 +23,7 @@ mod ops;
 mod prequeue;
 mod purchase_limits;
 mod races;
+mod refunds;
 mod request_ids;
 mod sales_windows;
 mod settings;

@@ -74,6 +74,7 @@ mod idempotency;
 mod outbox;
 mod payments;
 mod purchase_limits;
+mod refunds;
 mod sales_windows;
 mod sqlite_only;
 mod tickets;

@@ -62,7 +62,7 @@ async fn a_database_of_version_3_gets_its_sold_seats_counted() {
     // Back to version 3: no count, no triggers.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE doors; DROP TABLE tickets;
+        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
@@ -95,7 +95,7 @@ async fn a_database_of_version_4_keeps_users_that_share_an_address() {
     store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE doors; DROP TABLE tickets;
+        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
@@ -159,7 +159,7 @@ async fn a_database_of_version_5_follows_the_server_s_limit_everywhere() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE doors; DROP TABLE tickets;
+        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
@@ -201,7 +201,7 @@ async fn a_database_of_version_7_sells_each_show_from_its_creation_until_it_star
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE doors; DROP TABLE tickets;
+        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
@@ -259,7 +259,7 @@ async fn a_database_of_version_8_gets_presale_codes() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE doors; DROP TABLE tickets;
+        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
@@ -291,7 +291,7 @@ async fn a_database_of_version_8_gets_presale_codes() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 14);
+    assert_eq!(version, 15);
 }
 
 /// Before version 10 no line had a pre-queue: its waiting buyers come back as buyers who
@@ -339,7 +339,7 @@ async fn a_database_of_version_8_keeps_its_waiting_buyers_as_joined_after_the_op
     opened.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE doors; DROP TABLE tickets;
+        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
@@ -389,7 +389,7 @@ async fn a_database_of_version_11_keeps_the_seat_of_every_reservation() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE doors; DROP TABLE tickets;
+        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          PRAGMA user_version = 11;",
     )
@@ -414,7 +414,7 @@ async fn a_database_of_version_11_keeps_the_seat_of_every_reservation() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 14);
+    assert_eq!(version, 15);
 }
 
 /// Seats sold before version 13 get their tickets from step 13, one each, with codes of the
@@ -441,8 +441,10 @@ async fn a_database_of_version_12_gets_a_ticket_for_every_seat_it_sold() {
         .unwrap();
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE doors; DROP TABLE tickets; PRAGMA user_version = 12;")
-        .unwrap();
+    conn.execute_batch(
+        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets; PRAGMA user_version = 12;",
+    )
+    .unwrap();
     drop(conn);
 
     let reopened = backend.open().await.store;

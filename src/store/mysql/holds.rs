@@ -34,7 +34,7 @@ async fn lock_seat(tx: &mut Tx, seat: SeatId) -> Step<Option<(String, Option<i64
 }
 
 /// Locks the rows of `seats` in ascending order of id (the lock order).
-async fn lock_seats(tx: &mut Tx, seats: &mut Vec<SeatId>) -> Step<()> {
+pub(super) async fn lock_seats(tx: &mut Tx, seats: &mut Vec<SeatId>) -> Step<()> {
     seats.sort_unstable();
     seats.dedup();
     for &seat in seats.iter() {
@@ -44,7 +44,7 @@ async fn lock_seats(tx: &mut Tx, seats: &mut Vec<SeatId>) -> Step<()> {
 }
 
 /// The seats of a reservation, lowest id first; they never change once it is made.
-async fn seat_ids(tx: &mut Tx, reservation: i64) -> Step<Vec<SeatId>> {
+pub(super) async fn seat_ids(tx: &mut Tx, reservation: i64) -> Step<Vec<SeatId>> {
     let seats: Vec<i64> = tx
         .exec(
             "SELECT seat_id FROM reservation_seats WHERE reservation_id = ? ORDER BY seat_id",
@@ -250,10 +250,16 @@ async fn check_purchase_limit(tx: &mut Tx, request: &HoldRequest) -> Step<()> {
     let limit = crate::store::stored::ticket_limit(own.flatten())?.unwrap_or(request.max_per_buyer);
     let taken: Option<u64> = tx
         .exec_first(
-            "SELECT CAST(COALESCE(SUM(seat_count), 0) AS UNSIGNED) FROM reservations
+            "SELECT CAST(GREATEST(COALESCE(SUM(seat_count), 0)
+                    - (SELECT COUNT(*) FROM tickets
+                       WHERE user_id = ? AND schedule_id = ? AND status = 'refunded'), 0)
+                    AS UNSIGNED)
+             FROM reservations
              WHERE user_id = ? AND schedule_id = ?
                AND (status = 'confirmed' OR (status = 'held' AND expires_at > ?))",
             (
+                request.user_id.0,
+                request.schedule_id.0,
                 request.user_id.0,
                 request.schedule_id.0,
                 to_millis(request.now),

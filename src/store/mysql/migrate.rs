@@ -49,6 +49,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/mysql/010_tickets.sql"),
     ),
     (11, include_str!("../../../migrations/mysql/011_doors.sql")),
+    (
+        12,
+        include_str!("../../../migrations/mysql/012_refunds.sql"),
+    ),
 ];
 
 /// How long a starting instance waits for another one's migration, in seconds.

@@ -27,6 +27,7 @@ mod identity;
 mod migrate;
 mod outbox;
 mod payments;
+mod refunds;
 mod settings;
 mod tickets;
 mod waiting_room_state;
@@ -50,6 +51,7 @@ use crate::domain::door::{Door, NewDoor};
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
+use crate::domain::refund::{Refund, RefundRequest};
 use crate::domain::reservation::{Cancellation, Holder, Reservation};
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
@@ -585,6 +587,24 @@ impl Store for MysqlStore {
         self.write("check_in", |tx| {
             let request = request.clone();
             Box::pin(async move { doors::check_in(tx, &request).await })
+        })
+        .await
+    }
+
+    async fn refund(
+        &self,
+        request: RefundRequest,
+        idempotency: Option<IdempotentRequest>,
+    ) -> Result<Refund> {
+        let now = request.now;
+        self.write("refund", |tx| {
+            let (request, idempotency) = (request.clone(), idempotency.clone());
+            Box::pin(async move {
+                idempotency::once(tx, idempotency.as_ref(), now, |tx| {
+                    Box::pin(async move { refunds::refund(tx, &request).await })
+                })
+                .await
+            })
         })
         .await
     }

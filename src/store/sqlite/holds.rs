@@ -238,8 +238,9 @@ pub(super) fn reserve_seat(conn: &Connection, request: &HoldRequest) -> Result<R
     Ok(reservation)
 }
 
-/// Refuses the hold `reservation_id` when the buyer's other seats of the show, paid or held
-/// by a hold that has not run out, already reach the show's limit (its own, else the server's).
+/// Refuses the hold `reservation_id` when the buyer's other seats of the show, paid (and not
+/// refunded) or held by a hold that has not run out, and this hold's would pass the show's
+/// limit (its own, else the server's).
 fn check_purchase_limit(
     conn: &Connection,
     request: &HoldRequest,
@@ -252,7 +253,10 @@ fn check_purchase_limit(
     let limit = crate::store::stored::ticket_limit(limit)?.unwrap_or(request.max_per_buyer);
     let taken: u64 = conn
         .prepare_cached(
-            "SELECT COALESCE(SUM(seat_count), 0) FROM reservations
+            "SELECT COALESCE(SUM(seat_count), 0)
+                    - (SELECT COUNT(*) FROM tickets
+                       WHERE user_id = ?1 AND schedule_id = ?2 AND status = 'refunded')
+             FROM reservations
              WHERE user_id = ?1 AND schedule_id = ?2 AND id <> ?3
                AND (status = 'confirmed' OR (status = 'held' AND expires_at > ?4))",
         )

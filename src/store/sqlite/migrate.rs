@@ -59,6 +59,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/sqlite/013_tickets.sql"),
     ),
     (14, include_str!("../../../migrations/sqlite/014_doors.sql")),
+    (
+        15,
+        include_str!("../../../migrations/sqlite/015_refunds.sql"),
+    ),
 ];
 
 /// Prepared statements kept per connection: more than the store has.

@@ -23,6 +23,7 @@ pub mod lock;
 mod migrate;
 mod outbox;
 mod payments;
+mod refunds;
 mod settings;
 mod tickets;
 mod waiting_room_state;
@@ -47,6 +48,7 @@ use crate::domain::door::{Door, NewDoor};
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
+use crate::domain::refund::{Refund, RefundRequest};
 use crate::domain::reservation::{Cancellation, Holder, Reservation};
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
@@ -457,6 +459,20 @@ impl Store for SqliteStore {
     async fn check_in(&self, request: CheckIn) -> Result<Ticket> {
         self.writer
             .write(move |conn| doors::check_in(conn, &request))
+            .await
+    }
+
+    async fn refund(
+        &self,
+        request: RefundRequest,
+        idempotency: Option<IdempotentRequest>,
+    ) -> Result<Refund> {
+        self.writer
+            .write(move |conn| {
+                idempotency::once(conn, idempotency.as_ref(), request.now, || {
+                    refunds::refund(conn, &request)
+                })
+            })
             .await
     }
 
