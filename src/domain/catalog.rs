@@ -187,6 +187,8 @@ pub struct Schedule {
     pub max_tickets_per_buyer: Option<TicketLimit>,
     /// When the show sells.
     pub sales_window: SalesWindow,
+    /// Until when a buyer may cancel a purchase themselves; `None`: never.
+    pub self_cancel_until: Option<Timestamp>,
 }
 
 impl Schedule {

@@ -62,6 +62,12 @@ pub enum Error {
     /// Seats asked to be refunded were refunded before: every one of them, by id.
     #[error("already refunded: seat {}", .0.iter().map(i64::to_string).collect::<Vec<_>>().join(", "))]
     AlreadyRefunded(Vec<i64>),
+    /// The show takes no cancellations from buyers (any more).
+    #[error("{}", match until {
+        Some(until) => format!("cancellations of this show closed at {}", until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        None => "this show takes no cancellations: ask the venue".to_owned(),
+    })]
+    CancellationClosed { until: Option<super::Timestamp> },
     /// The ticket's seat was refunded: it lets nobody in.
     #[error("ticket refunded: it is no longer valid")]
     TicketRefunded,

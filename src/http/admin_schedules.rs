@@ -40,6 +40,10 @@ pub struct SchedulePatch {
     pub sales_start: Option<Timestamp>,
     /// When sales close (RFC 3339); it must stay after `salesStart`.
     pub sales_end: Option<Timestamp>,
+    /// Until when a buyer may cancel a purchase of the show themselves, for a refund of
+    /// what is left of it (RFC 3339); `null`, the default, lets no buyer cancel.
+    #[oai(nullable)]
+    pub self_cancel_until: MaybeUndefined<Timestamp>,
 }
 
 #[derive(ApiResponse)]
@@ -175,6 +179,16 @@ impl AdminSchedulesApi {
                 "sales window set"
             );
             schedule = Some(moved);
+        }
+        let self_cancel = match body.0.self_cancel_until {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(until) => Some(Some(until)),
+        };
+        if let Some(until) = self_cancel {
+            let set = state.store.set_self_cancel_until(id, until, now).await?;
+            tracing::info!(schedule = %id, until = ?until, "buyers' cancellation cutoff set");
+            schedule = Some(set);
         }
         if let Some(limit) = limit {
             let set = state.store.set_ticket_limit(id, limit, now).await?;

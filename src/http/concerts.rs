@@ -43,6 +43,11 @@ pub struct ScheduleView {
     pub sales_end: Timestamp,
     /// Where sales stand right now.
     pub sales_status: SalesState,
+    /// Until when a buyer may cancel a purchase of this show themselves
+    /// (`POST /api/payments/{paymentId}/cancel`); `null`: buyers cannot, only the venue
+    /// refunds.
+    #[serde(serialize_with = "super::json::rfc3339_opt")]
+    pub self_cancel_until: Option<Timestamp>,
 }
 
 /// A show's sales right now: `scheduled` (before `salesStart`: the line may form, nothing is
@@ -79,6 +84,7 @@ impl ScheduleView {
             sales_start: s.sales_window.start(),
             sales_end: s.sales_window.end(),
             sales_status: s.sales_window.status_at(now).into(),
+            self_cancel_until: s.self_cancel_until,
         }
     }
 }
@@ -291,6 +297,7 @@ mod tests {
             sales_start: "2026-12-01T10:00:00Z".parse().unwrap(),
             sales_end: "2026-12-31T20:00:00Z".parse().unwrap(),
             sales_status: SalesState::Open,
+            self_cancel_until: Some("2026-12-30T20:00:00Z".parse().unwrap()),
         };
         let concert = ConcertView {
             concert_id: 1,

@@ -217,6 +217,7 @@ impl From<domain::Error> for ApiError {
             E::WrongShow { .. } => (StatusCode::CONFLICT, "WRONG_SHOW"),
             E::TicketRefunded => (StatusCode::GONE, "TICKET_REFUNDED"),
             E::AlreadyRefunded(_) => (StatusCode::CONFLICT, "ALREADY_REFUNDED"),
+            E::CancellationClosed { .. } => (StatusCode::CONFLICT, "CANCELLATION_CLOSED"),
             E::AccessCodeInvalid => (StatusCode::FORBIDDEN, "ACCESS_CODE_INVALID"),
             E::AccessCodeUsed => (StatusCode::CONFLICT, "ACCESS_CODE_USED"),
             E::InsufficientBalance { .. } => {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use poem::web::Data;
-use poem_openapi::param::Query;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde::Serialize;
@@ -13,9 +13,11 @@ use super::auth::{BuyerOrQueue, QueueIdentity, QueueSession};
 use super::error::error_responses;
 use super::idempotency::IdempotencyKeyHeader;
 use super::json::JsonReply;
+use super::refunds::RefundView;
 use super::reservations::HeldSeatView;
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::PAYMENT_COMPLETED;
+use crate::domain::refund::RefundRequest;
 use crate::domain::reservation::Holder;
 use crate::domain::waiting_room::TokenState;
 use crate::domain::{self, PaymentId, ReservationId, Timestamp, UserId};
@@ -114,6 +116,23 @@ error_responses!(PayError {
 });
 
 #[derive(ApiResponse)]
+pub enum CancelPurchaseResponse {
+    /// Cancelled: the refund, money back on the balance (or, for a retried
+    /// `Idempotency-Key`, the answer of the first cancellation).
+    #[oai(status = 200)]
+    Ok(JsonReply<RefundView>),
+}
+
+error_responses!(CancelPurchaseError {
+    400 BadRequest "Malformed payment id or Idempotency-Key.",
+    401 Unauthorized "No buyer credential or queue token, or one that is unknown, expired, signed out or forged.",
+    403 Forbidden "The payment is another user's.",
+    404 NotFound "Unknown payment.",
+    409 Conflict "The show takes no cancellations from buyers, or no longer (CANCELLATION_CLOSED, the message gives the cutoff), or everything of the purchase was refunded already (ALREADY_REFUNDED).",
+    422 Unprocessable "The Idempotency-Key was used for a different request (IDEMPOTENCY_KEY_REUSED).",
+});
+
+#[derive(ApiResponse)]
 pub enum HistoryResponse {
     /// The user's payments.
     #[oai(status = 200)]
@@ -204,6 +223,46 @@ impl PaymentsApi {
             status: PAYMENT_COMPLETED.into(),
             paid_at: payment.paid_at,
         })))
+    }
+
+    /// Cancel a purchase
+    ///
+    /// The buyer gives back what is left of their own purchase, for a refund to their balance,
+    /// as long as the show takes cancellations: until its `selfCancelUntil`, which the venue
+    /// sets (by default it takes none, and this answers 409 `CANCELLATION_CLOSED`). The refund
+    /// is the admin's (`POST /api/admin/payments/{paymentId}/refund` of every seat left): the
+    /// seats go back on sale and their tickets stop working. Takes the buyer's credential or a
+    /// live queue token of theirs; send an `Idempotency-Key` to make retries safe.
+    #[oai(
+        path = "/api/payments/:paymentId/cancel",
+        method = "post",
+        operation_id = "cancelPurchase"
+    )]
+    async fn cancel(
+        &self,
+        state: Data<&ApiState>,
+        auth: BuyerOrQueue,
+        #[oai(name = "paymentId")] payment_id: Path<i64>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: IdempotencyKeyHeader,
+    ) -> Result<CancelPurchaseResponse, CancelPurchaseError> {
+        let buyer = auth.user();
+        let payment = PaymentId(payment_id.0);
+        let idempotency = idempotency_key.0.map(|key| IdempotentRequest {
+            key,
+            scope: format!("cancel:{buyer}"),
+            fingerprint: format!("payment={payment}"),
+        });
+        let request = RefundRequest {
+            payment,
+            seats: None,
+            now: state.clock.now(),
+            buyer: Some(buyer),
+        };
+        let refund = state.store.refund(request, idempotency).await?;
+        tracing::info!(%payment, %buyer, amount = refund.amount.minor_units(), "purchase cancelled by its buyer");
+        Ok(CancelPurchaseResponse::Ok(JsonReply(RefundView::from(
+            &refund,
+        ))))
     }
 
     /// Payment history

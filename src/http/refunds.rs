@@ -137,6 +137,7 @@ impl RefundsApi {
             payment,
             seats,
             now: state.clock.now(),
+            buyer: None,
         };
         let refund = state.store.refund(request, idempotency).await?;
         tracing::info!(%payment, refund = refund.id, amount = refund.amount.minor_units(), seats = refund.seats.len(), "payment refunded");

@@ -201,6 +201,15 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Schedule>;
 
+    /// Sets until when a buyer may cancel a purchase of the show themselves (`None`: never,
+    /// the default). Returns the show as of `now`, or `NotFound`.
+    async fn set_self_cancel_until(
+        &self,
+        id: ScheduleId,
+        until: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Schedule>;
+
     /// The show's sales window alone, a read of one row; `NotFound` for an unknown show.
     async fn sales_window(&self, id: ScheduleId) -> Result<SalesWindow>;
 

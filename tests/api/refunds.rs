@@ -204,3 +204,97 @@ async fn ten_refunds_of_one_payment_at_once_give_the_money_back_once() {
     let (balance, sum, _) = app.balance_and_history_sum(&b.token, b.user).await;
     assert_eq!((balance, sum), (300, 300));
 }
+
+#[tokio::test]
+async fn a_buyer_cancels_a_purchase_only_while_the_show_takes_cancellations() {
+    let app = spawn_app().await;
+    let (b, paid) = paid_three(&app).await;
+    let payment = paid["paymentId"].as_i64().unwrap();
+    let path = format!("/api/payments/{payment}/cancel");
+    let cancel = |user: i64| {
+        app.as_buyer(Method::POST, &path, user)
+            .header("Idempotency-Key", format!("cancel-{user}"))
+            .send()
+    };
+    // By default: no.
+    let err = assert_error(cancel(b.user).await.unwrap(), 409, "CANCELLATION_CLOSED").await;
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("no cancellations"),
+        "{err}"
+    );
+
+    // The venue takes cancellations until an hour from now.
+    let cutoff = (app.clock.now() + chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let resp = app
+        .admin(
+            Method::PATCH,
+            &format!("/api/admin/schedules/{}", b.schedule),
+        )
+        .json(&json!({"selfCancelUntil": cutoff}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(body(resp).await["selfCancelUntil"], cutoff.as_str());
+    let list = body(
+        app.request(Method::GET, "/api/concerts")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let show = list["concerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["concertId"] == b.concert)
+        .unwrap()
+        .clone();
+    assert_eq!(show["schedules"][0]["selfCancelUntil"], cutoff.as_str());
+
+    // Another buyer cannot cancel it; its buyer can, once.
+    let thief = app.create_user("thief").await;
+    assert_error(cancel(thief).await.unwrap(), 403, "FORBIDDEN").await;
+    let resp = cancel(b.user).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let refund = body(resp).await;
+    assert_eq!(refund["amount"], 300);
+    assert_eq!(refund["seatIds"], json!(b.seats[..3]));
+    let again = body(cancel(b.user).await.unwrap()).await;
+    assert_eq!(again, refund, "a retry with the key answers the same");
+    let (balance, sum, _) = app.balance_and_history_sum(&b.token, b.user).await;
+    assert_eq!((balance, sum), (300, 300));
+    let resp = app
+        .as_buyer(Method::POST, &path, b.user)
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 409, "ALREADY_REFUNDED").await;
+    let resp = app.request(Method::POST, &path).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    // After the cutoff, a second purchase can no longer be cancelled.
+    let token = app.token(b.user, b.concert, b.schedule).await;
+    let held = body(app.reserve(&token, b.concert, b.schedule, b.seats[3]).await).await;
+    let reservation = held["reservationId"].as_i64().unwrap();
+    let second = body(app.pay(&token, b.user, reservation, None).await).await;
+    app.clock.advance(std::time::Duration::from_secs(2 * 3600));
+    let resp = app
+        .as_buyer(
+            Method::POST,
+            &format!("/api/payments/{}/cancel", second["paymentId"]),
+            b.user,
+        )
+        .send()
+        .await
+        .unwrap();
+    let err = assert_error(resp, 409, "CANCELLATION_CLOSED").await;
+    assert!(
+        err["message"].as_str().unwrap().contains("closed at"),
+        "{err}"
+    );
+}

@@ -16,6 +16,7 @@ use crate::helpers::{Fixture, LIMIT, PRICE, holder, minutes, now};
 conformance!(
     a_refund_of_one_seat_of_a_group_then_the_rest,
     a_refunded_seat_is_sold_again_and_frees_the_purchase_limit,
+    a_buyer_cancels_their_own_purchase_only_before_the_show_s_cutoff,
     twenty_refunds_of_one_payment_racing_refund_it_once(
         flavor = "multi_thread",
         worker_threads = 8
@@ -47,6 +48,7 @@ fn refund(payment: PaymentId, seats: Option<&[SeatId]>) -> RefundRequest {
         payment,
         seats: seats.map(|s| SeatSelection::new(s.iter().copied()).unwrap()),
         now: now() + minutes(10),
+        buyer: None,
     }
 }
 
@@ -181,6 +183,69 @@ async fn a_refunded_seat_is_sold_again_and_frees_the_purchase_limit(backend: &Ba
         f.store.attendees(f.schedule()).await.unwrap().len(),
         LIMIT as usize
     );
+}
+
+async fn a_buyer_cancels_their_own_purchase_only_before_the_show_s_cutoff(backend: &Backend) {
+    let f = Fixture::new(backend, 3).await;
+    let (payment, seats) = paid(&f, 2).await;
+    let cancel = |buyer, at| RefundRequest {
+        payment,
+        seats: None,
+        now: at,
+        buyer: Some(buyer),
+    };
+    let at = now() + minutes(10);
+    // By default a show takes no cancellations from buyers.
+    assert_eq!(
+        f.store.refund(cancel(f.buyer.id, at), None).await,
+        Err(Error::CancellationClosed { until: None })
+    );
+    let cutoff = now() + minutes(60);
+    let show = f
+        .store
+        .set_self_cancel_until(f.schedule(), Some(cutoff), now())
+        .await
+        .unwrap();
+    assert_eq!(show.self_cancel_until, Some(cutoff));
+    assert_eq!(
+        f.store
+            .schedule(f.schedule(), now())
+            .await
+            .unwrap()
+            .self_cancel_until,
+        Some(cutoff)
+    );
+    let stranger = f
+        .store
+        .create_user("Eve", &crate::helpers::email("eve@example.com"), now())
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.store.refund(cancel(stranger.id, at), None).await,
+        Err(Error::Forbidden(_))
+    ));
+    assert_eq!(
+        f.store.refund(cancel(f.buyer.id, cutoff), None).await,
+        Err(Error::CancellationClosed {
+            until: Some(cutoff)
+        })
+    );
+    let done = f.store.refund(cancel(f.buyer.id, at), None).await.unwrap();
+    assert_eq!(done.seats, seats);
+    assert_eq!(done.balance_after, Money::new(2 * PRICE).unwrap());
+    // Cleared again: no more cancellations; an unknown show is not found.
+    let cleared = f
+        .store
+        .set_self_cancel_until(f.schedule(), None, now())
+        .await
+        .unwrap();
+    assert_eq!(cleared.self_cancel_until, None);
+    assert!(matches!(
+        f.store
+            .set_self_cancel_until(boxoffice::domain::ScheduleId(9_999), None, now())
+            .await,
+        Err(Error::NotFound(_))
+    ));
 }
 
 async fn twenty_refunds_of_one_payment_racing_refund_it_once(backend: &Backend) {

@@ -62,7 +62,8 @@ async fn a_database_of_version_3_gets_its_sold_seats_counted() {
     // Back to version 3: no count, no triggers.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
+        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+         DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
@@ -95,7 +96,8 @@ async fn a_database_of_version_4_keeps_users_that_share_an_address() {
     store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
+        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+         DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
@@ -159,7 +161,8 @@ async fn a_database_of_version_5_follows_the_server_s_limit_everywhere() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
+        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+         DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
@@ -201,7 +204,8 @@ async fn a_database_of_version_7_sells_each_show_from_its_creation_until_it_star
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
+        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+         DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
@@ -259,7 +263,8 @@ async fn a_database_of_version_8_gets_presale_codes() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
+        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+         DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
@@ -291,7 +296,7 @@ async fn a_database_of_version_8_gets_presale_codes() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 15);
+    assert_eq!(version, 16);
 }
 
 /// Before version 10 no line had a pre-queue: its waiting buyers come back as buyers who
@@ -339,7 +344,8 @@ async fn a_database_of_version_8_keeps_its_waiting_buyers_as_joined_after_the_op
     opened.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
+        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+         DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
@@ -389,7 +395,8 @@ async fn a_database_of_version_11_keeps_the_seat_of_every_reservation() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
+        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+         DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          PRAGMA user_version = 11;",
     )
@@ -414,7 +421,7 @@ async fn a_database_of_version_11_keeps_the_seat_of_every_reservation() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 15);
+    assert_eq!(version, 16);
 }
 
 /// Seats sold before version 13 get their tickets from step 13, one each, with codes of the
@@ -442,7 +449,8 @@ async fn a_database_of_version_12_gets_a_ticket_for_every_seat_it_sold() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets; PRAGMA user_version = 12;",
+        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+         DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets; PRAGMA user_version = 12;",
     )
     .unwrap();
     drop(conn);

@@ -75,6 +75,7 @@ pub(super) async fn create_concert(
             available_seats: total,
             max_tickets_per_buyer: schedule.max_tickets_per_buyer,
             sales_window: window,
+            self_cancel_until: None,
         });
     }
     Ok(Concert {
@@ -88,7 +89,7 @@ pub(super) async fn create_concert(
 /// counts use the (schedule_id, status, held_until) index each.
 const SCHEDULE_COLUMNS: &str = "
     SELECT sc.id, sc.concert_id, sc.start_time, sc.total_seats, sc.max_tickets_per_buyer,
-           sc.sales_start, sc.sales_end,
+           sc.sales_start, sc.sales_end, sc.self_cancel_until,
            (SELECT COUNT(*) FROM seats s
              WHERE s.schedule_id = sc.id AND s.status = 'available')
          + (SELECT COUNT(*) FROM seats s
@@ -96,10 +97,20 @@ const SCHEDULE_COLUMNS: &str = "
              AS available_seats
     FROM schedules sc";
 
-type ScheduleRow = (i64, i64, i64, i64, Option<i64>, i64, i64, i64);
+type ScheduleRow = (i64, i64, i64, i64, Option<i64>, i64, i64, Option<i64>, i64);
 
 fn schedule_of(
-    (id, concert_id, start_time, total_seats, limit, sales_start, sales_end, available_seats): ScheduleRow,
+    (
+        id,
+        concert_id,
+        start_time,
+        total_seats,
+        limit,
+        sales_start,
+        sales_end,
+        self_cancel_until,
+        available_seats,
+    ): ScheduleRow,
 ) -> Step<Schedule> {
     Ok(Schedule {
         id: ScheduleId(id),
@@ -109,6 +120,7 @@ fn schedule_of(
         available_seats,
         max_tickets_per_buyer: stored::ticket_limit(limit)?,
         sales_window: stored::sales_window(sales_start, sales_end)?,
+        self_cancel_until: self_cancel_until.map(from_millis),
     })
 }
 
@@ -175,6 +187,25 @@ pub(super) async fn set_ticket_limit(
     tx.exec_drop(
         "UPDATE schedules SET max_tickets_per_buyer = ? WHERE id = ?",
         (limit.map(TicketLimit::get), id.0),
+    )
+    .await?;
+    if tx.affected_rows() == 0 {
+        return Err(Error::not_found("schedule", id).into());
+    }
+    schedule(tx, id, now).await
+}
+
+/// Sets until when a buyer may cancel a purchase of the show (`None`: never), then reads the
+/// show back; the matched-row count says whether the show exists.
+pub(super) async fn set_self_cancel_until(
+    tx: &mut Tx,
+    id: ScheduleId,
+    until: Option<Timestamp>,
+    now: Timestamp,
+) -> Step<Schedule> {
+    tx.exec_drop(
+        "UPDATE schedules SET self_cancel_until = ? WHERE id = ?",
+        (until.map(to_millis), id.0),
     )
     .await?;
     if tx.affected_rows() == 0 {

@@ -53,6 +53,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../../../migrations/mysql/012_refunds.sql"),
     ),
+    (
+        13,
+        include_str!("../../../migrations/mysql/013_self_cancellation.sql"),
+    ),
 ];
 
 /// How long a starting instance waits for another one's migration, in seconds.

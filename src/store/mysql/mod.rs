@@ -400,6 +400,18 @@ impl Store for MysqlStore {
         .await
     }
 
+    async fn set_self_cancel_until(
+        &self,
+        id: ScheduleId,
+        until: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Schedule> {
+        self.write("set_self_cancel_until", |tx| {
+            Box::pin(catalog::set_self_cancel_until(tx, id, until, now))
+        })
+        .await
+    }
+
     async fn set_sales_window(
         &self,
         id: ScheduleId,

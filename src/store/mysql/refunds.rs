@@ -12,7 +12,7 @@ use crate::domain::balance::EntryKind;
 use crate::domain::error::Error;
 use crate::domain::events::DomainEvent;
 use crate::domain::refund::{Refund, RefundRequest};
-use crate::domain::{ReservationId, ScheduleId, SeatId, UserId, to_millis};
+use crate::domain::{ReservationId, ScheduleId, SeatId, UserId, from_millis, to_millis};
 use crate::store::stored::{PaidSeat, refunded_seats};
 
 pub(super) async fn refund(tx: &mut Tx, request: &RefundRequest) -> Step<Refund> {
@@ -26,13 +26,16 @@ pub(super) async fn refund(tx: &mut Tx, request: &RefundRequest) -> Step<Refund>
     let (user, reservation, paid) = row.ok_or_else(|| Error::not_found("payment", payment))?;
     let mut seats = holds::seat_ids(tx, reservation).await?;
     holds::lock_seats(tx, &mut seats).await?;
-    let schedule: Option<i64> = tx
+    let row: Option<(i64, Option<i64>)> = tx
         .exec_first(
-            "SELECT schedule_id FROM reservations WHERE id = ?",
+            "SELECT r.schedule_id, sc.self_cancel_until FROM reservations r
+             JOIN schedules sc ON sc.id = r.schedule_id WHERE r.id = ?",
             (reservation,),
         )
         .await?;
-    let schedule = schedule.ok_or_else(|| Error::Internal("payment without reservation".into()))?;
+    let (schedule, until) =
+        row.ok_or_else(|| Error::Internal("payment without reservation".into()))?;
+    request.check_buyer(UserId(user), until.map(from_millis))?;
     let tickets: Vec<PaidSeat> = tx
         .exec(
             "SELECT t.id, t.seat_id, t.status, rs.price FROM tickets t

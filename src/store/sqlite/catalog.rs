@@ -74,6 +74,7 @@ pub(super) fn create_concert(
             available_seats: total,
             max_tickets_per_buyer: schedule.max_tickets_per_buyer,
             sales_window: window,
+            self_cancel_until: None,
         });
     }
     Ok(Concert {
@@ -88,7 +89,7 @@ pub(super) fn create_concert(
 /// that has not run out (counted through the (schedule_id, status, held_until) index).
 const SCHEDULE_COLUMNS: &str = "
     SELECT sc.id, sc.concert_id, sc.start_time, sc.total_seats, sc.max_tickets_per_buyer,
-           sc.sales_start, sc.sales_end,
+           sc.sales_start, sc.sales_end, sc.self_cancel_until,
            sc.total_seats - sc.sold_seats
          - (SELECT COUNT(*) FROM seats s
              WHERE s.schedule_id = sc.id AND s.status = 'held' AND s.held_until > ?1)
@@ -104,6 +105,9 @@ fn schedule_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Schedule> {
         available_seats: row.get("available_seats")?,
         max_tickets_per_buyer: ticket_limit(row, "max_tickets_per_buyer")?,
         sales_window: sales_window_row(row)?,
+        self_cancel_until: row
+            .get::<_, Option<i64>>("self_cancel_until")?
+            .map(from_millis),
     })
 }
 
@@ -205,6 +209,24 @@ pub(super) fn set_ticket_limit(
     let updated = conn
         .prepare_cached("UPDATE schedules SET max_tickets_per_buyer = ?1 WHERE id = ?2")
         .and_then(|mut stmt| stmt.execute(params![limit.map(TicketLimit::get), id.0]))
+        .map_err(db)?;
+    if updated == 0 {
+        return Err(Error::not_found("schedule", id));
+    }
+    schedule(conn, id, now)
+}
+
+/// Sets until when a buyer may cancel a purchase of the show (`None`: never), then reads the
+/// show back.
+pub(super) fn set_self_cancel_until(
+    conn: &Connection,
+    id: ScheduleId,
+    until: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<Schedule> {
+    let updated = conn
+        .prepare_cached("UPDATE schedules SET self_cancel_until = ?1 WHERE id = ?2")
+        .and_then(|mut stmt| stmt.execute(params![until.map(to_millis), id.0]))
         .map_err(db)?;
     if updated == 0 {
         return Err(Error::not_found("schedule", id));

@@ -63,6 +63,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         15,
         include_str!("../../../migrations/sqlite/015_refunds.sql"),
     ),
+    (
+        16,
+        include_str!("../../../migrations/sqlite/016_self_cancellation.sql"),
+    ),
 ];
 
 /// Prepared statements kept per connection: more than the store has.

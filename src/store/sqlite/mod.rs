@@ -358,6 +358,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn set_self_cancel_until(
+        &self,
+        id: ScheduleId,
+        until: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Schedule> {
+        self.writer
+            .write(move |conn| catalog::set_self_cancel_until(conn, id, until, now))
+            .await
+    }
+
     async fn set_sales_window(
         &self,
         id: ScheduleId,

@@ -10,7 +10,7 @@ use crate::domain::balance::EntryKind;
 use crate::domain::error::{Error, Result};
 use crate::domain::events::DomainEvent;
 use crate::domain::refund::{Refund, RefundRequest};
-use crate::domain::{ReservationId, ScheduleId, SeatId, UserId, to_millis};
+use crate::domain::{ReservationId, ScheduleId, SeatId, UserId, from_millis, to_millis};
 use crate::store::stored::{PaidSeat, refunded_seats};
 
 pub(super) fn refund(conn: &Connection, request: &RefundRequest) -> Result<Refund> {
@@ -25,10 +25,14 @@ pub(super) fn refund(conn: &Connection, request: &RefundRequest) -> Result<Refun
         })
         .map_err(db)?
         .ok_or_else(|| Error::not_found("payment", payment))?;
-    let schedule: i64 = conn
-        .prepare_cached("SELECT schedule_id FROM reservations WHERE id = ?1")
-        .and_then(|mut stmt| stmt.query_row([reservation], |row| row.get(0)))
+    let (schedule, until): (i64, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT r.schedule_id, sc.self_cancel_until FROM reservations r
+             JOIN schedules sc ON sc.id = r.schedule_id WHERE r.id = ?1",
+        )
+        .and_then(|mut stmt| stmt.query_row([reservation], |row| Ok((row.get(0)?, row.get(1)?))))
         .map_err(db)?;
+    request.check_buyer(UserId(user), until.map(from_millis))?;
     let tickets: Vec<PaidSeat> = conn
         .prepare_cached(
             "SELECT t.id, t.seat_id, t.status, rs.price FROM tickets t
