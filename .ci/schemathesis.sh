@@ -61,9 +61,12 @@ status=$(curl -fsS "$base/api/waiting-queues" -H "Queue-Token: $token" | field s
 
 # signOut is left out: it would end the one session every other buyer operation runs with
 # (tests/api/accounts.rs tests it). Each credential goes where the spec's security schemes say: the admin token to the admin
-# API, the buyer's session and queue token to the buyer endpoints.
+# API and the door's endpoints, the buyer's session and queue token to the buyer endpoints.
 cat >"$work/schemathesis.toml" <<TOML
 [auth.openapi.AdminAuth]
+bearer = "$admin"
+
+[auth.openapi.StaffAuth]
 bearer = "$admin"
 
 [auth.openapi.BuyerBearer]

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod money;
 pub mod payment;
 pub mod refund;
+pub mod report;
 pub mod reservation;
 pub mod sales_window;
 pub mod text;

@@ -44,10 +44,13 @@ pub struct NewDoorRequest {
 pub struct DoorView {
     pub door_id: i64,
     pub name: String,
+    /// The one show it checks in; `null`: every show.
+    #[oai(nullable)]
     pub schedule_id: Option<i64>,
     #[serde(serialize_with = "super::json::rfc3339")]
     pub created_at: Timestamp,
-    /// When the token stopped working, if it did.
+    /// When the token stopped working; `null` while it works.
+    #[oai(nullable)]
     #[serde(serialize_with = "super::json::rfc3339_opt")]
     pub revoked_at: Option<Timestamp>,
 }
@@ -181,10 +184,12 @@ pub struct AttendeeView {
     pub user_id: i64,
     pub name: String,
     pub email: String,
-    /// When it was scanned, if it was.
+    /// When it was scanned; `null` if it was not.
+    #[oai(nullable)]
     #[serde(serialize_with = "super::json::rfc3339_opt")]
     pub checked_in_at: Option<Timestamp>,
-    /// Where it was scanned, if it was.
+    /// Where it was scanned; `null` if it was not.
+    #[oai(nullable)]
     pub door: Option<String>,
 }
 
@@ -253,7 +258,7 @@ error_responses!(AttendeesError {
 
 /// A cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or carriage
 /// return first) is written with a `'` before it, so a hostile name stays text.
-fn cell(text: &str) -> String {
+pub(super) fn cell(text: &str) -> String {
     match text.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
         _ => text.to_owned(),
@@ -301,7 +306,7 @@ fn attendees_csv(list: &[Attendee]) -> Result<String, domain::Error> {
 }
 
 /// Whether `Accept` asks for CSV before JSON.
-fn wants_csv(accept: Option<&str>) -> bool {
+pub(super) fn wants_csv(accept: Option<&str>) -> bool {
     accept.is_some_and(|accept| {
         accept
             .split(',')

@@ -46,6 +46,7 @@ pub struct ScheduleView {
     /// Until when a buyer may cancel a purchase of this show themselves
     /// (`POST /api/payments/{paymentId}/cancel`); `null`: buyers cannot, only the venue
     /// refunds.
+    #[oai(nullable)]
     #[serde(serialize_with = "super::json::rfc3339_opt")]
     pub self_cancel_until: Option<Timestamp>,
 }

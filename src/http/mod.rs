@@ -37,6 +37,7 @@ pub mod ops;
 pub mod payments;
 pub mod rate_limit;
 pub mod refunds;
+pub mod reports;
 pub mod request_id;
 pub mod reservations;
 pub mod seat_map;
@@ -105,6 +106,7 @@ pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             admin_schedules::AdminSchedulesApi,
             checkins::CheckinsApi,
             refunds::RefundsApi,
+            reports::ReportsApi,
             ops::OpsApi,
         ),
         TITLE,

@@ -47,7 +47,8 @@ pub struct TicketView {
     pub seat_number: String,
     #[serde(serialize_with = "super::json::rfc3339")]
     pub issued_at: Timestamp,
-    /// When it was first scanned at a door, if it was.
+    /// When it was first scanned at a door; `null` if it was not.
+    #[oai(nullable)]
     #[serde(serialize_with = "super::json::rfc3339_opt")]
     pub checked_in_at: Option<Timestamp>,
     /// The QR code of `code`, as an SVG document.

@@ -15,6 +15,7 @@ use crate::domain::error::Result;
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::refund::{Refund, RefundRequest};
+use crate::domain::report::{Order, SalesReport};
 use crate::domain::reservation::{Cancellation, Holder, Reservation, SeatSelection};
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
@@ -357,6 +358,14 @@ pub trait Store: Send + Sync + 'static {
         request: RefundRequest,
         idempotency: Option<IdempotentRequest>,
     ) -> Result<Refund>;
+
+    /// Where a show's sales stand at `now`: seats sold, held and left, refunded and checked
+    /// in, and the money taken and given back. `NotFound` for an unknown show.
+    async fn sales_report(&self, schedule: ScheduleId, now: Timestamp) -> Result<SalesReport>;
+
+    /// Every payment made from `from` up to (not including) `to`, oldest first, with its
+    /// buyer, show, seats and what was refunded of it.
+    async fn orders(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Order>>;
 
     /// The buyer's payments, newest first.
     async fn payments(&self, user: UserId) -> Result<Vec<PaymentRecord>>;

@@ -24,6 +24,7 @@ mod prequeue;
 mod purchase_limits;
 mod races;
 mod refunds;
+mod reports;
 mod request_ids;
 mod sales_windows;
 mod settings;

@@ -75,6 +75,7 @@ mod outbox;
 mod payments;
 mod purchase_limits;
 mod refunds;
+mod reports;
 mod sales_windows;
 mod sqlite_only;
 mod tickets;

@@ -28,6 +28,7 @@ mod migrate;
 mod outbox;
 mod payments;
 mod refunds;
+mod reports;
 mod settings;
 mod tickets;
 mod waiting_room_state;
@@ -52,6 +53,7 @@ use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::refund::{Refund, RefundRequest};
+use crate::domain::report::{Order, SalesReport};
 use crate::domain::reservation::{Cancellation, Holder, Reservation};
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
@@ -619,6 +621,18 @@ impl Store for MysqlStore {
             })
         })
         .await
+    }
+
+    async fn sales_report(&self, schedule: ScheduleId, now: Timestamp) -> Result<SalesReport> {
+        self.read("sales_report", |tx| {
+            Box::pin(reports::sales(tx, schedule, now))
+        })
+        .await
+    }
+
+    async fn orders(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Order>> {
+        self.read("orders", |tx| Box::pin(reports::orders(tx, from, to)))
+            .await
     }
 
     async fn attendees(&self, schedule: ScheduleId) -> Result<Vec<Attendee>> {

@@ -24,6 +24,7 @@ mod migrate;
 mod outbox;
 mod payments;
 mod refunds;
+mod reports;
 mod settings;
 mod tickets;
 mod waiting_room_state;
@@ -49,6 +50,7 @@ use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::payment::{Payment, PaymentRecord};
 use crate::domain::refund::{Refund, RefundRequest};
+use crate::domain::report::{Order, SalesReport};
 use crate::domain::reservation::{Cancellation, Holder, Reservation};
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
@@ -485,6 +487,15 @@ impl Store for SqliteStore {
                 })
             })
             .await
+    }
+
+    async fn sales_report(&self, schedule: ScheduleId, now: Timestamp) -> Result<SalesReport> {
+        self.read(move |conn| reports::sales(conn, schedule, now))
+            .await
+    }
+
+    async fn orders(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Order>> {
+        self.read(move |conn| reports::orders(conn, from, to)).await
     }
 
     async fn attendees(&self, schedule: ScheduleId) -> Result<Vec<Attendee>> {
