@@ -43,6 +43,7 @@ pub mod reservations;
 pub mod seat_map;
 pub mod tickets;
 pub mod waiting_room;
+pub mod web_sessions;
 
 use error::ApiError;
 
@@ -61,6 +62,8 @@ pub struct ApiSettings {
     pub admin_token: Option<secrecy::SecretString>,
     /// Origins whose pages may call the buyer API (`--cors-origin`).
     pub cors_origins: Vec<String>,
+    /// The pages' session cookies are `Secure` (`--secure-cookies`).
+    pub secure_cookies: bool,
     /// How long before a show's `salesStart` its pre-queue forms (`--prequeue-window`).
     pub prequeue_window: chrono::Duration,
 }
@@ -107,6 +110,7 @@ pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             checkins::CheckinsApi,
             refunds::RefundsApi,
             reports::ReportsApi,
+            web_sessions::WebSessionsApi,
             ops::OpsApi,
         ),
         TITLE,
@@ -137,6 +141,7 @@ pub fn routes(state: ApiState) -> impl Endpoint<Output = Response> {
         .nest("/docs", docs)
         .at("/openapi.json", spec)
         .data(state)
+        .with(poem::middleware::CookieJarManager::new())
         .around(move |ep, req| guard_request(ep, req, admin_enabled))
         .catch_all_error(|err| async move {
             let operation = err.data::<poem_openapi::OperationId>().copied();

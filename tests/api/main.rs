@@ -32,3 +32,4 @@ mod sold_out;
 mod tickets;
 mod validation;
 mod waiting_room;
+mod web_sessions;
