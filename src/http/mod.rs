@@ -21,6 +21,7 @@ use crate::waiting_room::token::TokenSigner;
 
 pub mod accounts;
 pub mod admin;
+pub mod admin_lists;
 pub mod admin_outbox;
 pub mod admin_queues;
 pub mod admin_schedules;
@@ -101,6 +102,7 @@ pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             payments::PaymentsApi,
             tickets::TicketsApi,
             admin::AdminApi,
+            admin_lists::AdminListsApi,
             admin_outbox::AdminOutboxApi,
             admin_queues::AdminQueuesApi,
             admin_schedules::AdminSchedulesApi,
