@@ -108,7 +108,8 @@ impl Adjustment {
     /// The balance after this change: a debit never takes it below zero
     /// (`InsufficientBalance`), a credit never overflows it.
     pub fn apply_to(&self, balance: Money) -> Result<Money> {
-        let change = Money::new(i64::try_from(self.amount.unsigned_abs()).map_err(Error::internal)?)?;
+        let change =
+            Money::new(i64::try_from(self.amount.unsigned_abs()).map_err(Error::internal)?)?;
         if self.amount > 0 {
             balance.checked_add(change).ok_or_else(|| {
                 Error::InvalidInput(

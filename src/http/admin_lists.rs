@@ -60,8 +60,9 @@ pub fn page_request(
     }
     let after = cursor
         .map(|c| {
-            c.parse::<i64>()
-                .map_err(|_| ApiError::bad_request(format!("cursor {c:?} is not one this API gave")))
+            c.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(format!("cursor {c:?} is not one this API gave"))
+            })
         })
         .transpose()?;
     Ok(PageRequest { after, limit })
@@ -668,17 +669,17 @@ impl AdminListsApi {
     ) -> Result<ChangedResponse, SeatPricesError> {
         let schedule = ScheduleId(schedule_id.0);
         if body.seats.is_empty() || body.seats.len() > MAX_PRICES {
-            return Err(ApiError::bad_request(format!("seats must hold 1 to {MAX_PRICES} seats")).into());
+            return Err(
+                ApiError::bad_request(format!("seats must hold 1 to {MAX_PRICES} seats")).into(),
+            );
         }
         let mut seen = std::collections::HashSet::with_capacity(body.seats.len());
         let mut prices = Vec::with_capacity(body.seats.len());
         for seat in &body.seats {
             if !seen.insert(seat.seat_id) {
-                return Err(ApiError::bad_request(format!(
-                    "seat {} appears twice",
-                    seat.seat_id
-                ))
-                .into());
+                return Err(
+                    ApiError::bad_request(format!("seat {} appears twice", seat.seat_id)).into(),
+                );
             }
             prices.push(SeatPrice {
                 seat: SeatId(seat.seat_id),
@@ -842,7 +843,10 @@ mod tests {
                 limit: 50
             }
         );
-        assert_eq!(page_request(Some(200), Some("7"), 50).unwrap().after, Some(7));
+        assert_eq!(
+            page_request(Some(200), Some("7"), 50).unwrap().after,
+            Some(7)
+        );
         assert!(page_request(Some(0), None, 50).is_err());
         assert!(page_request(Some(201), None, 50).is_err());
         assert!(page_request(None, Some("x"), 50).is_err());

@@ -189,9 +189,7 @@ impl ConcertFilter {
         if self.include_ended || concert.schedules.is_empty() {
             return Some(concert);
         }
-        concert
-            .schedules
-            .retain(|s| s.sales_window.end() > now);
+        concert.schedules.retain(|s| s.sales_window.end() > now);
         (!concert.schedules.is_empty()).then_some(concert)
     }
 }

@@ -65,10 +65,17 @@ async fn users_come_once_each_across_pages_even_with_sign_ups_between_pages() {
     }
     let added = std::sync::Mutex::new(Vec::new());
     let (app_ref, added_ref) = (&app, &added);
-    let ids = walk(&app, "/api/admin/users?", "users", "userId", 2, || async move {
-        let id = app_ref.create_user("late").await;
-        added_ref.lock().unwrap().push(id);
-    })
+    let ids = walk(
+        &app,
+        "/api/admin/users?",
+        "users",
+        "userId",
+        2,
+        || async move {
+            let id = app_ref.create_user("late").await;
+            added_ref.lock().unwrap().push(id);
+        },
+    )
     .await;
     let mut expected = made.clone();
     expected.extend(added.lock().unwrap().iter().copied());
@@ -112,10 +119,19 @@ async fn a_search_matches_name_or_email_in_any_case_with_wildcards_taken_literal
             .map(|u| u["name"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(names(get(&app, "/api/admin/users?q=%25").await), ["Bob 100%"]);
+    assert_eq!(
+        names(get(&app, "/api/admin/users?q=%25").await),
+        ["Bob 100%"]
+    );
     assert_eq!(names(get(&app, "/api/admin/users?q=_").await), ["Carol"]);
-    assert_eq!(names(get(&app, "/api/admin/users?q=dave@SHOP").await), ["Dave"]);
-    assert_eq!(names(get(&app, "/api/admin/users?q=cAROL").await), ["Carol"]);
+    assert_eq!(
+        names(get(&app, "/api/admin/users?q=dave@SHOP").await),
+        ["Dave"]
+    );
+    assert_eq!(
+        names(get(&app, "/api/admin/users?q=cAROL").await),
+        ["Carol"]
+    );
     assert!(names(get(&app, "/api/admin/users?q=zzz").await).is_empty());
 }
 
@@ -243,11 +259,17 @@ async fn the_admin_concert_list_has_past_shows_and_the_public_one_hides_them_unl
     )
     .await;
     assert_eq!(every["concerts"].as_array().unwrap().len(), 2);
-    assert_eq!(every["concerts"][0]["schedules"][0]["salesStatus"], "closed");
+    assert_eq!(
+        every["concerts"][0]["schedules"][0]["salesStatus"],
+        "closed"
+    );
 
     let admin = get(&app, "/api/admin/concerts?q=test").await;
     assert_eq!(admin["concerts"].as_array().unwrap().len(), 2);
-    assert_eq!(admin["concerts"][0]["schedules"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        admin["concerts"][0]["schedules"].as_array().unwrap().len(),
+        2
+    );
     assert!(
         get(&app, "/api/admin/concerts?q=nothing%25like").await["concerts"]
             .as_array()
@@ -264,9 +286,16 @@ async fn the_public_list_pages_with_a_limit_and_missing_nothing_when_concerts_ar
         made.push(app.create_concert(1, 1, 100).await.id);
     }
     let app_ref = &app;
-    let ids = walk(&app, "/api/concerts?", "concerts", "concertId", 2, || async move {
-        app_ref.create_concert(1, 1, 100).await;
-    })
+    let ids = walk(
+        &app,
+        "/api/concerts?",
+        "concerts",
+        "concertId",
+        2,
+        || async move {
+            app_ref.create_concert(1, 1, 100).await;
+        },
+    )
     .await;
     let mut unique = ids.clone();
     unique.dedup();
@@ -312,7 +341,10 @@ async fn holds_are_listed_then_released_by_hand_and_the_seat_is_free_again() {
     assert!(holds["nextCursor"].is_null());
 
     let resp = app
-        .admin(Method::DELETE, &format!("/api/admin/reservations/{reservation}"))
+        .admin(
+            Method::DELETE,
+            &format!("/api/admin/reservations/{reservation}"),
+        )
         .send()
         .await
         .unwrap();
@@ -336,12 +368,19 @@ async fn holds_are_listed_then_released_by_hand_and_the_seat_is_free_again() {
 
     // Released twice, or paid: 409.
     let resp = app
-        .admin(Method::DELETE, &format!("/api/admin/reservations/{reservation}"))
+        .admin(
+            Method::DELETE,
+            &format!("/api/admin/reservations/{reservation}"),
+        )
         .send()
         .await
         .unwrap();
     assert_error(resp, 409, "HOLD_NOT_OPEN").await;
-    let held = body(app.reserve(&b.token, b.concert, b.schedule, b.seats[2]).await).await;
+    let held = body(
+        app.reserve(&b.token, b.concert, b.schedule, b.seats[2])
+            .await,
+    )
+    .await;
     let paid = held["reservationId"].as_i64().unwrap();
     assert_eq!(
         app.pay(&b.token, b.user, paid, None).await.status(),
@@ -375,7 +414,9 @@ async fn holds_are_listed_then_released_by_hand_and_the_seat_is_free_again() {
 async fn a_show_is_renamed_repriced_and_grows_but_taken_seats_keep_their_price() {
     let app = spawn_app().await;
     let b = app.buyer_with_session(3, 100, 1_000).await;
-    let held = app.reserve(&b.token, b.concert, b.schedule, b.seats[1]).await;
+    let held = app
+        .reserve(&b.token, b.concert, b.schedule, b.seats[1])
+        .await;
     assert_eq!(held.status(), StatusCode::CREATED);
     // Read once, so the seat map is kept before it changes.
     app.seats(&b.token, b.concert, b.schedule).await;
@@ -411,7 +452,12 @@ async fn a_show_is_renamed_repriced_and_grows_but_taken_seats_keep_their_price()
         json!({"seats": [{"seatId": b.seats[0], "price": -1}]}),
         json!({"seats": [{"seatId": b.seats[0], "price": 1}, {"seatId": b.seats[0], "price": 2}]}),
     ] {
-        let resp = app.admin(Method::PATCH, &path).json(&bad).send().await.unwrap();
+        let resp = app
+            .admin(Method::PATCH, &path)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
         assert_error(resp, 400, "INVALID_INPUT").await;
     }
     let resp = app
@@ -433,21 +479,27 @@ async fn a_show_is_renamed_repriced_and_grows_but_taken_seats_keep_their_price()
 
     let resp = app
         .admin(Method::POST, &path)
-        .json(&json!({"seats": [{"seatNumber": "B1", "price": 7}, {"seatNumber": "A1", "price": 7}]}))
+        .json(
+            &json!({"seats": [{"seatNumber": "B1", "price": 7}, {"seatNumber": "A1", "price": 7}]}),
+        )
         .send()
         .await
         .unwrap();
     assert_error(resp, 400, "INVALID_INPUT").await;
     let resp = app
         .admin(Method::POST, &path)
-        .json(&json!({"seats": [{"seatNumber": "B1", "price": 7}, {"seatNumber": "B1", "price": 7}]}))
+        .json(
+            &json!({"seats": [{"seatNumber": "B1", "price": 7}, {"seatNumber": "B1", "price": 7}]}),
+        )
         .send()
         .await
         .unwrap();
     assert_error(resp, 400, "INVALID_INPUT").await;
     let resp = app
         .admin(Method::POST, &path)
-        .json(&json!({"seats": [{"seatNumber": "B1", "price": 7}, {"seatNumber": "B2", "price": 8}]}))
+        .json(
+            &json!({"seats": [{"seatNumber": "B1", "price": 7}, {"seatNumber": "B2", "price": 8}]}),
+        )
         .send()
         .await
         .unwrap();
@@ -464,7 +516,11 @@ async fn a_show_is_renamed_repriced_and_grows_but_taken_seats_keep_their_price()
 async fn a_show_or_concert_is_deleted_only_while_nothing_was_sold_or_held() {
     let app = spawn_app().await;
     let b = app.buyer_with_session(2, 100, 1_000).await;
-    let held = body(app.reserve(&b.token, b.concert, b.schedule, b.seats[0]).await).await;
+    let held = body(
+        app.reserve(&b.token, b.concert, b.schedule, b.seats[0])
+            .await,
+    )
+    .await;
     let reservation = held["reservationId"].as_i64().unwrap();
     let show = format!("/api/admin/schedules/{}", b.schedule);
     let concert = format!("/api/admin/concerts/{}", b.concert);
@@ -486,11 +542,18 @@ async fn a_show_or_concert_is_deleted_only_while_nothing_was_sold_or_held() {
     let user = app.create_user("other").await;
     let token = app.token(user, other.id, other.schedules[0]).await;
     let seat = app.seat_ids(&token, other.id, other.schedules[0]).await[0];
-    let hold = body(app.reserve(&token, other.id, other.schedules[0], seat).await).await;
+    let hold = body(
+        app.reserve(&token, other.id, other.schedules[0], seat)
+            .await,
+    )
+    .await;
     app.cancel(&token, hold["reservationId"].as_i64().unwrap())
         .await;
     let resp = app
-        .admin(Method::DELETE, &format!("/api/admin/schedules/{}", other.schedules[1]))
+        .admin(
+            Method::DELETE,
+            &format!("/api/admin/schedules/{}", other.schedules[1]),
+        )
         .send()
         .await
         .unwrap();
@@ -509,7 +572,10 @@ async fn a_show_or_concert_is_deleted_only_while_nothing_was_sold_or_held() {
         assert_error(resp, 404, "NOT_FOUND").await;
     }
     let resp = app
-        .admin(Method::GET, &format!("/api/admin/schedules/{}", other.schedules[0]))
+        .admin(
+            Method::GET,
+            &format!("/api/admin/schedules/{}", other.schedules[0]),
+        )
         .send()
         .await
         .unwrap();
@@ -527,7 +593,13 @@ async fn a_show_or_concert_is_deleted_only_while_nothing_was_sold_or_held() {
     assert_eq!(seats, 0);
 }
 
-async fn adjust(app: &TestApp, user: i64, amount: i64, reason: &str, key: Option<&str>) -> reqwest::Response {
+async fn adjust(
+    app: &TestApp,
+    user: i64,
+    amount: i64,
+    reason: &str,
+    key: Option<&str>,
+) -> reqwest::Response {
     let mut req = app
         .admin(
             Method::POST,
@@ -547,7 +619,10 @@ async fn a_balance_is_credited_and_debited_with_a_reason_and_never_below_zero() 
     let resp = adjust(&app, b.user, 50, "goodwill", Some("adj-1")).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let first = body(resp).await;
-    assert_eq!((first["amount"].as_i64(), first["balance"].as_i64()), (Some(50), Some(150)));
+    assert_eq!(
+        (first["amount"].as_i64(), first["balance"].as_i64()),
+        (Some(50), Some(150))
+    );
     let again = body(adjust(&app, b.user, 50, "goodwill", Some("adj-1")).await).await;
     assert_eq!(again, first, "a retry moves nothing again");
     assert_error(
@@ -565,7 +640,12 @@ async fn a_balance_is_credited_and_debited_with_a_reason_and_never_below_zero() 
     .await;
     assert!(err["message"].as_str().unwrap().contains("150"), "{err}");
     for (amount, reason) in [(0, "x"), (1, ""), (1, &*"x".repeat(201)), (i64::MIN, "x")] {
-        assert_error(adjust(&app, b.user, amount, reason, None).await, 400, "INVALID_INPUT").await;
+        assert_error(
+            adjust(&app, b.user, amount, reason, None).await,
+            400,
+            "INVALID_INPUT",
+        )
+        .await;
     }
     let resp = adjust(&app, b.user, -150, "correction", None).await;
     assert_eq!(body(resp).await["balance"], 0);
@@ -612,7 +692,9 @@ async fn concurrent_debits_never_take_a_balance_below_zero() {
         tokio::spawn(async move {
             barrier.wait().await;
             let key = format!("race-{i}");
-            adjust(&app, b.user, -100, "race", Some(&key)).await.status()
+            adjust(&app, b.user, -100, "race", Some(&key))
+                .await
+                .status()
         })
     });
     let statuses: Vec<StatusCode> = join_all(debits)
@@ -620,7 +702,10 @@ async fn concurrent_debits_never_take_a_balance_below_zero() {
         .into_iter()
         .map(Result::unwrap)
         .collect();
-    let ok = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    let ok = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
     let refused = statuses
         .iter()
         .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)

@@ -95,7 +95,12 @@ async fn users_come_in_pages_and_match_a_search_literally(backend: &Backend) {
 /// A concert of one show whose sales end at `end`.
 async fn concert(store: &Arc<dyn Store>, title: &str, end: chrono::DateTime<chrono::Utc>) -> i64 {
     let start = now() + Duration::days(60);
-    let mut new = NewConcert::parse(title, vec![(start, vec![("A1".into(), PRICE)])], now() - Duration::days(2)).unwrap();
+    let mut new = NewConcert::parse(
+        title,
+        vec![(start, vec![("A1".into(), PRICE)])],
+        now() - Duration::days(2),
+    )
+    .unwrap();
     new.schedules[0].sales_window =
         boxoffice::domain::sales_window::SalesWindow::new(now() - Duration::days(2), end).unwrap();
     store
@@ -141,7 +146,11 @@ async fn concerts_come_in_pages_and_hide_ended_shows_unless_asked(backend: &Back
         .concerts_page(&on_sale, PageRequest::ALL, now())
         .await
         .unwrap();
-    assert_eq!(ids(&shown), [f.concert.id.0, open, late], "the ended one is hidden");
+    assert_eq!(
+        ids(&shown),
+        [f.concert.id.0, open, late],
+        "the ended one is hidden"
+    );
     let searched = f
         .store
         .concerts_page(
@@ -155,7 +164,11 @@ async fn concerts_come_in_pages_and_hide_ended_shows_unless_asked(backend: &Back
         .await
         .unwrap();
     assert_eq!(ids(&searched), [ended]);
-    assert_eq!(searched.items[0].schedules.len(), 1, "its past show comes too");
+    assert_eq!(
+        searched.items[0].schedules.len(),
+        1,
+        "its past show comes too"
+    );
 }
 
 async fn open_holds_and_payments_list_who_has_what(backend: &Backend) {
@@ -201,7 +214,10 @@ async fn open_holds_and_payments_list_who_has_what(backend: &Backend) {
         .await
         .unwrap();
     assert_eq!(
-        rest.items.iter().map(|h| h.reservation_id).collect::<Vec<_>>(),
+        rest.items
+            .iter()
+            .map(|h| h.reservation_id)
+            .collect::<Vec<_>>(),
         [single.id],
         "the hold that ran out is not open"
     );
@@ -298,10 +314,17 @@ async fn seat_prices_change_all_or_none_and_never_for_taken_seats(backend: &Back
         .seats(f.concert.id, f.schedule(), now())
         .await
         .unwrap();
-    assert!(map.iter().all(|s| s.price.minor_units() == PRICE), "nothing changed");
+    assert!(
+        map.iter().all(|s| s.price.minor_units() == PRICE),
+        "nothing changed"
+    );
 
     f.store
-        .set_seat_prices(f.schedule(), vec![price(seats[0], 5), price(seats[3], 0)], now())
+        .set_seat_prices(
+            f.schedule(),
+            vec![price(seats[0], 5), price(seats[3], 0)],
+            now(),
+        )
         .await
         .unwrap();
     let map = f
@@ -330,7 +353,14 @@ async fn seats_are_added_with_unique_numbers(backend: &Backend) {
             .await,
         Err(Error::InvalidInput(_))
     ));
-    assert_eq!(f.store.schedule(f.schedule(), now()).await.unwrap().total_seats, 2);
+    assert_eq!(
+        f.store
+            .schedule(f.schedule(), now())
+            .await
+            .unwrap()
+            .total_seats,
+        2
+    );
     assert_eq!(
         f.store
             .add_seats(ScheduleId(999_999), vec![seat("B1")])

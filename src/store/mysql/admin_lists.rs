@@ -201,11 +201,8 @@ pub(super) async fn payments_page(
 }
 
 pub(super) async fn set_concert_title(tx: &mut Tx, id: ConcertId, title: &str) -> Step<()> {
-    tx.exec_drop(
-        "UPDATE concerts SET title = ? WHERE id = ?",
-        (title, id.0),
-    )
-    .await?;
+    tx.exec_drop("UPDATE concerts SET title = ? WHERE id = ?", (title, id.0))
+        .await?;
     if tx.affected_rows() == 0 {
         return Err(Error::not_found("concert", id).into());
     }

@@ -755,7 +755,9 @@ impl Store for MysqlStore {
             let (adjustment, idempotency) = (adjustment.clone(), idempotency.clone());
             Box::pin(async move {
                 idempotency::once(tx, idempotency.as_ref(), now, |tx| {
-                    Box::pin(async move { admin_lists::adjust_balance(tx, user, &adjustment, now).await })
+                    Box::pin(async move {
+                        admin_lists::adjust_balance(tx, user, &adjustment, now).await
+                    })
                 })
                 .await
             })
