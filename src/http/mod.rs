@@ -35,6 +35,7 @@ pub mod idempotency;
 pub mod json;
 pub mod json_keys;
 pub mod ops;
+pub mod paths;
 pub mod payments;
 pub mod rate_limit;
 pub mod refunds;
@@ -93,7 +94,7 @@ const TITLE: &str = "boxoffice";
 /// The OpenAPI service with every API tag.
 pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
     OpenApiService::new(
-        (
+        paths::MergedPaths((
             accounts::AccountsApi,
             waiting_room::WaitingQueueApi,
             concerts::ConcertsApi,
@@ -110,7 +111,7 @@ pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             refunds::RefundsApi,
             reports::ReportsApi,
             ops::OpsApi,
-        ),
+        )),
         TITLE,
         env!("CARGO_PKG_VERSION"),
     )
