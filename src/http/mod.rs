@@ -21,6 +21,7 @@ use crate::waiting_room::token::TokenSigner;
 
 pub mod accounts;
 pub mod admin;
+pub mod admin_lists;
 pub mod admin_outbox;
 pub mod admin_queues;
 pub mod admin_schedules;
@@ -34,6 +35,7 @@ pub mod idempotency;
 pub mod json;
 pub mod json_keys;
 pub mod ops;
+pub mod paths;
 pub mod payments;
 pub mod rate_limit;
 pub mod refunds;
@@ -95,7 +97,7 @@ const TITLE: &str = "boxoffice";
 /// The OpenAPI service with every API tag.
 pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
     OpenApiService::new(
-        (
+        paths::MergedPaths((
             accounts::AccountsApi,
             waiting_room::WaitingQueueApi,
             concerts::ConcertsApi,
@@ -103,16 +105,20 @@ pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             balance::BalanceApi,
             payments::PaymentsApi,
             tickets::TicketsApi,
-            admin::AdminApi,
-            admin_outbox::AdminOutboxApi,
-            admin_queues::AdminQueuesApi,
-            admin_schedules::AdminSchedulesApi,
-            checkins::CheckinsApi,
-            refunds::RefundsApi,
-            reports::ReportsApi,
             web_sessions::WebSessionsApi,
+            // The admin API, one tuple (a tuple implements `OpenApi` up to 16 members).
+            (
+                admin::AdminApi,
+                admin_lists::AdminListsApi,
+                admin_outbox::AdminOutboxApi,
+                admin_queues::AdminQueuesApi,
+                admin_schedules::AdminSchedulesApi,
+                checkins::CheckinsApi,
+                refunds::RefundsApi,
+                reports::ReportsApi,
+            ),
             ops::OpsApi,
-        ),
+        )),
         TITLE,
         env!("CARGO_PKG_VERSION"),
     )
