@@ -18,6 +18,7 @@ pub mod refund;
 pub mod report;
 pub mod reservation;
 pub mod sales_window;
+pub mod seat_plan;
 pub mod text;
 pub mod ticket;
 pub mod waiting_room;

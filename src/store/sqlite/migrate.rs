@@ -67,6 +67,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         16,
         include_str!("../../../migrations/sqlite/016_self_cancellation.sql"),
     ),
+    (
+        17,
+        include_str!("../../../migrations/sqlite/017_seat_layouts.sql"),
+    ),
 ];
 
 /// Prepared statements kept per connection: more than the store has.
