@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod money;
 pub mod payment;
+pub mod poll_pace;
 pub mod refund;
 pub mod report;
 pub mod reservation;
