@@ -289,8 +289,11 @@ impl ConcertsApi {
 
     /// The seat map of a show
     ///
-    /// Every seat with its price and whether it is `available`, `held` or `sold` right now.
-    /// Needs an active queue token of this show.
+    /// Every seat with its price and whether it is `available`, `held` or `sold` right now,
+    /// where it is (`section`, `row`, `number`, `x`, `y`) and its price `category`; what the
+    /// show was created without is generated (a grid of 20 per row in section `Main`, below
+    /// every seat with a point). `categories` is the legend: each named category with its
+    /// price range. Needs an active queue token of this show.
     #[oai(
         path = "/api/concerts/:concertId/schedules/:scheduleId/seats",
         method = "get",

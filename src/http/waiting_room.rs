@@ -459,7 +459,8 @@ impl WaitingQueueApi {
     /// the token for `--session-idle-ttl` while holding no seat of the show). Polling keeps
     /// a waiting buyer's place: one who does not poll for `--queue-idle-ttl` loses it, and
     /// the token then answers 401. Every use of an active token, this poll included, keeps
-    /// the session.
+    /// the session. While `scheduled`, `waiting` or `soldOut` the answer's
+    /// `pollAfterSeconds` says when to poll again: clients should wait that long.
     #[oai(
         path = "/api/waiting-queues",
         method = "get",
