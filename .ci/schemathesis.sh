@@ -59,7 +59,7 @@ token=$(post /api/waiting-queues '{"concertId":1,"concertScheduleId":1}' -H "Aut
 status=$(curl -fsS "$base/api/waiting-queues" -H "Queue-Token: $token" | field status)
 [[ $status == active ]] || { echo "the queue token is $status, not active" >&2; exit 1; }
 
-# signOut is left out: it would end the one session every other buyer operation runs with
+# signOut and webSignOut are left out: they would end the one session every other buyer operation runs with
 # (tests/api/accounts.rs tests it). Each credential goes where the spec's security schemes say: the admin token to the admin
 # API and the door's endpoints, the buyer's session and queue token to the buyer endpoints.
 cat >"$work/schemathesis.toml" <<TOML
@@ -80,12 +80,16 @@ api_key = "$token"
 TOML
 
 set +e
+# One worker by default: Python 3.11's parser is not safe to call from two threads at once
+# (CPython gh-106905, "AST constructor recursion depth mismatch"), and schemathesis's workers
+# are threads that parse the sources of their filters.
 # From the temporary folder, so that schemathesis's own files stay out of the repository.
 (cd "$work" && "$st" run "$base/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --exclude-operation-id signOut \
+  --exclude-operation-id webSignOut \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-50}" --max-time "${SCHEMATHESIS_MAX_TIME:-240}" \
-  --workers 2 --seed "${SCHEMATHESIS_SEED:-12}" --request-timeout 10 \
+  --workers "${SCHEMATHESIS_WORKERS:-1}" --seed "${SCHEMATHESIS_SEED:-12}" --request-timeout 10 \
   --generation-database none --no-color)
 rc=$?
 set -e

@@ -197,6 +197,7 @@ pub async fn build_state(
         secure_cookies: config.secure_cookies,
         prequeue_window: chrono::Duration::from_std(config.prequeue_window)
             .map_err(|e| anyhow::anyhow!("--prequeue-window {:?}: {e}", config.prequeue_window))?,
+        poll_ceiling_seconds: config.queue_idle_ttl.as_secs_f64() / 3.0,
     };
     let identity = Identity::new(
         config.buyer_auth,

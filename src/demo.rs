@@ -1,6 +1,8 @@
-//! The demo catalogue of `boxoffice demo`: a few concerts with shows of 50+ seats and a few
-//! buyers with money on their balance, created through the same store calls as the admin API.
-//! With `--buyer-auth accounts` the buyers sign in with [`DEMO_PASSWORD`].
+//! The demo catalogue of `boxoffice demo`: a few concerts with shows of 105 seats in a hall
+//! with a seat plan (sections, rows, price categories, points for the storefront's seat
+//! picker to draw) and a few buyers with money on their balance, created through the same
+//! store calls as the admin API. With `--buyer-auth accounts` the buyers sign in with
+//! [`DEMO_PASSWORD`].
 //! Only an empty catalogue is seeded, so a demo run again on the same `--db` serves what the
 //! last run left instead of a second copy.
 
@@ -11,6 +13,7 @@ use crate::domain::account::Password;
 use crate::domain::balance::ChargeAmount;
 use crate::domain::catalog::NewConcert;
 use crate::domain::error::Result;
+use crate::domain::seat_plan::RawSeatLocation;
 use crate::domain::text::Email;
 use crate::domain::{Money, Timestamp};
 use crate::identity::{BuyerAuthMode, Identity};
@@ -51,21 +54,55 @@ const CONCERTS: &[(&str, usize)] = &[
     ("Zero-Cost Abstractions Live", 3),
 ];
 
-/// A seat layout of `rows` rows of 10 with the front rows dearer.
-fn layout(rows: usize) -> Vec<(String, i64)> {
-    (0..rows)
-        .flat_map(|row| {
-            let letter = char::from(b'A' + row as u8);
-            let price = if row < 2 {
-                120_000
-            } else if row < 4 {
-                90_000
-            } else {
-                60_000
-            };
-            (1..=10).map(move |n| (format!("{letter}{n}"), price))
+/// One demo seat: its number, price and where it is.
+type DemoSeat = ((String, i64), RawSeatLocation);
+
+/// The demo hall: the stalls, rows A to E of 12 with an aisle down the middle (A and B
+/// `Premium`, the rest `Standard`), and behind them the balcony, rows A to C of 15
+/// (`Balcony`, its front row dearer). 105 seats, each with its section, row, number,
+/// category and point on the plan.
+fn hall() -> Vec<DemoSeat> {
+    let seat = |section: &str, row: u8, n: u32, category: &str, price: i64, x: u32, y: u32| {
+        let row = char::from(b'A' + row).to_string();
+        (
+            (format!("{section} {row}{n}"), price),
+            RawSeatLocation {
+                section: Some(section.to_owned()),
+                row: Some(row),
+                number: Some(n.to_string()),
+                category: Some(category.to_owned()),
+                x: Some(x.into()),
+                y: Some(y.into()),
+            },
+        )
+    };
+    let stalls = (0..5u8).flat_map(move |row| {
+        let (category, price) = if row < 2 {
+            ("Premium", 120_000)
+        } else {
+            ("Standard", 90_000)
+        };
+        // Seats 1-6 left of the aisle, 7-12 right of it.
+        (0..12u32).map(move |col| {
+            let x = 1 + col + u32::from(col >= 6);
+            seat("Stalls", row, col + 1, category, price, x, row.into())
         })
-        .collect()
+    });
+    let balcony = (0..3u8).flat_map(move |row| {
+        let price = if row == 0 { 70_000 } else { 60_000 };
+        (0..15u32).map(move |col| {
+            seat(
+                "Balcony",
+                row,
+                col + 1,
+                "Balcony",
+                price,
+                col,
+                7 + u32::from(row),
+            )
+        })
+    });
+    stalls.chain(balcony).collect()
 }
 
 /// Creates the demo catalogue and buyers at `now`, or nothing (`None`) when the store already
@@ -86,12 +123,20 @@ pub async fn seed(
         .ok_or_else(|| crate::domain::Error::internal("no demo show time"))?;
     let mut concerts = Vec::new();
     for (i, (title, shows)) in CONCERTS.iter().enumerate() {
+        let (seats, locations): (Vec<_>, Vec<_>) = hall().into_iter().unzip();
         let schedules = (0..*shows)
-            .map(|s| (first_show + Duration::days((i * 7 + s) as i64), layout(6)))
+            .map(|s| {
+                (
+                    first_show + Duration::days((i * 7 + s) as i64),
+                    seats.clone(),
+                )
+            })
             .collect();
-        let concert = store
-            .create_concert(NewConcert::parse(title, schedules, now)?, now)
-            .await?;
+        let mut new = NewConcert::parse(title, schedules, now)?;
+        for (index, schedule) in new.schedules.iter_mut().enumerate() {
+            schedule.locate(index, locations.clone())?;
+        }
+        let concert = store.create_concert(new, now).await?;
         concerts.push(concert);
     }
     let (Some(concert), Some(last)) = (concerts.first().cloned(), concerts.last()) else {
@@ -248,4 +293,47 @@ at the opening everyone in it gets a random place, and later arrivals queue behi
 Stop with Ctrl-C.
 "#,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::seat_plan::{plan, price_categories};
+
+    #[test]
+    fn the_demo_hall_has_sections_categories_and_a_point_for_every_seat() {
+        let (seats, locations): (Vec<_>, Vec<_>) = hall().into_iter().unzip();
+        assert_eq!(seats.len(), 105);
+        let at = "2030-01-01T00:00:00Z".parse().unwrap();
+        let mut concert = NewConcert::parse("Demo", vec![(at, seats)], at).unwrap();
+        concert.schedules[0].locate(0, locations).unwrap();
+        let show = &concert.schedules[0];
+        assert!(show.seats.iter().all(|s| s.location.point.is_some()));
+        let spots = plan(show.seats.iter().map(|s| &s.location));
+        assert_eq!(spots[0].section, "Stalls");
+        assert_eq!(spots[104].section, "Balcony");
+        let legend = price_categories(
+            show.seats
+                .iter()
+                .map(|s| (s.location.category.as_deref(), s.price)),
+        );
+        let names: Vec<_> = legend
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.min_price.minor_units(),
+                    c.max_price.minor_units(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("Premium", 120_000, 120_000),
+                ("Standard", 90_000, 90_000),
+                ("Balcony", 60_000, 70_000)
+            ]
+        );
+    }
 }

@@ -2,6 +2,7 @@
 
 use super::error::{Error, Result};
 use super::sales_window::SalesWindow;
+use super::seat_plan::{RawSeatLocation, SeatLocation, SeatSpot, check_distinct_points, plan};
 use super::text::checked_text;
 use super::{ConcertId, Money, ScheduleId, SeatId, Timestamp};
 
@@ -77,6 +78,9 @@ pub struct NewSchedule {
 pub struct NewSeat {
     pub seat_number: String,
     pub price: Money,
+    /// Where the seat is and what it is sold as, as far as the admin said
+    /// ([`seat_plan`](super::seat_plan)).
+    pub location: SeatLocation,
 }
 
 impl NewConcert {
@@ -154,7 +158,11 @@ impl NewSchedule {
                     )));
                 }
                 let price = Money::new(price)?;
-                Ok(NewSeat { seat_number, price })
+                Ok(NewSeat {
+                    seat_number,
+                    price,
+                    location: SeatLocation::default(),
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(NewSchedule {
@@ -163,6 +171,37 @@ impl NewSchedule {
             max_tickets_per_buyer: None,
             sales_window: SalesWindow::until_show(now, start_time),
         })
+    }
+}
+
+impl NewSchedule {
+    /// Gives the seats of schedule `index` their locations, one per seat in the order of
+    /// [`NewSchedule::seats`]: each parsed against its seat, and no two seats at one point.
+    pub fn locate(&mut self, index: usize, locations: Vec<RawSeatLocation>) -> Result<()> {
+        if locations.len() != self.seats.len() {
+            return Err(Error::internal(format!(
+                "{} locations for {} seats",
+                locations.len(),
+                self.seats.len()
+            )));
+        }
+        let parsed = self
+            .seats
+            .iter()
+            .zip(locations)
+            .map(|(seat, raw)| raw.parse(&seat.seat_number))
+            .collect::<Result<Vec<_>>>()?;
+        check_distinct_points(
+            index,
+            self.seats
+                .iter()
+                .zip(&parsed)
+                .map(|(seat, location)| (seat.seat_number.as_str(), location.point)),
+        )?;
+        for (seat, location) in self.seats.iter_mut().zip(parsed) {
+            seat.location = location;
+        }
+        Ok(())
     }
 }
 
@@ -232,6 +271,8 @@ pub struct SeatPlace {
     pub id: SeatId,
     pub seat_number: String,
     pub price: Money,
+    /// What the admin said of its place on the plan; [`plan`] fills in the rest.
+    pub location: SeatLocation,
 }
 
 /// A seat someone has right now: held (with a hold that has not run out) or sold.
@@ -261,15 +302,19 @@ impl TakenSeats {
 }
 
 /// The seat map as of one moment: every place of `layout` with its status in `taken`.
+/// `layout` is in seat-id order, as the store reads it, and is drawn by [`plan`].
 pub fn seat_map(schedule: ScheduleId, layout: Vec<SeatPlace>, taken: &TakenSeats) -> Vec<Seat> {
+    let spots = plan(layout.iter().map(|place| &place.location));
     layout
         .into_iter()
-        .map(|place| Seat {
+        .zip(spots)
+        .map(|(place, spot)| Seat {
             id: place.id,
             schedule_id: schedule,
             status: taken.status_of(place.id),
             seat_number: place.seat_number,
             price: place.price,
+            spot,
         })
         .collect()
 }
@@ -281,6 +326,8 @@ pub struct Seat {
     pub seat_number: String,
     pub price: Money,
     pub status: SeatStatus,
+    /// Where it is drawn and what it is sold as.
+    pub spot: SeatSpot,
 }
 
 #[cfg(test)]
@@ -322,6 +369,44 @@ mod tests {
             "free seats"
         );
         assert!(NewConcert::parse("Show", one_seat(t, "A1", MAX_SEAT_PRICE), now).is_ok());
+    }
+
+    #[test]
+    fn located_seats_keep_their_parts_and_two_on_one_point_are_refused() {
+        use crate::domain::seat_plan::{PlanPoint, RawSeatLocation};
+        let now = at("2026-06-01T00:00:00Z");
+        let t = at("2027-01-01T20:00:00Z");
+        let seats = vec![("A1".into(), 10), ("A2".into(), 10), ("A3".into(), 10)];
+        let concert = NewConcert::parse("Show", vec![(t, seats)], now).unwrap();
+        let point = |x, y| RawSeatLocation {
+            x: Some(x),
+            y: Some(y),
+            ..RawSeatLocation::default()
+        };
+        let mut show = concert.schedules[0].clone();
+        show.locate(
+            0,
+            vec![point(1, 1), RawSeatLocation::default(), point(2, 1)],
+        )
+        .unwrap();
+        assert_eq!(show.seats[0].location.point, Some(PlanPoint { x: 1, y: 1 }));
+        assert_eq!(show.seats[1].location, SeatLocation::default());
+
+        let mut show = concert.schedules[0].clone();
+        let err = show
+            .locate(2, vec![point(1, 1), point(2, 1), point(1, 1)])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "seats A1 and A3 of schedule 2 are both at x 1, y 1"
+        );
+        assert_eq!(show, concert.schedules[0], "nothing located on a refusal");
+        let bad = RawSeatLocation {
+            row: Some("\0".into()),
+            ..RawSeatLocation::default()
+        };
+        assert!(show.locate(0, vec![bad, point(0, 0), point(0, 1)]).is_err());
+        assert!(show.locate(0, vec![point(0, 0)]).is_err(), "one per seat");
     }
 
     #[test]

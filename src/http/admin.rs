@@ -13,6 +13,7 @@ use super::json::JsonReply;
 use crate::domain::Timestamp;
 use crate::domain::account::Password;
 use crate::domain::catalog::{MAX_TEXT_LEN, NewConcert, TicketLimit};
+use crate::domain::seat_plan::RawSeatLocation;
 use crate::domain::text::{Email, checked_text};
 use crate::identity::BuyerAuthMode;
 
@@ -50,6 +51,19 @@ pub struct NewSeatRequest {
     pub seat_number: String,
     /// Minor units, 0 (a free seat) to 1000000000.
     pub price: i64,
+    /// The section of the venue, 1 to 60 characters; absent: `Main` on the seat map.
+    pub section: Option<String>,
+    /// The row as printed on the ticket, 1 to 20 characters; absent: generated.
+    pub row: Option<String>,
+    /// The seat within its row, 1 to 20 characters; absent: generated.
+    pub number: Option<String>,
+    /// The name of the seat's price category, 1 to 40 characters; absent: none.
+    pub category: Option<String>,
+    /// Across the plan, 0 to 10000, with `y`; no two seats of a show on one point. Absent
+    /// (with `y`): the seat map places the seat in a generated grid.
+    pub x: Option<i64>,
+    /// Down the plan (away from the stage), 0 to 10000, with `x`.
+    pub y: Option<i64>,
 }
 
 #[derive(Debug, Object)]
@@ -158,7 +172,10 @@ impl AdminApi {
 
     /// Create a concert with its shows and seat layout
     ///
-    /// Every show needs at least one seat; seat numbers are unique within a show. Each show
+    /// Every show needs at least one seat; seat numbers are unique within a show. A seat may
+    /// say where it is: `section`, `row`, `number`, price `category` and its point on the plan
+    /// (`x` and `y`, both or neither, no two seats of a show on one); the seat map generates
+    /// whatever is left out (a grid of 20 seats per row in section `Main`). Each show
     /// sells from `salesStart` (default: now) until `salesEnd` (default: its start time);
     /// the start must be before the end.
     #[oai(
@@ -184,22 +201,40 @@ impl AdminApi {
             .map(|s| s.max_tickets_per_buyer.map(|n| TicketLimit::new(n.into())))
             .map(Option::transpose)
             .collect::<Result<Vec<_>, _>>()?;
+        let mut locations = Vec::with_capacity(body.schedules.len());
         let schedules = body
             .schedules
             .into_iter()
             .map(|s| {
-                let seats = s
+                let (seats, located): (Vec<_>, Vec<_>) = s
                     .seats
                     .into_iter()
-                    .map(|seat| (seat.seat_number, seat.price));
-                (s.start_time, seats.collect())
+                    .map(|seat| {
+                        let location = RawSeatLocation {
+                            section: seat.section,
+                            row: seat.row,
+                            number: seat.number,
+                            category: seat.category,
+                            x: seat.x,
+                            y: seat.y,
+                        };
+                        ((seat.seat_number, seat.price), location)
+                    })
+                    .unzip();
+                locations.push(located);
+                (s.start_time, seats)
             })
             .collect();
         let now = state.clock.now();
         let mut concert = NewConcert::parse(&body.title, schedules, now)?;
-        for ((schedule, limit), (start, end)) in
-            concert.schedules.iter_mut().zip(limits).zip(windows)
+        for (index, ((schedule, limit), (start, end))) in concert
+            .schedules
+            .iter_mut()
+            .zip(limits)
+            .zip(windows)
+            .enumerate()
         {
+            schedule.locate(index, std::mem::take(&mut locations[index]))?;
             schedule.max_tickets_per_buyer = limit;
             if start.is_some() || end.is_some() {
                 schedule.sales_window = schedule.sales_window.changed(start, end)?;

@@ -28,6 +28,7 @@ use crate::domain::catalog::{MAX_SEAT_PRICE, MAX_SEATS_PER_SCHEDULE, MAX_TEXT_LE
 use crate::domain::error::Error;
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::reservation::{Cancellation, Holder};
+use crate::domain::seat_plan::{RawSeatLocation, check_distinct_points};
 use crate::domain::text::checked_text;
 use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 use crate::store::{ConcertFilter, PageRequest, PaymentFilter, SeatPrice};
@@ -380,7 +381,7 @@ fn new_seats(seats: Vec<NewSeatRequest>) -> Result<Vec<NewSeat>, ApiError> {
         )));
     }
     let mut seen = std::collections::HashSet::with_capacity(seats.len());
-    seats
+    let seats = seats
         .into_iter()
         .map(|seat| {
             let seat_number = checked_text("seatNumber", &seat.seat_number, MAX_TEXT_LEN)?;
@@ -389,12 +390,31 @@ fn new_seats(seats: Vec<NewSeatRequest>) -> Result<Vec<NewSeat>, ApiError> {
                     "seat {seat_number} appears twice"
                 )));
             }
+            let location = RawSeatLocation {
+                section: seat.section,
+                row: seat.row,
+                number: seat.number,
+                category: seat.category,
+                x: seat.x,
+                y: seat.y,
+            }
+            .parse(&seat_number)?;
             Ok(NewSeat {
                 price: seat_price(&seat_number, seat.price)?,
                 seat_number,
+                location,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    // Two new seats on one point; one on the point of a seat the show has is the store's
+    // to refuse.
+    check_distinct_points(
+        0,
+        seats
+            .iter()
+            .map(|seat| (seat.seat_number.as_str(), seat.location.point)),
+    )?;
+    Ok(seats)
 }
 
 fn seat_price(seat: &str, price: i64) -> Result<Money, ApiError> {

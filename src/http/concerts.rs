@@ -133,8 +133,35 @@ pub struct SeatView {
     pub seat_id: i64,
     pub seat_number: String,
     pub price: i64,
+    /// The section of the venue; `Main` when the show was created without one.
+    pub section: String,
+    /// The row as printed on the ticket; generated (`A`, `B`, ... `AA`) when not given.
+    pub row: String,
+    /// The seat within its row; generated (1 to 20) when not given.
+    pub number: String,
+    /// The price category's name; `null` for a seat created without one.
+    #[oai(nullable)]
+    pub category: Option<String>,
+    /// Across the plan, in seat widths; generated as a grid of 20 per row when not given.
+    pub x: u32,
+    /// Down the plan, away from the stage; generated grid rows come after every given one.
+    pub y: u32,
     /// Whether a buyer could hold the seat right now.
     pub status: SeatState,
+}
+
+/// One price category of the show, for the legend of the seat map.
+#[derive(Debug, Object, Serialize)]
+#[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryView {
+    pub name: String,
+    /// The lowest price of a seat in it.
+    pub min_price: i64,
+    /// The highest price of a seat in it.
+    pub max_price: i64,
+    /// How many seats of the show are in it.
+    pub seats: u64,
 }
 
 /// A seat as of now: `available` (free, or its hold ran out), `held` or `sold`.
@@ -163,6 +190,12 @@ impl From<Seat> for SeatView {
             seat_id: s.id.0,
             seat_number: s.seat_number,
             price: s.price.minor_units(),
+            section: s.spot.section,
+            row: s.spot.row,
+            number: s.spot.number,
+            category: s.spot.category,
+            x: s.spot.x,
+            y: s.spot.y,
             status: s.status.into(),
         }
     }
@@ -175,6 +208,9 @@ pub struct SeatMap {
     pub concert_id: i64,
     pub schedule_id: i64,
     pub seats: Vec<SeatView>,
+    /// The named price categories of the show, in the order their first seat comes, with the
+    /// range of their prices; seats without a category are in none.
+    pub categories: Vec<CategoryView>,
 }
 
 #[derive(ApiResponse)]
@@ -290,8 +326,11 @@ impl ConcertsApi {
 
     /// The seat map of a show
     ///
-    /// Every seat with its price and whether it is `available`, `held` or `sold` right now.
-    /// Needs an active queue token of this show.
+    /// Every seat with its price and whether it is `available`, `held` or `sold` right now,
+    /// where it is (`section`, `row`, `number`, `x`, `y`) and its price `category`; what the
+    /// show was created without is generated (a grid of 20 per row in section `Main`, below
+    /// every seat with a point). `categories` is the legend: each named category with its
+    /// price range. Needs an active queue token of this show.
     #[oai(
         path = "/api/concerts/:concertId/schedules/:scheduleId/seats",
         method = "get",
@@ -355,15 +394,33 @@ mod tests {
                     seat_id: 3,
                     seat_number: "A1".into(),
                     price: 120000,
+                    section: "Main".into(),
+                    row: "A".into(),
+                    number: "1".into(),
+                    category: Some("VIP".into()),
+                    x: 0,
+                    y: 0,
                     status: SeatState::Available,
                 },
                 SeatView {
                     seat_id: 4,
                     seat_number: "A2".into(),
                     price: 0,
+                    section: "Main".into(),
+                    row: "A".into(),
+                    number: "2".into(),
+                    category: None,
+                    x: 1,
+                    y: 0,
                     status: SeatState::Held,
                 },
             ],
+            categories: vec![CategoryView {
+                name: "VIP".into(),
+                min_price: 120000,
+                max_price: 120000,
+                seats: 1,
+            }],
         });
     }
 }

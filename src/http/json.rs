@@ -126,6 +126,7 @@ pub(crate) mod tests {
         assert_same_json(&IssuedToken {
             token: "v1.abc.def".into(),
             status: "issued".into(),
+            poll_after_seconds: 0.875,
         });
         for status in [
             QueueStatus {
@@ -138,6 +139,7 @@ pub(crate) mod tests {
                 expires_at: None,
                 ended_at: None,
                 closed_at: None,
+                poll_after_seconds: Some(1.25),
             },
             QueueStatus {
                 status: "soldOut".into(),
@@ -149,6 +151,7 @@ pub(crate) mod tests {
                 expires_at: None,
                 ended_at: None,
                 closed_at: None,
+                poll_after_seconds: Some(1.25),
             },
             QueueStatus {
                 status: "active".into(),
@@ -160,6 +163,7 @@ pub(crate) mod tests {
                 expires_at: Some(t),
                 ended_at: None,
                 closed_at: None,
+                poll_after_seconds: None,
             },
             QueueStatus {
                 status: "ended".into(),
@@ -171,6 +175,7 @@ pub(crate) mod tests {
                 expires_at: None,
                 ended_at: Some(t),
                 closed_at: None,
+                poll_after_seconds: None,
             },
             QueueStatus {
                 status: "closed".into(),
@@ -182,6 +187,7 @@ pub(crate) mod tests {
                 expires_at: None,
                 ended_at: None,
                 closed_at: Some(t),
+                poll_after_seconds: None,
             },
         ] {
             assert_same_json(&status);

@@ -68,6 +68,9 @@ pub struct ApiSettings {
     pub secure_cookies: bool,
     /// How long before a show's `salesStart` its pre-queue forms (`--prequeue-window`).
     pub prequeue_window: chrono::Duration,
+    /// The slowest poll pace asked of a waiting buyer, in seconds: a third of
+    /// `--queue-idle-ttl`, so a buyer who follows `pollAfterSeconds` keeps the place.
+    pub poll_ceiling_seconds: f64,
 }
 
 /// What every handler can reach.

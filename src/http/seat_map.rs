@@ -1,28 +1,34 @@
 //! The seat map answer, the largest and most asked-for read of an on-sale: every buyer reads
 //! the map of their show before holding a seat.
 //!
-//! A seat's place (id, number, price) never changes once its show exists, so the JSON of each
-//! seat up to its status is rendered once per show and kept ([`SeatMaps`]). Each request then
-//! reads only the seats someone has right now (sold, or held by a live hold), straight from an
-//! index, and writes the answer by copying the kept JSON and adding the statuses. The answer
-//! is the `SeatMap` of the spec; a test checks it against that type's own serialization.
+//! A seat's place (id, number, price, where it is on the plan) never changes once its show
+//! exists, so the JSON of each seat up to its status, and the legend of price categories, are
+//! rendered once per show and kept ([`SeatMaps`]). Each request then reads only the seats
+//! someone has right now (sold, or held by a live hold), straight from an index, and writes
+//! the answer by copying the kept JSON and adding the statuses. The answer is the `SeatMap` of
+//! the spec; a test checks it against that type's own serialization.
 
 use std::sync::Arc;
 
 use moka::sync::Cache;
 
+use super::concerts::CategoryView;
 use crate::domain::catalog::{SeatPlace, SeatStatus, TakenSeats};
 use crate::domain::error::Result;
+use crate::domain::seat_plan::{plan, price_categories};
 use crate::domain::{ConcertId, ScheduleId, SeatId, Timestamp};
 use crate::store::Store;
 
 /// Most bytes of rendered layouts kept: about 1,800 shows of 500 seats.
 const MAX_LAYOUT_BYTES: u64 = 64 * 1024 * 1024;
 
-/// One show's seats, each rendered up to its status: `{"seatId":1,...,"status":"`.
+/// One show's seats, each rendered up to its status: `{"seatId":1,...,"status":"`, with its
+/// place on the plan drawn once ([`plan`]).
 struct Layout {
     concert: ConcertId,
     seats: Vec<(SeatId, Box<str>)>,
+    /// What follows the seats: the legend of price categories and the closing brackets.
+    tail: Box<str>,
     /// The rendered answer's size with every status `available`: the buffer to reserve.
     bytes: usize,
 }
@@ -101,23 +107,67 @@ impl SeatMaps {
     }
 }
 
+/// A seat's JSON up to its status, in the order of [`SeatView`](super::concerts::SeatView).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SeatHead<'a> {
+    seat_id: i64,
+    seat_number: &'a str,
+    price: i64,
+    section: &'a str,
+    row: &'a str,
+    number: &'a str,
+    category: Option<&'a str>,
+    x: u32,
+    y: u32,
+}
+
 impl Layout {
     fn render(concert: ConcertId, places: Vec<SeatPlace>) -> Layout {
+        let spots = plan(places.iter().map(|place| &place.location));
+        let legend: Vec<CategoryView> = price_categories(
+            places
+                .iter()
+                .zip(&spots)
+                .map(|(place, spot)| (spot.category.as_deref(), place.price)),
+        )
+        .into_iter()
+        .map(|c| CategoryView {
+            name: c.name,
+            min_price: c.min_price.minor_units(),
+            max_price: c.max_price.minor_units(),
+            seats: c.seats,
+        })
+        .collect();
         let seats: Vec<(SeatId, Box<str>)> = places
-            .into_iter()
-            .map(|place| {
-                // A string serializes to JSON without fail.
-                let number = serde_json::to_string(&place.seat_number).unwrap_or_default();
-                let head = format!(
-                    r#"{{"seatId":{},"seatNumber":{number},"price":{},"status":""#,
-                    place.id.0,
-                    place.price.minor_units()
-                );
-                (place.id, head.into_boxed_str())
+            .iter()
+            .zip(&spots)
+            .map(|(place, spot)| {
+                let head = SeatHead {
+                    seat_id: place.id.0,
+                    seat_number: &place.seat_number,
+                    price: place.price.minor_units(),
+                    section: &spot.section,
+                    row: &spot.row,
+                    number: &spot.number,
+                    category: spot.category.as_deref(),
+                    x: spot.x,
+                    y: spot.y,
+                };
+                // Plain strings and numbers serialize to JSON without fail.
+                let mut json = serde_json::to_string(&head).unwrap_or_default();
+                json.pop(); // the closing brace: the status follows
+                json.push_str(r#","status":""#);
+                (place.id, json.into_boxed_str())
             })
             .collect();
+        let tail = format!(
+            r#"],"categories":{}}}"#,
+            serde_json::to_string(&legend).unwrap_or_else(|_| "[]".into())
+        );
         let available = SeatStatus::Available.as_str().len() + 3; // `available"},`
         let bytes = 96
+            + tail.len()
             + seats
                 .iter()
                 .map(|(_, h)| h.len() + available)
@@ -125,6 +175,7 @@ impl Layout {
         Layout {
             concert,
             seats,
+            tail: tail.into_boxed_str(),
             bytes,
         }
     }
@@ -147,7 +198,7 @@ impl Layout {
             out.extend_from_slice(taken.status_of(*id).as_str().as_bytes());
             out.extend_from_slice(b"\"}");
         }
-        out.extend_from_slice(b"]}");
+        out.extend_from_slice(self.tail.as_bytes());
         out
     }
 }
@@ -159,6 +210,7 @@ mod tests {
     use super::*;
     use crate::domain::Money;
     use crate::domain::catalog::{Seat, SeatTaken, seat_map};
+    use crate::domain::seat_plan::{PlanPoint, SeatLocation};
     use crate::http::concerts::{SeatMap, SeatView};
 
     fn place(id: i64, number: &str, price: i64) -> SeatPlace {
@@ -166,17 +218,26 @@ mod tests {
             id: SeatId(id),
             seat_number: number.into(),
             price: Money::new(price).unwrap(),
+            location: SeatLocation::default(),
         }
     }
 
     #[test]
     fn the_answer_is_the_seat_map_of_the_spec() {
-        let places = vec![
+        let mut places = vec![
             place(3, "A1", 120_000),
             place(4, "A \"2\" ü\\", 0),
             place(7, "B1", 5),
             place(9, "B2", 9_999_999),
         ];
+        places[0].location = SeatLocation {
+            section: Some("Stalls \"left\"".into()),
+            row: Some("A".into()),
+            number: Some("1".into()),
+            category: Some("VIP ü".into()),
+            point: Some(PlanPoint { x: 3, y: 1 }),
+        };
+        places[3].location.category = Some("VIP ü".into());
         // Not in seat order, as the store may answer them.
         let taken = TakenSeats::new(vec![
             SeatTaken {
@@ -201,11 +262,21 @@ mod tests {
             concert_id: 2,
             schedule_id: 5,
             seats: seats.into_iter().map(SeatView::from).collect(),
+            categories: vec![CategoryView {
+                name: "VIP ü".into(),
+                min_price: 120_000,
+                max_price: 9_999_999,
+                seats: 2,
+            }],
         };
         assert_eq!(parsed, expected.to_json().unwrap());
         assert_eq!(parsed["seats"][1]["status"], "held");
         assert_eq!(parsed["seats"][3]["status"], "sold");
         assert_eq!(parsed["seats"][0]["status"], "available");
+        assert_eq!(parsed["seats"][0]["section"], "Stalls \"left\"");
+        // Generated below the given seat, with a row between.
+        assert_eq!(parsed["seats"][1]["y"], 3);
+        assert_eq!(parsed["seats"][1]["category"], serde_json::Value::Null);
         assert!(
             answer.len() <= layout.bytes,
             "the reserved buffer was too small"
@@ -216,6 +287,9 @@ mod tests {
     fn a_show_without_seats_has_an_empty_map() {
         let answer =
             Layout::render(ConcertId(1), vec![]).answer(ScheduleId(1), &TakenSeats::default());
-        assert_eq!(answer, br#"{"concertId":1,"scheduleId":1,"seats":[]}"#);
+        assert_eq!(
+            answer,
+            br#"{"concertId":1,"scheduleId":1,"seats":[],"categories":[]}"#
+        );
     }
 }

@@ -14,6 +14,7 @@ use super::error::{ApiError, error_responses, rate_limited_error_responses};
 use super::json::JsonReply;
 use super::rate_limit::{KeyedLimiter, client_ip};
 use crate::domain::access_code::{self, RedeemRequest};
+use crate::domain::poll_pace::{PollState, poll_after_seconds};
 use crate::domain::waiting_room::{Join, TokenState};
 use crate::domain::{self, ConcertId, ScheduleId, Timestamp, UserId};
 use crate::identity::BuyerAuthMode;
@@ -50,6 +51,10 @@ pub struct IssuedToken {
     pub token: String,
     /// `issued` for a new place in line, `existing` when the buyer already had one.
     pub status: String,
+    /// Seconds to wait before the first `GET /api/waiting-queues`: about a second once the
+    /// line is open, longer in the pre-queue (never more than two seconds past the opening).
+    /// Jittered; see the status's `pollAfterSeconds`.
+    pub poll_after_seconds: f64,
 }
 
 #[derive(Debug, Object, Serialize)]
@@ -101,9 +106,45 @@ pub struct QueueStatus {
         serialize_with = "super::json::rfc3339_opt"
     )]
     pub closed_at: Option<Timestamp>,
+    /// While `scheduled`, `waiting` or `soldOut`: the seconds to wait before polling again,
+    /// set by the server and jittered by ±20% (docs/waiting-room.md#poll-pace). About 1 s at
+    /// the front of the line, growing to 30 s far back (never more than half the estimated
+    /// wait, nor a third of `--queue-idle-ttl`); at least 10 s while sold out; in the
+    /// pre-queue half the time to the opening, up to 60 s, and never more than 2 s past it.
+    /// Clients should wait this long between polls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll_after_seconds: Option<f64>,
 }
 
 impl QueueStatus {
+    /// The status with the pace of the next poll for a buyer in `state` at `now`, sold out or
+    /// not as the status says; none for a buyer who has nothing to wait for.
+    fn paced(self, state: TokenState, now: Timestamp, ceiling: f64) -> Self {
+        let pace = match state {
+            TokenState::Scheduled { opens_at } => Some(PollState::Scheduled {
+                seconds_to_open: seconds_until(opens_at, now),
+            }),
+            TokenState::Waiting { position, .. } if self.open_holds.is_some() => {
+                Some(PollState::SoldOut { position })
+            }
+            TokenState::Waiting {
+                position,
+                estimated_wait_seconds,
+            } => Some(PollState::Waiting {
+                position,
+                estimated_wait_seconds,
+            }),
+            TokenState::Active { .. } | TokenState::Ended { .. } | TokenState::Closed { .. } => {
+                None
+            }
+        };
+        QueueStatus {
+            poll_after_seconds: pace
+                .map(|pace| poll_after_seconds(pace, ceiling, rand::random::<f64>())),
+            ..self
+        }
+    }
+
     /// A waiting buyer's status while the show is sold out with `open_holds` holds open; any
     /// other status as it is.
     fn sold_out(self, open_holds: Option<u64>) -> Self {
@@ -130,6 +171,7 @@ impl From<TokenState> for QueueStatus {
             expires_at: None,
             ended_at: None,
             closed_at: None,
+            poll_after_seconds: None,
         };
         match state {
             TokenState::Scheduled { opens_at } => QueueStatus {
@@ -279,6 +321,11 @@ async fn redeem_access_code(
     Ok(true)
 }
 
+/// The seconds from `now` to `at`, 0 once it has come.
+fn seconds_until(at: Timestamp, now: Timestamp) -> f64 {
+    (at - now).num_milliseconds().max(0) as f64 / 1000.0
+}
+
 /// Refuses a join earlier than `window` before the opening: the pre-queue forms only then.
 fn check_prequeue_window(
     opens_at: Timestamp,
@@ -376,9 +423,26 @@ impl WaitingQueueApi {
             ..Join::opening_at(window.start())
         };
         let issued = state.room.issue(user, schedule_id, join, now).await?;
+        // Where the buyer stands is for the first poll to say; until then, the front's pace,
+        // or the pre-queue's before the opening.
+        let pace = if now < window.start() {
+            PollState::Scheduled {
+                seconds_to_open: seconds_until(window.start(), now),
+            }
+        } else {
+            PollState::Waiting {
+                position: 1,
+                estimated_wait_seconds: 0,
+            }
+        };
         Ok(IssueResponse::Created(JsonReply(IssuedToken {
             token: issued.token,
             status: issued.outcome.as_str().to_owned(),
+            poll_after_seconds: poll_after_seconds(
+                pace,
+                state.settings.poll_ceiling_seconds,
+                rand::random::<f64>(),
+            ),
         })))
     }
 
@@ -395,7 +459,8 @@ impl WaitingQueueApi {
     /// the token for `--session-idle-ttl` while holding no seat of the show). Polling keeps
     /// a waiting buyer's place: one who does not poll for `--queue-idle-ttl` loses it, and
     /// the token then answers 401. Every use of an active token, this poll included, keeps
-    /// the session.
+    /// the session. While `scheduled`, `waiting` or `soldOut` the answer's
+    /// `pollAfterSeconds` says when to poll again: clients should wait that long.
     #[oai(
         path = "/api/waiting-queues",
         method = "get",
@@ -407,7 +472,11 @@ impl WaitingQueueApi {
         auth: QueueIdentity,
     ) -> Result<StatusResponse, StatusError> {
         let sold_out = state.sold_out.open_holds(auth.0.claims.schedule_id);
-        let status = QueueStatus::from(auth.0.state).sold_out(sold_out);
+        let status = QueueStatus::from(auth.0.state).sold_out(sold_out).paced(
+            auth.0.state,
+            state.clock.now(),
+            state.settings.poll_ceiling_seconds,
+        );
         Ok(StatusResponse::Ok(JsonReply(status)))
     }
 }

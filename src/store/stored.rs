@@ -6,6 +6,7 @@ use crate::domain::error::{Error, Result};
 use crate::domain::refund::RefundRequest;
 use crate::domain::reservation::{HeldSeat, Reservation, ReservationStatus};
 use crate::domain::sales_window::SalesWindow;
+use crate::domain::seat_plan::{PlanPoint, SeatLocation};
 use crate::domain::ticket::{Ticket, TicketCode, TicketState};
 use crate::domain::{
     ConcertId, Money, PaymentId, ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis,
@@ -111,12 +112,49 @@ pub(crate) fn reservation(
     })
 }
 
-/// A seat's place from its id, seat number and price columns.
-pub(crate) fn seat_place((id, seat_number, price): (i64, String, i64)) -> Result<SeatPlace> {
+/// The columns both adapters read a seat's place from, in this order: id, seat_number,
+/// price, section, row_label, number_label, category, plan_x, plan_y.
+pub(crate) const SEAT_PLACE_COLUMNS: &str =
+    "id, seat_number, price, section, row_label, number_label, category, plan_x, plan_y";
+
+/// A seat's place as stored: the columns of [`SEAT_PLACE_COLUMNS`].
+pub(crate) struct StoredSeatPlace {
+    pub id: i64,
+    pub seat_number: String,
+    pub price: i64,
+    pub section: Option<String>,
+    pub row: Option<String>,
+    pub number: Option<String>,
+    pub category: Option<String>,
+    pub x: Option<i64>,
+    pub y: Option<i64>,
+}
+
+/// A seat's place from its stored columns. A point out of range, or half a point, means the
+/// data is damaged, as with [`money`].
+pub(crate) fn seat_place(row: StoredSeatPlace) -> Result<SeatPlace> {
+    let point = match (row.x, row.y) {
+        (Some(x), Some(y)) => Some(PlanPoint::new(x, y).map_err(|e| {
+            tracing::error!(seat = row.id, %e, "seat with a bad plan point in the database");
+            Error::Internal("storage error".into())
+        })?),
+        (None, None) => None,
+        _ => {
+            tracing::error!(seat = row.id, "seat with half a plan point in the database");
+            return Err(Error::Internal("storage error".into()));
+        }
+    };
     Ok(SeatPlace {
-        id: SeatId(id),
-        seat_number,
-        price: money(price)?,
+        id: SeatId(row.id),
+        seat_number: row.seat_number,
+        price: money(row.price)?,
+        location: SeatLocation {
+            section: row.section,
+            row: row.row,
+            number: row.number,
+            category: row.category,
+            point,
+        },
     })
 }
 

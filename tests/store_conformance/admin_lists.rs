@@ -8,6 +8,7 @@ use std::sync::Arc;
 use boxoffice::domain::balance::{Adjustment, EntryKind};
 use boxoffice::domain::catalog::{NewConcert, NewSeat};
 use boxoffice::domain::error::Error;
+use boxoffice::domain::seat_plan::{PlanPoint, SeatLocation};
 use boxoffice::domain::{Money, ScheduleId, SeatId};
 use boxoffice::store::{ConcertFilter, PageRequest, PaymentFilter, SeatPrice, Store};
 use chrono::Duration;
@@ -346,6 +347,7 @@ async fn seats_are_added_with_unique_numbers(backend: &Backend) {
     let seat = |number: &str| NewSeat {
         seat_number: number.into(),
         price: Money::new(PRICE).unwrap(),
+        location: Default::default(),
     };
     assert!(matches!(
         f.store
@@ -382,6 +384,45 @@ async fn seats_are_added_with_unique_numbers(backend: &Backend) {
         .map(|s| s.seat_number)
         .collect();
     assert_eq!(numbers, ["A1", "A2", "B1", "B2"]);
+
+    // An added seat keeps its place on the plan, and no two seats share a point.
+    let placed = |number: &str, x: u32, y: u32| NewSeat {
+        location: SeatLocation {
+            section: Some("Balcony".into()),
+            row: Some("K".into()),
+            number: Some("7".into()),
+            category: Some("Cheap".into()),
+            point: Some(PlanPoint { x, y }),
+        },
+        ..seat(number)
+    };
+    f.store
+        .add_seats(f.schedule(), vec![placed("K7", 40, 30)])
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.store
+            .add_seats(f.schedule(), vec![placed("K8", 41, 30), placed("K9", 40, 30)])
+            .await,
+        Err(Error::InvalidInput(message)) if message.contains("K7")
+    ));
+    let map = f
+        .store
+        .seats(f.concert.id, f.schedule(), now())
+        .await
+        .unwrap();
+    assert_eq!(map.len(), 5, "nothing of the refused batch was added");
+    let k7 = map.iter().find(|s| s.seat_number == "K7").unwrap();
+    assert_eq!(
+        (
+            k7.spot.section.as_str(),
+            k7.spot.row.as_str(),
+            k7.spot.number.as_str()
+        ),
+        ("Balcony", "K", "7")
+    );
+    assert_eq!(k7.spot.category.as_deref(), Some("Cheap"));
+    assert_eq!((k7.spot.x, k7.spot.y), (40, 30));
 }
 
 async fn a_show_or_concert_is_deleted_only_while_it_never_sold(backend: &Backend) {

@@ -78,6 +78,7 @@ mod purchase_limits;
 mod refunds;
 mod reports;
 mod sales_windows;
+mod seat_layouts;
 mod sqlite_only;
 mod tickets;
 mod waiting_room_state;

@@ -63,6 +63,9 @@ async fn a_database_of_version_3_gets_its_sold_seats_counted() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE seats DROP COLUMN section; ALTER TABLE seats DROP COLUMN row_label;
+         ALTER TABLE seats DROP COLUMN number_label; ALTER TABLE seats DROP COLUMN category;
+         ALTER TABLE seats DROP COLUMN plan_x; ALTER TABLE seats DROP COLUMN plan_y;
          ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
@@ -98,6 +101,9 @@ async fn a_database_of_version_4_keeps_users_that_share_an_address() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE seats DROP COLUMN section; ALTER TABLE seats DROP COLUMN row_label;
+         ALTER TABLE seats DROP COLUMN number_label; ALTER TABLE seats DROP COLUMN category;
+         ALTER TABLE seats DROP COLUMN plan_x; ALTER TABLE seats DROP COLUMN plan_y;
          ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
@@ -164,6 +170,9 @@ async fn a_database_of_version_5_follows_the_server_s_limit_everywhere() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE seats DROP COLUMN section; ALTER TABLE seats DROP COLUMN row_label;
+         ALTER TABLE seats DROP COLUMN number_label; ALTER TABLE seats DROP COLUMN category;
+         ALTER TABLE seats DROP COLUMN plan_x; ALTER TABLE seats DROP COLUMN plan_y;
          ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
@@ -208,6 +217,9 @@ async fn a_database_of_version_7_sells_each_show_from_its_creation_until_it_star
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE seats DROP COLUMN section; ALTER TABLE seats DROP COLUMN row_label;
+         ALTER TABLE seats DROP COLUMN number_label; ALTER TABLE seats DROP COLUMN category;
+         ALTER TABLE seats DROP COLUMN plan_x; ALTER TABLE seats DROP COLUMN plan_y;
          ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
@@ -268,6 +280,9 @@ async fn a_database_of_version_8_gets_presale_codes() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE seats DROP COLUMN section; ALTER TABLE seats DROP COLUMN row_label;
+         ALTER TABLE seats DROP COLUMN number_label; ALTER TABLE seats DROP COLUMN category;
+         ALTER TABLE seats DROP COLUMN plan_x; ALTER TABLE seats DROP COLUMN plan_y;
          ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
@@ -350,6 +365,9 @@ async fn a_database_of_version_8_keeps_its_waiting_buyers_as_joined_after_the_op
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE seats DROP COLUMN section; ALTER TABLE seats DROP COLUMN row_label;
+         ALTER TABLE seats DROP COLUMN number_label; ALTER TABLE seats DROP COLUMN category;
+         ALTER TABLE seats DROP COLUMN plan_x; ALTER TABLE seats DROP COLUMN plan_y;
          ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
@@ -402,6 +420,9 @@ async fn a_database_of_version_11_keeps_the_seat_of_every_reservation() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE seats DROP COLUMN section; ALTER TABLE seats DROP COLUMN row_label;
+         ALTER TABLE seats DROP COLUMN number_label; ALTER TABLE seats DROP COLUMN category;
+         ALTER TABLE seats DROP COLUMN plan_x; ALTER TABLE seats DROP COLUMN plan_y;
          ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
@@ -457,6 +478,9 @@ async fn a_database_of_version_12_gets_a_ticket_for_every_seat_it_sold() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE seats DROP COLUMN section; ALTER TABLE seats DROP COLUMN row_label;
+         ALTER TABLE seats DROP COLUMN number_label; ALTER TABLE seats DROP COLUMN category;
+         ALTER TABLE seats DROP COLUMN plan_x; ALTER TABLE seats DROP COLUMN plan_y;
          ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets; PRAGMA user_version = 12;",
     )

@@ -251,11 +251,41 @@ pub(super) async fn set_seat_prices(
 pub(super) async fn add_seats(tx: &mut Tx, schedule: ScheduleId, seats: &[NewSeat]) -> Step<()> {
     catalog::sales_window(tx, schedule, true).await?;
     for seat in seats {
+        let Some(point) = seat.location.point else {
+            continue;
+        };
+        let there: Option<String> = tx
+            .exec_first(
+                "SELECT seat_number FROM seats WHERE schedule_id = ? AND plan_x = ? AND plan_y = ?",
+                (schedule.0, point.x, point.y),
+            )
+            .await?;
+        if let Some(there) = there {
+            return Err(Fail::Domain(Error::InvalidInput(format!(
+                "seat {} would be at x {}, y {}, where seat {there} of schedule {schedule} is",
+                seat.seat_number, point.x, point.y
+            ))));
+        }
+    }
+    for seat in seats {
+        let at = &seat.location;
         let inserted = tx
             .exec_drop(
-                "INSERT INTO seats (schedule_id, seat_number, price, status)
-                 VALUES (?, ?, ?, 'available')",
-                (schedule.0, &seat.seat_number, seat.price.minor_units()),
+                "INSERT INTO seats
+                     (schedule_id, seat_number, price, status, section, row_label,
+                      number_label, category, plan_x, plan_y)
+                 VALUES (?, ?, ?, 'available', ?, ?, ?, ?, ?, ?)",
+                (
+                    schedule.0,
+                    &seat.seat_number,
+                    seat.price.minor_units(),
+                    at.section.as_deref(),
+                    at.row.as_deref(),
+                    at.number.as_deref(),
+                    at.category.as_deref(),
+                    at.point.map(|p| p.x),
+                    at.point.map(|p| p.y),
+                ),
             )
             .await;
         match inserted {

@@ -50,17 +50,27 @@ pub(super) async fn create_concert(
         .await?;
         let schedule_id = inserted_id(tx, "schedules")?;
         for chunk in schedule.seats.chunks(SEATS_PER_INSERT) {
-            let rows = vec!["(?, ?, ?, 'available')"; chunk.len()].join(", ");
+            let rows = vec!["(?, ?, ?, 'available', ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
             let sql = format!(
-                "INSERT INTO seats (schedule_id, seat_number, price, status) VALUES {rows}"
+                "INSERT INTO seats
+                     (schedule_id, seat_number, price, status, section, row_label,
+                      number_label, category, plan_x, plan_y)
+                 VALUES {rows}"
             );
             let params: Vec<Value> = chunk
                 .iter()
                 .flat_map(|seat| {
+                    let at = &seat.location;
                     [
                         Value::from(schedule_id),
                         Value::from(seat.seat_number.as_str()),
                         Value::from(seat.price.minor_units()),
+                        Value::from(at.section.as_deref()),
+                        Value::from(at.row.as_deref()),
+                        Value::from(at.number.as_deref()),
+                        Value::from(at.category.as_deref()),
+                        Value::from(at.point.map(|p| p.x)),
+                        Value::from(at.point.map(|p| p.y)),
                     ]
                 })
                 .collect();
@@ -280,15 +290,39 @@ pub(super) async fn seat_layout(
     schedule: ScheduleId,
 ) -> Step<Vec<SeatPlace>> {
     check_schedule_of(tx, concert, schedule).await?;
-    let rows: Vec<(i64, String, i64)> = tx
-        .exec(
-            "SELECT id, seat_number, price FROM seats WHERE schedule_id = ? ORDER BY id",
-            (schedule.0,),
-        )
-        .await?;
+    let sql = format!(
+        "SELECT {} FROM seats WHERE schedule_id = ? ORDER BY id",
+        stored::SEAT_PLACE_COLUMNS
+    );
+    type Row = (
+        i64,
+        String,
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = tx.exec(sql, (schedule.0,)).await?;
     Ok(rows
         .into_iter()
-        .map(stored::seat_place)
+        .map(
+            |(id, seat_number, price, section, row, number, category, x, y)| {
+                stored::seat_place(stored::StoredSeatPlace {
+                    id,
+                    seat_number,
+                    price,
+                    section,
+                    row,
+                    number,
+                    category,
+                    x,
+                    y,
+                })
+            },
+        )
         .collect::<Result<_, _>>()?)
 }
 

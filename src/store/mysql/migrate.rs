@@ -58,6 +58,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/mysql/013_self_cancellation.sql"),
     ),
     (
+        14,
+        include_str!("../../../migrations/mysql/014_seat_layouts.sql"),
+    ),
+    (
         15,
         include_str!("../../../migrations/mysql/015_balance_adjustments.sql"),
     ),

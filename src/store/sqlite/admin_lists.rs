@@ -312,18 +312,47 @@ pub(super) fn add_seats(conn: &Connection, schedule: ScheduleId, seats: &[NewSea
             )));
         }
     }
-    let mut insert = conn
+    let mut on_point = conn
         .prepare_cached(
-            "INSERT INTO seats (schedule_id, seat_number, price, status)
-             VALUES (?1, ?2, ?3, 'available')",
+            "SELECT seat_number FROM seats WHERE schedule_id = ?1 AND plan_x = ?2 AND plan_y = ?3",
         )
         .map_err(db)?;
     for seat in seats {
+        let Some(point) = seat.location.point else {
+            continue;
+        };
+        let there: Option<String> = on_point
+            .query_row(params![schedule.0, point.x, point.y], |row| row.get(0))
+            .optional()
+            .map_err(db)?;
+        if let Some(there) = there {
+            return Err(Error::InvalidInput(format!(
+                "seat {} would be at x {}, y {}, where seat {there} of schedule {schedule} is",
+                seat.seat_number, point.x, point.y
+            )));
+        }
+    }
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO seats
+                 (schedule_id, seat_number, price, status, section, row_label, number_label,
+                  category, plan_x, plan_y)
+             VALUES (?1, ?2, ?3, 'available', ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .map_err(db)?;
+    for seat in seats {
+        let at = &seat.location;
         insert
             .execute(params![
                 schedule.0,
                 seat.seat_number,
-                seat.price.minor_units()
+                seat.price.minor_units(),
+                at.section,
+                at.row,
+                at.number,
+                at.category,
+                at.point.map(|p| p.x),
+                at.point.map(|p| p.y),
             ])
             .map_err(db)?;
     }

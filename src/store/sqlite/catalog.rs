@@ -34,8 +34,10 @@ pub(super) fn create_concert(
         .map_err(db)?;
     let mut insert_seat = conn
         .prepare_cached(
-            "INSERT INTO seats (schedule_id, seat_number, price, status)
-             VALUES (?1, ?2, ?3, 'available')",
+            "INSERT INTO seats
+                 (schedule_id, seat_number, price, status, section, row_label, number_label,
+                  category, plan_x, plan_y)
+             VALUES (?1, ?2, ?3, 'available', ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .map_err(db)?;
     let mut schedules = Vec::with_capacity(concert.schedules.len());
@@ -58,11 +60,18 @@ pub(super) fn create_concert(
             )
             .map_err(db)?;
         for seat in &schedule.seats {
+            let at = &seat.location;
             insert_seat
                 .execute(params![
                     schedule_id,
                     seat.seat_number,
-                    seat.price.minor_units()
+                    seat.price.minor_units(),
+                    at.section,
+                    at.row,
+                    at.number,
+                    at.category,
+                    at.point.map(|p| p.x),
+                    at.point.map(|p| p.y),
                 ])
                 .map_err(db)?;
         }
@@ -304,14 +313,24 @@ pub(super) fn seat_layout(
     schedule: ScheduleId,
 ) -> Result<Vec<SeatPlace>> {
     check_schedule_of(conn, concert, schedule)?;
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, seat_number, price FROM seats WHERE schedule_id = ?1 ORDER BY id",
-        )
-        .map_err(db)?;
+    let sql = format!(
+        "SELECT {} FROM seats WHERE schedule_id = ?1 ORDER BY id",
+        stored::SEAT_PLACE_COLUMNS
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
     let rows = stmt
         .query_map([schedule.0], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            Ok(stored::StoredSeatPlace {
+                id: row.get("id")?,
+                seat_number: row.get("seat_number")?,
+                price: row.get("price")?,
+                section: row.get("section")?,
+                row: row.get("row_label")?,
+                number: row.get("number_label")?,
+                category: row.get("category")?,
+                x: row.get("plan_x")?,
+                y: row.get("plan_y")?,
+            })
         })
         .map_err(db)?
         .collect::<rusqlite::Result<Vec<_>>>()

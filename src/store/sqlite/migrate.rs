@@ -68,6 +68,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/sqlite/016_self_cancellation.sql"),
     ),
     (
+        17,
+        include_str!("../../../migrations/sqlite/017_seat_layouts.sql"),
+    ),
+    (
         18,
         include_str!("../../../migrations/sqlite/018_balance_adjustments.sql"),
     ),
