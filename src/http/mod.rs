@@ -34,6 +34,7 @@ pub mod idempotency;
 pub mod json;
 pub mod json_keys;
 pub mod ops;
+pub mod pages;
 pub mod payments;
 pub mod rate_limit;
 pub mod refunds;
@@ -138,6 +139,8 @@ pub fn routes(state: ApiState) -> impl Endpoint<Output = Response> {
         .at("/openapi.json", spec)
         .data(state)
         .around(move |ep, req| guard_request(ep, req, admin_enabled))
+        // The storefront's pages and assets sit beside the API (outside its spec), as /docs.
+        .around(pages::serve)
         .catch_all_error(|err| async move {
             let operation = err.data::<poem_openapi::OperationId>().copied();
             // An endpoint's declared error answer travels as an error but is already complete.
