@@ -140,8 +140,11 @@ function draw(list) {
     const spanX = Math.max(...xs) - minX || 1;
     const spanY = Math.max(...ys) - minY || 1;
     const box = el('div', { class: 'positioned', role: 'group', 'aria-label': 'Seating plan' });
-    const step = Math.max(spanX / Math.sqrt(list.length), 1);
-    const scale = 2.6 / step; // about one seat's width (2.6rem) between neighbours
+    // The smallest distance between two seats sets the scale: neighbours sit one seat apart.
+    const distinct = (values) => [...new Set(values)].sort((a, b) => a - b);
+    const gaps = (values) => values.slice(1).map((v, i) => v - values[i]).filter((d) => d > 0);
+    const step = Math.min(...gaps(distinct(xs)), ...gaps(distinct(ys)), spanX, spanY);
+    const scale = 2.6 / step; // rem per plan unit: a seat is 2.3rem wide, plus a gap
     box.style.width = `${spanX * scale + 2.6}rem`;
     box.style.height = `${spanY * scale + 2.6}rem`;
     for (const rows of sections.values()) {
