@@ -1,5 +1,6 @@
 //! The HTTP API: poem + poem-openapi, one module per tag. The spec poem-openapi derives from
 //! these modules is the documentation (Swagger UI at `/docs`, JSON at `/openapi.json`).
+//! Beside it, the storefront's pages at `/` and their assets ([`pages`]), clients of the API.
 //!
 //! Every request passes, outermost first: the request-path scope used by error bodies, the
 //! request's id and span ([`request_id`]), the metrics and access log, cross-origin calls ([`cors`]), the catch-all that renders framework
@@ -138,9 +139,14 @@ pub fn routes(state: ApiState) -> impl Endpoint<Output = Response> {
         .nest("/docs", docs)
         .at("/openapi.json", spec)
         .data(state)
-        .around(move |ep, req| guard_request(ep, req, admin_enabled))
-        // The storefront's pages and assets sit beside the API (outside its spec), as /docs.
-        .around(pages::serve)
+        // The storefront's pages and assets sit beside the API (outside its spec), as /docs;
+        // answered in the same layer as the guard, which keeps the type of the stack shallow.
+        .around(move |ep, req| async move {
+            match pages::answer(&req) {
+                Some(answer) => answer,
+                None => guard_request(ep, req, admin_enabled).await,
+            }
+        })
         .catch_all_error(|err| async move {
             let operation = err.data::<poem_openapi::OperationId>().copied();
             // An endpoint's declared error answer travels as an error but is already complete.

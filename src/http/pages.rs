@@ -12,10 +12,10 @@
 //! its own headers. See `docs/pages.md`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use poem::http::{HeaderValue, Method, StatusCode, header};
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{IntoResponse, Request, Response};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
@@ -90,21 +90,19 @@ static FILES: LazyLock<HashMap<String, StaticFile>> = LazyLock::new(|| {
     pages.chain(assets).collect()
 });
 
-/// Answers a page or an asset (GET and HEAD; another method answers 405), and passes every
-/// other request on to `ep`.
-pub async fn serve<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
-    let Some(file) = FILES.get(req.uri().path()) else {
-        return Ok(ep.call(req).await?.into_response());
-    };
+/// The answer to `req` when it asks for a page or an asset (GET and HEAD; another method
+/// answers 405), else `None`: the request is for the API.
+pub fn answer(req: &Request) -> Option<poem::Result<Response>> {
+    let file = FILES.get(req.uri().path())?;
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return Err(ApiError::new(
+        return Some(Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
             "a page answers GET and HEAD only",
         )
-        .into());
+        .into()));
     }
-    Ok(file.answer(&req))
+    Some(Ok(file.answer(req)))
 }
 
 /// One built-in file with its validator.

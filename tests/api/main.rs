@@ -20,6 +20,7 @@ mod idempotency;
 mod idle_sessions;
 mod jwt;
 mod ops;
+mod pages;
 mod prequeue;
 mod purchase_limits;
 mod races;
