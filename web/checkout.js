@@ -34,9 +34,11 @@ async function loadBalance() {
     const amount = document.getElementById('amount');
     if (!amount.value) amount.value = (short / 100).toFixed(2);
     payButton.disabled = true;
+    document.getElementById('pay-hint').hidden = false;
   } else {
     topup.hidden = true;
     payButton.disabled = false;
+    document.getElementById('pay-hint').hidden = true;
   }
 }
 

@@ -88,9 +88,10 @@ function showProgress(position) {
   }
   const first = place.firstPosition;
   progressBox.hidden = false;
+  // Empty when the buyer joined, full when they are let in.
   progress.max = first;
-  progress.value = Math.max(0, first - position + 1);
-  progress.textContent = `${progress.value} of ${first}`;
+  progress.value = Math.max(0, first - position);
+  progress.textContent = `${first - position} of ${first} buyers ahead of you are through`;
 }
 
 async function poll() {

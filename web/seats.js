@@ -145,15 +145,23 @@ function draw(list) {
     const gaps = (values) => values.slice(1).map((v, i) => v - values[i]).filter((d) => d > 0);
     const step = Math.min(...gaps(distinct(xs)), ...gaps(distinct(ys)), spanX, spanY);
     const scale = 2.6 / step; // rem per plan unit: a seat is 2.3rem wide, plus a gap
+    const labelRoom = 1.6; // rem above each section for its name
     box.style.width = `${spanX * scale + 2.6}rem`;
-    box.style.height = `${spanY * scale + 2.6}rem`;
-    for (const rows of sections.values()) {
+    box.style.height = `${spanY * scale + 2.6 + labelRoom}rem`;
+    for (const [sectionName, rows] of sections) {
+      const members = [...rows.values()].flat();
+      if (sectionName) {
+        const name = el('span', { class: 'section-name', 'aria-hidden': 'true' }, sectionName);
+        name.style.left = `${(Math.min(...members.map((s) => s.x)) - minX) * scale}rem`;
+        name.style.top = `${(Math.min(...members.map((s) => s.y)) - minY) * scale}rem`;
+        box.append(name);
+      }
       for (const row of rows.values()) {
         row.sort((a, b) => a.x - b.x);
         for (const seat of row) {
           const button = seatButton(seat, cats);
           button.style.left = `${(seat.x - minX) * scale}rem`;
-          button.style.top = `${(seat.y - minY) * scale}rem`;
+          button.style.top = `${(seat.y - minY) * scale + labelRoom}rem`;
           box.append(button);
         }
       }

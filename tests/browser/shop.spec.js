@@ -177,3 +177,55 @@ test('hostile catalogue text shows as text: no element is made of it and no scri
     await server.stop();
   }
 });
+
+test('the seat picker draws sections, rows and plan positions when the seat map has them', async ({ page }) => {
+  // The layout fields (section, row, number, category, x, y) as the seat map serves them for
+  // a show created with a layout; the map of this show is given them on its way to the page.
+  const server = await startServer();
+  try {
+    const problems = watchPage(page);
+    const show = await server.concert({ title: 'Layout Hall', rows: 2, perRow: 4 });
+    await page.route(/\/api\/concerts\/\d+\/schedules\/\d+\/seats$/, async (route) => {
+      const resp = await route.fetch();
+      const map = await resp.json();
+      map.seats = map.seats.map((s, i) => ({
+        ...s,
+        section: i < 4 ? 'Stalls' : 'Balcony',
+        row: '1',
+        number: (i % 4) + 1,
+        category: i < 4 ? 'Premium' : 'Standard',
+        x: (i % 4) * 10,
+        y: i < 4 ? 0 : 30,
+      }));
+      await route.fulfill({ response: resp, json: map });
+    });
+    await signIn(page, server, await server.buyer('Plan Reader'), `/queue?concert=${show.concertId}&schedule=${show.scheduleId}`);
+    await expect(page).toHaveURL(/\/seats\?/);
+    const stalls = page.getByRole('button', { name: /^Section Stalls, row 1, seat 2, 100\.00, available$/ });
+    const balcony = page.getByRole('button', { name: /^Section Balcony, row 1, seat 2, 50\.00, available$/ });
+    await expect(stalls).toBeVisible();
+    await expect(balcony).toBeVisible();
+    await expect(page.locator('#legend')).toContainText('Premium: 100.00');
+    await expect(page.locator('#legend')).toContainText('Standard: 50.00');
+    // Placed by x and y: the balcony below the stalls, seat 2 right of seat 1.
+    const [a, b, c] = await Promise.all([
+      stalls.boundingBox(),
+      balcony.boundingBox(),
+      page.getByRole('button', { name: /^Section Stalls, row 1, seat 1,/ }).boundingBox(),
+    ]);
+    expect(b.y).toBeGreaterThan(a.y + a.height);
+    expect(a.x).toBeGreaterThan(c.x + c.width - 1);
+    // Keyboard: Tab moves through the seats in reading order, Space chooses one.
+    await page.getByRole('button', { name: /^Section Stalls, row 1, seat 1,/ }).focus();
+    await page.keyboard.press('Tab');
+    await expect(stalls).toBeFocused();
+    await page.keyboard.press('Space');
+    const chosen = page.getByRole('button', { name: /^Section Stalls, row 1, seat 2, 100\.00, chosen$/ });
+    await expect(chosen).toHaveAttribute('aria-pressed', 'true');
+    await expect(chosen).toBeFocused();
+    await page.screenshot({ path: require('node:path').join(__dirname, 'test-results', 'layout.png') });
+    expect(problems).toEqual([]);
+  } finally {
+    await server.stop();
+  }
+});
