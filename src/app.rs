@@ -194,6 +194,7 @@ pub async fn build_state(
             .map_err(|e| anyhow::anyhow!("--max-charge {}: {e}", config.max_charge))?,
         admin_token: config.admin_token.clone(),
         cors_origins: config.cors_origins.clone(),
+        secure_cookies: config.secure_cookies,
         prequeue_window: chrono::Duration::from_std(config.prequeue_window)
             .map_err(|e| anyhow::anyhow!("--prequeue-window {:?}: {e}", config.prequeue_window))?,
     };

@@ -179,6 +179,8 @@ pub struct Config {
     /// Webhook sinks; none means events go to the log.
     /// Origins whose pages may call the buyer API (CORS); none allows no other origin.
     pub cors_origins: Vec<String>,
+    /// The pages' session cookies are `Secure` (served behind TLS).
+    pub secure_cookies: bool,
     pub buyer_auth: BuyerAuthMode,
     pub buyer_session_ttl: Duration,
     /// The JWT key and checks; `Some` exactly with `--buyer-auth jwt`.
@@ -226,6 +228,7 @@ impl Default for Config {
             hold_sweep_interval: Duration::from_secs(5),
             log_format: LogFormat::Text,
             cors_origins: Vec::new(),
+            secure_cookies: false,
             buyer_auth: BuyerAuthMode::Accounts,
             buyer_session_ttl: 7 * DAY,
             buyer_jwt: None,
@@ -293,6 +296,7 @@ impl Config {
                 .filter(|origin| !origin.trim().is_empty())
                 .map(|origin| cors_origin(origin))
                 .collect::<anyhow::Result<_>>()?,
+            secure_cookies: given.secure_cookies.unwrap_or(d.secure_cookies),
             buyer_auth: given.buyer_auth.unwrap_or(d.buyer_auth),
             buyer_session_ttl: given.buyer_session_ttl.map_or(d.buyer_session_ttl, |h| h.0),
             buyer_jwt,

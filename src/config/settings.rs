@@ -134,6 +134,11 @@ pub struct Settings {
     )]
     pub cors_origin: Option<Vec<String>>,
 
+    /// Mark the pages' session cookies `Secure`, so the browser sends them over HTTPS only:
+    /// set it when boxoffice is served behind TLS [default: false]
+    #[arg(long, env = "BOXOFFICE_SECURE_COOKIES", value_name = "BOOL")]
+    pub secure_cookies: Option<bool>,
+
     /// How buyers prove who they are: `accounts` (sign-up and sign-in), `jwt` (a JWT from the
     /// venue's identity provider) or `open` (anyone may act as any buyer) [default: accounts]
     #[arg(long, env = "BOXOFFICE_BUYER_AUTH", value_name = "MODE")]
@@ -282,6 +287,7 @@ impl Settings {
             hold_sweep_interval: self.hold_sweep_interval.or(fallback.hold_sweep_interval),
             log_format: self.log_format.or(fallback.log_format),
             cors_origin: self.cors_origin.or(fallback.cors_origin),
+            secure_cookies: self.secure_cookies.or(fallback.secure_cookies),
             buyer_auth: self.buyer_auth.or(fallback.buyer_auth),
             buyer_session_ttl: self.buyer_session_ttl.or(fallback.buyer_session_ttl),
             buyer_jwt_secret: self.buyer_jwt_secret.or(fallback.buyer_jwt_secret),

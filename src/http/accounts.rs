@@ -134,7 +134,7 @@ impl SignInLimits {
         }
     }
 
-    fn check_address(&self, addr: IpAddr) -> Result<(), ApiError> {
+    pub(super) fn check_address(&self, addr: IpAddr) -> Result<(), ApiError> {
         let Some(limiter) = &self.per_address else {
             return Ok(());
         };
@@ -164,6 +164,23 @@ impl SignInLimits {
             )
         })
     }
+}
+
+/// Signs a buyer in, after the limits per address and per account: what
+/// `POST /api/sessions` and the pages' `POST /api/web/sessions` both do.
+pub(super) async fn sign_in(
+    state: &ApiState,
+    remote: &RemoteAddr,
+    body: &SignInRequest,
+) -> Result<crate::identity::SignedIn, ApiError> {
+    state.sign_in_limits.check_address(client_ip(remote))?;
+    let email = Email::parse(&body.email)?;
+    state.sign_in_limits.check_account(&email)?;
+    let password = Password::parse(&body.password)?;
+    Ok(state
+        .identity
+        .sign_in(&email, password, state.clock.now())
+        .await?)
 }
 
 pub struct AccountsApi;
@@ -210,14 +227,7 @@ impl AccountsApi {
         remote: &RemoteAddr,
         body: Json<SignInRequest>,
     ) -> Result<SignInResponse, SignInError> {
-        state.sign_in_limits.check_address(client_ip(remote))?;
-        let email = Email::parse(&body.email)?;
-        state.sign_in_limits.check_account(&email)?;
-        let password = Password::parse(&body.password)?;
-        let signed_in = state
-            .identity
-            .sign_in(&email, password, state.clock.now())
-            .await?;
+        let signed_in = sign_in(&state, remote, &body).await?;
         Ok(SignInResponse::Created(JsonReply(SessionView {
             session_token: signed_in.token,
             user_id: signed_in.user_id.0,

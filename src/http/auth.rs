@@ -9,10 +9,17 @@
 //!   need an active session ([`QueueSession`]); balance and receipts take any live token of
 //!   the same user ([`QueueIdentity`]).
 //! - The admin API's bearer token, compared in constant time ([`AdminAuth`]).
+//! - The pages' cookies ([`super::web_sessions`]): `bx_session` stands for the buyer's
+//!   session token and `bx_admin` for the admin token wherever those are taken. A cookie is
+//!   sent by the browser on its own, so a request it authenticates that changes something
+//!   (any method but GET and HEAD) must also carry the CSRF token in `X-CSRF-Token`, which
+//!   only a page of this origin can read ([`require_csrf`]). Explicit credentials
+//!   (`Authorization`, `Queue-Token`) win over cookies and need no CSRF token.
 //!
 //! Each guard names the user it proves; a handler then acts for that user alone and refuses
 //! (403) a request about anyone else.
 
+use poem::http::Method;
 use poem::{Request, RequestBody};
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::registry::Registry;
@@ -20,8 +27,8 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, Security
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
-use super::ApiState;
 use super::error::ApiError;
+use super::{ApiState, web_sessions};
 use crate::domain::door::{self, Scanner};
 use crate::domain::waiting_room::{TokenClaims, TokenState};
 use crate::domain::{self, ScheduleId, UserId};
@@ -155,8 +162,79 @@ async fn check_buyer(req: &Request, bearer: Bearer) -> poem::Result<SignedIn> {
     Ok(SignedIn { user, credential })
 }
 
+/// The pages' buyer session: the session token in the `bx_session` cookie (set by
+/// `POST /api/web/sessions`). A request that changes something must also send the
+/// session's CSRF token in `X-CSRF-Token`.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "bx_session",
+    key_in = "cookie",
+    checker = "check_buyer_cookie"
+)]
+pub struct BuyerCookie(pub SignedIn);
+
+async fn check_buyer_cookie(req: &Request, key: ApiKey) -> poem::Result<SignedIn> {
+    let state = state_of(req)?;
+    let credential = key.key.trim().to_owned();
+    require_csrf(req, &web_sessions::buyer_csrf(&state.signer, &credential))?;
+    let user = state
+        .identity
+        .buyer(&credential, state.clock.now())
+        .await
+        .map_err(ApiError::from)?;
+    Ok(SignedIn { user, credential })
+}
+
+/// The CSRF header that a request authenticated by a cookie needs.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Lets a cookie-authenticated request through when it only reads (GET, HEAD), or when it
+/// carries the CSRF token expected for its cookie; 403 `CSRF_TOKEN_INVALID` otherwise.
+pub fn require_csrf(req: &Request, expected: &str) -> Result<(), ApiError> {
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        return Ok(());
+    }
+    let sent = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim();
+    if !sent.is_empty() && bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            poem::http::StatusCode::FORBIDDEN,
+            "CSRF_TOKEN_INVALID",
+            "a request signed in by cookie that changes something needs the X-CSRF-Token \
+             header: the csrfToken of the sign-in, also in the bx_csrf cookie",
+        ))
+    }
+}
+
 fn has_header(req: &Request, name: &str) -> bool {
     req.headers().contains_key(name)
+}
+
+fn has_cookie(req: &Request, name: &str) -> bool {
+    req.cookie().get(name).is_some()
+}
+
+/// The buyer's credential from `Authorization`, or else from the session cookie; `None`
+/// when neither is sent.
+async fn signed_in(
+    req: &Request,
+    body: &mut RequestBody,
+    opts: ExtractParamOptions<()>,
+) -> poem::Result<Option<SignedIn>> {
+    if has_header(req, "authorization") {
+        return Ok(Some(BuyerBearer::from_request(req, body, opts).await?.0));
+    }
+    if has_cookie(req, web_sessions::SESSION_COOKIE) {
+        return Ok(Some(BuyerCookie::from_request(req, body, opts).await?.0));
+    }
+    Ok(None)
 }
 
 /// The answer to a buyer endpoint called without any credential it takes.
@@ -177,10 +255,13 @@ impl<'a> ApiExtractor<'a> for MaybeBuyer {
 
     fn register(registry: &mut Registry) {
         BuyerBearer::register(registry);
+        BuyerCookie::register(registry);
     }
 
     fn security_schemes() -> Vec<&'static str> {
-        BuyerBearer::security_schemes()
+        let mut schemes = BuyerBearer::security_schemes();
+        schemes.extend(BuyerCookie::security_schemes());
+        schemes
     }
 
     fn has_security_fallback() -> bool {
@@ -192,11 +273,7 @@ impl<'a> ApiExtractor<'a> for MaybeBuyer {
         body: &mut RequestBody,
         opts: ExtractParamOptions<()>,
     ) -> poem::Result<Self> {
-        if !has_header(req, "authorization") {
-            return Ok(MaybeBuyer(None));
-        }
-        let buyer = BuyerBearer::from_request(req, body, opts).await?;
-        Ok(MaybeBuyer(Some(buyer.0)))
+        Ok(MaybeBuyer(signed_in(req, body, opts).await?))
     }
 }
 
@@ -235,14 +312,18 @@ impl<'a> ApiExtractor<'a> for BuyerOrQueue {
     fn register(registry: &mut Registry) {
         BuyerBearer::register(registry);
         QueueIdentity::register(registry);
+        BuyerCookie::register(registry);
     }
 
     fn security_schemes() -> Vec<&'static str> {
         let mut schemes = BuyerBearer::security_schemes();
         schemes.extend(QueueIdentity::security_schemes());
+        schemes.extend(BuyerCookie::security_schemes());
         schemes
     }
 
+    /// `Authorization`, then `Queue-Token`, then the session cookie: what the client sent on
+    /// purpose wins over what the browser adds by itself.
     async fn from_request(
         req: &'a Request,
         body: &mut RequestBody,
@@ -255,6 +336,10 @@ impl<'a> ApiExtractor<'a> for BuyerOrQueue {
         if has_header(req, "queue-token") {
             let queue = QueueIdentity::from_request(req, body, opts).await?;
             return Ok(BuyerOrQueue::Queue(queue.0));
+        }
+        if has_cookie(req, web_sessions::SESSION_COOKIE) {
+            let buyer = BuyerCookie::from_request(req, body, opts).await?;
+            return Ok(BuyerOrQueue::Buyer(buyer.0.user));
         }
         Err(no_credential(&format!("{BEARER_HINT} or a Queue-Token header")).into())
     }
@@ -290,19 +375,11 @@ impl<'a> ApiExtractor<'a> for Buyer {
 
 /// The admin API's bearer token.
 #[derive(SecurityScheme)]
-#[oai(ty = "bearer", checker = "check_admin")]
-pub struct AdminAuth(pub ());
+#[oai(rename = "AdminAuth", ty = "bearer", checker = "check_admin")]
+pub struct AdminBearer(pub ());
 
 async fn check_admin(req: &Request, bearer: Bearer) -> poem::Result<()> {
-    let state = state_of(req)?;
-    let Some(expected) = state
-        .settings
-        .admin_token
-        .as_ref()
-        .map(ExposeSecret::expose_secret)
-    else {
-        return Err(admin_disabled().into());
-    };
+    let expected = admin_token(req)?;
     if bool::from(bearer.token.as_bytes().ct_eq(expected.as_bytes())) {
         Ok(())
     } else {
@@ -310,12 +387,78 @@ async fn check_admin(req: &Request, bearer: Bearer) -> poem::Result<()> {
     }
 }
 
+fn admin_token(req: &Request) -> Result<&str, ApiError> {
+    state_of(req)?
+        .settings
+        .admin_token
+        .as_ref()
+        .map(|token| token.expose_secret())
+        .ok_or_else(admin_disabled)
+}
+
+/// The console's admin session: the `bx_admin` cookie set by `POST /api/admin/sessions`
+/// (a signed, expiring proof of the admin token, not the token). A request that changes
+/// something must also send its CSRF token in `X-CSRF-Token`.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "bx_admin",
+    key_in = "cookie",
+    checker = "check_admin_cookie"
+)]
+pub struct AdminCookie(pub ());
+
+async fn check_admin_cookie(req: &Request, key: ApiKey) -> poem::Result<()> {
+    let state = state_of(req)?;
+    let token = admin_token(req)?;
+    let session = key.key.trim();
+    require_csrf(req, &web_sessions::admin_csrf(token, session))?;
+    if web_sessions::is_admin_session(token, session, state.clock.now()) {
+        Ok(())
+    } else {
+        Err(wrong_admin_token().into())
+    }
+}
+
+/// The admin token in `Authorization: Bearer`, or the console's admin cookie.
+pub struct AdminAuth(pub ());
+
+impl<'a> ApiExtractor<'a> for AdminAuth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        AdminBearer::register(registry);
+        AdminCookie::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        let mut schemes = AdminBearer::security_schemes();
+        schemes.extend(AdminCookie::security_schemes());
+        schemes
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        body: &mut RequestBody,
+        opts: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        if !has_header(req, "authorization") && has_cookie(req, web_sessions::ADMIN_COOKIE) {
+            AdminCookie::from_request(req, body, opts).await?;
+        } else {
+            AdminBearer::from_request(req, body, opts).await?;
+        }
+        Ok(AdminAuth(()))
+    }
+}
+
 /// Who may check tickets in: the admin token, or a door's token (`bxd_…`, see
 /// [`crate::domain::door`]), which can check tickets in and read the attendee list, and
 /// nothing else: every other admin endpoint takes [`AdminAuth`] alone.
 #[derive(SecurityScheme)]
-#[oai(ty = "bearer", checker = "check_staff")]
-pub struct StaffAuth(pub Scanner);
+#[oai(rename = "StaffAuth", ty = "bearer", checker = "check_staff")]
+pub struct StaffBearer(pub Scanner);
 
 async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<Scanner> {
     let state = state_of(req)?;
@@ -329,6 +472,40 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<Scanner> {
     }
     check_admin(req, bearer).await?;
     Ok(Scanner::Admin)
+}
+
+/// A door's or the admin's bearer token, or the console's admin cookie.
+pub struct StaffAuth(pub Scanner);
+
+impl<'a> ApiExtractor<'a> for StaffAuth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        StaffBearer::register(registry);
+        AdminCookie::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        let mut schemes = StaffBearer::security_schemes();
+        schemes.extend(AdminCookie::security_schemes());
+        schemes
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        body: &mut RequestBody,
+        opts: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        if !has_header(req, "authorization") && has_cookie(req, web_sessions::ADMIN_COOKIE) {
+            AdminCookie::from_request(req, body, opts).await?;
+            return Ok(StaffAuth(Scanner::Admin));
+        }
+        Ok(StaffAuth(
+            StaffBearer::from_request(req, body, opts).await?.0,
+        ))
+    }
 }
 
 /// The answer to a check-in without a valid admin or door token.

@@ -36,6 +36,7 @@ impl CrossOrigin {
                 header::CONTENT_TYPE.as_str(),
                 header::AUTHORIZATION.as_str(),
                 "queue-token",
+                super::auth::CSRF_HEADER,
                 idempotency::HEADER,
             ])
             .expose_headers([request_id::HEADER])

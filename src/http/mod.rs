@@ -45,6 +45,7 @@ pub mod reservations;
 pub mod seat_map;
 pub mod tickets;
 pub mod waiting_room;
+pub mod web_sessions;
 
 use error::ApiError;
 
@@ -63,6 +64,8 @@ pub struct ApiSettings {
     pub admin_token: Option<secrecy::SecretString>,
     /// Origins whose pages may call the buyer API (`--cors-origin`).
     pub cors_origins: Vec<String>,
+    /// The pages' session cookies are `Secure` (`--secure-cookies`).
+    pub secure_cookies: bool,
     /// How long before a show's `salesStart` its pre-queue forms (`--prequeue-window`).
     pub prequeue_window: chrono::Duration,
 }
@@ -109,6 +112,7 @@ pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             checkins::CheckinsApi,
             refunds::RefundsApi,
             reports::ReportsApi,
+            web_sessions::WebSessionsApi,
             ops::OpsApi,
         ),
         TITLE,
@@ -139,6 +143,7 @@ pub fn routes(state: ApiState) -> impl Endpoint<Output = Response> {
         .nest("/docs", docs)
         .at("/openapi.json", spec)
         .data(state)
+        .with(poem::middleware::CookieJarManager::new())
         // The storefront's pages and assets sit beside the API (outside its spec), as /docs;
         // answered in the same layer as the guard, which keeps the type of the stack shallow.
         .around(move |ep, req| async move {

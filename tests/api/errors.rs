@@ -735,6 +735,11 @@ async fn the_spec_declares_each_credential_and_every_endpoint_its_schemes_and_re
     assert_eq!(schemes["BuyerBearer"]["scheme"], "bearer");
     assert_eq!(schemes["AdminAuth"]["scheme"], "bearer");
     assert_eq!(schemes["QueueSession"]["name"], "Queue-Token");
+    // The pages' cookies stand in for the buyer's and the admin's credentials.
+    assert_eq!(schemes["BuyerCookie"]["in"], "cookie");
+    assert_eq!(schemes["BuyerCookie"]["name"], "bx_session");
+    assert_eq!(schemes["AdminCookie"]["in"], "cookie");
+    assert_eq!(schemes["AdminCookie"]["name"], "bx_admin");
     let mut secured = 0;
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
@@ -759,10 +764,14 @@ async fn the_spec_declares_each_credential_and_every_endpoint_its_schemes_and_re
             let door_endpoint = path == "/api/admin/checkins" || path.ends_with("/attendees");
             if door_endpoint {
                 // The door's endpoints take the admin token or a door token, one scheme.
-                assert_eq!(security, ["StaffAuth"], "{what}");
+                assert_eq!(security, ["StaffAuth", "AdminCookie"], "{what}");
+                assert!(responses["403"].is_object(), "{what}: 403 when disabled");
+            } else if path == "/api/admin/sessions" {
+                // Signing in to the console takes the admin token in the body.
+                assert!(security.is_empty(), "{what}");
                 assert!(responses["403"].is_object(), "{what}: 403 when disabled");
             } else if path.starts_with("/api/admin") {
-                assert_eq!(security, ["AdminAuth"], "{what}");
+                assert_eq!(security, ["AdminAuth", "AdminCookie"], "{what}");
                 assert!(responses["403"].is_object(), "{what}: 403 when disabled");
             } else if path.starts_with("/api/") && path != "/api/concerts" {
                 assert!(
@@ -788,11 +797,14 @@ async fn the_spec_declares_each_credential_and_every_endpoint_its_schemes_and_re
         assert!(op["responses"]["429"].is_object(), "{method} {path}");
     }
     let issue = &spec["paths"]["/api/waiting-queues"]["post"];
-    assert_eq!(issue["security"], json!([{"BuyerBearer": []}, {}]));
+    assert_eq!(
+        issue["security"],
+        json!([{"BuyerBearer": []}, {"BuyerCookie": []}, {}])
+    );
     assert!(issue["responses"]["403"].is_object());
     let balance = &spec["paths"]["/api/users/{userId}/balance"]["get"];
     assert_eq!(
         balance["security"],
-        json!([{"BuyerBearer": []}, {"QueueIdentity": []}])
+        json!([{"BuyerBearer": []}, {"QueueIdentity": []}, {"BuyerCookie": []}])
     );
 }

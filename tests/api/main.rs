@@ -33,3 +33,4 @@ mod sold_out;
 mod tickets;
 mod validation;
 mod waiting_room;
+mod web_sessions;
