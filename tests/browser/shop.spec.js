@@ -32,6 +32,13 @@ test('a buyer signs up, waits behind another buyer, picks two seats, tops up, pa
     expect((await server.queueStatus(otherToken)).status).toBe('active');
 
     await signUp(page, server, { name: 'Ada Buyer', address: email('ada') });
+    // The session cookie is out of the scripts' reach; the CSRF token's is not.
+    const cookies = await page.context().cookies();
+    const session = cookies.find((c) => c.name === 'bx_session');
+    expect(session.httpOnly).toBe(true);
+    expect(session.sameSite).toBe('Lax');
+    expect(await page.evaluate(() => document.cookie)).not.toContain('bx_session');
+    expect(await page.evaluate(() => document.cookie)).toContain('bx_csrf=');
     await page.getByRole('link', { name: /^Get tickets: Queue Night/ }).click();
     await expect(page.getByRole('heading', { name: 'You are number 1 in line' })).toBeVisible();
     await expect(page.getByLabel('Your progress in the line')).toBeVisible();
