@@ -28,6 +28,18 @@ for (const [device, viewport] of VIEWPORTS) {
       const show = { concertId: concert.concertId, scheduleId: concert.schedules[0].scheduleId };
       const other = await server.buyer('Early Bird');
       const otherToken = await server.join(other, show);
+      const second = await server.buyer('Second Bird');
+      const secondToken = await server.join(second, show);
+      // A buyer leaves the line by buying a seat, which ends their session.
+      const buyLast = async (buyer, token) => {
+        const map = await server.call('GET', `/api/concerts/${show.concertId}/schedules/${show.scheduleId}/seats`, { queueToken: token });
+        const last = map.seats.filter((s) => s.status === 'available').pop();
+        const hold = await server.call('POST', '/api/concerts/reservations', {
+          queueToken: token, body: { concertId: show.concertId, scheduleId: show.scheduleId, seatId: last.seatId }, expectStatus: 201,
+        });
+        await server.call('PATCH', `/api/users/${buyer.userId}/balance`, { bearer: buyer.session, body: { amount: last.price } });
+        await server.call('POST', '/api/payments', { queueToken: token, body: { userId: buyer.userId, reservationId: hold.reservationId }, expectStatus: 201 });
+      };
 
       await page.goto(`${server.base}/`);
       await expect(page.getByRole('heading', { name: concert.title })).toBeVisible();
@@ -36,17 +48,11 @@ for (const [device, viewport] of VIEWPORTS) {
       await page.goto(`${server.base}/sign-in`);
       await check('sign-in');
       await signUp(page, server, { name: 'Grace Buyer', address: email('grace'), next: `/queue?concert=${show.concertId}&schedule=${show.scheduleId}` });
+      await expect(page.getByRole('heading', { name: 'You are number 2 in line' })).toBeVisible();
+      await buyLast(other, otherToken);
       await expect(page.getByRole('heading', { name: 'You are number 1 in line' })).toBeVisible();
       await check('queue');
-
-      // The other buyer gives the seat back unpaid... by paying for one: the session ends.
-      const map = await server.call('GET', `/api/concerts/${show.concertId}/schedules/${show.scheduleId}/seats`, { queueToken: otherToken });
-      const last = map.seats[map.seats.length - 1];
-      const hold = await server.call('POST', '/api/concerts/reservations', {
-        queueToken: otherToken, body: { concertId: show.concertId, scheduleId: show.scheduleId, seatId: last.seatId }, expectStatus: 201,
-      });
-      await server.call('PATCH', `/api/users/${other.userId}/balance`, { bearer: other.session, body: { amount: last.price } });
-      await server.call('POST', '/api/payments', { queueToken: otherToken, body: { userId: other.userId, reservationId: hold.reservationId }, expectStatus: 201 });
+      await buyLast(second, secondToken);
 
       await expect(page).toHaveURL(/\/seats\?/);
       await page.getByRole('button', { name: /^Row C, seat 5,/ }).click();
