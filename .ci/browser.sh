@@ -4,7 +4,9 @@
 # temporary database. Installs what is missing: chromium with apt-get when /usr/bin/chromium
 # is absent (BOXOFFICE_CHROMIUM names another), and the pinned Node packages with `npm ci`.
 # Usage: .ci/browser.sh [path to the boxoffice binary]   (default: target/debug/boxoffice)
-# Builds nothing itself. Screenshots go to docs/screenshots/ (BOXOFFICE_SCREENSHOTS_DIR).
+# Builds nothing itself. The screenshots go to tests/browser/test-results/screenshots/, so a
+# run changes no tracked file; BOXOFFICE_SCREENSHOTS_DIR=docs/screenshots refreshes the
+# committed ones (look at them before committing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,9 @@ bin=${1:-target/debug/boxoffice}
 [[ -x $bin ]] || { echo "no boxoffice binary at $bin: cargo build first" >&2; exit 1; }
 export BOXOFFICE_BIN
 BOXOFFICE_BIN=$(realpath "$bin")
+
+export BOXOFFICE_SCREENSHOTS_DIR
+BOXOFFICE_SCREENSHOTS_DIR=$(realpath -m "${BOXOFFICE_SCREENSHOTS_DIR:-tests/browser/test-results/screenshots}")
 
 export BOXOFFICE_CHROMIUM=${BOXOFFICE_CHROMIUM:-/usr/bin/chromium}
 if [[ ! -x $BOXOFFICE_CHROMIUM ]]; then
