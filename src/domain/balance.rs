@@ -10,6 +10,8 @@ pub enum EntryKind {
     Charge,
     Use,
     Refund,
+    /// A credit or debit made by hand by the venue, with a reason.
+    Adjustment,
 }
 
 impl EntryKind {
@@ -18,6 +20,7 @@ impl EntryKind {
             EntryKind::Charge => "charge",
             EntryKind::Use => "use",
             EntryKind::Refund => "refund",
+            EntryKind::Adjustment => "adjustment",
         }
     }
 
@@ -26,6 +29,7 @@ impl EntryKind {
             "charge" => EntryKind::Charge,
             "use" => EntryKind::Use,
             "refund" => EntryKind::Refund,
+            "adjustment" => EntryKind::Adjustment,
             other => {
                 return Err(Error::Internal(format!(
                     "unknown balance entry kind {other}"
@@ -66,6 +70,69 @@ impl ChargeAmount {
     }
 }
 
+/// Longest reason of a balance adjustment, in characters.
+pub const MAX_REASON_LEN: usize = 200;
+
+/// A hand-made change of a balance: a signed, non-zero amount (a credit above zero, a debit
+/// below) of at most the configured maximum either way, and why it was made (1 to
+/// [`MAX_REASON_LEN`] characters, no control characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adjustment {
+    amount: i64,
+    reason: String,
+}
+
+impl Adjustment {
+    pub fn parse(amount: i64, reason: &str, max: Money) -> Result<Self> {
+        if amount == 0 {
+            return Err(Error::InvalidInput("amount must not be 0".into()));
+        }
+        if amount.unsigned_abs() > max.minor_units().unsigned_abs() {
+            return Err(Error::InvalidInput(format!(
+                "amount must be at most {max} either way, got {amount}"
+            )));
+        }
+        let reason = super::text::checked_text("reason", reason, MAX_REASON_LEN)?;
+        Ok(Adjustment { amount, reason })
+    }
+
+    /// Signed minor units: positive credits, negative debits.
+    pub fn amount(&self) -> i64 {
+        self.amount
+    }
+
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The balance after this change: a debit never takes it below zero
+    /// (`InsufficientBalance`), a credit never overflows it.
+    pub fn apply_to(&self, balance: Money) -> Result<Money> {
+        let change =
+            Money::new(i64::try_from(self.amount.unsigned_abs()).map_err(Error::internal)?)?;
+        if self.amount > 0 {
+            balance.checked_add(change).ok_or_else(|| {
+                Error::InvalidInput(
+                    "the balance would exceed the largest amount it can hold".into(),
+                )
+            })
+        } else {
+            debit(balance, change)
+        }
+    }
+}
+
+/// The answer to a balance adjustment.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Adjusted {
+    pub user_id: UserId,
+    /// Signed: positive for a credit.
+    pub amount: i64,
+    pub reason: String,
+    pub balance: Money,
+    pub adjusted_at: Timestamp,
+}
+
 /// Debits `price` from `balance`, refused when the balance does not cover it.
 pub fn debit(balance: Money, price: Money) -> Result<Money> {
     balance
@@ -99,6 +166,8 @@ pub struct Entry {
     pub amount: i64,
     pub balance_after: Money,
     pub created_at: Timestamp,
+    /// Why it was made, for an `adjustment`.
+    pub reason: Option<String>,
 }
 
 #[cfg(test)]
@@ -122,6 +191,28 @@ mod tests {
         let amount = ChargeAmount::parse(10, m(100)).unwrap();
         assert!(amount.apply_to(m(i64::MAX - 5)).is_err());
         assert_eq!(amount.apply_to(m(5)).unwrap(), m(15));
+    }
+
+    #[test]
+    fn an_adjustment_is_signed_non_zero_bounded_and_has_a_reason() {
+        assert!(Adjustment::parse(0, "why", m(100)).is_err());
+        assert!(Adjustment::parse(101, "why", m(100)).is_err());
+        assert!(Adjustment::parse(-101, "why", m(100)).is_err());
+        assert!(Adjustment::parse(i64::MIN, "why", m(100)).is_err());
+        assert!(Adjustment::parse(5, "", m(100)).is_err());
+        assert!(Adjustment::parse(5, &"x".repeat(201), m(100)).is_err());
+        let credit = Adjustment::parse(5, " goodwill ", m(100)).unwrap();
+        assert_eq!(credit.reason(), "goodwill");
+        assert_eq!(credit.apply_to(m(1)).unwrap(), m(6));
+        let debit = Adjustment::parse(-5, "correction", m(100)).unwrap();
+        assert_eq!(debit.apply_to(m(5)).unwrap(), Money::ZERO);
+        assert_eq!(
+            debit.apply_to(m(4)),
+            Err(Error::InsufficientBalance {
+                balance: 4,
+                needed: 5
+            })
+        );
     }
 
     #[test]

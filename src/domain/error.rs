@@ -83,6 +83,14 @@ pub enum Error {
     /// Another user has this email address (compared without case).
     #[error("another user has the email address {0}")]
     EmailTaken(String),
+    /// The reservation is no open hold any more (paid, cancelled or run out), so there is
+    /// nothing to release.
+    #[error("reservation {reservation} is not an open hold: it is {state}")]
+    HoldNotOpen { reservation: i64, state: String },
+    /// The show or concert sold or holds seats (a payment, even refunded, or a live hold), so
+    /// it cannot be deleted; the payload names it ("schedule 3").
+    #[error("{0} has payments or open holds: it cannot be deleted")]
+    HasSales(String),
     /// The outbox event is not dead-lettered, so there is nothing to retry.
     #[error("outbox event {0} is not dead-lettered")]
     NotDeadLettered(i64),

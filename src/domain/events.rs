@@ -75,6 +75,14 @@ pub enum DomainEvent {
         amount: Money,
         balance: Money,
     },
+    /// The venue credited (positive `amount`) or debited (negative) the balance by hand, with
+    /// its reason.
+    BalanceAdjusted {
+        user_id: UserId,
+        amount: i64,
+        reason: String,
+        balance: Money,
+    },
 }
 
 impl DomainEvent {
@@ -100,6 +108,7 @@ impl DomainEvent {
             DomainEvent::TicketCheckedIn { .. } => "ticket.checked_in",
             DomainEvent::PaymentRefunded { .. } => "payment.refunded",
             DomainEvent::BalanceCharged { .. } => "balance.charged",
+            DomainEvent::BalanceAdjusted { .. } => "balance.adjusted",
         }
     }
 
@@ -114,7 +123,8 @@ impl DomainEvent {
             | DomainEvent::PaymentRefunded { reservation_id, .. } => {
                 format!("reservation:{reservation_id}")
             }
-            DomainEvent::BalanceCharged { user_id, .. } => format!("user:{user_id}"),
+            DomainEvent::BalanceCharged { user_id, .. }
+            | DomainEvent::BalanceAdjusted { user_id, .. } => format!("user:{user_id}"),
         }
     }
 
@@ -207,6 +217,14 @@ impl DomainEvent {
                 balance,
             } => json!({
                 "userId": user_id, "amount": amount, "balance": balance,
+            }),
+            DomainEvent::BalanceAdjusted {
+                user_id,
+                amount,
+                reason,
+                balance,
+            } => json!({
+                "userId": user_id, "amount": amount, "reason": reason, "balance": balance,
             }),
         }
     }

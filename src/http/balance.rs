@@ -54,7 +54,7 @@ pub struct BalanceView {
 #[oai(rename_all = "camelCase")]
 #[serde(rename_all = "camelCase")]
 pub struct EntryView {
-    /// `charge`, `use` or `refund`.
+    /// `charge`, `use`, `refund` or `adjustment` (made by hand by the venue).
     #[oai(rename = "type")]
     #[serde(rename = "type")]
     pub kind: String,
@@ -63,6 +63,10 @@ pub struct EntryView {
     pub balance_after: i64,
     #[serde(serialize_with = "super::json::rfc3339")]
     pub created_at: Timestamp,
+    /// Why it was made: `adjustment` rows only.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Object, Serialize)]
@@ -180,7 +184,8 @@ impl BalanceApi {
 
     /// Read the balance history
     ///
-    /// Every charge, use and refund, oldest first; they always add up to the balance.
+    /// Every charge, use, refund and adjustment, oldest first; they always add up to the
+    /// balance.
     #[oai(
         path = "/api/users/:userId/balance/history",
         method = "get",
@@ -206,6 +211,7 @@ impl BalanceApi {
                     amount: e.amount,
                     balance_after: e.balance_after.minor_units(),
                     created_at: e.created_at,
+                    reason: e.reason,
                 })
                 .collect(),
         })))

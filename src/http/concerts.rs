@@ -1,17 +1,19 @@
 //! Concerts tag: the catalogue, a concert's shows with seat counts, and a show's seat map.
 
 use poem::web::Data;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 use serde::Serialize;
 
 use super::ApiState;
+use super::admin_lists::{DEFAULT_PAGE, page_request};
 use super::auth::QueueSession;
 use super::error::{ApiError, error_responses};
 use super::json::{JsonReply, RawJson};
 use crate::domain::catalog::{Concert, Schedule, Seat, SeatStatus, TicketLimit};
 use crate::domain::sales_window::SalesStatus;
 use crate::domain::{ConcertId, ScheduleId, Timestamp};
+use crate::store::ConcertFilter;
 
 #[derive(Tags)]
 enum Tag {
@@ -115,8 +117,13 @@ impl ConcertView {
 }
 
 #[derive(Debug, Object, Serialize)]
+#[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct ConcertList {
     pub concerts: Vec<ConcertView>,
+    /// The `cursor` of the next page; `null` on the last one, and always without `limit`.
+    #[oai(nullable)]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Object, Serialize)]
@@ -172,12 +179,14 @@ pub struct SeatMap {
 
 #[derive(ApiResponse)]
 pub enum ListResponse {
-    /// Every concert with its shows.
+    /// The concerts with their shows, by id.
     #[oai(status = 200)]
     Ok(JsonReply<ConcertList>),
 }
 
-error_responses!(ListError {});
+error_responses!(ListError {
+    400 BadRequest "A `limit` outside 1 to 200, a `cursor` this API did not give, or a malformed `includeEnded`.",
+});
 
 #[derive(ApiResponse)]
 pub enum ConcertResponse {
@@ -206,17 +215,45 @@ pub struct ConcertsApi;
 impl ConcertsApi {
     /// List concerts
     ///
-    /// Public: no queue token needed.
+    /// Public: no queue token needed. The concerts by id with their shows, leaving out the
+    /// shows whose sales ended (`salesEnd` passed) and the concerts left with none;
+    /// `includeEnded=true` shows them too. Without `limit` (and `cursor`) every concert comes
+    /// in one answer, as the seed service's clients expect; with `limit` (1 to 200) a page of
+    /// them comes, and `nextCursor` asks for the next page as `cursor`.
     #[oai(path = "/api/concerts", method = "get", operation_id = "listConcerts")]
-    async fn list(&self, state: Data<&ApiState>) -> Result<ListResponse, ListError> {
+    async fn list(
+        &self,
+        state: Data<&ApiState>,
+        /// Rows of the page, 1 to 200; every concert when absent.
+        limit: Query<Option<u32>>,
+        /// The `nextCursor` of the page before.
+        cursor: Query<Option<String>>,
+        /// Also the shows whose sales ended; `false` when absent.
+        #[oai(name = "includeEnded")]
+        include_ended: Query<Option<bool>>,
+    ) -> Result<ListResponse, ListError> {
         let now = state.clock.now();
-        let concerts = state.store.concerts(now).await?;
+        let filter = ConcertFilter {
+            search: None,
+            include_ended: include_ended.0.unwrap_or(false),
+        };
+        let (concerts, next) = if limit.0.is_none() && cursor.0.is_none() {
+            // Every concert: the two-query read of the whole catalogue.
+            let all = state.store.concerts(now).await?;
+            let shown = all.into_iter().filter_map(|c| filter.shown(c, now));
+            (shown.collect::<Vec<_>>(), None)
+        } else {
+            let page = page_request(limit.0, cursor.0.as_deref(), DEFAULT_PAGE)?;
+            let page = state.store.concerts_page(&filter, page, now).await?;
+            (page.items, page.next)
+        };
         let default = state.settings.max_tickets_per_buyer;
         Ok(ListResponse::Ok(JsonReply(ConcertList {
             concerts: concerts
                 .iter()
                 .map(|c| ConcertView::new(c, default, now))
                 .collect(),
+            next_cursor: super::admin_lists::next_cursor(next),
         })))
     }
 
@@ -308,6 +345,7 @@ mod tests {
         assert_same_json(&concert);
         assert_same_json(&ConcertList {
             concerts: vec![concert],
+            next_cursor: Some("1".into()),
         });
         assert_same_json(&SeatMap {
             concert_id: 1,

@@ -208,6 +208,8 @@ impl From<domain::Error> for ApiError {
             E::AlreadyPaid(_) => (StatusCode::CONFLICT, "ALREADY_PAID"),
             E::HoldExpired(_) | E::HoldCancelled(_) => (StatusCode::GONE, "HOLD_EXPIRED"),
             E::NotDeadLettered(_) => (StatusCode::CONFLICT, "NOT_DEAD_LETTERED"),
+            E::HoldNotOpen { .. } => (StatusCode::CONFLICT, "HOLD_NOT_OPEN"),
+            E::HasSales(_) => (StatusCode::CONFLICT, "HAS_SALES"),
             E::EmailTaken(_) => (StatusCode::CONFLICT, "EMAIL_TAKEN"),
             E::PurchaseLimit { .. } => (StatusCode::CONFLICT, "PURCHASE_LIMIT"),
             E::SalesNotOpen { .. } => (StatusCode::CONFLICT, "SALES_NOT_OPEN"),

@@ -224,12 +224,22 @@ pub(crate) mod tests {
         assert_same_json(&HistoryView {
             user_id: 2,
             balance: 3,
-            entries: vec![EntryView {
-                kind: "use".into(),
-                amount: -7,
-                balance_after: 3,
-                created_at: t,
-            }],
+            entries: vec![
+                EntryView {
+                    kind: "use".into(),
+                    amount: -7,
+                    balance_after: 3,
+                    created_at: t,
+                    reason: None,
+                },
+                EntryView {
+                    kind: "adjustment".into(),
+                    amount: 2,
+                    balance_after: 5,
+                    created_at: t,
+                    reason: Some("goodwill".into()),
+                },
+            ],
         });
         assert_same_json(&PaymentView {
             payment_id: 1,

@@ -22,6 +22,7 @@ use crate::waiting_room::token::TokenSigner;
 
 pub mod accounts;
 pub mod admin;
+pub mod admin_lists;
 pub mod admin_outbox;
 pub mod admin_queues;
 pub mod admin_schedules;
@@ -36,6 +37,7 @@ pub mod json;
 pub mod json_keys;
 pub mod ops;
 pub mod pages;
+pub mod paths;
 pub mod payments;
 pub mod rate_limit;
 pub mod refunds;
@@ -97,7 +99,7 @@ const TITLE: &str = "boxoffice";
 /// The OpenAPI service with every API tag.
 pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
     OpenApiService::new(
-        (
+        paths::MergedPaths((
             accounts::AccountsApi,
             waiting_room::WaitingQueueApi,
             concerts::ConcertsApi,
@@ -105,16 +107,20 @@ pub fn api_service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             balance::BalanceApi,
             payments::PaymentsApi,
             tickets::TicketsApi,
-            admin::AdminApi,
-            admin_outbox::AdminOutboxApi,
-            admin_queues::AdminQueuesApi,
-            admin_schedules::AdminSchedulesApi,
-            checkins::CheckinsApi,
-            refunds::RefundsApi,
-            reports::ReportsApi,
             web_sessions::WebSessionsApi,
+            // The admin API, one tuple (a tuple implements `OpenApi` up to 16 members).
+            (
+                admin::AdminApi,
+                admin_lists::AdminListsApi,
+                admin_outbox::AdminOutboxApi,
+                admin_queues::AdminQueuesApi,
+                admin_schedules::AdminSchedulesApi,
+                checkins::CheckinsApi,
+                refunds::RefundsApi,
+                reports::ReportsApi,
+            ),
             ops::OpsApi,
-        ),
+        )),
         TITLE,
         env!("CARGO_PKG_VERSION"),
     )

@@ -66,6 +66,14 @@ impl SeatMaps {
         Ok(concert)
     }
 
+    /// Drops what is kept of `schedule`, after its seats changed (prices, seats added) or it
+    /// was deleted: the next answer reads the store again. Only this instance's copy goes;
+    /// other instances sharing the store keep theirs until they drop it.
+    pub fn forget(&self, schedule: ScheduleId) {
+        self.layouts.invalidate(&schedule);
+        self.owners.invalidate(&schedule);
+    }
+
     /// The seat map of `schedule` as of `now`, as the JSON bytes of a `SeatMap`. `NotFound`
     /// for an unknown concert or show, or a show of another concert.
     pub async fn render(

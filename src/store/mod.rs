@@ -6,9 +6,10 @@ use async_trait::async_trait;
 
 use crate::domain::access_code::{CodeHash, RedeemRequest, Redemption};
 use crate::domain::availability::Availability;
-use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
+use crate::domain::balance::{Adjusted, Adjustment, Balance, ChargeAmount, Charged, Entry};
 use crate::domain::catalog::{
-    Concert, NewConcert, Schedule, Seat, SeatPlace, SeatTaken, TakenSeats, TicketLimit, seat_map,
+    Concert, NewConcert, NewSeat, Schedule, Seat, SeatPlace, SeatTaken, TakenSeats, TicketLimit,
+    seat_map,
 };
 use crate::domain::door::{Door, NewDoor};
 use crate::domain::error::Result;
@@ -20,7 +21,7 @@ use crate::domain::reservation::{Cancellation, Holder, Reservation, SeatSelectio
 use crate::domain::sales_window::SalesWindow;
 use crate::domain::text::Email;
 use crate::domain::ticket::{Attendee, CheckIn, Ticket, TicketCode};
-use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, Timestamp, UserId};
+use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp, UserId};
 
 #[cfg(feature = "mysql")]
 pub mod mysql;
@@ -115,6 +116,110 @@ pub struct OutboxSummary {
     pub oldest_pending_at: Option<Timestamp>,
     /// Dead-lettered events, oldest first, as many as asked for.
     pub dead_letters: Vec<OutboxEvent>,
+}
+
+/// One page of a list ordered by id: the rows after `after` (from the first when `None`), at
+/// most `limit` of them (keyset paging, so rows added meanwhile shift nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub after: Option<i64>,
+    pub limit: u32,
+}
+
+impl PageRequest {
+    /// Every row, for callers that want the whole list.
+    pub const ALL: PageRequest = PageRequest {
+        after: None,
+        limit: u32::MAX,
+    };
+}
+
+/// A page of rows and the id to ask for the next page after; `None` on the last page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<i64>,
+}
+
+impl<T> Page<T> {
+    /// The page from up to `limit + 1` rows read in id order: the extra row only tells that
+    /// there is more.
+    pub fn from_rows(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let next = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(&id)
+        } else {
+            None
+        };
+        Page { items: rows, next }
+    }
+}
+
+/// `search` as the SQL `LIKE` pattern of a case-insensitive substring match with `!` as the
+/// escape character, so `%`, `_` and `!` in it match themselves; lowercase, for comparing with
+/// `LOWER(column)`.
+pub(crate) fn like_pattern(search: &str) -> String {
+    let mut pattern = String::with_capacity(search.len() + 2);
+    pattern.push('%');
+    for c in search.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '!') {
+            pattern.push('!');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Which concerts a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConcertFilter {
+    /// A substring of the title, in any case.
+    pub search: Option<String>,
+    /// With `false`, shows whose sales ended are left out, and so are concerts that have
+    /// shows but none still on sale.
+    pub include_ended: bool,
+}
+
+impl ConcertFilter {
+    /// The concert as this filter shows it at `now`: without its shows whose sales ended
+    /// unless those are asked for, and `None` when that leaves none of the shows it has.
+    pub fn shown(&self, mut concert: Concert, now: Timestamp) -> Option<Concert> {
+        if self.include_ended || concert.schedules.is_empty() {
+            return Some(concert);
+        }
+        concert.schedules.retain(|s| s.sales_window.end() > now);
+        (!concert.schedules.is_empty()).then_some(concert)
+    }
+}
+
+/// Which payments a list shows: of one buyer, of one show, or both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PaymentFilter {
+    pub user: Option<UserId>,
+    pub schedule: Option<ScheduleId>,
+}
+
+/// A hold that has not run out, with who holds what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenHold {
+    pub reservation_id: ReservationId,
+    pub user_id: UserId,
+    pub name: String,
+    pub email: String,
+    /// `(seat id, seat number)`, lowest id first.
+    pub seats: Vec<(SeatId, String)>,
+    pub price: Money,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A new price for one seat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeatPrice {
+    pub seat: SeatId,
+    pub price: Money,
 }
 
 #[async_trait]
@@ -382,6 +487,67 @@ pub trait Store: Send + Sync + 'static {
         reservation: ReservationId,
         now: Timestamp,
     ) -> Result<(Reservation, Cancellation)>;
+
+    /// Buyers whose name or email holds `search` (in any case), or every buyer, by id.
+    async fn users_page(&self, search: Option<&str>, page: PageRequest) -> Result<Page<User>>;
+
+    /// Concerts by id with their shows and seat counts as of `now`, as `filter` says.
+    async fn concerts_page(
+        &self,
+        filter: &ConcertFilter,
+        page: PageRequest,
+        now: Timestamp,
+    ) -> Result<Page<Concert>>;
+
+    /// The show's holds that have not run out at `now`, by reservation id; `NotFound` for an
+    /// unknown show.
+    async fn open_holds(
+        &self,
+        schedule: ScheduleId,
+        page: PageRequest,
+        now: Timestamp,
+    ) -> Result<Page<OpenHold>>;
+
+    /// Payments by id, as `filter` says, with buyer, show, seats and what was refunded.
+    async fn payments_page(&self, filter: PaymentFilter, page: PageRequest) -> Result<Page<Order>>;
+
+    /// Renames a concert (`title` already checked); `NotFound` for an unknown one.
+    async fn set_concert_title(&self, id: ConcertId, title: &str) -> Result<()>;
+
+    /// Sets the prices of seats of a show, all or none, in one transaction: `NotFound` for a
+    /// seat that is not of the show (or an unknown show), `SeatUnavailable` naming every seat
+    /// asked for that is sold or in a hold that has not run out at `now`. Holds made before
+    /// keep the price they were made at.
+    async fn set_seat_prices(
+        &self,
+        schedule: ScheduleId,
+        prices: Vec<SeatPrice>,
+        now: Timestamp,
+    ) -> Result<()>;
+
+    /// Adds seats to a show, all or none: `NotFound` for an unknown show, `InvalidInput` for
+    /// a seat number the show already has. The show's total grows with them.
+    async fn add_seats(&self, schedule: ScheduleId, seats: Vec<NewSeat>) -> Result<()>;
+
+    /// Deletes a show with its seats, access codes, doors and waiting-room state, when it
+    /// never sold a seat and has no hold that has not run out at `now`: `HasSales` otherwise,
+    /// `NotFound` for an unknown show. Holds that ended go with it.
+    async fn delete_schedule(&self, id: ScheduleId, now: Timestamp) -> Result<()>;
+
+    /// Deletes a concert with every show of it, on the terms of
+    /// [`Store::delete_schedule`] for each, all or none.
+    async fn delete_concert(&self, id: ConcertId, now: Timestamp) -> Result<()>;
+
+    /// Credits or debits the buyer's balance by hand: an `adjustment` history row with the
+    /// reason and a `balance.adjusted` event, in one transaction. `NotFound` for an unknown
+    /// buyer; `InsufficientBalance` for a debit of more than the balance, and nothing moves.
+    async fn adjust_balance(
+        &self,
+        user: UserId,
+        adjustment: Adjustment,
+        now: Timestamp,
+        idempotency: Option<IdempotentRequest>,
+    ) -> Result<Adjusted>;
 
     /// The outbox, oldest first, up to `limit` rows.
     async fn outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>>;

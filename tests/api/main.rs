@@ -6,6 +6,7 @@ mod helpers;
 mod access_codes;
 mod accounts;
 mod admin;
+mod admin_lists;
 mod backups;
 mod buyer_identity;
 mod cancel;

@@ -64,10 +64,10 @@ async fn admin_schedule(app: &TestApp, schedule: i64) -> Value {
     body(resp).await
 }
 
-/// The first show of the public list.
+/// The first show of the public list, with those whose sales ended.
 async fn listed(app: &TestApp) -> Value {
     let list = body(
-        app.request(Method::GET, "/api/concerts")
+        app.request(Method::GET, "/api/concerts?includeEnded=true")
             .send()
             .await
             .unwrap(),

@@ -64,6 +64,7 @@ mod helpers;
 
 mod access_codes;
 mod accounts;
+mod admin_lists;
 mod availability;
 mod checkins;
 mod concerts;

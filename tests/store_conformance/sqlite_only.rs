@@ -62,7 +62,8 @@ async fn a_database_of_version_3_gets_its_sold_seats_counted() {
     // Back to version 3: no count, no triggers.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+        "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
@@ -96,7 +97,8 @@ async fn a_database_of_version_4_keeps_users_that_share_an_address() {
     store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+        "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
@@ -161,7 +163,8 @@ async fn a_database_of_version_5_follows_the_server_s_limit_everywhere() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+        "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
@@ -204,7 +207,8 @@ async fn a_database_of_version_7_sells_each_show_from_its_creation_until_it_star
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+        "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
@@ -263,7 +267,8 @@ async fn a_database_of_version_8_gets_presale_codes() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+        "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
@@ -296,7 +301,7 @@ async fn a_database_of_version_8_gets_presale_codes() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 16);
+    assert_eq!(version, 18);
 }
 
 /// Before version 10 no line had a pre-queue: its waiting buyers come back as buyers who
@@ -344,7 +349,8 @@ async fn a_database_of_version_8_keeps_its_waiting_buyers_as_joined_after_the_op
     opened.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+        "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          DROP TABLE access_codes;
@@ -395,7 +401,8 @@ async fn a_database_of_version_11_keeps_the_seat_of_every_reservation() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+        "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
          PRAGMA user_version = 11;",
@@ -421,7 +428,7 @@ async fn a_database_of_version_11_keeps_the_seat_of_every_reservation() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 16);
+    assert_eq!(version, 18);
 }
 
 /// Seats sold before version 13 get their tickets from step 13, one each, with codes of the
@@ -449,7 +456,8 @@ async fn a_database_of_version_12_gets_a_ticket_for_every_seat_it_sold() {
     f.store.close().await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE schedules DROP COLUMN self_cancel_until;
+        "ALTER TABLE balance_history DROP COLUMN reason;
+         ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets; PRAGMA user_version = 12;",
     )
     .unwrap();

@@ -165,9 +165,9 @@ pub(super) async fn charge(
 }
 
 pub(super) async fn balance_history(tx: &mut Tx, user: UserId) -> Step<Vec<Entry>> {
-    let rows: Vec<(String, i64, i64, i64)> = tx
+    let rows: Vec<(String, i64, i64, i64, Option<String>)> = tx
         .exec(
-            "SELECT kind, amount, balance_after, created_at
+            "SELECT kind, amount, balance_after, created_at, reason
              FROM balance_history
              WHERE user_id = ?
              ORDER BY id",
@@ -175,12 +175,13 @@ pub(super) async fn balance_history(tx: &mut Tx, user: UserId) -> Step<Vec<Entry
         )
         .await?;
     rows.into_iter()
-        .map(|(kind, amount, balance_after, created_at)| {
+        .map(|(kind, amount, balance_after, created_at, reason)| {
             Ok(Entry {
                 kind: EntryKind::parse(&kind)?,
                 amount,
                 balance_after: money(balance_after)?,
                 created_at: from_millis(created_at),
+                reason,
             })
         })
         .collect::<Step<Vec<_>>>()

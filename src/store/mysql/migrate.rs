@@ -57,6 +57,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../../../migrations/mysql/013_self_cancellation.sql"),
     ),
+    (
+        15,
+        include_str!("../../../migrations/mysql/015_balance_adjustments.sql"),
+    ),
 ];
 
 /// How long a starting instance waits for another one's migration, in seconds.

@@ -19,6 +19,7 @@
 
 mod access_codes;
 mod accounts;
+mod admin_lists;
 mod catalog;
 mod doors;
 mod holds;
@@ -42,12 +43,15 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{IsolationLevel, Opts, OptsBuilder, Pool, PoolConstraints, TxOpts};
 
 use super::{
-    Credentials, DeliveryReport, HoldRequest, NewSession, OutboxEvent, OutboxSummary, Store, User,
+    ConcertFilter, Credentials, DeliveryReport, HoldRequest, NewSession, OpenHold, OutboxEvent,
+    OutboxSummary, Page, PageRequest, PaymentFilter, SeatPrice, Store, User,
 };
 use crate::domain::access_code::{CodeHash, RedeemRequest, Redemption};
 use crate::domain::availability::Availability;
-use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
-use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken, TicketLimit};
+use crate::domain::balance::{Adjusted, Adjustment, Balance, ChargeAmount, Charged, Entry};
+use crate::domain::catalog::{
+    Concert, NewConcert, NewSeat, Schedule, SeatPlace, SeatTaken, TicketLimit,
+};
 use crate::domain::door::{Door, NewDoor};
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
@@ -653,6 +657,110 @@ impl Store for MysqlStore {
     ) -> Result<(Reservation, Cancellation)> {
         self.write("cancel_reservation", |tx| {
             Box::pin(holds::cancel_reservation(tx, holder, reservation, now))
+        })
+        .await
+    }
+
+    async fn users_page(&self, search: Option<&str>, page: PageRequest) -> Result<Page<User>> {
+        self.read("users_page", |tx| {
+            let search = search.map(str::to_owned);
+            Box::pin(async move { admin_lists::users_page(tx, search.as_deref(), page).await })
+        })
+        .await
+    }
+
+    async fn concerts_page(
+        &self,
+        filter: &ConcertFilter,
+        page: PageRequest,
+        now: Timestamp,
+    ) -> Result<Page<Concert>> {
+        self.read("concerts_page", |tx| {
+            let filter = filter.clone();
+            Box::pin(async move { admin_lists::concerts_page(tx, &filter, page, now).await })
+        })
+        .await
+    }
+
+    async fn open_holds(
+        &self,
+        schedule: ScheduleId,
+        page: PageRequest,
+        now: Timestamp,
+    ) -> Result<Page<OpenHold>> {
+        self.read("open_holds", |tx| {
+            Box::pin(admin_lists::open_holds(tx, schedule, page, now))
+        })
+        .await
+    }
+
+    async fn payments_page(&self, filter: PaymentFilter, page: PageRequest) -> Result<Page<Order>> {
+        self.read("payments_page", |tx| {
+            Box::pin(admin_lists::payments_page(tx, filter, page))
+        })
+        .await
+    }
+
+    async fn set_concert_title(&self, id: ConcertId, title: &str) -> Result<()> {
+        self.write("set_concert_title", |tx| {
+            let title = title.to_owned();
+            Box::pin(async move { admin_lists::set_concert_title(tx, id, &title).await })
+        })
+        .await
+    }
+
+    async fn set_seat_prices(
+        &self,
+        schedule: ScheduleId,
+        prices: Vec<SeatPrice>,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.write("set_seat_prices", |tx| {
+            let prices = prices.clone();
+            Box::pin(async move { admin_lists::set_seat_prices(tx, schedule, &prices, now).await })
+        })
+        .await
+    }
+
+    async fn add_seats(&self, schedule: ScheduleId, seats: Vec<NewSeat>) -> Result<()> {
+        self.write("add_seats", |tx| {
+            let seats = seats.clone();
+            Box::pin(async move { admin_lists::add_seats(tx, schedule, &seats).await })
+        })
+        .await
+    }
+
+    async fn delete_schedule(&self, id: ScheduleId, now: Timestamp) -> Result<()> {
+        self.write("delete_schedule", |tx| {
+            Box::pin(admin_lists::delete_schedule(tx, id, now))
+        })
+        .await
+    }
+
+    async fn delete_concert(&self, id: ConcertId, now: Timestamp) -> Result<()> {
+        self.write("delete_concert", |tx| {
+            Box::pin(admin_lists::delete_concert(tx, id, now))
+        })
+        .await
+    }
+
+    async fn adjust_balance(
+        &self,
+        user: UserId,
+        adjustment: Adjustment,
+        now: Timestamp,
+        idempotency: Option<IdempotentRequest>,
+    ) -> Result<Adjusted> {
+        self.write("adjust_balance", |tx| {
+            let (adjustment, idempotency) = (adjustment.clone(), idempotency.clone());
+            Box::pin(async move {
+                idempotency::once(tx, idempotency.as_ref(), now, |tx| {
+                    Box::pin(async move {
+                        admin_lists::adjust_balance(tx, user, &adjustment, now).await
+                    })
+                })
+                .await
+            })
         })
         .await
     }

@@ -159,7 +159,7 @@ pub(super) fn charge(
 pub(super) fn balance_history(conn: &Connection, user: UserId) -> Result<Vec<Entry>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT kind, amount, balance_after, created_at
+            "SELECT kind, amount, balance_after, created_at, reason
              FROM balance_history
              WHERE user_id = ?1
              ORDER BY id",
@@ -172,18 +172,20 @@ pub(super) fn balance_history(conn: &Connection, user: UserId) -> Result<Vec<Ent
                 row.get::<_, i64>("amount")?,
                 row.get::<_, i64>("balance_after")?,
                 row.get::<_, i64>("created_at")?,
+                row.get::<_, Option<String>>("reason")?,
             ))
         })
         .map_err(db)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(db)?;
     rows.into_iter()
-        .map(|(kind, amount, balance_after, created_at)| {
+        .map(|(kind, amount, balance_after, created_at, reason)| {
             Ok(Entry {
                 kind: EntryKind::parse(&kind)?,
                 amount,
                 balance_after: money(balance_after)?,
                 created_at: from_millis(created_at),
+                reason,
             })
         })
         .collect()

@@ -67,6 +67,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         16,
         include_str!("../../../migrations/sqlite/016_self_cancellation.sql"),
     ),
+    (
+        18,
+        include_str!("../../../migrations/sqlite/018_balance_adjustments.sql"),
+    ),
 ];
 
 /// Prepared statements kept per connection: more than the store has.

@@ -13,6 +13,7 @@
 
 mod access_codes;
 mod accounts;
+mod admin_lists;
 pub mod backup;
 mod catalog;
 mod doors;
@@ -39,12 +40,15 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
 use super::{
-    Credentials, DeliveryReport, HoldRequest, NewSession, OutboxEvent, OutboxSummary, Store, User,
+    ConcertFilter, Credentials, DeliveryReport, HoldRequest, NewSession, OpenHold, OutboxEvent,
+    OutboxSummary, Page, PageRequest, PaymentFilter, SeatPrice, Store, User,
 };
 use crate::domain::access_code::{CodeHash, RedeemRequest, Redemption};
 use crate::domain::availability::Availability;
-use crate::domain::balance::{Balance, ChargeAmount, Charged, Entry};
-use crate::domain::catalog::{Concert, NewConcert, Schedule, SeatPlace, SeatTaken, TicketLimit};
+use crate::domain::balance::{Adjusted, Adjustment, Balance, ChargeAmount, Charged, Entry};
+use crate::domain::catalog::{
+    Concert, NewConcert, NewSeat, Schedule, SeatPlace, SeatTaken, TicketLimit,
+};
 use crate::domain::door::{Door, NewDoor};
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::IdempotentRequest;
@@ -562,6 +566,90 @@ impl Store for SqliteStore {
     ) -> Result<(Reservation, Cancellation)> {
         self.writer
             .write(move |conn| holds::cancel_reservation(conn, holder, reservation, now))
+            .await
+    }
+
+    async fn users_page(&self, search: Option<&str>, page: PageRequest) -> Result<Page<User>> {
+        let search = search.map(str::to_owned);
+        self.scan(move |conn| admin_lists::users_page(conn, search.as_deref(), page))
+            .await
+    }
+
+    async fn concerts_page(
+        &self,
+        filter: &ConcertFilter,
+        page: PageRequest,
+        now: Timestamp,
+    ) -> Result<Page<Concert>> {
+        let filter = filter.clone();
+        self.scan(move |conn| admin_lists::concerts_page(conn, &filter, page, now))
+            .await
+    }
+
+    async fn open_holds(
+        &self,
+        schedule: ScheduleId,
+        page: PageRequest,
+        now: Timestamp,
+    ) -> Result<Page<OpenHold>> {
+        self.scan(move |conn| admin_lists::open_holds(conn, schedule, page, now))
+            .await
+    }
+
+    async fn payments_page(&self, filter: PaymentFilter, page: PageRequest) -> Result<Page<Order>> {
+        self.scan(move |conn| admin_lists::payments_page(conn, filter, page))
+            .await
+    }
+
+    async fn set_concert_title(&self, id: ConcertId, title: &str) -> Result<()> {
+        let title = title.to_owned();
+        self.writer
+            .write(move |conn| admin_lists::set_concert_title(conn, id, &title))
+            .await
+    }
+
+    async fn set_seat_prices(
+        &self,
+        schedule: ScheduleId,
+        prices: Vec<SeatPrice>,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.writer
+            .write(move |conn| admin_lists::set_seat_prices(conn, schedule, &prices, now))
+            .await
+    }
+
+    async fn add_seats(&self, schedule: ScheduleId, seats: Vec<NewSeat>) -> Result<()> {
+        self.writer
+            .write(move |conn| admin_lists::add_seats(conn, schedule, &seats))
+            .await
+    }
+
+    async fn delete_schedule(&self, id: ScheduleId, now: Timestamp) -> Result<()> {
+        self.writer
+            .write(move |conn| admin_lists::delete_schedule(conn, id, now))
+            .await
+    }
+
+    async fn delete_concert(&self, id: ConcertId, now: Timestamp) -> Result<()> {
+        self.writer
+            .write(move |conn| admin_lists::delete_concert(conn, id, now))
+            .await
+    }
+
+    async fn adjust_balance(
+        &self,
+        user: UserId,
+        adjustment: Adjustment,
+        now: Timestamp,
+        idempotency: Option<IdempotentRequest>,
+    ) -> Result<Adjusted> {
+        self.writer
+            .write(move |conn| {
+                idempotency::once(conn, idempotency.as_ref(), now, || {
+                    admin_lists::adjust_balance(conn, user, &adjustment, now)
+                })
+            })
             .await
     }
 
