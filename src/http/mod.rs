@@ -1,5 +1,6 @@
 //! The HTTP API: poem + poem-openapi, one module per tag. The spec poem-openapi derives from
 //! these modules is the documentation (Swagger UI at `/docs`, JSON at `/openapi.json`).
+//! Beside it, the storefront's pages at `/` and their assets ([`pages`]), clients of the API.
 //!
 //! Every request passes, outermost first: the request-path scope used by error bodies, the
 //! request's id and span ([`request_id`]), the metrics and access log, cross-origin calls ([`cors`]), the catch-all that renders framework
@@ -35,6 +36,7 @@ pub mod idempotency;
 pub mod json;
 pub mod json_keys;
 pub mod ops;
+pub mod pages;
 pub mod paths;
 pub mod payments;
 pub mod rate_limit;
@@ -151,7 +153,14 @@ pub fn routes(state: ApiState) -> impl Endpoint<Output = Response> {
         .at("/openapi.json", spec)
         .data(state)
         .with(poem::middleware::CookieJarManager::new())
-        .around(move |ep, req| guard_request(ep, req, admin_enabled))
+        // The storefront's pages and assets sit beside the API (outside its spec), as /docs;
+        // answered in the same layer as the guard, which keeps the type of the stack shallow.
+        .around(move |ep, req| async move {
+            match pages::answer(&req) {
+                Some(answer) => answer,
+                None => guard_request(ep, req, admin_enabled).await,
+            }
+        })
         .catch_all_error(|err| async move {
             let operation = err.data::<poem_openapi::OperationId>().copied();
             // An endpoint's declared error answer travels as an error but is already complete.

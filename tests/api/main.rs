@@ -21,6 +21,7 @@ mod idempotency;
 mod idle_sessions;
 mod jwt;
 mod ops;
+mod pages;
 mod poll_pace;
 mod prequeue;
 mod purchase_limits;
