@@ -42,15 +42,13 @@ function place(seat) {
   };
 }
 
+// The seat number comes first: it is what the ticket and the receipt say. Where the plan puts
+// the seat follows.
 function label(seat) {
   const p = place(seat);
-  const parts = [];
-  if (p.section) parts.push(`Section ${p.section}`);
-  if (p.row !== null && p.number !== null) {
-    parts.push(`${parts.length ? 'row' : 'Row'} ${p.row}`, `seat ${p.number}`);
-  } else {
-    parts.push(`${parts.length ? 'seat' : 'Seat'} ${seat.seatNumber}`);
-  }
+  const parts = [`Seat ${seat.seatNumber}`];
+  if (p.section) parts.push(`section ${p.section}`);
+  if (p.row !== null && p.number !== null) parts.push(`row ${p.row}`, `number ${p.number}`);
   parts.push(money(seat.price));
   parts.push(chosen.has(seat.seatId) ? 'chosen' : STATUS_WORD[seat.status] || seat.status);
   return parts.join(', ');

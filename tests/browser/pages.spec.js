@@ -55,8 +55,8 @@ for (const [device, viewport] of VIEWPORTS) {
       await buyLast(second, secondToken);
 
       await expect(page).toHaveURL(/\/seats\?/);
-      await page.getByRole('button', { name: /^Row C, seat 5,/ }).click();
-      await page.getByRole('button', { name: /^Row C, seat 6,/ }).click();
+      await page.getByRole('button', { name: /^Seat Stalls C5,/ }).click();
+      await page.getByRole('button', { name: /^Seat Stalls C6,/ }).click();
       await expect(page.locator('#summary')).toContainText('2 seats chosen');
       await check('seats');
       await page.getByRole('button', { name: 'Hold the chosen seats' }).click();

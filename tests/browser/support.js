@@ -86,10 +86,10 @@ async function startServer(extra = [], { command = 'serve' } = {}) {
     admin(method, urlPath, body) {
       return server.call(method, urlPath, { body, bearer: ADMIN_TOKEN });
     },
-    /** A concert of one show with `rows` rows of `perRow` seats (A1, A2, …); `{concertId, scheduleId}`. */
-    async concert({ title = 'Browser Test Live', rows = 2, perRow = 6, price = 5000, salesStart, seatNumber } = {}) {
-      const seats = [];
-      for (let r = 0; r < rows; r += 1) {
+    /** A concert of one show with `rows` rows of `perRow` seats (A1, A2, …), or the seats of `layout`; `{concertId, scheduleId}`. */
+    async concert({ title = 'Browser Test Live', rows = 2, perRow = 6, price = 5000, salesStart, seatNumber, layout } = {}) {
+      const seats = layout ? [...layout] : [];
+      for (let r = 0; r < (layout ? 0 : rows); r += 1) {
         for (let n = 1; n <= perRow; n += 1) {
           const number = `${String.fromCharCode(65 + r)}${n}`;
           seats.push({ seatNumber: seatNumber ? seatNumber(number) : number, price: r === 0 ? price * 2 : price });
