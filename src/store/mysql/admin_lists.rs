@@ -12,15 +12,14 @@
 use mysql_async::prelude::Queryable;
 
 use super::accounts::stored_balance;
-use super::{ER_DUP_ENTRY, Fail, Step, Tx, catalog, money, outbox, server_code};
+use super::{ER_DUP_ENTRY, Fail, Step, Tx, catalog, money, outbox, reports, server_code};
 use crate::domain::balance::{Adjusted, Adjustment, EntryKind};
 use crate::domain::catalog::{Concert, NewSeat};
 use crate::domain::error::Error;
 use crate::domain::events::DomainEvent;
 use crate::domain::report::Order;
 use crate::domain::{
-    ConcertId, PaymentId, ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis,
-    to_millis,
+    ConcertId, ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis, to_millis,
 };
 use crate::store::{
     ConcertFilter, OpenHold, Page, PageRequest, PaymentFilter, SeatPrice, User, like_pattern,
@@ -147,8 +146,6 @@ pub(super) async fn open_holds(
     Ok(Page::from_rows(holds, page.limit, |h| h.reservation_id.0))
 }
 
-type OrderRow = (i64, i64, i64, String, String, i64, String, i64, i64, i64);
-
 pub(super) async fn payments_page(
     tx: &mut Tx,
     filter: PaymentFilter,
@@ -156,47 +153,17 @@ pub(super) async fn payments_page(
 ) -> Step<Page<Order>> {
     let (after, limit) = bounds(page);
     let (user, schedule) = (filter.user.map(|u| u.0), filter.schedule.map(|s| s.0));
-    let rows: Vec<OrderRow> = tx
+    let rows: Vec<reports::OrderRow> = tx
         .exec(
-            "SELECT p.id, p.created_at, p.user_id, u.name, u.email, r.schedule_id, c.title,
-                    sc.start_time, p.amount,
-                    CAST((SELECT COALESCE(SUM(f.amount), 0) FROM refunds f
-                          WHERE f.payment_id = p.id) AS SIGNED)
-             FROM payments p
-             JOIN users u ON u.id = p.user_id
-             JOIN reservations r ON r.id = p.reservation_id
-             JOIN schedules sc ON sc.id = r.schedule_id
-             JOIN concerts c ON c.id = sc.concert_id
-             WHERE p.id > ? AND (? IS NULL OR p.user_id = ?) AND (? IS NULL OR r.schedule_id = ?)
-             ORDER BY p.id LIMIT ?",
+            concat!(
+                reports::order_select!(),
+                " WHERE p.id > ? AND (? IS NULL OR p.user_id = ?) AND (? IS NULL OR r.schedule_id = ?)
+                 ORDER BY p.id LIMIT ?"
+            ),
             (after, user, user, schedule, schedule, limit),
         )
         .await?;
-    let mut orders = Vec::with_capacity(rows.len());
-    for (id, paid_at, user, name, email, schedule, title, show_time, amount, refunded) in rows {
-        let seats: Vec<String> = tx
-            .exec(
-                "SELECT s.seat_number FROM payments p
-                 JOIN reservation_seats rs ON rs.reservation_id = p.reservation_id
-                 JOIN seats s ON s.id = rs.seat_id
-                 WHERE p.id = ? ORDER BY rs.seat_id",
-                (id,),
-            )
-            .await?;
-        orders.push(Order {
-            payment_id: PaymentId(id),
-            paid_at: from_millis(paid_at),
-            user_id: UserId(user),
-            name,
-            email,
-            schedule_id: ScheduleId(schedule),
-            title,
-            show_time: from_millis(show_time),
-            seats,
-            amount: money(amount)?,
-            refunded: money(refunded)?,
-        });
-    }
+    let orders = reports::with_seats(tx, rows).await?;
     Ok(Page::from_rows(orders, page.limit, |o| o.payment_id.0))
 }
 

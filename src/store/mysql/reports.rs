@@ -51,26 +51,42 @@ pub(super) async fn sales(tx: &mut Tx, schedule: ScheduleId, now: Timestamp) -> 
     })
 }
 
-type OrderRow = (i64, i64, i64, String, String, i64, String, i64, i64, i64);
+/// The select list and joins of an order, ahead of each reader's `WHERE`: one row per
+/// payment, with its buyer, show and the sum refunded of it.
+macro_rules! order_select {
+    () => {
+        "SELECT p.id, p.created_at, p.user_id, u.name, u.email, r.schedule_id, c.title,
+                sc.start_time, p.amount,
+                CAST((SELECT COALESCE(SUM(f.amount), 0) FROM refunds f
+                      WHERE f.payment_id = p.id) AS SIGNED)
+         FROM payments p
+         JOIN users u ON u.id = p.user_id
+         JOIN reservations r ON r.id = p.reservation_id
+         JOIN schedules sc ON sc.id = r.schedule_id
+         JOIN concerts c ON c.id = sc.concert_id"
+    };
+}
+pub(super) use order_select;
+
+/// A row of [`order_select`].
+pub(super) type OrderRow = (i64, i64, i64, String, String, i64, String, i64, i64, i64);
 
 /// The payments made from `from` up to (not including) `to`, oldest first.
 pub(super) async fn orders(tx: &mut Tx, from: Timestamp, to: Timestamp) -> Step<Vec<Order>> {
     let rows: Vec<OrderRow> = tx
         .exec(
-            "SELECT p.id, p.created_at, p.user_id, u.name, u.email, r.schedule_id, c.title,
-                    sc.start_time, p.amount,
-                    CAST((SELECT COALESCE(SUM(f.amount), 0) FROM refunds f
-                          WHERE f.payment_id = p.id) AS SIGNED)
-             FROM payments p
-             JOIN users u ON u.id = p.user_id
-             JOIN reservations r ON r.id = p.reservation_id
-             JOIN schedules sc ON sc.id = r.schedule_id
-             JOIN concerts c ON c.id = sc.concert_id
-             WHERE p.created_at >= ? AND p.created_at < ?
-             ORDER BY p.created_at, p.id",
+            concat!(
+                order_select!(),
+                " WHERE p.created_at >= ? AND p.created_at < ? ORDER BY p.created_at, p.id"
+            ),
             (to_millis(from), to_millis(to)),
         )
         .await?;
+    with_seats(tx, rows).await
+}
+
+/// The orders of `rows`, each with the numbers of the seats it paid for.
+pub(super) async fn with_seats(tx: &mut Tx, rows: Vec<OrderRow>) -> Step<Vec<Order>> {
     let mut orders = Vec::with_capacity(rows.len());
     for (id, paid_at, user, name, email, schedule, title, show_time, amount, refunded) in rows {
         let seats: Vec<String> = tx

@@ -10,15 +10,14 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::accounts::{money, stored_balance};
-use super::{catalog, db, outbox};
+use super::{catalog, db, outbox, reports};
 use crate::domain::balance::{Adjusted, Adjustment, EntryKind};
 use crate::domain::catalog::{Concert, NewSeat};
 use crate::domain::error::{Error, Result};
 use crate::domain::events::DomainEvent;
 use crate::domain::report::Order;
 use crate::domain::{
-    ConcertId, PaymentId, ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis,
-    to_millis,
+    ConcertId, ReservationId, ScheduleId, SeatId, Timestamp, UserId, from_millis, to_millis,
 };
 use crate::store::{
     ConcertFilter, OpenHold, Page, PageRequest, PaymentFilter, SeatPrice, User, like_pattern,
@@ -164,28 +163,19 @@ pub(super) fn open_holds(
     Ok(Page::from_rows(holds, page.limit, |h| h.reservation_id.0))
 }
 
-type OrderRow = (i64, i64, i64, String, String, i64, String, i64, i64, i64);
-
 pub(super) fn payments_page(
     conn: &Connection,
     filter: PaymentFilter,
     page: PageRequest,
 ) -> Result<Page<Order>> {
     let (after, limit) = bounds(page);
-    let rows: Vec<OrderRow> = conn
-        .prepare_cached(
-            "SELECT p.id, p.created_at, p.user_id, u.name, u.email, r.schedule_id, c.title,
-                    sc.start_time, p.amount,
-                    (SELECT COALESCE(SUM(f.amount), 0) FROM refunds f WHERE f.payment_id = p.id)
-             FROM payments p
-             JOIN users u ON u.id = p.user_id
-             JOIN reservations r ON r.id = p.reservation_id
-             JOIN schedules sc ON sc.id = r.schedule_id
-             JOIN concerts c ON c.id = sc.concert_id
-             WHERE p.id > ?1 AND (?2 IS NULL OR p.user_id = ?2)
+    let rows = conn
+        .prepare_cached(concat!(
+            reports::order_select!(),
+            " WHERE p.id > ?1 AND (?2 IS NULL OR p.user_id = ?2)
                AND (?3 IS NULL OR r.schedule_id = ?3)
-             ORDER BY p.id LIMIT ?4",
-        )
+             ORDER BY p.id LIMIT ?4"
+        ))
         .and_then(|mut stmt| {
             stmt.query_map(
                 params![
@@ -194,52 +184,12 @@ pub(super) fn payments_page(
                     filter.schedule.map(|s| s.0),
                     limit
                 ],
-                |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                        row.get(5)?,
-                        row.get(6)?,
-                        row.get(7)?,
-                        row.get(8)?,
-                        row.get(9)?,
-                    ))
-                },
+                reports::order_row,
             )?
             .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(db)?;
-    let mut seats = conn
-        .prepare_cached(
-            "SELECT s.seat_number FROM payments p
-             JOIN reservation_seats rs ON rs.reservation_id = p.reservation_id
-             JOIN seats s ON s.id = rs.seat_id
-             WHERE p.id = ?1 ORDER BY rs.seat_id",
-        )
-        .map_err(db)?;
-    let mut orders = Vec::with_capacity(rows.len());
-    for (id, paid_at, user, name, email, schedule, title, show_time, amount, refunded) in rows {
-        let numbers = seats
-            .query_map([id], |row| row.get::<_, String>(0))
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(db)?;
-        orders.push(Order {
-            payment_id: PaymentId(id),
-            paid_at: from_millis(paid_at),
-            user_id: UserId(user),
-            name,
-            email,
-            schedule_id: ScheduleId(schedule),
-            title,
-            show_time: from_millis(show_time),
-            seats: numbers,
-            amount: money(amount)?,
-            refunded: money(refunded)?,
-        });
-    }
+    let orders = reports::with_seats(conn, rows)?;
     Ok(Page::from_rows(orders, page.limit, |o| o.payment_id.0))
 }
 

@@ -54,41 +54,43 @@ pub(super) fn sales(
     })
 }
 
-type OrderRow = (i64, i64, i64, String, String, i64, String, i64, i64, i64);
+/// The select list and joins of an order, ahead of each reader's `WHERE`: one row per
+/// payment, with its buyer, show and the sum refunded of it.
+macro_rules! order_select {
+    () => {
+        "SELECT p.id, p.created_at, p.user_id, u.name, u.email, r.schedule_id, c.title,
+                sc.start_time, p.amount,
+                (SELECT COALESCE(SUM(f.amount), 0) FROM refunds f WHERE f.payment_id = p.id)
+         FROM payments p
+         JOIN users u ON u.id = p.user_id
+         JOIN reservations r ON r.id = p.reservation_id
+         JOIN schedules sc ON sc.id = r.schedule_id
+         JOIN concerts c ON c.id = sc.concert_id"
+    };
+}
+pub(super) use order_select;
 
-/// The payments made from `from` up to (not including) `to`, oldest first.
-pub(super) fn orders(conn: &Connection, from: Timestamp, to: Timestamp) -> Result<Vec<Order>> {
-    let rows: Vec<OrderRow> = conn
-        .prepare_cached(
-            "SELECT p.id, p.created_at, p.user_id, u.name, u.email, r.schedule_id, c.title,
-                    sc.start_time, p.amount,
-                    (SELECT COALESCE(SUM(f.amount), 0) FROM refunds f WHERE f.payment_id = p.id)
-             FROM payments p
-             JOIN users u ON u.id = p.user_id
-             JOIN reservations r ON r.id = p.reservation_id
-             JOIN schedules sc ON sc.id = r.schedule_id
-             JOIN concerts c ON c.id = sc.concert_id
-             WHERE p.created_at >= ?1 AND p.created_at < ?2
-             ORDER BY p.created_at, p.id",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_map(params![to_millis(from), to_millis(to)], |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                    row.get(5)?,
-                    row.get(6)?,
-                    row.get(7)?,
-                    row.get(8)?,
-                    row.get(9)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(db)?;
+/// A row of [`order_select`].
+pub(super) type OrderRow = (i64, i64, i64, String, String, i64, String, i64, i64, i64);
+
+/// Reads a row of [`order_select`].
+pub(super) fn order_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OrderRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+    ))
+}
+
+/// The orders of `rows`, each with the numbers of the seats it paid for.
+pub(super) fn with_seats(conn: &Connection, rows: Vec<OrderRow>) -> Result<Vec<Order>> {
     let mut seats = conn
         .prepare_cached(
             "SELECT s.seat_number FROM payments p
@@ -118,4 +120,18 @@ pub(super) fn orders(conn: &Connection, from: Timestamp, to: Timestamp) -> Resul
         });
     }
     Ok(orders)
+}
+
+pub(super) fn orders(conn: &Connection, from: Timestamp, to: Timestamp) -> Result<Vec<Order>> {
+    let rows = conn
+        .prepare_cached(concat!(
+            order_select!(),
+            " WHERE p.created_at >= ?1 AND p.created_at < ?2 ORDER BY p.created_at, p.id"
+        ))
+        .and_then(|mut stmt| {
+            stmt.query_map(params![to_millis(from), to_millis(to)], order_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(db)?;
+    with_seats(conn, rows)
 }
