@@ -221,6 +221,12 @@ fn has_cookie(req: &Request, name: &str) -> bool {
     req.cookie().get(name).is_some()
 }
 
+/// Whether the admin's credential comes by the console's cookie: sent, with no
+/// `Authorization` header, which wins when both are.
+fn admin_by_cookie(req: &Request) -> bool {
+    !has_header(req, "authorization") && has_cookie(req, web_sessions::ADMIN_COOKIE)
+}
+
 /// The buyer's credential from `Authorization`, or else from the session cookie; `None`
 /// when neither is sent.
 async fn signed_in(
@@ -444,7 +450,7 @@ impl<'a> ApiExtractor<'a> for AdminAuth {
         body: &mut RequestBody,
         opts: ExtractParamOptions<()>,
     ) -> poem::Result<Self> {
-        if !has_header(req, "authorization") && has_cookie(req, web_sessions::ADMIN_COOKIE) {
+        if admin_by_cookie(req) {
             AdminCookie::from_request(req, body, opts).await?;
         } else {
             AdminBearer::from_request(req, body, opts).await?;
@@ -498,7 +504,7 @@ impl<'a> ApiExtractor<'a> for StaffAuth {
         body: &mut RequestBody,
         opts: ExtractParamOptions<()>,
     ) -> poem::Result<Self> {
-        if !has_header(req, "authorization") && has_cookie(req, web_sessions::ADMIN_COOKIE) {
+        if admin_by_cookie(req) {
             AdminCookie::from_request(req, body, opts).await?;
             return Ok(StaffAuth(Scanner::Admin));
         }

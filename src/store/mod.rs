@@ -132,6 +132,15 @@ impl PageRequest {
         after: None,
         limit: u32::MAX,
     };
+
+    /// The id to read after and how many rows to read: one more than the page, which tells
+    /// whether there is a next one.
+    pub fn bounds(self) -> (i64, i64) {
+        (
+            self.after.unwrap_or(i64::MIN),
+            i64::from(self.limit).saturating_add(1),
+        )
+    }
 }
 
 /// A page of rows and the id to ask for the next page after; `None` on the last page.

@@ -25,21 +25,12 @@ use crate::store::{
     ConcertFilter, OpenHold, Page, PageRequest, PaymentFilter, SeatPrice, User, like_pattern,
 };
 
-/// The first id of a page and how many rows to read: one more than the page, which tells
-/// whether there is a next one.
-fn bounds(page: PageRequest) -> (i64, i64) {
-    (
-        page.after.unwrap_or(i64::MIN),
-        i64::from(page.limit).saturating_add(1),
-    )
-}
-
 pub(super) async fn users_page(
     tx: &mut Tx,
     search: Option<&str>,
     page: PageRequest,
 ) -> Step<Page<User>> {
-    let (after, limit) = bounds(page);
+    let (after, limit) = page.bounds();
     let pattern = search.map(like_pattern);
     let rows: Vec<(i64, String, String, i64)> = tx
         .exec(
@@ -70,7 +61,7 @@ pub(super) async fn concerts_page(
     page: PageRequest,
     now: Timestamp,
 ) -> Step<Page<Concert>> {
-    let (after, limit) = bounds(page);
+    let (after, limit) = page.bounds();
     let pattern = filter.search.as_deref().map(like_pattern);
     let ids: Vec<i64> = tx
         .exec(
@@ -109,7 +100,7 @@ pub(super) async fn open_holds(
     now: Timestamp,
 ) -> Step<Page<OpenHold>> {
     catalog::sales_window(tx, schedule, false).await?;
-    let (after, limit) = bounds(page);
+    let (after, limit) = page.bounds();
     let rows: Vec<HoldRow> = tx
         .exec(
             "SELECT r.id, r.user_id, u.name, u.email, r.price, r.created_at, r.expires_at
@@ -151,7 +142,7 @@ pub(super) async fn payments_page(
     filter: PaymentFilter,
     page: PageRequest,
 ) -> Step<Page<Order>> {
-    let (after, limit) = bounds(page);
+    let (after, limit) = page.bounds();
     let (user, schedule) = (filter.user.map(|u| u.0), filter.schedule.map(|s| s.0));
     let rows: Vec<reports::OrderRow> = tx
         .exec(

@@ -23,21 +23,12 @@ use crate::store::{
     ConcertFilter, OpenHold, Page, PageRequest, PaymentFilter, SeatPrice, User, like_pattern,
 };
 
-/// The first id of a page and how many rows to read: one more than the page, which tells
-/// whether there is a next one.
-fn bounds(page: PageRequest) -> (i64, i64) {
-    (
-        page.after.unwrap_or(i64::MIN),
-        i64::from(page.limit).saturating_add(1),
-    )
-}
-
 pub(super) fn users_page(
     conn: &Connection,
     search: Option<&str>,
     page: PageRequest,
 ) -> Result<Page<User>> {
-    let (after, limit) = bounds(page);
+    let (after, limit) = page.bounds();
     let pattern = search.map(like_pattern);
     let rows: Vec<(i64, String, String, i64)> = conn
         .prepare_cached(
@@ -74,7 +65,7 @@ pub(super) fn concerts_page(
     page: PageRequest,
     now: Timestamp,
 ) -> Result<Page<Concert>> {
-    let (after, limit) = bounds(page);
+    let (after, limit) = page.bounds();
     let pattern = filter.search.as_deref().map(like_pattern);
     let ids: Vec<i64> = conn
         .prepare_cached(
@@ -110,7 +101,7 @@ pub(super) fn open_holds(
     now: Timestamp,
 ) -> Result<Page<OpenHold>> {
     catalog::sales_window(conn, schedule)?;
-    let (after, limit) = bounds(page);
+    let (after, limit) = page.bounds();
     type Row = (i64, i64, String, String, i64, i64, i64);
     let rows: Vec<Row> = conn
         .prepare_cached(
@@ -168,7 +159,7 @@ pub(super) fn payments_page(
     filter: PaymentFilter,
     page: PageRequest,
 ) -> Result<Page<Order>> {
-    let (after, limit) = bounds(page);
+    let (after, limit) = page.bounds();
     let rows = conn
         .prepare_cached(concat!(
             reports::order_select!(),
