@@ -106,6 +106,11 @@ test('the console creates a concert of two shows with a generated layout, which 
     await page.getByRole('navigation', { name: 'Shows of this concert' }).getByRole('link').nth(1).click();
     await expect(page.locator('#limit')).toHaveValue('2');
 
+    // A show that does not exist: the API's answer, as text.
+    await page.goto(`${server.base}/admin/show?schedule=999999`);
+    const missing = await server.call('GET', '/api/admin/schedules/999999', { bearer: ADMIN_TOKEN, expectStatus: 404 });
+    await expect(page.locator('#error')).toHaveText(missing.message);
+
     const show = { concertId: made[0].concertId, scheduleId: made[0].schedules[0].scheduleId };
     await signIn(page, server, await server.buyer('Plan Reader'), `/queue?concert=${show.concertId}&schedule=${show.scheduleId}`);
     await expect(page).toHaveURL(/\/seats\?/);
@@ -203,9 +208,17 @@ test('the console watches a line live, pauses it, changes its knobs, sets the sa
     await expect(page.locator('#s-held')).toHaveText('0');
     const map = await server.call('GET', `/api/concerts/${show.concertId}/schedules/${show.scheduleId}/seats`, { queueToken: secondToken });
     expect(map.seats.find((s) => s.seatId === hold.seatId).status).toBe('available');
-    // Releasing it again is refused by the API, and the console says why.
-    const again = await server.call('DELETE', `/api/admin/reservations/${hold.reservationId}`, { bearer: ADMIN_TOKEN, expectStatus: 409 });
-    expect(again.errorCode).toBeTruthy();
+    // A hold that ended behind the console's back: the release is refused, and the console
+    // shows the API's answer next to the list.
+    const later = await holdOne(server, secondToken, show);
+    await page.getByRole('button', { name: 'Refresh the holds and payments' }).click();
+    const stale = page.getByRole('button', { name: `Release hold ${later.reservationId} of Second Buyer` });
+    await expect(stale).toBeVisible();
+    await server.admin('DELETE', `/api/admin/reservations/${later.reservationId}`);
+    await stale.click();
+    const gone = await server.call('DELETE', `/api/admin/reservations/${later.reservationId}`, { bearer: ADMIN_TOKEN, expectStatus: 409 });
+    await expect(page.locator('#holds-error')).toHaveText(gone.message);
+    await expect(page.locator('#holds-error')).toHaveAttribute('role', 'alert');
     expect(problems).toEqual([]);
   } finally {
     await server.stop();
