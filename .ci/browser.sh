@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The storefront in a real browser: Playwright (tests/browser/) driving Debian's chromium
+# The storefront and the console in a real browser: Playwright (tests/browser/) driving Debian's chromium
 # against the real binary; each test starts its own `boxoffice serve` on a free port with a
 # temporary database. Installs what is missing: chromium with apt-get when /usr/bin/chromium
 # is absent (BOXOFFICE_CHROMIUM names another), and the pinned Node packages with `npm ci`.

@@ -5,6 +5,8 @@
 // same-origin fetch sends by itself. Every request that changes something also sends the
 // `X-CSRF-Token` header with the value of the `bx_csrf` cookie, which another site can
 // neither read nor set, so a forged form or fetch from elsewhere is refused (403).
+// The console's admin session is the same pattern with its own pair of cookies (`bx_admin`,
+// HttpOnly, and `bx_admin_csrf`): a call under `/api/admin/` sends the latter's value.
 // The queue token is no cookie: it travels in the `Queue-Token` header, and is kept in
 // sessionStorage per buyer and show, so a reload keeps the place in line.
 
@@ -18,11 +20,11 @@ export class ApiError extends Error {
   }
 }
 
-/** The value of the `bx_csrf` cookie, or an empty string. */
-export function csrfToken() {
+/** The value of the CSRF cookie `cookie` (the buyer's `bx_csrf` by default), or an empty string. */
+export function csrfToken(cookie = 'bx_csrf') {
   for (const part of document.cookie.split(';')) {
     const [name, ...rest] = part.trim().split('=');
-    if (name === 'bx_csrf') return decodeURIComponent(rest.join('='));
+    if (name === cookie) return decodeURIComponent(rest.join('='));
   }
   return '';
 }
@@ -42,7 +44,7 @@ export async function api(method, path, options = {}) {
   const headers = { Accept: 'application/json' };
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD') {
-    const token = csrfToken();
+    const token = csrfToken(path.startsWith('/api/admin/') ? 'bx_admin_csrf' : 'bx_csrf');
     if (token) headers['X-CSRF-Token'] = token;
   }
   if (options.queueToken) headers['Queue-Token'] = options.queueToken;

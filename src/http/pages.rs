@@ -1,4 +1,5 @@
-//! The storefront: the buyer's pages at `/` and the files they load under `/assets/`.
+//! The storefront and the console: the buyer's pages at `/`, the box office's at `/admin`,
+//! and the files they load under `/assets/`.
 //!
 //! The pages are static HTML with small plain JavaScript modules and one style sheet, kept in
 //! `web/` and built into the binary with `include_bytes!`, so nothing needs building or
@@ -52,7 +53,7 @@ const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
-/// The pages, each with its route.
+/// The pages, each with its route: the shop's, then the console's (`/admin…`).
 pub static PAGES: &[(&str, WebFile)] = &[
     ("/", web_file!("index.html", HTML)),
     ("/sign-in", web_file!("sign-in.html", HTML)),
@@ -62,6 +63,10 @@ pub static PAGES: &[(&str, WebFile)] = &[
     ("/checkout", web_file!("checkout.html", HTML)),
     ("/receipt", web_file!("receipt.html", HTML)),
     ("/purchases", web_file!("purchases.html", HTML)),
+    ("/admin", web_file!("admin.html", HTML)),
+    ("/admin/new", web_file!("admin-new.html", HTML)),
+    ("/admin/show", web_file!("admin-show.html", HTML)),
+    ("/admin/outbox", web_file!("admin-outbox.html", HTML)),
 ];
 
 /// The files the pages load, served at `/assets/<name>`.
@@ -77,6 +82,12 @@ pub static ASSETS: &[WebFile] = &[
     web_file!("checkout.js", JS),
     web_file!("receipt.js", JS),
     web_file!("purchases.js", JS),
+    web_file!("console.css", CSS),
+    web_file!("console.js", JS),
+    web_file!("admin.js", JS),
+    web_file!("admin-new.js", JS),
+    web_file!("admin-show.js", JS),
+    web_file!("admin-outbox.js", JS),
 ];
 
 /// Every page and asset by its path.

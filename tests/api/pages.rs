@@ -1,4 +1,4 @@
-//! The storefront's pages as the server serves them: every page route answers HTML with the
+//! The storefront's and the console's pages as the server serves them: every page route answers HTML with the
 //! Content-Security-Policy and the other safety headers, the assets their content types, a
 //! validator that round-trips to 304, and no embedded page carries inline script, inline
 //! event handlers or style attributes (which the CSP would block anyway). `/docs` keeps its
@@ -29,6 +29,10 @@ async fn every_page_answers_html_with_the_safety_headers() {
         "/checkout",
         "/receipt",
         "/purchases",
+        "/admin",
+        "/admin/new",
+        "/admin/show",
+        "/admin/outbox",
     ];
     assert_eq!(PAGES.len(), routes.len(), "a page without a test");
     for route in routes {
@@ -154,6 +158,23 @@ fn no_page_has_inline_script_event_handlers_or_style_attributes() {
             }
         }
         assert!(!html.to_lowercase().contains("javascript:"), "{route}");
+    }
+}
+
+#[test]
+fn every_file_of_web_is_built_in_so_the_scans_cover_it() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    let built_in: Vec<&str> = PAGES
+        .iter()
+        .map(|(_, file)| file.name)
+        .chain(ASSETS.iter().map(|file| file.name))
+        .collect();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            built_in.contains(&name.as_str()),
+            "web/{name} is neither a page nor an asset"
+        );
     }
 }
 
