@@ -11,6 +11,9 @@
 #   fsync     durable single-row SQLite commits per second on this disk: the fsync ceiling
 #   crash     flow while the server is SIGKILLed and restarted; then the database is audited
 #   smoke     flow with 10 VUs and no ceilings, for CI (default 5s): fails on failed checks
+#   soak      flow with 20 VUs for a long on-sale (default 10m); every 10 s the server's CPU,
+#             RSS, database and WAL sizes and payments are sampled (soak.py), and the report
+#             gives them minute by minute with the soak targets (soak-<time>.{md,json})
 #   all       fsync, health, flow, stampede, opening, race
 #
 # Each scenario builds the release binary, starts it on a fresh database in a scratch folder,
@@ -304,7 +307,14 @@ scenario_run() { # NAME SCRIPT SEED_ARGS(4, or "-") [k6 -e args...]
   local cpu0 load0 status=0
   cpu0=$(proc_cpu)
   load0=$(loadavg)
-  local perf_pid=
+  local perf_pid="" sampler_pid=""
+  if [[ ${SAMPLE:-0} == 1 ]]; then
+    # Bounded by the run's duration and a margin; it stops by itself when the server exits.
+    "$python" "$here/soak.py" sample --pid "$server_pid" --db "$db" \
+      --base "http://127.0.0.1:$port" --out "$scratch/$name.samples.csv" --every 10 \
+      --until $(( $(seconds_of "$duration") + 60 )) &
+    sampler_pid=$!
+  fi
   if [[ ${PROFILE:-0} == 1 ]]; then
     # A sampled CPU profile of the server while k6 runs, with call graphs unwound from DWARF
     # (the release build keeps line tables), so time can be charged to callers.
@@ -326,6 +336,11 @@ scenario_run() { # NAME SCRIPT SEED_ARGS(4, or "-") [k6 -e args...]
       --percent-limit 2 2>/dev/null | sed "s/ *$//" | grep -v "^$" | cut -c1-220 \
       >"$results/$name-$stamp.perf-inclusive.txt" || true
     log "$name: profile in $results/$name-$stamp.perf{,-inclusive}.txt"
+  fi
+  if [[ -n $sampler_pid ]]; then
+    sleep 10 # one more sample after the last purchase
+    kill "$sampler_pid" 2>/dev/null || true
+    wait "$sampler_pid" 2>/dev/null || true
   fi
   local cpu1 hwm load1
   cpu1=$(proc_cpu)
@@ -390,6 +405,19 @@ run_flow() {
   scenario_run flow flow.js "$(flow_catalogue)" -e VUS="${VUS:-100}" || ok=1
   summarize "${names[@]}" || ok=1
   return $ok
+}
+
+# soak: the flow at a steady 20 VUs for a long time, the server sampled as it goes. The
+# catalogue is sized for FLOW_RATE [700] purchases/s over the whole run.
+run_soak() {
+  local status=0
+  flow_rate=700
+  extra_flags=("${flow_flags[@]}")
+  SAMPLE=1 scenario_run soak flow.js "$(flow_catalogue)" -e VUS="${VUS:-20}" || status=1
+  "$python" "$here/soak.py" report --samples "$scratch/soak.samples.csv" \
+    --k6-csv "$scratch/soak.csv.gz" --out "$results/soak-$stamp" || status=1
+  summarize soak || status=1
+  return $status
 }
 
 run_crash() {
@@ -566,8 +594,8 @@ EOF
 
 main() {
   case $scenario in
-    flow | stampede | opening | race | health | fsync | crash | smoke | all) ;;
-    *) die "unknown scenario '$scenario' (flow, stampede, opening, race, health, fsync, crash, smoke, all)" ;;
+    flow | stampede | opening | race | health | fsync | crash | smoke | soak | all) ;;
+    *) die "unknown scenario '$scenario' (flow, stampede, opening, race, health, fsync, crash, smoke, soak, all)" ;;
   esac
   if [[ $cluster == 1 && $scenario != flow ]]; then die "CLUSTER=1 runs flow only"; fi
   ensure_tools
@@ -635,6 +663,10 @@ main() {
     crash)
       duration=${duration:-40s}
       run_crash || status=1
+      ;;
+    soak)
+      duration=${duration:-10m}
+      run_soak || status=1
       ;;
     all)
       local d=${duration:-}
