@@ -24,9 +24,10 @@
 // no-cache` with an ETag, so a file seen before must come back 304 with that ETag and a new
 // one 200 with its content type. A VU plays its buyers one after the other in one browser, so
 // only its first buyer finds the cache empty; COLD_CACHE=1 empties it for every buyer (a new
-// browser each). The buyer's credential is its JWT as the bearer on every API call (the
-// flow's sign-in; the pages' own cookie session needs a password sign-in, whose argon2 hash
-// would dominate the run), with the queue token as the page sends it.
+// browser each); PAGES_STATIC=0 leaves the pages and assets out, so that a run beside one
+// with them tells what they cost. The buyer's credential is its JWT as the bearer on every
+// API call (the flow's sign-in; the pages' own cookie session needs a password sign-in, whose
+// argon2 hash would dominate the run), with the queue token as the page sends it.
 //
 // Every request is tagged with its name and its kind (`page`, `asset` or `api`), so the
 // summary has per-request figures and one line per kind; `not_modified` is the share of
@@ -51,6 +52,8 @@ const MAX_POLLS = parseInt(__ENV.MAX_POLLS || '50', 10);
 /** The waits between polls are pollAfterSeconds (jittered as the page does) times this. */
 const POLL_SCALE = parseFloat(__ENV.POLL_SCALE || '1');
 const COLD_CACHE = __ENV.COLD_CACHE === '1';
+/** PAGES_STATIC=0: the page scripts' API calls alone, without the HTML and assets. */
+const STATIC = __ENV.PAGES_STATIC !== '0';
 
 // --- what each page loads, from web/ ------------------------------------------------------
 
@@ -170,6 +173,7 @@ function checkStatic(res, name, kind, path) {
 
 /** Loads page `route` (with `query`) and everything it loads; false when anything failed. */
 function loadPage(route, query) {
+  if (!STATIC) return true;
   const name = `page ${route}`;
   const path = `${route}${query}`;
   let res = http.get(`${BASE}${path}`, staticRequest(name, 'page', path)[3]);

@@ -52,6 +52,8 @@
 #                     give or take 20%) times this; MAX_POLLS [50] polls at most per buyer
 #   COLD_CACHE [0]    pages: 1 empties the VU's browser cache for every buyer (a new browser
 #                     each); by default a VU's later buyers find its pages and assets cached
+#   PAGES_STATIC [1]  pages: 0 sends only the page scripts' API calls, without the HTML and
+#                     assets, to measure beside a run with them what they cost
 #   MAX_ACTIVE        pages: --queue-max-active, so that buyers wait in line and poll (by
 #                     default the room lets everyone in at once, as in flow)
 #   KILLS [4]         crash: how many SIGKILLs
@@ -411,7 +413,7 @@ run_pages() {
   if [[ -n ${MAX_ACTIVE:-} ]]; then extra_flags+=(--queue-max-active "$MAX_ACTIVE"); fi
   scenario_run pages pages.js "$(FLOW_RATE=$rate flow_catalogue)" -e VUS="${VUS:-100}" \
     -e POLL_SCALE="${POLL_SCALE:-1}" -e MAX_POLLS="${MAX_POLLS:-50}" \
-    -e COLD_CACHE="${COLD_CACHE:-0}" || ok=1
+    -e COLD_CACHE="${COLD_CACHE:-0}" -e PAGES_STATIC="${PAGES_STATIC:-1}" || ok=1
   summarize pages || ok=1
   return $ok
 }

@@ -471,6 +471,8 @@ def markdown(results, fsync, checks, mach, title):
             lines += ["", "| kind | count | per purchase | p50 ms | p95 ms | p99 ms | max ms "
                       "| answered 304 |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
             for kind, q in r["by_kind"].items():
+                if not q["count"]:
+                    continue  # PAGES_STATIC=0: no pages or assets
                 share = "-" if q["not_modified"] is None else f"{q['not_modified']:.1%}"
                 lines.append(f"| {kind} | {q['count']} | {q['count'] / n:.1f} | {fmt(q['p50'])} "
                              f"| {fmt(q['p95'])} | {fmt(q['p99'])} | {fmt(q['max'])} | {share} |")
