@@ -2,6 +2,9 @@
 # Load tests of boxoffice with k6. Usage: loadtest/run.sh SCENARIO [DURATION]
 #
 #   flow      the buyer flow, 100 VUs; measured beside its ceilings (fsync, health)
+#   pages     the buyer flow through the shop's pages, 100 VUs, as Chromium loads them: each
+#             page's HTML, style sheet and modules (304 once a VU's cache has them), then the
+#             API calls its script makes, from What's on to the receipt (pages.js)
 #   stampede  20,000 buyers rush one show's line; admission order and seats are checked
 #   opening   stampede at an opening: the crowd joins the pre-queue before the show's salesStart;
 #             nobody may be let in before it, and the places drawn at it must be a random
@@ -14,7 +17,7 @@
 #   soak      flow with 20 VUs for a long on-sale (default 10m); every 10 s the server's CPU,
 #             RSS, database and WAL sizes and payments are sampled (soak.py), and the report
 #             gives them minute by minute with the soak targets (soak-<time>.{md,json})
-#   all       fsync, health, flow, stampede, opening, race
+#   all       fsync, health, flow, pages, stampede, opening, race
 #
 # Each scenario builds the release binary, starts it on a fresh database in a scratch folder,
 # creates the catalogue through the admin API, runs k6, audits the database and writes
@@ -33,7 +36,7 @@
 #   WRITE_BATCH [64]  --write-batch of the server (1: one transaction per write)
 #   WRITE_BATCH_WAIT  --write-batch-wait of the server [the server's default; 0: no wait]
 #   SYNC [full]       --sync of the server
-#   VUS               VUs of flow [100], race [1000], health [100]
+#   VUS               VUs of flow [100], pages [100], race [1000], health [100]
 #   CEILINGS [1]      0: run flow without the fsync and health runs beside it
 #   BUYERS [20000]    stampede buyers, arriving within JOIN_WINDOW [10] seconds, let in at
 #                     ADMIT_RATE [BUYERS/15] per second, at most MAX_ACTIVE [2 x rate] inside
@@ -47,6 +50,15 @@
 #   RACE_SEATS [10]   seats fought over in race
 #   FLOW_RATE [4000]  flow iterations/s the catalogue is sized for (it never runs out: the
 #                     run stops early when every seat is sold)
+#   PAGES_RATE [1000] pages: the purchases/s its catalogue is sized for (as FLOW_RATE)
+#   POLL_SCALE [1]    pages: the waits between status polls are the page's (pollAfterSeconds,
+#                     give or take 20%) times this; MAX_POLLS [50] polls at most per buyer
+#   COLD_CACHE [0]    pages: 1 empties the VU's browser cache for every buyer (a new browser
+#                     each); by default a VU's later buyers find its pages and assets cached
+#   PAGES_STATIC [1]  pages: 0 sends only the page scripts' API calls, without the HTML and
+#                     assets, to measure beside a run with them what they cost
+#   MAX_ACTIVE        pages: --queue-max-active, so that buyers wait in line and poll (by
+#                     default the room lets everyone in at once, as in flow)
 #   KILLS [4]         crash: how many SIGKILLs
 #   SERIES [1]        0: no per-request k6 CSV output (no chart; spares k6 the writing)
 #   PROFILE [0]       1: perf record the server (with call graphs) during the run; writes
@@ -420,6 +432,20 @@ run_soak() {
   return $status
 }
 
+# pages: the flow's wide-open room, and a catalogue of the flow's shape sized for PAGES_RATE
+# purchases/s: What's on lists all of it, and one sized for flow's 4,000/s would make that
+# page's API call dearer than a shop's.
+run_pages() {
+  local ok=0 rate=${PAGES_RATE:-1000}
+  extra_flags=("${flow_flags[@]}")
+  if [[ -n ${MAX_ACTIVE:-} ]]; then extra_flags+=(--queue-max-active "$MAX_ACTIVE"); fi
+  scenario_run pages pages.js "$(FLOW_RATE=$rate flow_catalogue)" -e VUS="${VUS:-100}" \
+    -e POLL_SCALE="${POLL_SCALE:-1}" -e MAX_POLLS="${MAX_POLLS:-50}" \
+    -e COLD_CACHE="${COLD_CACHE:-0}" -e PAGES_STATIC="${PAGES_STATIC:-1}" || ok=1
+  summarize pages || ok=1
+  return $ok
+}
+
 run_crash() {
   extra_flags=("${flow_flags[@]}")
   port=$(free_port)
@@ -594,8 +620,8 @@ EOF
 
 main() {
   case $scenario in
-    flow | stampede | opening | race | health | fsync | crash | smoke | soak | all) ;;
-    *) die "unknown scenario '$scenario' (flow, stampede, opening, race, health, fsync, crash, smoke, soak, all)" ;;
+    flow | pages | stampede | opening | race | health | fsync | crash | smoke | soak | all) ;;
+    *) die "unknown scenario '$scenario' (flow, pages, stampede, opening, race, health, fsync, crash, smoke, soak, all)" ;;
   esac
   if [[ $cluster == 1 && $scenario != flow ]]; then die "CLUSTER=1 runs flow only"; fi
   ensure_tools
@@ -613,6 +639,10 @@ main() {
       else
         run_flow || status=1
       fi
+      ;;
+    pages)
+      duration=${duration:-20s}
+      run_pages || status=1
       ;;
     smoke)
       duration=${duration:-5s}
@@ -672,6 +702,7 @@ main() {
       local d=${duration:-}
       duration=${d:-20s}
       run_flow || status=1
+      run_pages || status=1
       duration=${d:-60s}
       "$0" stampede "$duration" || status=1
       "$0" opening "$duration" || status=1

@@ -95,6 +95,27 @@ def requests_table(metrics):
     return rows
 
 
+def kinds_table(metrics):
+    """Per kind of request (pages.js tags each page, asset or API call with `kind`): count,
+    rate, p50/p95/p99/max latency in ms and, for pages and assets, the share answered 304."""
+    rows = {}
+    for key, m in metrics.items():
+        if key.startswith("http_req_duration{kind:"):
+            kind = key[len("http_req_duration{kind:"):-1]
+            reqs = metrics.get(f"http_reqs{{kind:{kind}}}", {})
+            not_modified = metrics.get(f"not_modified{{kind:{kind}}}", {})
+            rows[kind] = {
+                "count": reqs.get("count", m.get("count", 0)),
+                "rate": reqs.get("rate", 0.0),
+                "p50": m.get("med"),
+                "p95": m.get("p(95)"),
+                "p99": m.get("p(99)"),
+                "max": m.get("max"),
+                "not_modified": not_modified.get("value"),
+            }
+    return rows
+
+
 def series(path):
     """Per second: requests and p95 latency (ms), over every request of the run; and the
     failed checks by name (k6's summary export no longer names them)."""
@@ -276,9 +297,11 @@ def scenario(scratch, name):
         "requests": reqs.get("count", 0),
         "rate": reqs.get("rate", 0.0),
         "iterations": metrics.get("iterations", {}).get("count", 0),
+        "purchase_rate": metrics.get("iterations", {}).get("rate", 0.0),
         "latency_ms": {k: duration.get(v) for k, v in
                        [("p50", "med"), ("p95", "p(95)"), ("p99", "p(99)"), ("max", "max")]},
         "by_request": requests_table(metrics),
+        "by_kind": kinds_table(metrics),
         "checks_passed": checks.get("passes", 0),
         "checks_failed": checks.get("fails", 0),
         "failed_checks": failed_checks(summary.get("root_group", {}), {}) or failed_by_name,
@@ -403,6 +426,15 @@ def markdown(results, fsync, checks, mach, title):
             lines.append(f"- server CPU {fmt(m['server_cpu_seconds'])} s during the run, peak "
                          f"RSS {fmt((m.get('server_peak_rss_kib') or 0) / 1024, 1)} MiB; "
                          f"k6 CPU {fmt(r['k6_cpu_seconds'])} s")
+        if r["name"] in ("flow", "pages") and r["iterations"]:
+            # Each iteration of these is one buyer who paid (a failed check fails the run).
+            n = r["iterations"]
+            cpu = m.get("server_cpu_seconds")
+            k6 = r["k6_cpu_seconds"]
+            lines.append(f"- per purchase: {r['purchase_rate']:.1f} purchases/s; "
+                         f"{r['requests'] / n:.1f} requests, server CPU "
+                         f"{fmt(None if cpu is None else cpu * 1000 / n)} ms, k6 CPU "
+                         f"{fmt(None if k6 is None else k6 * 1000 / n)} ms")
         if "holds_won" in r:
             lines.append(f"- holds won {r['holds_won']}, lost {r.get('holds_lost', 0)}")
         if r.get("admission_order"):
@@ -434,6 +466,16 @@ def markdown(results, fsync, checks, mach, title):
             for name, q in r["by_request"].items():
                 lines.append(f"| {name} | {q['count']} | {q['rate']:.0f} | {fmt(q['p50'])} | "
                              f"{fmt(q['p95'])} | {fmt(q['p99'])} | {fmt(q['max'])} |")
+        if r.get("by_kind"):
+            n = r["iterations"] or 1
+            lines += ["", "| kind | count | per purchase | p50 ms | p95 ms | p99 ms | max ms "
+                      "| answered 304 |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            for kind, q in r["by_kind"].items():
+                if not q["count"]:
+                    continue  # PAGES_STATIC=0: no pages or assets
+                share = "-" if q["not_modified"] is None else f"{q['not_modified']:.1%}"
+                lines.append(f"| {kind} | {q['count']} | {q['count'] / n:.1f} | {fmt(q['p50'])} "
+                             f"| {fmt(q['p95'])} | {fmt(q['p99'])} | {fmt(q['max'])} | {share} |")
         served = {n: q for n, q in (r.get("server_ms") or {}).items() if n in r["by_request"]}
         if served:
             lines += ["", "Time in the server, from its own histogram (the request's time from "
