@@ -21,19 +21,21 @@
 #   purchases  N purchases, each exactly one iteration of flow.js: join the line with the
 #              buyer's JWT, its status (until active), the concert, the seat map, hold a
 #              seat, top up, pay
-#   idle       the client connects and closes, then nothing for as long as the purchases
-#              window lasted: what that window costs without the purchases
+#   idle       the client connects and closes, then nothing, for as many rounds of the jobs
+#              as the purchases window held: what that window costs without the purchases
 #   health     M (HEALTH [1000]) GET /health; then an idle window as long as it
 #
 # and prints instructions per purchase = (Ir(purchases) - Ir(idle)) / N, and per /health
-# request the same way. Not counted: starting the server, creating the catalogue and the
-# buyers, WARMUP [10] purchases before the windows (so the first use of each statement and
-# cache is not charged to the figure), shutting down. The jobs that run on timers (the
-# admission tick and its save, the outbox relay, the hold sweep, the cleanups, SQLite's
-# optimize) are given intervals of a minute to a week in all windows, so that the figure
-# does not depend on how long the slow run takes; what is left of them shows in the idle
-# window, whose instructions per second are printed beside its share of the figure. The
-# relay's delivery of a purchase's events is therefore not in the figure.
+# request the same way. The jobs that follow a purchase (the admission tick with the waiting
+# room's save of the sessions, and the outbox relay, which delivers its events) run together
+# every ROUND [20] seconds; every window opens just after such a round and closes just after
+# one, with at least one round after the client's last request, so the jobs' share of the
+# purchases is in the figure and each window holds a whole number of rounds whatever the
+# machine's speed (a round with nothing to do shows in the idle window, per round). The
+# other jobs (hold sweep, cleanups, SQLite's optimize) get the longest interval their flag
+# takes and never run in a window. Not counted: starting the server, creating the catalogue
+# and the buyers, WARMUP [10] purchases before the windows (so the first use of each
+# statement and cache is not charged to the figure), shutting down.
 #
 # Output: the figures, and results/cost-<time>.{md,purchases.callgrind,idle.callgrind}: the
 # summary with the profile (loadtest/cost_profile.py: the parts of the server by own cost,
@@ -47,6 +49,7 @@
 #   LABEL          the build's name in the summary [the checkout's commit]; set it with BIN
 #   HEALTH [1000]  GET /health requests of the health window (0: no health window)
 #   WARMUP [10]    purchases before the windows, not counted
+#   ROUND [20]     seconds between the rounds of the admission tick and the relay (2..60)
 #   BUYER_AUTH [jwt]  open: --buyer-auth open (the body's userId believed)
 #   RESULTS [loadtest/results]   KEEP [0] 1: keep the scratch folder
 set -euo pipefail
