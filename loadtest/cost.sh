@@ -274,7 +274,7 @@ cp "$scratch/idle.callgrind" "$summary.idle.callgrind"
 {
   echo "# Cost per purchase (callgrind), $stamp"
   echo
-  echo "- build: $build (checkout $commit), $bin"
+  echo "- build: $build (scripts of checkout $commit)"
   echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), load $(cut -d' ' -f1-3 /proc/loadavg) at the end"
   echo "- $(valgrind --version), flags: ${flags[*]/${BUYER_JWT_SECRET:-<none>}/<per run>}"
   echo "- buyer auth: $buyer_auth; warm-up purchases (not counted): $warmup"

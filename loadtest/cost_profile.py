@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Where a callgrind profile's instructions go, per unit of work (loadtest/cost.sh --profile).
 
-    cost_profile.py FILE [--minus BASE] [--per N] [--top 15] [--markdown]
+    cost_profile.py FILE [--minus BASE] [--per N] [--top 15] [--markdown] [--callers REGEX]
 
 FILE is a callgrind out file (one dump of cost.sh: the purchases window); BASE, when given,
 is the dump of a window of the same length without the work (cost.sh's idle window), taken
@@ -14,7 +14,8 @@ off function by function; every figure is then divided by N. Prints:
   into. The parts and the rules that make them are in PARTS below;
 - the inclusive cost of a few entry points (the writer thread, SQLite statements, JSON,
   JWT verification), which overlap;
-- the top functions by inclusive and by own cost.
+- the top functions by inclusive and by own cost;
+- with --callers, the top callers of the functions a regex matches (e.g. '^__memcpy').
 
 Standard library only.
 """
@@ -79,6 +80,8 @@ ENTRIES = [
     ("answers to JSON (JsonReply::into_response)",
      r"^<boxoffice::http::json::JsonReply<T> as poem::web::IntoResponse>::into_response$"),
     ("the seat map answer (seat_map::Layout::answer)", r"^boxoffice::http::seat_map::Layout::answer$"),
+    ("  its taken seats, read on every request (catalog::seats_taken)",
+     r"^boxoffice::store::sqlite::catalog::seats_taken$"),
     ("request bodies from JSON (serde_json::de::from_slice)", r"^serde_json::de::from_slice$"),
     ("sign-in: the buyer's JWT (Identity::buyer)", r"^boxoffice::identity::Identity::buyer::\{\{closure\}\}$"),
     ("  JWT verification (JwtVerifier::verify)", r"^boxoffice::identity::jwt::JwtVerifier::verify$"),
@@ -94,6 +97,7 @@ ENTRIES = [
     ("  WAL frames and fsync (pagerWalFrames)", r"^pagerWalFrames$"),
     ("SQLite statements, everywhere (sqlite3_step)", r"^sqlite3_step$"),
     ("SQLite statements prepared (sqlite3LockAndPrepare)", r"^sqlite3LockAndPrepare"),
+    ("SQLite pages loaded into a connection's cache (getPageNormal)", r"^getPageNormal$"),
     ("the jobs' runs: admission, the save, the relay (jobs::run_once)", r"^boxoffice::jobs::run_once::\{\{closure\}\}::\{\{closure\}\}$"),
     ("logging (tracing_subscriber Layered: event, new_span, enter, exit, close)",
      r"^<tracing_subscriber::layer::layered::Layered<.*> as tracing_core::subscriber::Subscriber>::(event|new_span|enter|exit|try_close)$"),
