@@ -37,7 +37,8 @@ def load_json(path):
     try:
         with open(path) as f:
             return json.load(f)
-    except FileNotFoundError:
+    except (FileNotFoundError, json.JSONDecodeError):
+        # Missing, or left empty by a step that did not finish (an interrupted audit).
         return None
 
 
