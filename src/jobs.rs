@@ -1,8 +1,9 @@
 //! Background jobs, run by tokio-cron-scheduler: the admission tick of the waiting room, the
 //! save of what the waiting room needs after a restart, the sweep that releases expired holds,
-//! the outbox relay, the retention cleanups (delivered events, idempotency keys) and SQLite
-//! housekeeping. A hold that ran out is already free to buyers before the sweep runs (the store
-//! treats it as free); the sweep only tidies up and writes the `reservation.expired` events.
+//! the outbox relay, the retention cleanups (delivered events, idempotency keys), SQLite
+//! housekeeping and the upkeep of the metrics' histograms. A hold that ran out is already free
+//! to buyers before the sweep runs (the store treats it as free); the sweep only tidies up and
+//! writes the `reservation.expired` events.
 //!
 //! A run that is still going when the next is due is skipped, so a slow run never piles up
 //! behind itself, and a run that panics does not stop later runs. At shutdown no new run
@@ -39,6 +40,10 @@ const CLEANUP_BATCH: u32 = 1_000;
 const CLEANUP_ROUNDS: usize = 100;
 /// How long an idempotency key is remembered.
 const IDEMPOTENCY_KEY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// How often the latency histograms fold the samples recorded since into their buckets. The
+/// recorder keeps every sample until then (or until `/metrics` renders), so without this a
+/// server that nobody scrapes grew by every request it answered.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// How long shutdown waits for the runs in progress.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -129,7 +134,7 @@ impl Jobs {
         let mut tickers = Vec::new();
 
         type Work = fn(Arc<JobContext>, Arc<Runs>) -> JobFuture;
-        let jobs: [(&'static str, Duration, Work); 8] = [
+        let jobs: [(&'static str, Duration, Work); 9] = [
             ("queue_admission", ctx.admission_interval, |ctx, _| {
                 Box::pin(async move { admit(&ctx).await })
             }),
@@ -153,6 +158,9 @@ impl Jobs {
             }),
             ("sqlite_optimize", ctx.optimize_interval, |ctx, _| {
                 Box::pin(async move { optimize(&ctx).await })
+            }),
+            ("metrics_upkeep", METRICS_UPKEEP_INTERVAL, |ctx, _| {
+                Box::pin(async move { ctx.metrics.upkeep() })
             }),
         ];
         for (name, every, work) in jobs {

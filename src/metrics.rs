@@ -74,6 +74,12 @@ impl Metrics {
         }
     }
 
+    /// Folds the samples the histograms recorded since the last upkeep (or render) into their
+    /// buckets. `build_recorder` starts no task that does it, so the jobs do (`jobs.rs`).
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         self.handle.render()

@@ -65,6 +65,28 @@ async fn metrics_count_requests_by_route_and_the_business() {
 }
 
 #[tokio::test]
+async fn the_histograms_are_kept_up_without_a_scrape() {
+    // The recorder keeps each sample until an upkeep or a render folds it into the buckets;
+    // the jobs run the upkeep every 5 s, so a server nobody scrapes does not grow with every
+    // request. The upkeep's own runs are timed like every job's.
+    let app = spawn_app().await;
+    let needle = r#"boxoffice_job_duration_seconds_count{job="metrics_upkeep"}"#;
+    let seen = eventually(std::time::Duration::from_secs(15), || async {
+        let text = app
+            .request(Method::GET, "/metrics")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.contains(needle)
+    })
+    .await;
+    assert!(seen, "{needle} never appeared: the upkeep does not run");
+}
+
+#[tokio::test]
 async fn swagger_ui_and_the_spec_are_served() {
     let app = spawn_app().await;
     let docs = app.request(Method::GET, "/docs").send().await.unwrap();
