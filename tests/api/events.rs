@@ -388,14 +388,7 @@ async fn a_receiver_failing_for_a_while_then_recovering_loses_nothing() {
     .await;
     assert_eq!(summary["pending"], 5);
     assert!(summary["oldestPendingAgeSeconds"].as_f64().unwrap() > 0.0);
-    let metrics = app
-        .request(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     for name in [
         "boxoffice_outbox_failed_total",
         "boxoffice_outbox_pending",

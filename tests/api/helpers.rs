@@ -132,6 +132,13 @@ impl TestApp {
         self.request(method, path).header("Queue-Token", token)
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let resp = self.request(Method::GET, "/metrics").send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.text().await.unwrap()
+    }
+
     /// A buyer made by the admin API; with `--buyer-auth accounts` (the default) they have
     /// the password [`PASSWORD`] and are signed in ([`TestApp::session`]).
     pub async fn create_user(&self, name: &str) -> i64 {

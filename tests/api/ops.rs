@@ -38,21 +38,12 @@ async fn metrics_count_requests_by_route_and_the_business() {
     app.token(other, b.concert, b.schedule).await;
 
     let seen = eventually(std::time::Duration::from_secs(5), || async {
-        let text = app
-            .request(Method::GET, "/metrics")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = app.metrics().await;
         text.contains("boxoffice_queue_active")
     })
     .await;
     assert!(seen, "the admission job publishes the queue gauges");
-    let resp = app.request(Method::GET, "/metrics").send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let text = resp.text().await.unwrap();
+    let text = app.metrics().await;
     for needle in [
         r#"http_requests_total{route="reserveSeat",method="POST",status="201"}"#,
         r#"http_request_duration_seconds_bucket{route="reserveSeat",method="POST""#,
@@ -72,14 +63,7 @@ async fn the_histograms_are_kept_up_without_a_scrape() {
     let app = spawn_app().await;
     let needle = r#"boxoffice_job_duration_seconds_count{job="metrics_upkeep"}"#;
     let seen = eventually(std::time::Duration::from_secs(15), || async {
-        let text = app
-            .request(Method::GET, "/metrics")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = app.metrics().await;
         text.contains(needle)
     })
     .await;

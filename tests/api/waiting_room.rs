@@ -105,14 +105,7 @@ async fn a_thousand_buyers_are_let_in_strictly_in_the_order_they_came() {
     }
     assert!(per_tick.values().all(|&n| n <= MAX_ACTIVE), "{per_tick:?}");
 
-    let metrics = app
-        .request(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     for needle in [
         format!("boxoffice_queue_admitted_total{{schedule=\"{schedule}\"}}"),
         format!("boxoffice_queue_wait_seconds_bucket{{schedule=\"{schedule}\""),
