@@ -112,15 +112,7 @@ pub(super) fn open_holds(
         )
         .and_then(|mut stmt| {
             stmt.query_map(params![schedule.0, to_millis(now), after, limit], |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                    row.get(5)?,
-                    row.get(6)?,
-                ))
+                row.try_into()
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
         })

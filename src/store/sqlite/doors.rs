@@ -25,13 +25,7 @@ fn door(row: DoorRow) -> Door {
 }
 
 fn door_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DoorRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-    ))
+    row.try_into()
 }
 
 pub(super) fn create(conn: &Connection, new: &NewDoor) -> Result<Door> {

@@ -75,18 +75,7 @@ pub(super) type OrderRow = (i64, i64, i64, String, String, i64, String, i64, i64
 
 /// Reads a row of [`order_select`].
 pub(super) fn order_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OrderRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-    ))
+    row.try_into()
 }
 
 /// The orders of `rows`, each with the numbers of the seats it paid for.

@@ -51,22 +51,7 @@ const SELECT: &str = "SELECT t.code, t.user_id, t.payment_id, t.reservation_id, 
                       JOIN concerts c ON c.id = sc.concert_id";
 
 fn columns(row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketColumns> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-        row.get(10)?,
-        row.get(11)?,
-        row.get(12)?,
-        row.get(13)?,
-    ))
+    row.try_into()
 }
 
 /// The buyer's tickets, in the order they were issued.
