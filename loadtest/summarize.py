@@ -78,14 +78,15 @@ def failed_checks(group, out):
     return out
 
 
-def requests_table(metrics):
-    """Per request name: count, rate, p50/p95/p99/max latency in ms."""
+def tagged_table(metrics, tag):
+    """Per value of the k6 tag `tag`: count, rate, p50/p95/p99/max latency in ms."""
+    prefix = f"http_req_duration{{{tag}:"
     rows = {}
     for key, m in metrics.items():
-        if key.startswith("http_req_duration{name:"):
-            name = key[len("http_req_duration{name:"):-1]
-            reqs = metrics.get(f"http_reqs{{name:{name}}}", {})
-            rows[name] = {
+        if key.startswith(prefix):
+            value = key[len(prefix):-1]
+            reqs = metrics.get(f"http_reqs{{{tag}:{value}}}", {})
+            rows[value] = {
                 "count": reqs.get("count", m.get("count", 0)),
                 "rate": reqs.get("rate", 0.0),
                 "p50": m.get("med"),
@@ -96,24 +97,17 @@ def requests_table(metrics):
     return rows
 
 
+def requests_table(metrics):
+    """Per request name: count, rate, p50/p95/p99/max latency in ms."""
+    return tagged_table(metrics, "name")
+
+
 def kinds_table(metrics):
     """Per kind of request (pages.js tags each page, asset or API call with `kind`): count,
     rate, p50/p95/p99/max latency in ms and, for pages and assets, the share answered 304."""
-    rows = {}
-    for key, m in metrics.items():
-        if key.startswith("http_req_duration{kind:"):
-            kind = key[len("http_req_duration{kind:"):-1]
-            reqs = metrics.get(f"http_reqs{{kind:{kind}}}", {})
-            not_modified = metrics.get(f"not_modified{{kind:{kind}}}", {})
-            rows[kind] = {
-                "count": reqs.get("count", m.get("count", 0)),
-                "rate": reqs.get("rate", 0.0),
-                "p50": m.get("med"),
-                "p95": m.get("p(95)"),
-                "p99": m.get("p(99)"),
-                "max": m.get("max"),
-                "not_modified": not_modified.get("value"),
-            }
+    rows = tagged_table(metrics, "kind")
+    for kind, row in rows.items():
+        row["not_modified"] = metrics.get(f"not_modified{{kind:{kind}}}", {}).get("value")
     return rows
 
 
