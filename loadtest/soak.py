@@ -117,8 +117,7 @@ def minutes(samples, k6):
     if not busy:
         return []
     # The minute starts at the last sample before the first payment.
-    start_index = samples.index(busy[0]) - 1 if samples.index(busy[0]) > 0 else 0
-    start = samples[start_index]
+    start = samples[max(samples.index(busy[0]) - 1, 0)]
     rows = []
     for minute in range(10_000):
         t0, t1 = start["t"] + 60 * minute, start["t"] + 60 * (minute + 1)
