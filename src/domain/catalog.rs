@@ -4,7 +4,7 @@ use super::error::{Error, Result};
 use super::sales_window::SalesWindow;
 use super::seat_plan::{RawSeatLocation, SeatLocation, SeatSpot, check_distinct_points, plan};
 use super::text::checked_text;
-use super::{ConcertId, Money, ScheduleId, SeatId, Timestamp};
+use super::{ConcertId, Money, ReservationId, ScheduleId, SeatId, Timestamp};
 
 /// Longest title or seat number accepted, in characters.
 pub const MAX_TEXT_LEN: usize = 200;
@@ -280,6 +280,10 @@ pub struct SeatPlace {
 pub struct SeatTaken {
     pub id: SeatId,
     pub status: SeatStatus,
+    /// The reservation that holds it, or bought it; `None` for a seat sold without one.
+    pub reservation: Option<ReservationId>,
+    /// Until when a held seat is held; `None` for a sold one.
+    pub held_until: Option<Timestamp>,
 }
 
 /// The seats of a show someone has at one moment, sorted by seat id; every other seat of the

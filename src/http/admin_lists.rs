@@ -637,6 +637,7 @@ impl AdminListsApi {
             Err(Error::HoldExpired(_)) => return Err(not_open("expired").into()),
             Err(e) => return Err(e.into()),
         };
+        state.seat_maps.released(&released);
         state.metrics.hold("cancelled");
         tracing::info!(reservation = %id, user = %released.user_id, "hold released by an admin");
         Ok(ReleaseResponse::Released(JsonReply(ReservationView::from(

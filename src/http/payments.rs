@@ -208,6 +208,9 @@ impl PaymentsApi {
             }
         };
         state.metrics.payment("completed");
+        state
+            .seat_maps
+            .paid(holder.schedule, payment.reservation_id);
         // The payment is committed: its answer is a success whatever happens next. A session
         // that could not be ended (the waiting room's store is away) runs out on its own.
         if let Err(err) = state.room.end_session(&verified.claims, now).await {
@@ -259,6 +262,7 @@ impl PaymentsApi {
             buyer: Some(buyer),
         };
         let refund = state.store.refund(request, idempotency).await?;
+        state.seat_maps.refunded(&refund);
         tracing::info!(%payment, %buyer, amount = refund.amount.minor_units(), "purchase cancelled by its buyer");
         Ok(CancelPurchaseResponse::Ok(JsonReply(RefundView::from(
             &refund,

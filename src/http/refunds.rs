@@ -140,6 +140,7 @@ impl RefundsApi {
             buyer: None,
         };
         let refund = state.store.refund(request, idempotency).await?;
+        state.seat_maps.refunded(&refund);
         tracing::info!(%payment, refund = refund.id, amount = refund.amount.minor_units(), seats = refund.seats.len(), "payment refunded");
         Ok(RefundResponse::Ok(JsonReply(RefundView::from(&refund))))
     }

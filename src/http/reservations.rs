@@ -198,6 +198,7 @@ impl ReservationsApi {
         };
         match state.store.reserve_seat(request).await {
             Ok(reservation) => {
+                state.seat_maps.held(&reservation);
                 state.metrics.hold("held");
                 Ok(ReserveResponse::Created(JsonReply(ReservationView::from(
                     &reservation,
@@ -253,6 +254,7 @@ impl ReservationsApi {
             .await?;
         // A retried DELETE answers the same but gave nothing back.
         if done == Cancellation::Cancel {
+            state.seat_maps.released(&cancelled);
             state.metrics.hold("cancelled");
         }
         Ok(CancelResponse::Cancelled(JsonReply(ReservationView::from(

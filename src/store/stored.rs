@@ -158,14 +158,18 @@ pub(crate) fn seat_place(row: StoredSeatPlace) -> Result<SeatPlace> {
     })
 }
 
-/// A taken seat from its id, status and held-until (milliseconds) columns, as seen at `now`.
+/// A taken seat from its id, status, held-until (milliseconds) and held-by columns, as seen
+/// at `now`.
 pub(crate) fn seat_taken(
-    (id, status, held_until): (i64, String, Option<i64>),
+    (id, status, held_until, held_by): (i64, String, Option<i64>, Option<i64>),
     now: Timestamp,
 ) -> SeatTaken {
+    let held_until = held_until.map(from_millis);
     SeatTaken {
         id: SeatId(id),
-        status: SeatStatus::as_seen_at(&status, held_until.map(from_millis), now),
+        status: SeatStatus::as_seen_at(&status, held_until, now),
+        reservation: held_by.map(ReservationId),
+        held_until,
     }
 }
 

@@ -190,12 +190,6 @@ async fn a_group_must_name_its_seats_once_each_and_stay_within_the_limit() {
     assert_eq!(resp.status(), StatusCode::CREATED);
 }
 
-/// Room for every racer at once, so the race is for seats, not for places in line.
-fn everyone_active(config: &mut boxoffice::config::Config) {
-    config.queue_max_active = 1_000;
-    config.queue_admit_per_minute = 1_000_000;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_buyers_racing_for_overlapping_groups_never_share_a_seat() {
     const SEATS: usize = 16;

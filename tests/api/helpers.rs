@@ -436,6 +436,12 @@ pub async fn assert_error(resp: Response, status: u16, code: &str) -> Value {
     body
 }
 
+/// Room for every buyer at once, so a race is for seats, not for places in line.
+pub fn everyone_active(config: &mut Config) {
+    config.queue_max_active = 1_000;
+    config.queue_admit_per_minute = 1_000_000;
+}
+
 /// Polls `check` until it holds or `timeout` passes.
 pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
 where

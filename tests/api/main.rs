@@ -31,6 +31,7 @@ mod reports;
 mod request_ids;
 mod sales_windows;
 mod seat_layouts;
+mod seat_maps;
 mod settings;
 mod sold_out;
 mod tickets;

@@ -23,12 +23,6 @@ async fn buyers(app: &TestApp, count: usize, concert: i64, schedule: i64) -> Vec
     out
 }
 
-/// Room for every racer at once, so the race is for seats, not for places in line.
-fn everyone_active(config: &mut boxoffice::config::Config) {
-    config.queue_max_active = 1_000;
-    config.queue_admit_per_minute = 1_000_000;
-}
-
 fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
     statuses.iter().filter(|s| **s == status).count()
 }

@@ -326,17 +326,19 @@ pub(super) async fn seat_layout(
         .collect::<Result<_, _>>()?)
 }
 
-/// Sold seats and live holds, from the (schedule_id, status, held_until) index alone.
+/// Sold seats and live holds, with the reservation that has each: two ranges of the
+/// (schedule_id, status, held_until) index.
 pub(super) async fn seats_taken(
     tx: &mut Tx,
     schedule: ScheduleId,
     now: Timestamp,
 ) -> Step<Vec<SeatTaken>> {
-    let rows: Vec<(i64, String, Option<i64>)> = tx
+    let rows: Vec<(i64, String, Option<i64>, Option<i64>)> = tx
         .exec(
-            "SELECT id, status, held_until FROM seats WHERE schedule_id = ? AND status = 'sold'
+            "SELECT id, status, held_until, held_by FROM seats
+              WHERE schedule_id = ? AND status = 'sold'
              UNION ALL
-             SELECT id, status, held_until FROM seats
+             SELECT id, status, held_until, held_by FROM seats
               WHERE schedule_id = ? AND status = 'held' AND held_until > ?",
             (schedule.0, schedule.0, to_millis(now)),
         )

@@ -338,8 +338,8 @@ pub(super) fn seat_layout(
     rows.into_iter().map(stored::seat_place).collect()
 }
 
-/// Sold seats and live holds: two ranges of the (schedule_id, status, held_until) index, which
-/// holds every column asked for, so no seat row is read.
+/// Sold seats and live holds, with the reservation that has each: two ranges of the
+/// (schedule_id, status, held_until) index, each seat's row read by its id for `held_by`.
 pub(super) fn seats_taken(
     conn: &Connection,
     schedule: ScheduleId,
@@ -347,15 +347,16 @@ pub(super) fn seats_taken(
 ) -> Result<Vec<SeatTaken>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT id, status, held_until FROM seats WHERE schedule_id = ?1 AND status = 'sold'
+            "SELECT id, status, held_until, held_by FROM seats
+              WHERE schedule_id = ?1 AND status = 'sold'
              UNION ALL
-             SELECT id, status, held_until FROM seats
+             SELECT id, status, held_until, held_by FROM seats
               WHERE schedule_id = ?1 AND status = 'held' AND held_until > ?2",
         )
         .map_err(db)?;
     stmt.query_map(params![schedule.0, to_millis(now)], |row| {
         Ok(stored::seat_taken(
-            (row.get(0)?, row.get(1)?, row.get(2)?),
+            (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?),
             now,
         ))
     })
