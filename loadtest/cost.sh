@@ -105,6 +105,16 @@ fi
 [[ -x $bin ]] || die "no server binary at $bin"
 
 mkdir -p "$results" "$here/results/tmp"
+# Two runs started in the same second (two builds side by side) must not share their
+# results: the first to create the summary file keeps the name, the other adds a letter.
+claimed=
+for suffix in '' b c d e f g h; do
+  if (set -C; : >"$results/cost-$stamp$suffix.md") 2>/dev/null; then
+    stamp=$stamp$suffix claimed=1
+    break
+  fi
+done
+[[ -n $claimed ]] || die "no free name for the results of $stamp"
 scratch=$(mktemp -d "$here/results/tmp/cost-$stamp-XXXX")
 server_pid=
 stop_server() {
