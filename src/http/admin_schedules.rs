@@ -172,6 +172,7 @@ impl AdminSchedulesApi {
                 .store
                 .set_sales_window(id, sales_start, sales_end, now)
                 .await?;
+            state.seat_maps.forget(id);
             tracing::info!(
                 schedule = %id,
                 sales_start = %moved.sales_window.start(),

@@ -17,10 +17,12 @@ use std::time::{Duration, Instant};
 use moka::sync::Cache;
 
 use super::concerts::CategoryView;
+use crate::domain::availability::Availability;
 use crate::domain::catalog::{SeatPlace, SeatStatus, SeatTaken};
 use crate::domain::error::Result;
 use crate::domain::refund::Refund;
 use crate::domain::reservation::Reservation;
+use crate::domain::sales_window::SalesWindow;
 use crate::domain::seat_plan::{plan, price_categories};
 use crate::domain::{ConcertId, ReservationId, ScheduleId, SeatId, Timestamp};
 use crate::store::Store;
@@ -87,6 +89,8 @@ const MAX_OWNERS: u64 = 100_000;
 pub struct SeatMaps {
     layouts: Cache<ScheduleId, Arc<Layout>>,
     owners: Cache<ScheduleId, ConcertId>,
+    /// Each show's sales window and when it was read, kept for [`TAKEN_FOR`].
+    windows: Cache<ScheduleId, (Instant, SalesWindow)>,
 }
 
 impl Default for SeatMaps {
@@ -100,6 +104,7 @@ impl Default for SeatMaps {
                 })
                 .build(),
             owners: Cache::new(MAX_OWNERS),
+            windows: Cache::new(MAX_OWNERS),
         }
     }
 }
@@ -121,12 +126,49 @@ impl SeatMaps {
         Ok(concert)
     }
 
-    /// Drops what is kept of `schedule`, after its seats changed (prices, seats added) or it
-    /// was deleted: the next answer reads the store again. Only this instance's copy goes;
-    /// other instances sharing the store keep theirs until they drop it.
+    /// The sales window of `schedule`; `NotFound` for an unknown show. Kept for
+    /// [`TAKEN_FOR`]: a change on this instance drops it ([`SeatMaps::forget`]), one on
+    /// another shows here that much later. The writes that sell check the window again in
+    /// their own transaction.
+    pub async fn sales_window(
+        &self,
+        store: &dyn Store,
+        schedule: ScheduleId,
+    ) -> Result<SalesWindow> {
+        if let Some((read_at, window)) = self.windows.get(&schedule)
+            && read_at.elapsed() < TAKEN_FOR
+        {
+            return Ok(window);
+        }
+        let read_at = Instant::now();
+        let window = store.sales_window(schedule).await?;
+        self.windows.insert(schedule, (read_at, window));
+        Ok(window)
+    }
+
+    /// How many seats of `schedule` (a show of `concert`) are sold and held at `now`, from
+    /// the kept statuses (read as for the seat map when they are not kept). `NotFound` for an
+    /// unknown concert or show, or a show of another concert.
+    pub async fn availability(
+        &self,
+        store: &dyn Store,
+        concert: ConcertId,
+        schedule: ScheduleId,
+        now: Timestamp,
+    ) -> Result<Availability> {
+        let layout = self.layout(store, concert, schedule).await?;
+        layout
+            .with_statuses(store, schedule, now, |seats| count(seats, now))
+            .await
+    }
+
+    /// Drops what is kept of `schedule`, after its seats changed (prices, seats added), its
+    /// sales window moved or it was deleted: the next answer reads the store again. Only this
+    /// instance's copy goes; other instances sharing the store keep theirs until they drop it.
     pub fn forget(&self, schedule: ScheduleId) {
         self.layouts.invalidate(&schedule);
         self.owners.invalidate(&schedule);
+        self.windows.invalidate(&schedule);
     }
 
     /// The seat map of `schedule` as of `now`, as the JSON bytes of a `SeatMap`. `NotFound`
@@ -138,7 +180,22 @@ impl SeatMaps {
         schedule: ScheduleId,
         now: Timestamp,
     ) -> Result<Vec<u8>> {
-        let layout = match self.layouts.get(&schedule) {
+        let layout = self.layout(store, concert, schedule).await?;
+        layout
+            .with_statuses(store, schedule, now, |seats| {
+                layout.answer(schedule, seats, now)
+            })
+            .await
+    }
+
+    /// The kept layout of `schedule`, rendered from the store when it is not kept.
+    async fn layout(
+        &self,
+        store: &dyn Store,
+        concert: ConcertId,
+        schedule: ScheduleId,
+    ) -> Result<Arc<Layout>> {
+        Ok(match self.layouts.get(&schedule) {
             Some(layout) if layout.concert == concert => layout,
             // Not kept, or asked for under another concert: the store answers, with the same
             // error as for any unknown pair.
@@ -150,16 +207,7 @@ impl SeatMaps {
                 self.layouts.insert(schedule, layout.clone());
                 layout
             }
-        };
-        let changes = match layout.kept_answer(schedule, now) {
-            Ok(answer) => return Ok(answer),
-            Err(changes) => changes,
-        };
-        let read_at = Instant::now();
-        let seats = layout.statuses(&store.seats_taken(schedule, now).await?);
-        let answer = layout.answer(schedule, &seats, now);
-        layout.keep(changes, read_at, seats);
-        Ok(answer)
+        })
     }
 
     /// `reservation` was just made: its seats are held until it runs out.
@@ -223,6 +271,28 @@ impl SeatMaps {
         if let Some((_, seats)) = &mut taken.seats {
             apply(&layout, seats);
         }
+    }
+}
+
+/// How many of `seats` are sold and held at `now`, and by how many holds.
+fn count(seats: &[Kept], now: Timestamp) -> Availability {
+    let mut sold = 0;
+    let mut holds = Vec::new();
+    for seat in seats {
+        match *seat {
+            Kept::Sold { .. } => sold += 1,
+            Kept::Held { until, by } if until > now => holds.push(by),
+            _ => {}
+        }
+    }
+    let held_seats = holds.len() as u64;
+    holds.sort_unstable();
+    holds.dedup();
+    Availability {
+        total_seats: seats.len() as u64,
+        sold_seats: sold,
+        held_seats,
+        open_holds: holds.len() as u64,
     }
 }
 
@@ -305,15 +375,33 @@ impl Layout {
         self.taken.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The answer from the kept statuses while they are younger than [`TAKEN_FOR`]; else the
-    /// count of changes so far, for [`Layout::keep`] after reading the store.
-    fn kept_answer(&self, schedule: ScheduleId, now: Timestamp) -> Result<Vec<u8>, u64> {
+    /// What `read` makes of the seats' statuses: the kept ones while they are younger than
+    /// [`TAKEN_FOR`], else the store's, which are then kept.
+    async fn with_statuses<T>(
+        &self,
+        store: &dyn Store,
+        schedule: ScheduleId,
+        now: Timestamp,
+        read: impl FnOnce(&[Kept]) -> T,
+    ) -> Result<T> {
+        let (changes, read) = match self.kept(read) {
+            Ok(answer) => return Ok(answer),
+            Err(unread) => unread,
+        };
+        let read_at = Instant::now();
+        let seats = self.statuses(&store.seats_taken(schedule, now).await?);
+        let answer = read(&seats);
+        self.keep(changes, read_at, seats);
+        Ok(answer)
+    }
+
+    /// What `read` makes of the kept statuses while they are younger than [`TAKEN_FOR`]; else
+    /// the count of changes so far, for [`Layout::keep`] after reading the store, and `read`.
+    fn kept<T, F: FnOnce(&[Kept]) -> T>(&self, read: F) -> Result<T, (u64, F)> {
         let taken = self.taken();
         match &taken.seats {
-            Some((read_at, seats)) if read_at.elapsed() < TAKEN_FOR => {
-                Ok(self.answer(schedule, seats, now))
-            }
-            _ => Err(taken.changes),
+            Some((read_at, seats)) if read_at.elapsed() < TAKEN_FOR => Ok(read(seats)),
+            _ => Err((taken.changes, read)),
         }
     }
 
@@ -465,7 +553,9 @@ mod tests {
 
     /// The status of each seat in `layout`'s kept answer, in seat order.
     fn kept(layout: &Layout, now: Timestamp) -> Option<Vec<String>> {
-        let answer = layout.kept_answer(ScheduleId(5), now).ok()?;
+        let answer = layout
+            .kept(|seats| layout.answer(ScheduleId(5), seats, now))
+            .ok()?;
         let parsed: serde_json::Value = serde_json::from_slice(&answer).unwrap();
         let seats = parsed["seats"].as_array().unwrap().iter();
         Some(
@@ -507,7 +597,7 @@ mod tests {
         let [available, held, sold] = ["available", "held", "sold"].map(String::from);
 
         // Nothing kept yet: the store is read, and a hold commits while it is.
-        let changes = layout.kept_answer(ScheduleId(5), now).unwrap_err();
+        let changes = layout.kept(|_| ()).unwrap_err().0;
         let read_before_the_hold = layout.statuses(&[]);
         maps.held(&hold(40, &[4]));
         layout.keep(changes, Instant::now(), read_before_the_hold);
@@ -518,7 +608,7 @@ mod tests {
         );
 
         // A read after it is kept, and what this instance commits next changes it.
-        let changes = layout.kept_answer(ScheduleId(5), now).unwrap_err();
+        let changes = layout.kept(|_| ()).unwrap_err().0;
         let read = layout.statuses(&[taken(4, SeatStatus::Held, Some(now))]);
         layout.keep(changes, Instant::now(), read);
         assert_eq!(

@@ -392,7 +392,10 @@ impl WaitingQueueApi {
             body.user_id,
         )?;
         let schedule_id = ScheduleId(body.concert_schedule_id);
-        state.store.user(user).await?;
+        // A buyer signed in is a user; only a `userId` believed as it is needs looking up.
+        if state.identity.mode() == BuyerAuthMode::Open {
+            state.store.user(user).await?;
+        }
         let concert = state
             .seat_maps
             .concert_of(state.store.as_ref(), schedule_id, now)
@@ -408,10 +411,16 @@ impl WaitingQueueApi {
         // nobody joins. Nor does anyone while every seat is sold or held, but a buyer holding
         // some, who needs their token to pay. All before a code is used up, so a refused join
         // spends no code.
-        let window = state.store.sales_window(schedule_id).await?;
+        let window = state
+            .seat_maps
+            .sales_window(state.store.as_ref(), schedule_id)
+            .await?;
         window.check_joinable(now)?;
         check_prequeue_window(window.start(), state.settings.prequeue_window, now)?;
-        let seats = state.store.availability(schedule_id, now).await?;
+        let seats = state
+            .seat_maps
+            .availability(state.store.as_ref(), concert, schedule_id, now)
+            .await?;
         if seats.sold_out() && !state.store.has_open_hold(user, schedule_id, now).await? {
             seats.check_joinable()?;
         }

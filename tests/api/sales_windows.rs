@@ -381,3 +381,36 @@ async fn moving_a_window_still_takes_the_admin_token() {
     assert_error(resp, 401, "INVALID_ADMIN_TOKEN").await;
     assert_eq!(admin_schedule(&app, schedule).await, before);
 }
+
+#[tokio::test]
+async fn a_window_the_admin_moves_applies_to_the_very_next_join() {
+    let app = spawn_app().await;
+    let opened = app.clock.now() - chrono::Duration::hours(1);
+    let (concert, schedule) = created(&app, json!({"salesStart": rfc3339(opened)})).await;
+    // A first join, so the server has the window in hand.
+    let early = app.create_user("early").await;
+    assert_eq!(
+        app.issue(early, concert, schedule).await.status(),
+        StatusCode::CREATED
+    );
+
+    // Closed a minute ago: nobody joins from now on.
+    let closed = app.clock.now() - chrono::Duration::minutes(1);
+    let resp = patch(&app, schedule, json!({"salesEnd": rfc3339(closed)})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let late = app.create_user("late").await;
+    assert_error(
+        app.issue(late, concert, schedule).await,
+        409,
+        "SALES_CLOSED",
+    )
+    .await;
+
+    // Open again until the show: the next join is let in.
+    let resp = patch(&app, schedule, json!({"salesEnd": "2030-01-01T20:00:00Z"})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        app.issue(late, concert, schedule).await.status(),
+        StatusCode::CREATED
+    );
+}
