@@ -87,15 +87,16 @@ pub enum DomainEvent {
 
 impl DomainEvent {
     /// The JSON envelope delivered to sinks: `{id, type, version, occurredAt, key, data}`.
-    pub fn envelope(&self, event_id: &str, occurred_at: Timestamp) -> Value {
-        json!({
+    pub fn envelope(&self, event_id: &str, occurred_at: Timestamp) -> Envelope {
+        let envelope = json!({
             "id": event_id,
             "type": self.event_type(),
             "version": ENVELOPE_VERSION,
             "occurredAt": occurred_at,
             "key": self.key(),
             "data": self.data(),
-        })
+        });
+        Envelope(envelope.to_string())
     }
 
     /// The `type` of the envelope.
@@ -227,6 +228,40 @@ impl DomainEvent {
                 "userId": user_id, "amount": amount, "reason": reason, "balance": balance,
             }),
         }
+    }
+}
+
+/// An event's envelope as JSON text: written once when the event happens, stored with it,
+/// and delivered as these very bytes (a webhook signs them), never parsed on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope(String);
+
+impl Envelope {
+    /// The envelope an outbox row holds. Only [`DomainEvent::envelope`] writes that column,
+    /// so the text is taken as it is.
+    pub fn stored(json: String) -> Envelope {
+        Envelope(json)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The envelope parsed, for a reader that looks inside it (the admin API).
+    pub fn value(&self) -> serde_json::Result<Value> {
+        serde_json::from_str(&self.0)
+    }
+}
+
+impl std::fmt::Display for Envelope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Envelope> for String {
+    fn from(envelope: Envelope) -> String {
+        envelope.0
     }
 }
 
