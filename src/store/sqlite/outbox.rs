@@ -21,8 +21,9 @@ const COLUMNS: &str = "o.id, o.event_id, o.event_type, o.aggregate_key, o.envelo
 /// Appends `event` as a pending row, due for delivery at once. Runs inside the caller's
 /// write transaction.
 pub(super) fn append(conn: &Connection, event: &DomainEvent, now: Timestamp) -> Result<()> {
-    let event_id = uuid::Uuid::now_v7().to_string();
-    let envelope = String::from(event.envelope(&event_id, now));
+    let mut id_text = uuid::Uuid::encode_buffer();
+    let event_id: &str = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut id_text);
+    let envelope = String::from(event.envelope(event_id, now));
     let at = to_millis(now);
     conn.prepare_cached(
         "INSERT INTO outbox (event_id, event_type, aggregate_key, envelope, occurred_at,
