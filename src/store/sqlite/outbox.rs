@@ -6,6 +6,8 @@
 //! the next event of a reservation is not offered before the one before it was delivered.
 //! A dead row is out of line and does not hold its key back.
 
+use std::fmt::Write as _;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::db;
@@ -98,15 +100,23 @@ pub(super) fn due(conn: &Connection, now: Timestamp, limit: u32) -> Result<Vec<O
 /// Marks what was delivered and what failed; only rows still pending change, so a report
 /// that raced an admin action cannot resurrect or bury a row.
 pub(super) fn record(conn: &Connection, report: &DeliveryReport, now: Timestamp) -> Result<()> {
-    let mut delivered = conn
-        .prepare_cached(
+    if !report.delivered.is_empty() {
+        // One statement for the whole round: the ids go in as a JSON array. `+state` keeps
+        // SQLite on the rowid for each id rather than on outbox_by_state.
+        let mut ids = String::with_capacity(report.delivered.len() * 8 + 2);
+        ids.push('[');
+        for (n, id) in report.delivered.iter().enumerate() {
+            let sep = if n == 0 { "" } else { "," };
+            let _ = write!(ids, "{sep}{id}");
+        }
+        ids.push(']');
+        conn.prepare_cached(
             "UPDATE outbox SET state = 'delivered', delivered_at = ?1, attempts = attempts + 1,
                                last_error = NULL
-             WHERE id = ?2 AND state = 'pending'",
+             WHERE id IN (SELECT value FROM json_each(?2)) AND +state = 'pending'",
         )
+        .and_then(|mut stmt| stmt.execute(params![to_millis(now), ids]))
         .map_err(db)?;
-    for id in &report.delivered {
-        delivered.execute(params![to_millis(now), id]).map_err(db)?;
     }
     let mut failed = conn
         .prepare_cached(
