@@ -355,7 +355,7 @@ mod conformance {
             let event = &events[id];
             assert_eq!(arrival.body, event.envelope.to_string().into_bytes());
             let envelope = arrival.envelope();
-            assert_eq!(envelope, event.envelope);
+            assert_eq!(envelope, event.envelope.value().unwrap());
             assert_eq!(envelope["id"], id);
             assert_eq!(envelope["type"], event.event_type.as_str());
             assert_eq!(envelope["key"], event.aggregate_key.as_str());

@@ -138,7 +138,6 @@ impl EventSink for KafkaSink {
 
     async fn deliver(&self, event: &OutboxEvent) -> Result<(), DeliveryError> {
         let producer = self.producer()?;
-        let payload = event.envelope.to_string();
         let headers = OwnedHeaders::new_with_capacity(3)
             .insert(Header {
                 key: EVENT_ID_HEADER,
@@ -154,7 +153,7 @@ impl EventSink for KafkaSink {
             });
         let record = FutureRecord::to(&self.topic)
             .key(event.aggregate_key.as_str())
-            .payload(payload.as_str())
+            .payload(event.envelope.as_str())
             .headers(headers);
         // The wait is for room in a full local queue; the broker's answer is bounded by
         // `message.timeout.ms`.

@@ -73,7 +73,7 @@ impl EventSink for WebhookSink {
             sink: self.name.clone(),
             message,
         };
-        let body = event.envelope.to_string();
+        let body = String::from(event.envelope.as_str());
         let now = crate::clock::Clock::wall().timestamp();
         let resp = self
             .client

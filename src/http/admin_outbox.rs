@@ -11,6 +11,7 @@ use super::auth::AdminAuth;
 use super::error::{ApiError, error_responses};
 use super::json::JsonReply;
 use crate::domain::Timestamp;
+use crate::domain::error::Error;
 use crate::store::OutboxEvent;
 
 #[derive(Tags)]
@@ -53,9 +54,16 @@ pub struct OutboxEventView {
     pub envelope: serde_json::Value,
 }
 
-impl From<OutboxEvent> for OutboxEventView {
-    fn from(e: OutboxEvent) -> Self {
-        OutboxEventView {
+impl TryFrom<OutboxEvent> for OutboxEventView {
+    type Error = Error;
+
+    /// Parses the envelope, which the outbox keeps as the text it delivers.
+    fn try_from(e: OutboxEvent) -> Result<Self, Error> {
+        let envelope = e.envelope.value().map_err(|err| {
+            tracing::error!(id = e.id, error = %err, "outbox row has an unreadable envelope");
+            Error::Internal("storage error".into())
+        })?;
+        Ok(OutboxEventView {
             id: e.id,
             event_id: e.event_id,
             event_type: e.event_type,
@@ -65,8 +73,8 @@ impl From<OutboxEvent> for OutboxEventView {
             attempts: e.attempts,
             next_attempt_at: e.next_attempt_at,
             last_error: e.last_error,
-            envelope: e.envelope,
-        }
+            envelope,
+        })
     }
 }
 
@@ -142,7 +150,11 @@ impl AdminOutboxApi {
             delivered: summary.delivered,
             dead: summary.dead,
             oldest_pending_age_seconds: age,
-            dead_letters: summary.dead_letters.into_iter().map(Into::into).collect(),
+            dead_letters: summary
+                .dead_letters
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_, Error>>()?,
         })))
     }
 
@@ -167,7 +179,7 @@ impl AdminOutboxApi {
             .retry_dead_letter(id.0, state.clock.now())
             .await?;
         tracing::info!(id = event.id, event_id = %event.event_id, "dead letter put back in line");
-        Ok(RetryResponse::Retried(JsonReply(event.into())))
+        Ok(RetryResponse::Retried(JsonReply(event.try_into()?)))
     }
 }
 

@@ -78,8 +78,8 @@ pub struct OutboxEvent {
     pub event_id: String,
     pub event_type: String,
     pub aggregate_key: String,
-    /// The full JSON envelope as it is delivered.
-    pub envelope: serde_json::Value,
+    /// The full JSON envelope, the bytes that are delivered.
+    pub envelope: crate::domain::events::Envelope,
     pub occurred_at: Timestamp,
     /// `pending`, `delivered` or `dead`.
     pub state: String,

@@ -59,7 +59,7 @@ async fn event_data(
         .filter(|e| e.event_type == event_type && e.aggregate_key == key)
         .collect();
     assert_eq!(events.len(), 1, "{event_type} of {reservation}: {events:?}");
-    events[0].envelope["data"].clone()
+    events[0].envelope.value().unwrap()["data"].clone()
 }
 
 fn ids(seats: &[SeatId]) -> serde_json::Value {

@@ -33,8 +33,14 @@ async fn outbox_rows_carry_the_event_envelope_oldest_first(backend: &Backend) {
     assert_eq!(event.state, "pending");
     assert_eq!(event.attempts, 0);
     assert_eq!(event.aggregate_key, format!("reservation:{}", held.id));
-    assert_eq!(event.envelope["id"], event.event_id.as_str());
-    assert_eq!(event.envelope["data"]["reservationId"], held.id.0);
+    assert_eq!(
+        event.envelope.value().unwrap()["id"],
+        event.event_id.as_str()
+    );
+    assert_eq!(
+        event.envelope.value().unwrap()["data"]["reservationId"],
+        held.id.0
+    );
     assert_eq!(f.store.outbox(1).await.unwrap().len(), 1);
 }
 
@@ -73,7 +79,7 @@ async fn only_the_oldest_pending_event_of_each_key_is_due(backend: &Backend) {
     let due = f.store.due_events(now(), 100).await.unwrap();
     let types: Vec<_> = due.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["balance.charged", "reservation.cancelled"]);
-    assert_eq!(due[0].envelope["data"]["amount"], 200);
+    assert_eq!(due[0].envelope.value().unwrap()["data"]["amount"], 200);
 }
 
 async fn a_failed_event_waits_for_its_retry_and_holds_its_key_back_meanwhile(backend: &Backend) {

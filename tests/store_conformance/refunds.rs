@@ -132,10 +132,13 @@ async fn a_refund_of_one_seat_of_a_group_then_the_rest(backend: &Backend) {
         .collect();
     assert_eq!(events.len(), 2);
     assert_eq!(
-        events[0].envelope["data"]["seatIds"],
+        events[0].envelope.value().unwrap()["data"]["seatIds"],
         serde_json::json!([seats[1].0])
     );
-    assert_eq!(events[1].envelope["data"]["amount"], 2 * PRICE);
+    assert_eq!(
+        events[1].envelope.value().unwrap()["data"]["amount"],
+        2 * PRICE
+    );
     assert!(f.store.attendees(f.schedule()).await.unwrap().is_empty());
 }
 

@@ -12,7 +12,7 @@ use mysql_async::prelude::Queryable;
 
 use super::{Step, Tx};
 use crate::domain::error::Error;
-use crate::domain::events::DomainEvent;
+use crate::domain::events::{DomainEvent, Envelope};
 use crate::domain::{Timestamp, from_millis, to_millis};
 use crate::store::{DeliveryReport, OutboxEvent, OutboxSummary};
 
@@ -24,7 +24,7 @@ const COLUMNS: &str = "o.id, o.event_id, o.event_type, o.aggregate_key, o.envelo
 /// write transaction.
 pub(super) async fn append(tx: &mut Tx, event: &DomainEvent, now: Timestamp) -> Step<()> {
     let event_id = uuid::Uuid::now_v7().to_string();
-    let envelope = event.envelope(&event_id, now).to_string();
+    let envelope = String::from(event.envelope(&event_id, now));
     let at = to_millis(now);
     tx.exec_drop(
         "INSERT INTO outbox (event_id, event_type, aggregate_key, envelope, occurred_at,
@@ -36,7 +36,7 @@ pub(super) async fn append(tx: &mut Tx, event: &DomainEvent, now: Timestamp) -> 
     Ok(())
 }
 
-/// A row as stored, before its envelope is parsed.
+/// A row as stored, in the order of [`COLUMNS`].
 type Row = (
     i64,
     String,
@@ -50,26 +50,22 @@ type Row = (
     Option<String>,
 );
 
-fn into_event(row: Row) -> Step<OutboxEvent> {
+fn into_event(row: Row) -> OutboxEvent {
     let (id, event_id, event_type, aggregate_key, envelope, occurred_at, state, attempts) =
         (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
     let (next_attempt_at, last_error) = (row.8, row.9);
-    let envelope = serde_json::from_str(&envelope).map_err(|e| {
-        tracing::error!(id, error = %e, "outbox row has an unreadable envelope");
-        Error::Internal("storage error".into())
-    })?;
-    Ok(OutboxEvent {
+    OutboxEvent {
         id,
         event_id,
         event_type,
         aggregate_key,
-        envelope,
+        envelope: Envelope::stored(envelope),
         occurred_at: from_millis(occurred_at),
         state,
         attempts,
         next_attempt_at: from_millis(next_attempt_at),
         last_error,
-    })
+    }
 }
 
 /// Runs a query that returns events.
@@ -79,7 +75,7 @@ async fn events(
     args: impl Into<Params> + Send,
 ) -> Step<Vec<OutboxEvent>> {
     let rows: Vec<Row> = tx.exec(sql, args).await?;
-    rows.into_iter().map(into_event).collect()
+    Ok(rows.into_iter().map(into_event).collect())
 }
 
 /// The outbox, oldest first.

@@ -6,23 +6,26 @@
 //! the next event of a reservation is not offered before the one before it was delivered.
 //! A dead row is out of line and does not hold its key back.
 
+use std::fmt::Write as _;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::db;
 use crate::domain::error::{Error, Result};
-use crate::domain::events::DomainEvent;
+use crate::domain::events::{DomainEvent, Envelope};
 use crate::domain::{Timestamp, from_millis, to_millis};
 use crate::store::{DeliveryReport, OutboxEvent, OutboxSummary};
 
-/// The columns [`event_row`] reads, for every query that returns events.
+/// The columns [`event_row`] reads, in its order, for every query that returns events.
 const COLUMNS: &str = "o.id, o.event_id, o.event_type, o.aggregate_key, o.envelope, o.occurred_at,
                        o.state, o.attempts, o.next_attempt_at, o.last_error";
 
 /// Appends `event` as a pending row, due for delivery at once. Runs inside the caller's
 /// write transaction.
 pub(super) fn append(conn: &Connection, event: &DomainEvent, now: Timestamp) -> Result<()> {
-    let event_id = uuid::Uuid::now_v7().to_string();
-    let envelope = event.envelope(&event_id, now).to_string();
+    let mut id_text = uuid::Uuid::encode_buffer();
+    let event_id: &str = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut id_text);
+    let envelope = String::from(event.envelope(event_id, now));
     let at = to_millis(now);
     conn.prepare_cached(
         "INSERT INTO outbox (event_id, event_type, aggregate_key, envelope, occurred_at,
@@ -42,66 +45,30 @@ pub(super) fn append(conn: &Connection, event: &DomainEvent, now: Timestamp) -> 
     Ok(())
 }
 
-/// A row as stored, before its envelope is parsed.
-struct Row {
-    id: i64,
-    event_id: String,
-    event_type: String,
-    aggregate_key: String,
-    envelope: String,
-    occurred_at: i64,
-    state: String,
-    attempts: i64,
-    next_attempt_at: i64,
-    last_error: Option<String>,
-}
-
-fn event_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    Ok(Row {
-        id: row.get("id")?,
-        event_id: row.get("event_id")?,
-        event_type: row.get("event_type")?,
-        aggregate_key: row.get("aggregate_key")?,
-        envelope: row.get("envelope")?,
-        occurred_at: row.get("occurred_at")?,
-        state: row.get("state")?,
-        attempts: row.get("attempts")?,
-        next_attempt_at: row.get("next_attempt_at")?,
-        last_error: row.get("last_error")?,
+/// An event from a row of [`COLUMNS`], read by position in that order.
+fn event_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEvent> {
+    Ok(OutboxEvent {
+        id: row.get(0)?,
+        event_id: row.get(1)?,
+        event_type: row.get(2)?,
+        aggregate_key: row.get(3)?,
+        envelope: Envelope::stored(row.get(4)?),
+        occurred_at: from_millis(row.get(5)?),
+        state: row.get(6)?,
+        attempts: row.get(7)?,
+        next_attempt_at: from_millis(row.get(8)?),
+        last_error: row.get(9)?,
     })
-}
-
-impl Row {
-    fn into_event(self) -> Result<OutboxEvent> {
-        let envelope = serde_json::from_str(&self.envelope).map_err(|e| {
-            tracing::error!(id = self.id, error = %e, "outbox row has an unreadable envelope");
-            Error::Internal("storage error".into())
-        })?;
-        Ok(OutboxEvent {
-            id: self.id,
-            event_id: self.event_id,
-            event_type: self.event_type,
-            aggregate_key: self.aggregate_key,
-            envelope,
-            occurred_at: from_millis(self.occurred_at),
-            state: self.state,
-            attempts: self.attempts,
-            next_attempt_at: from_millis(self.next_attempt_at),
-            last_error: self.last_error,
-        })
-    }
 }
 
 /// Runs a query that returns events.
 fn events<P: rusqlite::Params>(conn: &Connection, sql: &str, args: P) -> Result<Vec<OutboxEvent>> {
-    let rows = conn
-        .prepare_cached(sql)
+    conn.prepare_cached(sql)
         .and_then(|mut stmt| {
             stmt.query_map(args, event_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
-        .map_err(db)?;
-    rows.into_iter().map(Row::into_event).collect()
+        .map_err(db)
 }
 
 /// The outbox, oldest first.
@@ -133,15 +100,23 @@ pub(super) fn due(conn: &Connection, now: Timestamp, limit: u32) -> Result<Vec<O
 /// Marks what was delivered and what failed; only rows still pending change, so a report
 /// that raced an admin action cannot resurrect or bury a row.
 pub(super) fn record(conn: &Connection, report: &DeliveryReport, now: Timestamp) -> Result<()> {
-    let mut delivered = conn
-        .prepare_cached(
+    if !report.delivered.is_empty() {
+        // One statement for the whole round: the ids go in as a JSON array. `+state` keeps
+        // SQLite on the rowid for each id rather than on outbox_by_state.
+        let mut ids = String::with_capacity(report.delivered.len() * 8 + 2);
+        ids.push('[');
+        for (n, id) in report.delivered.iter().enumerate() {
+            let sep = if n == 0 { "" } else { "," };
+            let _ = write!(ids, "{sep}{id}");
+        }
+        ids.push(']');
+        conn.prepare_cached(
             "UPDATE outbox SET state = 'delivered', delivered_at = ?1, attempts = attempts + 1,
                                last_error = NULL
-             WHERE id = ?2 AND state = 'pending'",
+             WHERE id IN (SELECT value FROM json_each(?2)) AND +state = 'pending'",
         )
+        .and_then(|mut stmt| stmt.execute(params![to_millis(now), ids]))
         .map_err(db)?;
-    for id in &report.delivered {
-        delivered.execute(params![to_millis(now), id]).map_err(db)?;
     }
     let mut failed = conn
         .prepare_cached(
