@@ -3,11 +3,10 @@
 //! Each schedule has one [`Line`] behind its own mutex, so buyers of different shows never
 //! contend; within a line every operation is a short, synchronous critical section (no lock is
 //! held across an `.await`), which makes `issue` race-free: one place per user, strictly
-//! increasing `seq`, dense positions. Sessions that ended are remembered in a moka cache for
-//! `ended_token_ttl` so a buyer's token still identifies them after paying.
+//! increasing `seq`, dense positions. Sessions that ended are remembered, compactly (`ended`),
+//! for `ended_token_ttl` so a buyer's token still identifies them after paying.
 //!
-//! Time comes only from the `now` the caller passes. moka's own clock merely evicts ended
-//! tokens from memory; whether one is still remembered is decided against `now`.
+//! Time comes only from the `now` the caller passes, also for forgetting ended tokens.
 //!
 //! Costs with `n` buyers waiting in a line and `a` active in it:
 //! - `issue`, `state`, `end_session`: O(log n + log a). A waiting buyer's position is a prefix
@@ -96,7 +95,7 @@ use crate::domain::waiting_room::{Join, TokenClaims, TokenState};
 use crate::domain::{ScheduleId, Timestamp, UserId, from_millis};
 
 /// Most ended tokens remembered at once, over all lines; the least recently used go first.
-pub const ENDED_TOKENS_CAPACITY: u64 = 1_000_000;
+pub const ENDED_TOKENS_CAPACITY: usize = 1_000_000;
 
 /// Most idle deadlines one tick looks at per line; the rest wait for the next tick, which
 /// keeps a tick short when a crowd goes quiet at once.
