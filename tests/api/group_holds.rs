@@ -22,21 +22,6 @@ async fn reserve_group(app: &TestApp, b: &Buyer, seats: &[i64]) -> reqwest::Resp
 }
 
 /// The status of each seat of the buyer's show, by id, as the seat map shows it.
-async fn seat_map(app: &TestApp, b: &Buyer) -> HashMap<i64, String> {
-    let map = body(app.seats(&b.token, b.concert, b.schedule).await).await;
-    map["seats"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["seatId"].as_i64().unwrap(),
-                s["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 fn listed(seats: &Value) -> Vec<i64> {
     seats
         .as_array()
@@ -62,7 +47,7 @@ async fn two_seats_are_held_together_paid_once_and_listed_on_the_receipt() {
     assert_eq!(held["price"], 500, "the sum of the seats' prices");
     assert_eq!(held["seats"][0]["price"], 250);
     assert_eq!(held["seats"][1]["seatNumber"], "A3");
-    let map = seat_map(&app, &b).await;
+    let map = app.seat_statuses(&b).await;
     assert_eq!(map[&b.seats[1]], "held");
     assert_eq!(map[&b.seats[2]], "held");
     assert_eq!(map[&b.seats[0]], "available");
@@ -82,7 +67,7 @@ async fn two_seats_are_held_together_paid_once_and_listed_on_the_receipt() {
         schedule: b.schedule,
         seats: b.seats.clone(),
     };
-    let map = seat_map(&app, &watching).await;
+    let map = app.seat_statuses(&watching).await;
     assert_eq!(map[&b.seats[1]], "sold");
     assert_eq!(map[&b.seats[2]], "sold");
     let (balance, sum, entries) = app.balance_and_history_sum(&b.token, b.user).await;
@@ -128,7 +113,7 @@ async fn a_group_with_taken_seats_is_refused_whole_and_names_them() {
         message.contains(&b.seats[1].to_string()) && message.contains(&b.seats[3].to_string()),
         "{message}"
     );
-    let map = seat_map(&app, &b).await;
+    let map = app.seat_statuses(&b).await;
     assert_eq!(map[&b.seats[0]], "available", "none of the group is held");
     assert_eq!(map[&b.seats[2]], "available");
     // A single seat that is taken names it too.
@@ -154,7 +139,7 @@ async fn giving_a_group_back_frees_every_seat() {
     let cancelled = body(resp).await;
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(listed(&cancelled["seats"]), b.seats);
-    let map = seat_map(&app, &b).await;
+    let map = app.seat_statuses(&b).await;
     assert!(map.values().all(|s| s == "available"), "{map:?}");
 }
 
@@ -184,7 +169,7 @@ async fn a_group_must_name_its_seats_once_each_and_stay_within_the_limit() {
     // The server's limit is 4 seats per buyer: five together are refused, and none is held.
     let resp = reserve_group(&app, &b, &b.seats[..5]).await;
     assert_error(resp, 409, "PURCHASE_LIMIT").await;
-    let map = seat_map(&app, &b).await;
+    let map = app.seat_statuses(&b).await;
     assert!(map.values().all(|s| s == "available"), "{map:?}");
     let resp = reserve_group(&app, &b, &b.seats[..4]).await;
     assert_eq!(resp.status(), StatusCode::CREATED);

@@ -1,5 +1,6 @@
 //! One way to start the app in a test, and a typed client for the calls every test makes.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -398,6 +399,23 @@ impl TestApp {
             schedule,
             seats,
         }
+    }
+
+    /// Each seat's status in the buyer's show's map, by seat id; asserts 200.
+    pub async fn seat_statuses(&self, b: &Buyer) -> BTreeMap<i64, String> {
+        let resp = self.seats(&b.token, b.concert, b.schedule).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        body(resp).await["seats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["seatId"].as_i64().unwrap(),
+                    s["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
     }
 
     /// Opens the database file directly, to audit what the API did.

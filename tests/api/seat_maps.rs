@@ -12,25 +12,8 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-/// Each seat's status in the map, by seat id.
-async fn statuses(app: &TestApp, b: &Buyer) -> BTreeMap<i64, String> {
-    let resp = app.seats(&b.token, b.concert, b.schedule).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    body(resp).await["seats"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["seatId"].as_i64().unwrap(),
-                s["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 async fn status_of(app: &TestApp, b: &Buyer, seat: i64) -> String {
-    statuses(app, b).await[&seat].clone()
+    app.seat_statuses(b).await[&seat].clone()
 }
 
 async fn hold(app: &TestApp, b: &Buyer, seats: &[i64]) -> i64 {
@@ -63,7 +46,12 @@ async fn every_change_the_server_makes_shows_in_the_next_map() {
         ..b
     };
     // Read once, so the statuses are kept from here on.
-    assert!(statuses(&app, &w).await.values().all(|s| s == "available"));
+    assert!(
+        app.seat_statuses(&w)
+            .await
+            .values()
+            .all(|s| s == "available")
+    );
 
     let paid = hold(&app, &b, &s[0..2]).await;
     assert_eq!(status_of(&app, &w, s[0]).await, "held");
@@ -105,7 +93,7 @@ async fn every_change_the_server_makes_shows_in_the_next_map() {
         .send()
     };
     assert_eq!(refund("r-1").await.unwrap().status(), StatusCode::OK);
-    let map = statuses(&app, &w).await;
+    let map = app.seat_statuses(&w).await;
     assert_eq!(
         (map[&s[0]].as_str(), map[&s[1]].as_str()),
         ("sold", "available")
@@ -119,7 +107,7 @@ async fn every_change_the_server_makes_shows_in_the_next_map() {
     assert_eq!(status_of(&app, &w, s[4]).await, "held");
     app.clock.advance(Duration::from_secs(61));
     w.token = app.token(w.user, w.concert, w.schedule).await;
-    let map = statuses(&app, &w).await;
+    let map = app.seat_statuses(&w).await;
     assert_eq!(map[&s[4]], "available");
     assert_eq!(map[&s[1]], "available", "the second hold ran out too");
     assert_eq!(map[&s[0]], "sold");
@@ -194,12 +182,12 @@ async fn maps_read_during_a_rush_of_holds_end_up_as_the_database_says() {
         let app = &app;
         let seat = seats[i];
         async move {
-            let map = statuses(app, b).await;
+            let map = app.seat_statuses(b).await;
             assert_eq!(map.len(), 60);
             if i % 4 != 3 {
                 hold(app, b, &[seat]).await;
             }
-            statuses(app, b).await
+            app.seat_statuses(b).await
         }
     });
     for map in join_all(tasks).await {
@@ -215,5 +203,5 @@ async fn maps_read_during_a_rush_of_holds_end_up_as_the_database_says() {
         .unwrap();
     assert_eq!(stored.values().filter(|s| *s == "held").count(), 30);
     // Read at once, within the time the statuses are kept.
-    assert_eq!(statuses(&app, &buyers[0]).await, stored);
+    assert_eq!(app.seat_statuses(&buyers[0]).await, stored);
 }
