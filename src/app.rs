@@ -7,8 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::Server;
-use poem::listener::{Acceptor, TcpAcceptor};
 use secrecy::ExposeSecret;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -322,14 +320,14 @@ async fn kafka_sink(config: &Config, brokers: &str) -> anyhow::Result<Arc<dyn Ev
 
 /// Binds the first address `listen` resolves to that accepts, with a backlog of
 /// [`LISTEN_BACKLOG`].
-async fn listen(listen: &str) -> anyhow::Result<TcpAcceptor> {
+async fn listen(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
     let addrs = tokio::net::lookup_host(listen)
         .await
         .map_err(|e| anyhow::anyhow!("--listen {listen}: cannot resolve the address: {e}"))?;
     let mut last_error = None;
     for addr in addrs {
-        match bind(addr).and_then(TcpAcceptor::from_tokio) {
-            Ok(acceptor) => return Ok(acceptor),
+        match bind(addr) {
+            Ok(listener) => return Ok(listener),
             Err(e) => last_error = Some(e),
         }
     }
@@ -366,7 +364,7 @@ impl App {
 
     /// [`App::build`] on `clock` instead of the wall clock (tests move it forward).
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<App> {
-        let acceptor = listen(&config.listen).await?;
+        let listener = listen(&config.listen).await?;
         let sinks = event_sinks(&config).await?;
         let (state, db_lock) = build_state(&config, clock).await?;
         if config.admin_token.is_none() {
@@ -392,25 +390,16 @@ impl App {
         })
         .await?;
 
-        let addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .ok_or_else(|| {
-                anyhow::anyhow!("cannot read the address bound for {}", config.listen)
-            })?;
+        let addr = listener.local_addr().map_err(|e| {
+            anyhow::anyhow!("cannot read the address bound for {}: {e}", config.listen)
+        })?;
         let (stop, stopped) = oneshot::channel::<()>();
         let routes = http::routes(state.clone());
         let server = tokio::spawn(async move {
-            Server::new_with_acceptor(acceptor)
-                .run_with_graceful_shutdown(
-                    routes,
-                    async {
-                        let _ = stopped.await;
-                    },
-                    Some(SHUTDOWN_GRACE),
-                )
-                .await
+            let stop = async {
+                let _ = stopped.await;
+            };
+            http::serve::serve(listener, routes, stop, SHUTDOWN_GRACE).await
         });
         tracing::info!(%addr, db = %config.db.for_log(), "boxoffice is serving");
         Ok(App {
@@ -459,8 +448,6 @@ impl App {
 
 #[cfg(test)]
 mod tests {
-    use poem::listener::Acceptor;
-
     use super::*;
 
     #[cfg(not(feature = "redis"))]
@@ -539,8 +526,8 @@ mod tests {
             );
             return;
         }
-        let acceptor = listen("127.0.0.1:0").await.unwrap();
-        let addr = *acceptor.local_addr()[0].as_socket_addr().unwrap();
+        let listener = listen("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
 
         let connects = (0..BURST).map(|_| {
             tokio::spawn(async move {
@@ -562,6 +549,6 @@ mod tests {
             BURST,
             "connections established without an accept"
         );
-        drop(acceptor);
+        drop(listener);
     }
 }

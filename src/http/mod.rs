@@ -45,6 +45,7 @@ pub mod reports;
 pub mod request_id;
 pub mod reservations;
 pub mod seat_map;
+pub mod serve;
 pub mod tickets;
 pub mod waiting_room;
 pub mod web_sessions;
