@@ -14,6 +14,16 @@
 //!
 //! Signing is deterministic, so a waiting room may keep only the claims and sign them again
 //! when it has to hand the same token back.
+//!
+//! A buyer shows the same token on every request of a purchase, so the signer remembers the
+//! last [`REMEMBERED`] to [`2 × REMEMBERED`](REMEMBERED) tokens that verified, by their whole
+//! text: a token equal to one of them has the claims it had, with no MAC to compute again.
+//! Anything else, a single changed character included, is checked in full as above. The
+//! remembered text is looked up in a hash map with a random key, so how long a lookup takes
+//! tells an attacker nothing about a valid token.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,6 +37,9 @@ use crate::domain::{ScheduleId, UserId};
 /// Longest input `verify` looks at; a real token is about 101 characters.
 pub const MAX_TOKEN_LEN: usize = 512;
 
+/// How many verified tokens one generation of the signer's memory holds; it keeps two.
+pub const REMEMBERED: usize = 8_192;
+
 const PREFIX: &str = "v1.";
 const PAYLOAD_LEN: usize = 40;
 
@@ -37,6 +50,39 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct TokenSigner {
     /// The keyed state, cloned for every token so the key is hashed once.
     mac: HmacSha256,
+    /// Tokens that verified lately (shared by the clones, which have the same key).
+    remembered: Arc<Mutex<Remembered>>,
+}
+
+/// Two generations of verified tokens: when the current one is full it becomes the previous
+/// one, and a token found in the previous one moves back to the current one.
+#[derive(Default)]
+struct Remembered {
+    current: HashMap<Box<str>, TokenClaims>,
+    previous: HashMap<Box<str>, TokenClaims>,
+}
+
+impl Remembered {
+    fn get(&mut self, token: &str) -> Option<TokenClaims> {
+        if let Some(claims) = self.current.get(token) {
+            return Some(*claims);
+        }
+        let (token, claims) = self.previous.remove_entry(token)?;
+        self.insert(token, claims);
+        Some(claims)
+    }
+
+    fn insert(&mut self, token: Box<str>, claims: TokenClaims) {
+        if self.current.len() >= REMEMBERED {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(token, claims);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.current.len() + self.previous.len()
+    }
 }
 
 impl std::fmt::Debug for TokenSigner {
@@ -49,7 +95,10 @@ impl TokenSigner {
     /// A signer with this secret key. Any length works; use at least 32 random bytes.
     pub fn new(key: &[u8]) -> Self {
         let mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
-        Self { mac }
+        Self {
+            mac,
+            remembered: Arc::default(),
+        }
     }
 
     /// The token for `claims`. The same claims always give the same token.
@@ -77,6 +126,23 @@ impl TokenSigner {
 
     /// The claims of a token this signer made; `Error::InvalidToken` for anything else.
     pub fn verify(&self, token: &str) -> Result<TokenClaims> {
+        if let Some(claims) = self.remembered().get(token) {
+            return Ok(claims);
+        }
+        let claims = self.check(token)?;
+        self.remembered().insert(token.into(), claims);
+        Ok(claims)
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, Remembered> {
+        // The maps are whole after any panic: each change is one insert or one swap.
+        self.remembered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The MAC and then the payload of `token`, remembered or not.
+    fn check(&self, token: &str) -> Result<TokenClaims> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(invalid("queue token is too long"));
         }
@@ -326,6 +392,58 @@ mod tests {
             }
             assert_invalid(&signer, &text);
         }
+    }
+
+    #[test]
+    fn a_remembered_token_verifies_again_and_every_changed_copy_is_still_refused() {
+        let signer = signer();
+        let token = signer.sign(&claims());
+        assert_eq!(signer.verify(&token), Ok(claims()));
+        assert_eq!(signer.remembered().len(), 1);
+        assert_eq!(signer.clone().verify(&token), Ok(claims()));
+        for i in 0..token.len() {
+            let mut bytes = token.clone().into_bytes();
+            bytes[i] ^= 1;
+            assert_invalid(&signer, &String::from_utf8(bytes).unwrap());
+            assert_invalid(&signer, &token[..i]);
+        }
+        assert_invalid(&signer, &format!("{token}A"));
+        assert_eq!(
+            signer.remembered().len(),
+            1,
+            "only what verified is remembered"
+        );
+    }
+
+    #[test]
+    fn a_token_remembered_under_one_key_is_refused_under_another() {
+        let token = signer().sign(&claims());
+        let first = signer();
+        assert_eq!(first.verify(&token), Ok(claims()));
+        assert_invalid(&TokenSigner::new(b"another key"), &token);
+    }
+
+    #[test]
+    fn the_memory_keeps_at_most_two_generations_and_forgotten_tokens_still_verify() {
+        let signer = signer();
+        let tokens: Vec<(String, TokenClaims)> = (0..2 * REMEMBERED as u64 + 100)
+            .map(|seq| {
+                let claims = TokenClaims { seq, ..claims() };
+                (signer.sign(&claims), claims)
+            })
+            .collect();
+        for (token, claims) in &tokens {
+            assert_eq!(signer.verify(token).as_ref(), Ok(claims));
+            assert!(signer.remembered().len() <= 2 * REMEMBERED);
+        }
+        let (oldest, claims) = &tokens[0];
+        assert!(
+            signer.remembered().get(oldest).is_none(),
+            "the first is forgotten"
+        );
+        assert_eq!(signer.verify(oldest).as_ref(), Ok(claims));
+        let (latest, claims) = tokens.last().unwrap();
+        assert_eq!(signer.remembered().get(latest).as_ref(), Some(claims));
     }
 
     #[test]
