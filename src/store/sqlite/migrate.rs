@@ -75,6 +75,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         18,
         include_str!("../../../migrations/sqlite/018_balance_adjustments.sql"),
     ),
+    (
+        19,
+        include_str!("../../../migrations/sqlite/019_check_lists.sql"),
+    ),
 ];
 
 /// Prepared statements kept per connection: more than the store has.
@@ -160,10 +164,39 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             )));
         }
         tx.execute_batch(sql).map_err(db)?;
+        if sql.contains("writable_schema") {
+            schema_edited(&tx)?;
+        }
         tx.pragma_update(None, "user_version", version)
             .map_err(db)?;
         tx.commit().map_err(db)?;
         tracing::info!(version, "applied sqlite schema migration");
+    }
+    Ok(())
+}
+
+/// After a step that rewrote table definitions in `sqlite_schema` itself (which SQLite does
+/// not count as a schema change): raises the schema version, so that every other connection
+/// to the file reads the schema again, and checks every row against the constraints as they
+/// now read (`quick_check` covers CHECK and NOT NULL constraints). A step whose new text
+/// refused a row it holds is rolled back with the check's findings.
+fn schema_edited(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let version: i64 = tx
+        .pragma_query_value(None, "schema_version", |row| row.get(0))
+        .map_err(db)?;
+    tx.pragma_update(None, "schema_version", version + 1)
+        .map_err(db)?;
+    let mut findings = Vec::new();
+    tx.pragma_query(None, "quick_check", |row| {
+        findings.push(row.get::<_, String>(0)?);
+        Ok(())
+    })
+    .map_err(db)?;
+    if findings != ["ok"] {
+        return Err(Error::Internal(format!(
+            "the schema rewritten by a migration step does not fit the file: {}",
+            findings.join("; ")
+        )));
     }
     Ok(())
 }
@@ -191,5 +224,126 @@ mod tests {
 
         configure(&conn, Synchronous::Normal).unwrap();
         assert_eq!(pragma(&conn, "synchronous"), 1, "NORMAL");
+    }
+
+    /// A file at version 18, as the builds before step 19 left it.
+    fn at_version_18(path: &std::path::Path) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        configure(&conn, Synchronous::Full).unwrap();
+        for (version, sql) in MIGRATIONS.iter().take_while(|(version, _)| *version <= 18) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version).unwrap();
+        }
+        conn
+    }
+
+    fn opcodes(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut explain = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
+        let ops = explain.query_map([], |row| row.get(1)).unwrap();
+        ops.map(Result::unwrap).collect()
+    }
+
+    const WRITE_AN_OUTBOX_ROW: &str =
+        "UPDATE outbox SET state = 'dead' WHERE id = 1 AND state = 'pending'";
+
+    const AN_OUTBOX_ROW: &str = "INSERT INTO outbox (event_id, event_type, aggregate_key, \
+        envelope, occurred_at, state, next_attempt_at) VALUES ('e1', 't', 'k', '{}', 1, ?1, 1)";
+
+    #[test]
+    fn step_19_checks_the_value_lists_without_a_temporary_b_tree_and_refuses_what_they_did() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("box.db");
+        let mut conn = at_version_18(&path);
+        conn.execute(AN_OUTBOX_ROW, ["pending"]).unwrap();
+        // Another connection that has read the schema before the step.
+        let other = Connection::open(&path).unwrap();
+        assert!(opcodes(&other, WRITE_AN_OUTBOX_ROW).contains(&"OpenEphemeral".to_owned()));
+
+        migrate(&mut conn).unwrap();
+
+        assert_eq!(pragma(&conn, "user_version"), 19);
+        let tables: Vec<String> = conn
+            .prepare("SELECT sql FROM sqlite_schema WHERE type = 'table'")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        // SQLite compares with a list of one or two values directly.
+        for sql in &tables {
+            for (at, _) in sql.match_indices(" IN (") {
+                let list = &sql[at..at + sql[at..].find(')').unwrap()];
+                assert!(
+                    list.matches(',').count() < 2,
+                    "a value list is left in {sql}"
+                );
+            }
+        }
+        // The other connection reads the schema again at its next statement, which finds the
+        // schema version raised (EXPLAIN alone does not look).
+        let rows: i64 = other
+            .query_row("SELECT count(*) FROM outbox", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+        for conn in [&conn, &other] {
+            assert!(
+                !opcodes(conn, WRITE_AN_OUTBOX_ROW).contains(&"OpenEphemeral".to_owned()),
+                "the write still builds a temporary b-tree"
+            );
+            for bad in ["sent", "PENDING", "pending "] {
+                let err = conn
+                    .execute("UPDATE outbox SET state = ?1 WHERE id = 1", [bad])
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains("CHECK constraint failed"), "{bad}: {err}");
+            }
+            for good in ["delivered", "dead", "pending"] {
+                conn.execute("UPDATE outbox SET state = ?1 WHERE id = 1", [good])
+                    .unwrap();
+            }
+        }
+        for (insert, refused) in [
+            (
+                "INSERT INTO balance_history (user_id, kind, amount, balance_after, created_at) \
+                 VALUES (1, ?1, 1, 1, 1)",
+                "gift",
+            ),
+            (
+                "INSERT INTO seats (schedule_id, seat_number, price, status) \
+                 VALUES (1, 'A1', 1, ?1)",
+                "reserved",
+            ),
+            (
+                "INSERT INTO reservations (user_id, concert_id, schedule_id, seat_id, price, \
+                 status, created_at, expires_at) VALUES (1, 1, 1, 1, 1, ?1, 1, 1)",
+                "paid",
+            ),
+        ] {
+            let err = other.execute(insert, [refused]).unwrap_err().to_string();
+            assert!(err.contains("CHECK constraint failed"), "{refused}: {err}");
+        }
+        assert_eq!(pragma(&conn, "writable_schema"), 0);
+        let check: String = conn
+            .pragma_query_value(None, "integrity_check", |row| row.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+    }
+
+    #[test]
+    fn a_rewritten_schema_that_refuses_a_stored_row_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = at_version_18(&dir.path().join("box.db"));
+        conn.execute(AN_OUTBOX_ROW, ["dead"]).unwrap();
+        let tx = conn.transaction().unwrap();
+        // The constraint without 'dead', which the row holds.
+        tx.execute_batch(
+            "PRAGMA writable_schema = ON;
+             UPDATE sqlite_schema SET sql = replace(sql, ', ''dead'')', ')')
+              WHERE name = 'outbox';
+             PRAGMA writable_schema = RESET;",
+        )
+        .unwrap();
+        let err = schema_edited(&tx).unwrap_err().to_string();
+        assert!(err.contains("CHECK constraint failed in outbox"), "{err}");
     }
 }
