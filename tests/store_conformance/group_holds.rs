@@ -17,6 +17,7 @@ conformance!(
     a_group_is_held_together_and_paid_once,
     a_group_with_a_taken_seat_holds_none_and_names_every_taken_seat,
     a_group_given_back_or_run_out_frees_every_seat_with_one_event,
+    a_group_over_every_seat_of_a_run_out_group_ends_it_once,
     the_purchase_limit_counts_the_seats_of_a_group,
     buyers_racing_for_overlapping_groups_never_share_a_seat_or_hold_part_of_one(
         flavor = "multi_thread",
@@ -287,6 +288,41 @@ async fn a_group_given_back_or_run_out_frees_every_seat_with_one_event(backend: 
             .await,
         Err(Error::HoldExpired(lapsed.id.0))
     );
+}
+
+async fn a_group_over_every_seat_of_a_run_out_group_ends_it_once(backend: &Backend) {
+    let f = Fixture::new(backend, 3).await;
+    let all = seats(&f, 3).await;
+    let other = f
+        .store
+        .create_user("Bob", &email("bob@example.com"), now())
+        .await
+        .unwrap();
+    let lapsed = f
+        .store
+        .reserve_seat(f.hold_group(f.buyer.id, &all[0..2], now()))
+        .await
+        .unwrap();
+
+    // Both of its seats and a free one, after it ran out and before the sweep.
+    let later = now() + minutes(6);
+    let taken_over = f
+        .store
+        .reserve_seat(f.hold_group(other.id, &all, later))
+        .await
+        .unwrap();
+    assert_eq!(taken_over.seats.len(), 3);
+    assert_eq!(f.events("reservation.expired", lapsed.id).await, 1);
+    let data = event_data(&f, "reservation.expired", lapsed.id).await;
+    assert_eq!(data["seatIds"], ids(&all[0..2]));
+    assert_eq!(
+        f.store.reservation(lapsed.id).await.unwrap().status,
+        ReservationStatus::Expired
+    );
+    let map = statuses(&f, later).await;
+    assert!(all.iter().all(|seat| map[seat] == SeatStatus::Held));
+    assert_eq!(f.store.expire_holds(later, 100).await, Ok(0));
+    assert_eq!(f.events("reservation.expired", lapsed.id).await, 1);
 }
 
 async fn the_purchase_limit_counts_the_seats_of_a_group(backend: &Backend) {

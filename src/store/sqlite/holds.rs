@@ -92,18 +92,29 @@ pub(super) fn reserve_seat(conn: &Connection, request: &HoldRequest) -> Result<R
     catalog::sales_window(conn, schedule)?.check(now)?;
     // Seat numbers and prices are read before the seats' state: a price set later applies to
     // later holds, and this hold keeps the one it was made at.
+    // With them, the hold each seat is under if that hold has run out by `now`.
     let mut seats = Vec::with_capacity(request.seats.len());
+    let mut run_out = Vec::new();
     let mut layout = conn
-        .prepare_cached("SELECT seat_number, price FROM seats WHERE id = ?1 AND schedule_id = ?2")
+        .prepare_cached(
+            "SELECT seat_number, price,
+                    CASE WHEN status = 'held' AND held_until <= ?3 THEN held_by END AS run_out
+             FROM seats WHERE id = ?1 AND schedule_id = ?2",
+        )
         .map_err(db)?;
     for &seat in request.seats.seats() {
-        let (seat_number, price): (String, i64) = layout
-            .query_row(params![seat.0, schedule.0], |row| {
-                Ok((row.get("seat_number")?, row.get("price")?))
+        let (seat_number, price, ran_out): (String, i64, Option<i64>) = layout
+            .query_row(params![seat.0, schedule.0, now_ms], |row| {
+                Ok((
+                    row.get("seat_number")?,
+                    row.get("price")?,
+                    row.get("run_out")?,
+                ))
             })
             .optional()
             .map_err(db)?
             .ok_or_else(|| Error::not_found("seat", seat))?;
+        run_out.extend(ran_out);
         seats.push(HeldSeat {
             seat_id: seat,
             seat_number,
@@ -119,52 +130,48 @@ pub(super) fn reserve_seat(conn: &Connection, request: &HoldRequest) -> Result<R
         return Err(Error::not_found("user", request.user_id));
     }
 
-    // End the holds on these seats that ran out, each with all its seats and its event. If a
-    // seat then turns out to be taken, the whole transaction rolls back and the sweep ends
-    // them later.
-    let mut run_out = conn
-        .prepare_cached(
-            "UPDATE reservations SET status = 'expired'
-             WHERE id = (SELECT held_by FROM seats
-                         WHERE id = ?1 AND status = 'held' AND held_until <= ?2)
-               AND status = 'held' AND expires_at <= ?2
-             RETURNING id, user_id, schedule_id",
-        )
-        .map_err(db)?;
-    for seat in request.seats.seats() {
-        let ended = run_out
-            .query_row(params![seat.0, now_ms], ended_row)
-            .optional()
+    // End the holds on these seats that ran out, each with all its seats and its event (a hold
+    // on two of them ends once). If a seat then turns out to be taken, the whole transaction
+    // rolls back and the sweep ends them later.
+    if !run_out.is_empty() {
+        let mut end = conn
+            .prepare_cached(
+                "UPDATE reservations SET status = 'expired'
+                 WHERE id = ?1 AND status = 'held' AND expires_at <= ?2
+                 RETURNING id, user_id, schedule_id",
+            )
             .map_err(db)?;
-        if let Some(ended) = ended {
-            end_hold(conn, &ended, now)?;
+        for reservation in run_out {
+            let ended = end
+                .query_row(params![reservation, now_ms], ended_row)
+                .optional()
+                .map_err(db)?;
+            if let Some(ended) = ended {
+                end_hold(conn, &ended, now)?;
+            }
         }
     }
 
-    let reservation_id: i64 = conn
-        .prepare_cached(
-            "INSERT INTO reservations
-                 (user_id, concert_id, schedule_id, seat_id, price, status, created_at, expires_at,
-                  seat_count)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'held', ?6, ?7, ?8)
-             RETURNING id",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_row(
-                params![
-                    request.user_id.0,
-                    concert.0,
-                    schedule.0,
-                    seats[0].seat_id.0,
-                    price.minor_units(),
-                    now_ms,
-                    expires_ms,
-                    seats.len() as i64
-                ],
-                |row| row.get("id"),
-            )
-        })
-        .map_err(db)?;
+    conn.prepare_cached(
+        "INSERT INTO reservations
+             (user_id, concert_id, schedule_id, seat_id, price, status, created_at, expires_at,
+              seat_count)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'held', ?6, ?7, ?8)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            request.user_id.0,
+            concert.0,
+            schedule.0,
+            seats[0].seat_id.0,
+            price.minor_units(),
+            now_ms,
+            expires_ms,
+            seats.len() as i64
+        ])
+    })
+    .map_err(db)?;
+    let reservation_id = conn.last_insert_rowid();
 
     // The hold, seat by seat: free, or held by a hold that has run out. Every seat is tried,
     // so a refusal names all the seats that are taken; then nothing of it is kept.

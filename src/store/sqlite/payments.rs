@@ -33,27 +33,24 @@ pub(super) fn pay(
     let user = holder.user;
     let price = held.price;
 
-    let debited: Option<i64> = conn
-        .prepare_cached(
-            "UPDATE users SET balance = balance - ?1 WHERE id = ?2 AND balance >= ?1
-             RETURNING balance",
-        )
+    // Read, then written conditional on what was read: one statement fewer than an UPDATE
+    // with RETURNING, which SQLite answers through a temporary b-tree.
+    let balance = stored_balance(conn, user)?.ok_or_else(|| Error::not_found("user", user))?;
+    let balance_after = debit(balance, price)?;
+    let debited = conn
+        .prepare_cached("UPDATE users SET balance = ?1 WHERE id = ?2 AND balance = ?3")
         .and_then(|mut stmt| {
-            let mut rows = stmt.query(params![price.minor_units(), user.0])?;
-            rows.next()?.map(|row| row.get("balance")).transpose()
+            stmt.execute(params![
+                balance_after.minor_units(),
+                user.0,
+                balance.minor_units()
+            ])
         })
         .map_err(db)?;
-    let balance_after = match debited {
-        Some(after) => money(after)?,
-        None => {
-            let balance =
-                stored_balance(conn, user)?.ok_or_else(|| Error::not_found("user", user))?;
-            // The conditional update refused, so this is the `InsufficientBalance` error.
-            debit(balance, price)?;
-            tracing::error!(%user, %reservation, "debit refused although the balance covers it");
-            return Err(Error::Internal("payment failed".into()));
-        }
-    };
+    if debited != 1 {
+        tracing::error!(%user, %reservation, "the balance changed under the payment");
+        return Err(Error::Internal("payment failed".into()));
+    }
     let reference = format!("reservation:{reservation}");
     record(
         conn,
@@ -90,19 +87,13 @@ pub(super) fn pay(
         return Err(Error::Internal("payment failed".into()));
     }
 
-    let payment_id: i64 = conn
-        .prepare_cached(
-            "INSERT INTO payments (user_id, reservation_id, amount, created_at)
-             VALUES (?1, ?2, ?3, ?4)
-             RETURNING id",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_row(
-                params![user.0, reservation.0, price.minor_units(), now_ms],
-                |row| row.get("id"),
-            )
-        })
-        .map_err(db)?;
+    conn.prepare_cached(
+        "INSERT INTO payments (user_id, reservation_id, amount, created_at)
+         VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![user.0, reservation.0, price.minor_units(), now_ms]))
+    .map_err(db)?;
+    let payment_id = conn.last_insert_rowid();
     tickets::issue(conn, PaymentId(payment_id), &held, now)?;
     let payment = Payment {
         id: PaymentId(payment_id),
