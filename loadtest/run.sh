@@ -16,7 +16,8 @@
 #   smoke     flow with 10 VUs and no ceilings, for CI (default 5s): fails on failed checks
 #   soak      flow with 20 VUs for a long on-sale (default 10m); every 10 s the server's CPU,
 #             RSS, database and WAL sizes and payments are sampled (soak.py), and the report
-#             gives them minute by minute with the soak targets (soak-<time>.{md,json})
+#             gives them minute by minute with the soak targets (soak-<time>.minutes.{md,json},
+#             beside the summary soak-<time>.{md,json})
 #   all       fsync, health, flow, pages, stampede, opening, race
 #
 # Each scenario builds the release binary, starts it on a fresh database in a scratch folder,
@@ -427,7 +428,7 @@ run_soak() {
   extra_flags=("${flow_flags[@]}")
   SAMPLE=1 scenario_run soak flow.js "$(flow_catalogue)" -e VUS="${VUS:-20}" || status=1
   "$python" "$here/soak.py" report --samples "$scratch/soak.samples.csv" \
-    --k6-csv "$scratch/soak.csv.gz" --out "$results/soak-$stamp" || status=1
+    --k6-csv "$scratch/soak.csv.gz" --out "$results/soak-$stamp.minutes" || status=1
   summarize soak || status=1
   return $status
 }
