@@ -89,6 +89,29 @@ pub(super) fn balance(conn: &Connection, user: UserId) -> Result<Balance> {
     })
 }
 
+/// Sets the balance that the caller read as `before` to `after`. Every change of a balance
+/// reads it and writes it in one writer job, so no other change comes between; the write is
+/// still conditional on `before`, and a balance that moved anyway is an internal error that
+/// rolls the job back.
+pub(super) fn set_balance(
+    conn: &Connection,
+    user: UserId,
+    before: Money,
+    after: Money,
+) -> Result<()> {
+    let changed = conn
+        .prepare_cached("UPDATE users SET balance = ?1 WHERE id = ?2 AND balance = ?3")
+        .and_then(|mut stmt| {
+            stmt.execute(params![after.minor_units(), user.0, before.minor_units()])
+        })
+        .map_err(db)?;
+    if changed != 1 {
+        tracing::error!(%user, "the balance changed between its read and its write");
+        return Err(Error::Internal("balance change failed".into()));
+    }
+    Ok(())
+}
+
 /// Writes one history row; `amount` is signed (negative for a use).
 pub(super) fn record(
     conn: &Connection,
@@ -127,9 +150,7 @@ pub(super) fn charge(
 ) -> Result<Charged> {
     let balance = stored_balance(conn, user)?.ok_or_else(|| Error::not_found("user", user))?;
     let after = amount.apply_to(balance)?;
-    conn.prepare_cached("UPDATE users SET balance = ?1 WHERE id = ?2")
-        .and_then(|mut stmt| stmt.execute(params![after.minor_units(), user.0]))
-        .map_err(db)?;
+    set_balance(conn, user, balance, after)?;
     record(
         conn,
         user,

@@ -9,7 +9,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::accounts::{money, stored_balance};
+use super::accounts::{money, set_balance, stored_balance};
 use super::{catalog, db, outbox, reports};
 use crate::domain::balance::{Adjusted, Adjustment, EntryKind};
 use crate::domain::catalog::{Concert, NewSeat};
@@ -359,9 +359,7 @@ pub(super) fn adjust_balance(
 ) -> Result<Adjusted> {
     let balance = stored_balance(conn, user)?.ok_or_else(|| Error::not_found("user", user))?;
     let after = adjustment.apply_to(balance)?;
-    conn.prepare_cached("UPDATE users SET balance = ?1 WHERE id = ?2")
-        .and_then(|mut stmt| stmt.execute(params![after.minor_units(), user.0]))
-        .map_err(db)?;
+    set_balance(conn, user, balance, after)?;
     conn.prepare_cached(
         "INSERT INTO balance_history (user_id, kind, amount, balance_after, created_at, reason)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

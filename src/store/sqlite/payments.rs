@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::accounts::{money, record, stored_balance};
+use super::accounts::{money, record, set_balance, stored_balance};
 use super::{catalog, db, holds, outbox, tickets};
 use crate::domain::balance::{EntryKind, debit};
 use crate::domain::error::{Error, Result};
@@ -33,24 +33,11 @@ pub(super) fn pay(
     let user = holder.user;
     let price = held.price;
 
-    // Read, then written conditional on what was read: one statement fewer than an UPDATE
-    // with RETURNING, which SQLite answers through a temporary b-tree.
+    // Read, then set as every balance change does: an UPDATE with RETURNING would answer
+    // through a temporary b-tree that SQLite builds on every run of the statement.
     let balance = stored_balance(conn, user)?.ok_or_else(|| Error::not_found("user", user))?;
     let balance_after = debit(balance, price)?;
-    let debited = conn
-        .prepare_cached("UPDATE users SET balance = ?1 WHERE id = ?2 AND balance = ?3")
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                balance_after.minor_units(),
-                user.0,
-                balance.minor_units()
-            ])
-        })
-        .map_err(db)?;
-    if debited != 1 {
-        tracing::error!(%user, %reservation, "the balance changed under the payment");
-        return Err(Error::Internal("payment failed".into()));
-    }
+    set_balance(conn, user, balance, balance_after)?;
     let reference = format!("reservation:{reservation}");
     record(
         conn,

@@ -4,7 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::accounts::{money, record, stored_balance};
+use super::accounts::{money, record, set_balance, stored_balance};
 use super::{db, outbox};
 use crate::domain::balance::EntryKind;
 use crate::domain::error::{Error, Result};
@@ -98,9 +98,7 @@ pub(super) fn refund(conn: &Connection, request: &RefundRequest) -> Result<Refun
     let balance_after = balance
         .checked_add(amount)
         .ok_or_else(|| Error::InvalidInput("the refund would overflow the balance".into()))?;
-    conn.prepare_cached("UPDATE users SET balance = ?1 WHERE id = ?2")
-        .and_then(|mut stmt| stmt.execute(params![balance_after.minor_units(), user.0]))
-        .map_err(db)?;
+    set_balance(conn, user, balance, balance_after)?;
     record(
         conn,
         user,
