@@ -153,3 +153,9 @@ export const DURATION = __ENV.DURATION || '20s';
 export function idemKey(kind, user) {
   return `${__ENV.RUN_ID || 'run'}-${kind}-${user}`;
 }
+
+/** web/ui.js jittered(): the wait in seconds the page takes for `seconds`. */
+export function jittered(seconds) {
+  const base = Math.max(0.5, Number(seconds) || 2);
+  return base * (0.8 + Math.random() * 0.4);
+}

@@ -37,7 +37,8 @@ import http from 'k6/http';
 import { check, sleep } from 'k6';
 import { Rate } from 'k6/metrics';
 import {
-  BASE, buyerAuth, DURATION, expectStatus, idemKey, loadCatalogue, thresholds, TREND_STATS,
+  BASE, buyerAuth, DURATION, expectStatus, idemKey, jittered, loadCatalogue, thresholds,
+  TREND_STATS,
 } from './lib.js';
 
 const catalogue = loadCatalogue();
@@ -226,12 +227,6 @@ function together(auth, ...calls) {
     ok = checkApi(r, calls[i][0], calls[i][3]) && ok;
   });
   return ok ? answers : null;
-}
-
-/** web/ui.js jittered(): the wait in seconds the page takes for `seconds`. */
-function jittered(seconds) {
-  const base = Math.max(0.5, Number(seconds) || 2);
-  return base * (0.8 + Math.random() * 0.4);
 }
 
 // --- one buyer -----------------------------------------------------------------------------

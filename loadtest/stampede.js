@@ -1,6 +1,9 @@
 // stampede: BUYERS (20,000) buyers join one show's line within JOIN_WINDOW (10) seconds and
-// poll their status every second until admitted; each admitted buyer tops up, holds a seat of
-// its own and pays, which ends its session and lets the next one in.
+// poll their status until admitted, at the pace the server asks for (`pollAfterSeconds`,
+// jittered as the queue page does), or every POLL seconds when POLL is a number (POLL=1: the
+// client of the load-test issue, which polled every second wherever it stood); each admitted
+// buyer tops up, holds a seat of its own and pays, which ends its session and lets the next
+// one in.
 //
 // One VU plays BUYERS_PER_VU buyers at once with async requests, so 20,000 buyers need 200
 // VUs, not 20,000. Every buyer prints one line for the runner's order check:
@@ -35,8 +38,8 @@ import http from 'k6/http';
 import { check, sleep } from 'k6';
 import { setTimeout } from 'k6/timers';
 import {
-  BASE, buyerAuth, DURATION, expectStatus, idemKey, loadCatalogue, thresholds, tokenSeq,
-  TREND_STATS,
+  BASE, buyerAuth, DURATION, expectStatus, idemKey, jittered, loadCatalogue, thresholds,
+  tokenSeq, TREND_STATS,
 } from './lib.js';
 
 const catalogue = loadCatalogue();
@@ -45,7 +48,17 @@ const scheduleId = catalogue.concerts[0].scheduleIds[0];
 const BUYERS = parseInt(__ENV.BUYERS || '20000', 10);
 const BUYERS_PER_VU = parseInt(__ENV.BUYERS_PER_VU || '100', 10);
 const JOIN_WINDOW_MS = parseFloat(__ENV.JOIN_WINDOW || '10') * 1000;
-const POLL_MS = 1000;
+/**
+ * 'server' (the stampede's default): wait what the status asks, as the queue page does; a
+ * number: that many seconds between polls. The opening polls every second by default, so that
+ * every buyer reads its place during the few seconds the line is held.
+ */
+const POLL = __ENV.POLL || (__ENV.OPENING === '1' ? '1' : 'server');
+const POLL_MS = POLL === 'server' ? null : parseFloat(POLL) * 1000;
+if (POLL_MS !== null && !(POLL_MS > 0)) throw new Error(`POLL: 'server' or seconds, not ${POLL}`);
+/** Milliseconds until the next poll, after the status answer `res`. */
+const nextPoll = (res) => (POLL_MS === null
+  ? jittered(res.json('pollAfterSeconds')) * 1000 : POLL_MS);
 const VUS = Math.ceil(BUYERS / BUYERS_PER_VU);
 const OPENING = __ENV.OPENING === '1';
 const OPENING_MARGIN_MS = parseFloat(__ENV.OPENING_MARGIN || '5') * 1000;
@@ -164,12 +177,13 @@ async function buyer(n, seatId, deadline) {
     check(position, { 'position never goes up': (p) => p <= lastPosition });
     lastPosition = position;
     lastWaitingSent = sent;
-    if (Date.now() + POLL_MS > deadline) {
+    const wait = nextPoll(res);
+    if (Date.now() + wait > deadline) {
       check(null, { 'admitted before the deadline': () => false });
       console.log(`NOT_ADMITTED ${seq} ${lastWaitingSent}`);
       return;
     }
-    await pause(POLL_MS);
+    await pause(wait);
   }
   console.log(`ADMIT ${seq} ${lastWaitingSent} ${Date.now()}`);
   await checkout(userId, seatId, token);
@@ -249,11 +263,12 @@ async function earlyBuyer(n, opening, deadline) {
         check(position, { 'place kept while the line is held': (p) => p === place });
       }
     }
-    if (Date.now() + POLL_MS > deadline) {
+    const wait = nextPoll(res);
+    if (Date.now() + wait > deadline) {
       check(null, { 'admitted before the deadline': () => false });
       break;
     }
-    await pause(POLL_MS);
+    await pause(wait);
   }
   check(place, { 'place read during the hold': (p) => p > 0 });
   console.log(`PLACE ${seq} ${place}`);
