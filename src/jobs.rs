@@ -1,7 +1,8 @@
 //! Background jobs, run by tokio-cron-scheduler: the admission tick of the waiting room, the
 //! save of what the waiting room needs after a restart, the sweep that releases expired holds,
 //! the outbox relay, the retention cleanups (delivered events, idempotency keys), SQLite
-//! housekeeping and the upkeep of the metrics' histograms. A hold that ran out is already free
+//! housekeeping, the upkeep of the metrics' histograms and giving freed memory back to the OS
+//! (`memory.rs`). A hold that ran out is already free
 //! to buyers before the sweep runs (the store treats it as free); the sweep only tidies up and
 //! writes the `reservation.expired` events.
 //!
@@ -134,7 +135,7 @@ impl Jobs {
         let mut tickers = Vec::new();
 
         type Work = fn(Arc<JobContext>, Arc<Runs>) -> JobFuture;
-        let jobs: [(&'static str, Duration, Work); 9] = [
+        let jobs: [(&'static str, Duration, Work); 10] = [
             ("queue_admission", ctx.admission_interval, |ctx, _| {
                 Box::pin(async move { admit(&ctx).await })
             }),
@@ -161,6 +162,11 @@ impl Jobs {
             }),
             ("metrics_upkeep", METRICS_UPKEEP_INTERVAL, |ctx, _| {
                 Box::pin(async move { ctx.metrics.upkeep() })
+            }),
+            ("memory_trim", crate::memory::TRIM_INTERVAL, |_, _| {
+                Box::pin(async move {
+                    let _ = tokio::task::spawn_blocking(crate::memory::give_back).await;
+                })
             }),
         ];
         for (name, every, work) in jobs {

@@ -13,6 +13,7 @@ pub mod events;
 pub mod http;
 pub mod identity;
 pub mod jobs;
+pub mod memory;
 pub mod metrics;
 pub mod redact;
 pub mod store;
