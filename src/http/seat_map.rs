@@ -30,6 +30,12 @@ use crate::store::Store;
 /// Most bytes of rendered layouts kept: about 1,800 shows of 500 seats.
 const MAX_LAYOUT_BYTES: u64 = 64 * 1024 * 1024;
 
+/// How long a show's layout is kept after its last read: a show on sale is read all the time,
+/// one sold out or past is rendered again (one read of its seats) if anyone asks. Kept until
+/// the byte cap instead, the layouts of the shows an instance ever sold grew its memory by
+/// 60 KB per show of 500 seats.
+pub const LAYOUT_IDLE: Duration = Duration::from_secs(60);
+
 /// How long a show's taken seats, once read from the store, answer without being read again.
 /// This instance's own writes change them at once; this bounds how late another instance's
 /// holds and sales show (a buyer who holds a seat shown free is told it is taken, as when two
@@ -95,9 +101,17 @@ pub struct SeatMaps {
 
 impl Default for SeatMaps {
     fn default() -> Self {
+        SeatMaps::with_layout_idle(LAYOUT_IDLE)
+    }
+}
+
+impl SeatMaps {
+    /// Keeps each show's layout until it has not been read for `idle`.
+    fn with_layout_idle(idle: Duration) -> Self {
         SeatMaps {
             layouts: Cache::builder()
                 .max_capacity(MAX_LAYOUT_BYTES)
+                .time_to_idle(idle)
                 .weigher(|_, layout: &Arc<Layout>| {
                     let statuses = layout.seats.len() * std::mem::size_of::<Kept>();
                     u32::try_from(layout.bytes + statuses).unwrap_or(u32::MAX)
@@ -563,6 +577,29 @@ mod tests {
                 .map(|s| s["status"].as_str().unwrap().to_owned())
                 .collect(),
         )
+    }
+
+    #[test]
+    fn a_layout_nobody_reads_is_let_go_and_one_read_meanwhile_is_kept() {
+        let idle = Duration::from_millis(300);
+        let maps = SeatMaps::with_layout_idle(idle);
+        let layout = || Arc::new(Layout::render(ConcertId(2), vec![place(3, "A1", 10)]));
+        maps.layouts.insert(ScheduleId(5), layout());
+        maps.layouts.insert(ScheduleId(6), layout());
+        let started = Instant::now();
+        while started.elapsed() < idle * 3 {
+            std::thread::sleep(idle / 6);
+            assert!(
+                maps.layouts.get(&ScheduleId(5)).is_some(),
+                "a show read meanwhile"
+            );
+        }
+        maps.layouts.run_pending_tasks();
+        assert!(
+            maps.layouts.get(&ScheduleId(6)).is_none(),
+            "unread for {idle:?} x 3"
+        );
+        assert_eq!(maps.layouts.entry_count(), 1);
     }
 
     #[test]
