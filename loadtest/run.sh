@@ -39,6 +39,10 @@
 #   SYNC [full]       --sync of the server
 #   VUS               VUs of flow [100], pages [100], race [1000], health [100]
 #   CEILINGS [1]      0: run flow without the fsync and health runs beside it
+#   K6_NICE [0]       the measured k6 runs at this niceness (10: below the server, which
+#                     then takes a core whenever it has work, as on a machine of its own;
+#                     what it spends per request is the same, its own latency no longer
+#                     holds k6's time slices)
 #   BUYERS [20000]    stampede buyers, arriving within JOIN_WINDOW [10] seconds, let in at
 #                     ADMIT_RATE [BUYERS/15, at most STAMPEDE_CHECKOUTS (400)] per second, at
 #                     most MAX_ACTIVE [2 x rate] inside; the run lasts until the line can have
@@ -277,7 +281,9 @@ run_k6() { # NAME SCRIPT [k6 args...]: runs k6, records its CPU time; returns k6
   shift 2
   local status=0 TIMEFORMAT='%3U %3S' series=()
   if [[ ${SERIES:-1} == 1 ]]; then series=(--out "csv=$scratch/$name.csv.gz"); fi
-  { time "$k6" run --quiet --no-color \
+  local nice=()
+  if [[ ${K6_NICE:-0} != 0 ]]; then nice=(nice -n "$K6_NICE"); fi
+  { time "${nice[@]}" "$k6" run --quiet --no-color \
       --summary-export "$scratch/$name.summary.json" "${series[@]}" \
       --system-tags name,status,method,scenario,check,expected_response --log-format raw \
       "$@" "$here/$script" >"$scratch/$name.k6.out" 2>"$scratch/$name.k6.err"; } \
@@ -381,7 +387,7 @@ json.dump({
   "load_before": "$load0", "load_after": "$load1", "duration": "$duration",
   "write_batch": $write_batch, "sync": "$sync",
   "flags": "${extra_flags[*]} ${optional[*]} $auth_shown", "buyer_auth": "$buyer_auth",
-  "build": "$build",
+  "build": "$build", "k6_nice": ${K6_NICE:-0},
 }, open(sys.argv[1], "w"))
 EOF
   log "$name: k6 exit $status, audit exit $audit_status"

@@ -426,7 +426,8 @@ def markdown(results, fsync, checks, mach, title):
         lines += ["", f"## {r['name']}", ""]
         lines.append(f"Settings: build {m.get('build', '?')}, duration {m.get('duration')}, "
                      f"sync={m.get('sync')}, "
-                     f"write batch {m.get('write_batch')}, flags `{m.get('flags', '').strip()}`; "
+                     f"write batch {m.get('write_batch')}, flags `{m.get('flags', '').strip()}`"
+                     + (f", k6 at nice {m['k6_nice']}" if m.get("k6_nice") else "") + "; "
                      f"load average before {m.get('load_before')}, after {m.get('load_after')}.")
         if m.get("cluster"):
             c = m["cluster"]
