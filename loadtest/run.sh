@@ -680,7 +680,7 @@ main() {
       # faster than STAMPEDE_CHECKOUTS per second: as a venue sets its line's rate to what its
       # shop can check out. Let in faster than the writer can sell, the buyers inside queue
       # for it instead of in line, and the line drains no faster. 20,000 buyers: 400/s, 800
-      # inside, the line drained in 50 s.
+      # inside, the line drained in 50 s at best.
       local most=${STAMPEDE_CHECKOUTS:-400}
       local rate=${ADMIT_RATE:-$(( buyers / 15 > most ? most : (buyers / 15 > 1 ? buyers / 15 : 1) ))}
       local inside=${MAX_ACTIVE:-$(( rate * 2 ))}

@@ -2,9 +2,9 @@
 //! save of what the waiting room needs after a restart, the sweep that releases expired holds,
 //! the outbox relay, the retention cleanups (delivered events, idempotency keys), SQLite
 //! housekeeping, the upkeep of the metrics' histograms and giving freed memory back to the OS
-//! (`memory.rs`). A hold that ran out is already free
-//! to buyers before the sweep runs (the store treats it as free); the sweep only tidies up and
-//! writes the `reservation.expired` events.
+//! (`memory.rs`). A hold that ran out is already free to buyers before the sweep runs (the
+//! store treats it as free); the sweep only tidies up and writes the `reservation.expired`
+//! events.
 //!
 //! A run that is still going when the next is due is skipped, so a slow run never piles up
 //! behind itself, and a run that panics does not stop later runs. At shutdown no new run
