@@ -40,9 +40,8 @@
 #   VUS               VUs of flow [100], pages [100], race [1000], health [100]
 #   CEILINGS [1]      0: run flow without the fsync and health runs beside it
 #   K6_NICE [0]       the measured k6 runs at this niceness (10: below the server, which
-#                     then takes a core whenever it has work, as on a machine of its own;
-#                     what it spends per request is the same, its own latency no longer
-#                     holds k6's time slices)
+#                     then takes a core whenever it has work, as on a machine of its own, so
+#                     its requests no longer wait for k6's time slices)
 #   BUYERS [20000]    stampede buyers, arriving within JOIN_WINDOW [10] seconds, let in at
 #                     ADMIT_RATE [BUYERS/15, at most STAMPEDE_CHECKOUTS (400)] per second, at
 #                     most MAX_ACTIVE [2 x rate] inside; the run lasts until the line can have
@@ -681,8 +680,8 @@ main() {
       # shop can check out. Let in faster than the writer can sell, the buyers inside queue
       # for it instead of in line, and the line drains no faster. 20,000 buyers: 400/s, 800
       # inside, the line drained in 50 s at best.
-      local most=${STAMPEDE_CHECKOUTS:-400}
-      local rate=${ADMIT_RATE:-$(( buyers / 15 > most ? most : (buyers / 15 > 1 ? buyers / 15 : 1) ))}
+      local most=${STAMPEDE_CHECKOUTS:-400} fifteenth=$(( buyers / 15 > 1 ? buyers / 15 : 1 ))
+      local rate=${ADMIT_RATE:-$(( fifteenth < most ? fifteenth : most ))}
       local inside=${MAX_ACTIVE:-$(( rate * 2 ))}
       # Long enough for the crowd to join, the line to drain, and the 10 s stampede.js keeps
       # after its deadline, with 30 s to spare (the line drains slower than the rate while

@@ -48,19 +48,19 @@ const scheduleId = catalogue.concerts[0].scheduleIds[0];
 const BUYERS = parseInt(__ENV.BUYERS || '20000', 10);
 const BUYERS_PER_VU = parseInt(__ENV.BUYERS_PER_VU || '100', 10);
 const JOIN_WINDOW_MS = parseFloat(__ENV.JOIN_WINDOW || '10') * 1000;
+const VUS = Math.ceil(BUYERS / BUYERS_PER_VU);
+const OPENING = __ENV.OPENING === '1';
 /**
  * 'server' (the stampede's default): wait what the status asks, as the queue page does; a
  * number: that many seconds between polls. The opening polls every second by default, so that
  * every buyer reads its place during the few seconds the line is held.
  */
-const POLL = __ENV.POLL || (__ENV.OPENING === '1' ? '1' : 'server');
+const POLL = __ENV.POLL || (OPENING ? '1' : 'server');
 const POLL_MS = POLL === 'server' ? null : parseFloat(POLL) * 1000;
 if (POLL_MS !== null && !(POLL_MS > 0)) throw new Error(`POLL: 'server' or seconds, not ${POLL}`);
 /** Milliseconds until the next poll, after the status answer `res`. */
 const nextPoll = (res) => (POLL_MS === null
   ? jittered(res.json('pollAfterSeconds')) * 1000 : POLL_MS);
-const VUS = Math.ceil(BUYERS / BUYERS_PER_VU);
-const OPENING = __ENV.OPENING === '1';
 const OPENING_MARGIN_MS = parseFloat(__ENV.OPENING_MARGIN || '5') * 1000;
 const OPENING_HOLD_MS = parseFloat(__ENV.OPENING_HOLD || '5') * 1000;
 /** estimatedWaitSeconds of a buyer waiting in a paused line: one day. */
