@@ -17,8 +17,8 @@ use std::time::Duration;
 pub const TRIM_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Returns the free memory of every arena to the kernel (the pages stay mapped and come back
-/// zeroed when touched again). Whether any was returned. It takes each arena's lock in turn,
-/// for about a millisecond per hundred megabytes of heap, so it runs on a blocking thread.
+/// zeroed when touched again). Whether any was returned. It walks every arena's free blocks
+/// under that arena's lock, so it runs on a blocking thread.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn give_back() -> bool {
     // SAFETY: malloc_trim only walks the allocator's own free lists under its own locks; it
