@@ -5,6 +5,9 @@
 //! (active, and ended ones while their token still identifies the buyer). The signing key is
 //! the store's [`signing_key`](crate::store::Store::signing_key).
 //!
+//! The room keeps only the latest ended tokens in memory; an older one is read back one at a
+//! time with [`QueueJournal::ended_session`] when its buyer shows it.
+//!
 //! The room never writes on a request: each line appends its changes to an in-memory journal
 //! under the lock it already holds, and a job hands everything that piled up to
 //! [`QueueJournal::save_queue_changes`], one store transaction per tick.
@@ -31,10 +34,12 @@ pub enum QueueChange {
         claims: TokenClaims,
         expires_at: Timestamp,
     },
-    /// An active session ended (payment, or time ran out) at `ended_at`.
+    /// A session ended at `ended_at`: an active one (payment, or time ran out), or a waiting
+    /// buyer's, who left or whose place the line's closing released (`closed`).
     Ended {
         claims: TokenClaims,
         ended_at: Timestamp,
+        closed: bool,
     },
 }
 
@@ -70,12 +75,20 @@ pub struct QueueBatch {
     pub forget_ended_before: Option<Timestamp>,
 }
 
-/// A saved session.
+/// A saved session that has not ended (it may have run out while the server was down).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SavedSession {
     pub claims: TokenClaims,
     pub expires_at: Timestamp,
-    pub ended_at: Option<Timestamp>,
+}
+
+/// A saved session that ended, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedEnd {
+    pub claims: TokenClaims,
+    pub ended_at: Timestamp,
+    /// A waiting buyer whose place the line's closing released.
+    pub closed: bool,
 }
 
 /// A saved waiting buyer.
@@ -92,6 +105,8 @@ pub struct SavedQueues {
     pub lines: Vec<LineRecord>,
     /// The waiting buyers of every line, in `(schedule, seq)` order.
     pub waiting: Vec<SavedWaiter>,
+    /// The sessions that have not ended; the ended ones are read with
+    /// [`QueueJournal::ended_session`].
     pub sessions: Vec<SavedSession>,
 }
 
@@ -101,6 +116,14 @@ pub trait QueueJournal: Send + Sync + 'static {
     /// Applies the batch in one transaction, changes in order.
     async fn save_queue_changes(&self, batch: QueueBatch) -> Result<()>;
 
-    /// Everything saved so far.
+    /// Everything saved so far that a restart rebuilds.
     async fn load_waiting_room_state(&self) -> Result<SavedQueues>;
+
+    /// The session of the token `token_id` of `schedule_id`, if it ended and is not yet
+    /// forgotten (see [`QueueBatch::forget_ended_before`]).
+    async fn ended_session(
+        &self,
+        schedule_id: ScheduleId,
+        token_id: u64,
+    ) -> Result<Option<SavedEnd>>;
 }

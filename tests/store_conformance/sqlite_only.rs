@@ -78,7 +78,7 @@ async fn a_database_of_version_3_gets_its_sold_seats_counted() {
          DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
          DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
          DROP TABLE user_emails; DROP TRIGGER seats_sold; DROP TRIGGER seats_unsold;
-         ALTER TABLE schedules DROP COLUMN sold_seats; PRAGMA user_version = 3;",
+         ALTER TABLE schedules DROP COLUMN sold_seats; ALTER TABLE queue_sessions DROP COLUMN closed; PRAGMA user_version = 3;",
     )
     .unwrap();
     drop(conn);
@@ -115,7 +115,7 @@ async fn a_database_of_version_4_keeps_users_that_share_an_address() {
          ALTER TABLE schedules DROP COLUMN sales_end;
          DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
          DROP INDEX reservations_by_buyer; ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer;
-         DROP TABLE user_emails; PRAGMA user_version = 4;
+         DROP TABLE user_emails; ALTER TABLE queue_sessions DROP COLUMN closed; PRAGMA user_version = 4;
          INSERT INTO users (name, email, created_at) VALUES
              ('First', 'twin@example.com', 0), ('Second', 'TWIN@example.com', 0),
              ('Other', 'other@example.com', 0);",
@@ -184,7 +184,7 @@ async fn a_database_of_version_5_follows_the_server_s_limit_everywhere() {
          ALTER TABLE schedules DROP COLUMN sales_end;
          DROP TABLE user_passwords; DROP TABLE buyer_sessions; DROP TABLE user_subjects;
          DROP INDEX reservations_by_buyer;
-         ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer; PRAGMA user_version = 5;",
+         ALTER TABLE schedules DROP COLUMN max_tickets_per_buyer; ALTER TABLE queue_sessions DROP COLUMN closed; PRAGMA user_version = 5;",
     )
     .unwrap();
     drop(conn);
@@ -228,7 +228,7 @@ async fn a_database_of_version_7_sells_each_show_from_its_creation_until_it_star
          ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
          ALTER TABLE queue_waiting DROP COLUMN skip_line;
          ALTER TABLE schedules DROP COLUMN sales_start;
-         ALTER TABLE schedules DROP COLUMN sales_end; PRAGMA user_version = 7;",
+         ALTER TABLE schedules DROP COLUMN sales_end; ALTER TABLE queue_sessions DROP COLUMN closed; PRAGMA user_version = 7;",
     )
     .unwrap();
     drop(conn);
@@ -289,7 +289,7 @@ async fn a_database_of_version_8_gets_presale_codes() {
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
          ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
-         ALTER TABLE queue_waiting DROP COLUMN skip_line; PRAGMA user_version = 8;",
+         ALTER TABLE queue_waiting DROP COLUMN skip_line; ALTER TABLE queue_sessions DROP COLUMN closed; PRAGMA user_version = 8;",
     )
     .unwrap();
     drop(conn);
@@ -316,7 +316,7 @@ async fn a_database_of_version_8_gets_presale_codes() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 19);
+    assert_eq!(version, 20);
 }
 
 /// Before version 10 no line had a pre-queue: its waiting buyers come back as buyers who
@@ -374,7 +374,7 @@ async fn a_database_of_version_8_keeps_its_waiting_buyers_as_joined_after_the_op
          DROP TABLE access_codes;
          ALTER TABLE queue_lines DROP COLUMN opens_at;
          ALTER TABLE queue_waiting DROP COLUMN prequeue_key;
-         ALTER TABLE queue_waiting DROP COLUMN skip_line; PRAGMA user_version = 8;",
+         ALTER TABLE queue_waiting DROP COLUMN skip_line; ALTER TABLE queue_sessions DROP COLUMN closed; PRAGMA user_version = 8;",
     )
     .unwrap();
     drop(conn);
@@ -426,7 +426,7 @@ async fn a_database_of_version_11_keeps_the_seat_of_every_reservation() {
          ALTER TABLE schedules DROP COLUMN self_cancel_until;
          DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets;
          DROP TABLE reservation_seats; ALTER TABLE reservations DROP COLUMN seat_count;
-         PRAGMA user_version = 11;",
+         ALTER TABLE queue_sessions DROP COLUMN closed; PRAGMA user_version = 11;",
     )
     .unwrap();
     drop(conn);
@@ -449,7 +449,7 @@ async fn a_database_of_version_11_keeps_the_seat_of_every_reservation() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 19);
+    assert_eq!(version, 20);
 }
 
 /// Seats sold before version 13 get their tickets from step 13, one each, with codes of the
@@ -482,7 +482,7 @@ async fn a_database_of_version_12_gets_a_ticket_for_every_seat_it_sold() {
          ALTER TABLE seats DROP COLUMN number_label; ALTER TABLE seats DROP COLUMN category;
          ALTER TABLE seats DROP COLUMN plan_x; ALTER TABLE seats DROP COLUMN plan_y;
          ALTER TABLE schedules DROP COLUMN self_cancel_until;
-         DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets; PRAGMA user_version = 12;",
+         DROP TABLE refunds; DROP TABLE doors; DROP TABLE tickets; ALTER TABLE queue_sessions DROP COLUMN closed; PRAGMA user_version = 12;",
     )
     .unwrap();
     drop(conn);

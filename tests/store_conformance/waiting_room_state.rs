@@ -3,7 +3,7 @@
 use boxoffice::domain::waiting_room::{PrequeueKey, Prequeued, TokenClaims};
 use boxoffice::domain::{ScheduleId, UserId};
 use boxoffice::waiting_room::journal::{
-    LineRecord, QueueBatch, QueueChange, SavedSession, SavedWaiter,
+    LineRecord, QueueBatch, QueueChange, QueueJournal, SavedEnd, SavedSession, SavedWaiter,
 };
 
 use crate::Backend;
@@ -58,16 +58,21 @@ async fn the_waiting_room_journal_reads_back_what_it_saved(backend: &Backend) {
                 schedule_id: ScheduleId(7),
                 seq: 2,
             },
+            QueueChange::Admitted {
+                claims: claims(4, 4),
+                expires_at: at(90_000),
+            },
         ],
         lines: vec![line],
         forget_ended_before: None,
     };
     journal.save_queue_changes(first).await.unwrap();
     // Ending a session twice at the same moment (a retried batch) changes nothing the second
-    // time; ending a waiting buyer's session remembers it as ended.
+    // time; ending a waiting buyer's session remembers it as ended, here by the line closing.
     let ended = QueueChange::Ended {
         claims: claims(1, 1),
         ended_at: at(1_000),
+        closed: false,
     };
     let second = QueueBatch {
         saved_at: now(),
@@ -77,6 +82,7 @@ async fn the_waiting_room_journal_reads_back_what_it_saved(backend: &Backend) {
             QueueChange::Ended {
                 claims: claims(3, 3),
                 ended_at: at(2_000),
+                closed: true,
             },
         ],
         lines: vec![LineRecord {
@@ -107,18 +113,38 @@ async fn the_waiting_room_journal_reads_back_what_it_saved(backend: &Backend) {
     );
     assert_eq!(
         saved.sessions,
-        [
-            SavedSession {
-                claims: claims(3, 3),
-                expires_at: at(2_000),
-                ended_at: Some(at(2_000)),
-            },
-            SavedSession {
-                claims: claims(1, 1),
-                expires_at: at(60_000),
-                ended_at: Some(at(1_000)),
-            },
-        ]
+        [SavedSession {
+            claims: claims(4, 4),
+            expires_at: at(90_000),
+        }],
+        "a restart rebuilds the session that has not ended; the ended ones are read one by one"
+    );
+    let end = |seq: u64| ended_session(&*journal, claims(seq, seq as i64));
+    assert_eq!(
+        end(1).await,
+        Some(SavedEnd {
+            claims: claims(1, 1),
+            ended_at: at(1_000),
+            closed: false,
+        })
+    );
+    assert_eq!(
+        end(3).await,
+        Some(SavedEnd {
+            claims: claims(3, 3),
+            ended_at: at(2_000),
+            closed: true,
+        })
+    );
+    assert_eq!(end(4).await, None, "still active");
+    assert_eq!(end(2).await, None, "left without a session");
+    assert_eq!(
+        journal
+            .ended_session(ScheduleId(8), claims(1, 1).token_id)
+            .await
+            .unwrap(),
+        None,
+        "another show's token"
     );
 
     let forget = QueueBatch {
@@ -127,9 +153,17 @@ async fn the_waiting_room_journal_reads_back_what_it_saved(backend: &Backend) {
         ..QueueBatch::default()
     };
     journal.save_queue_changes(forget).await.unwrap();
+    assert_eq!(end(1).await, None, "forgotten");
+    assert!(end(3).await.is_some());
     let saved = journal.load_waiting_room_state().await.unwrap();
     assert_eq!(saved.sessions.len(), 1);
-    assert_eq!(saved.sessions[0].claims, claims(3, 3));
+}
+
+async fn ended_session(journal: &dyn QueueJournal, claims: TokenClaims) -> Option<SavedEnd> {
+    journal
+        .ended_session(claims.schedule_id, claims.token_id)
+        .await
+        .unwrap()
 }
 
 /// A line's opening, and the key and the presale flag of each buyer who joined before it, are

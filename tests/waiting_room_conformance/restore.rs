@@ -1,7 +1,8 @@
 //! Restarting from the journal: only the memory room keeps its lines in process and saves them
 //! through a `QueueJournal`; a Redis room is its own durable state, and every instance of it
 //! sees the same lines (`admission::*::two_instances_*`). So these tests run on the memory
-//! room alone.
+//! room alone, as do the tests of the ended tokens it reads back from the journal when memory
+//! no longer holds them.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use boxoffice::domain::waiting_room::{IssueOutcome, TokenClaims, TokenState};
 use boxoffice::store::sqlite::{SqliteStore, Synchronous};
 use boxoffice::waiting_room::LineSettings;
 use boxoffice::waiting_room::journal::QueueJournal;
-use boxoffice::waiting_room::memory::MemoryWaitingRoom;
+use boxoffice::waiting_room::memory::{ENDED_TOKENS_IN_MEMORY, MemoryWaitingRoom};
 
 use crate::Room;
 use crate::helpers::{SHOW, assert_invalid_token, at, is_active, issue, policy, position, signer};
@@ -217,14 +218,53 @@ async fn a_buyer_released_by_a_closed_line_is_still_told_after_a_restart() {
     room.persist(at(3), true).await.unwrap();
     drop(room);
 
-    // The journal keeps the released buyers as ended at the closing, not as closed.
+    // The journal keeps the released buyers as released by the closing.
     let room = restored(store(&dir), at(4)).await;
     for claims in &all[2..] {
         assert_eq!(
             room.state(claims, at(4)).await,
-            Ok(TokenState::Ended { ended_at: at(2) })
+            Ok(TokenState::Closed { closed_at: at(2) })
         );
     }
     assert!(is_active(&room, &all[0], at(4)).await);
     assert_eq!(room.stats(at(4)).await.unwrap()[0].waiting, 0);
+}
+
+/// Memory keeps the latest ended tokens only; an older one is read back from the journal,
+/// and the journal's copy too identifies only the token that ended, until the ttl is over.
+#[tokio::test]
+async fn a_token_that_ended_before_the_latest_that_memory_keeps_is_read_from_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let room = restored(store(&dir), at(0)).await;
+    let saved = issue(&room, 1, at(1)).await.claims;
+    room.end_session(&saved, at(2)).await.unwrap();
+    room.persist(at(2), false).await.unwrap();
+    let unsaved = issue(&room, 2, at(2)).await.claims;
+    room.end_session(&unsaved, at(2)).await.unwrap();
+    // More tokens end than memory keeps, before the next save.
+    for user in 3..ENDED_TOKENS_IN_MEMORY as i64 + 3 {
+        let claims = issue(&room, user, at(3)).await.claims;
+        room.end_session(&claims, at(3)).await.unwrap();
+    }
+    assert_eq!(
+        room.state(&saved, at(4)).await,
+        Ok(TokenState::Ended { ended_at: at(2) }),
+        "read from the journal"
+    );
+    assert_invalid_token(room.state(&unsaved, at(4)).await);
+    room.persist(at(4), false).await.unwrap();
+    assert_eq!(
+        room.state(&unsaved, at(5)).await,
+        Ok(TokenState::Ended { ended_at: at(2) }),
+        "saved now"
+    );
+    let other_id = TokenClaims {
+        token_id: saved.token_id ^ 1,
+        ..saved
+    };
+    assert_invalid_token(room.state(&other_id, at(5)).await);
+    let fresh = restored(store(&dir), at(5)).await;
+    let past_ttl = crate::helpers::after(at(2), crate::helpers::ENDED_TTL);
+    assert_invalid_token(fresh.state(&saved, past_ttl).await);
+    assert!(fresh.state(&saved, at(6)).await.is_ok());
 }

@@ -65,6 +65,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         15,
         include_str!("../../../migrations/mysql/015_balance_adjustments.sql"),
     ),
+    (
+        16,
+        include_str!("../../../migrations/mysql/016_closed_sessions.sql"),
+    ),
 ];
 
 /// How long a starting instance waits for another one's migration, in seconds.

@@ -11,7 +11,8 @@ use crate::domain::error::Result;
 use crate::domain::waiting_room::{PrequeueKey, Prequeued, TokenClaims};
 use crate::domain::{ScheduleId, UserId, from_millis, to_millis};
 use crate::waiting_room::journal::{
-    LineRecord, QueueBatch, QueueChange, QueueJournal, SavedQueues, SavedSession, SavedWaiter,
+    LineRecord, QueueBatch, QueueChange, QueueJournal, SavedEnd, SavedQueues, SavedSession,
+    SavedWaiter,
 };
 
 #[async_trait]
@@ -27,6 +28,17 @@ impl QueueJournal for MysqlStore {
     async fn load_waiting_room_state(&self) -> Result<SavedQueues> {
         self.read("load_waiting_room_state", |tx| Box::pin(load(tx)))
             .await
+    }
+
+    async fn ended_session(
+        &self,
+        schedule_id: ScheduleId,
+        token_id: u64,
+    ) -> Result<Option<SavedEnd>> {
+        self.read("ended_session", |tx| {
+            Box::pin(ended_session(tx, schedule_id, token_id))
+        })
+        .await
     }
 }
 
@@ -72,21 +84,25 @@ async fn save(tx: &mut Tx, batch: &QueueBatch) -> Step<()> {
             }
             QueueChange::Admitted { claims, expires_at } => {
                 delete_waiting(tx, claims.schedule_id, claims.seq).await?;
-                upsert_session(tx, claims, to_millis(*expires_at), None).await?;
+                upsert_session(tx, claims, to_millis(*expires_at), None, false).await?;
             }
-            QueueChange::Ended { claims, ended_at } => {
+            QueueChange::Ended {
+                claims,
+                ended_at,
+                closed,
+            } => {
                 let at = to_millis(*ended_at);
                 tx.exec_drop(
-                    "UPDATE queue_sessions SET ended_at = ?
+                    "UPDATE queue_sessions SET ended_at = ?, closed = ?
                      WHERE schedule_id = ? AND token_id = ?",
-                    (at, claims.schedule_id.0, token_id(claims.token_id)),
+                    (at, closed, claims.schedule_id.0, token_id(claims.token_id)),
                 )
                 .await?;
                 // Matched rows (CLIENT_FOUND_ROWS): a session ended twice at the same moment
                 // is found, not taken for a missing one.
                 if tx.affected_rows() == 0 {
                     // Ended while still waiting: remembered all the same.
-                    upsert_session(tx, claims, at, Some(at)).await?;
+                    upsert_session(tx, claims, at, Some(at), *closed).await?;
                 }
             }
         }
@@ -141,11 +157,12 @@ async fn upsert_session(
     claims: &TokenClaims,
     expires_at: i64,
     ended_at: Option<i64>,
+    closed: bool,
 ) -> Step<()> {
     tx.exec_drop(
         "REPLACE INTO queue_sessions
-             (schedule_id, token_id, user_id, seq, issued_at, expires_at, ended_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+             (schedule_id, token_id, user_id, seq, issued_at, expires_at, ended_at, closed)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             claims.schedule_id.0,
             token_id(claims.token_id),
@@ -154,10 +171,32 @@ async fn upsert_session(
             claims.issued_at_ms,
             expires_at,
             ended_at,
+            closed,
         ),
     )
     .await?;
     Ok(())
+}
+
+async fn ended_session(tx: &mut Tx, schedule_id: ScheduleId, id: u64) -> Step<Option<SavedEnd>> {
+    let row: Option<(i64, i64, i64, i64, bool)> = tx
+        .exec_first(
+            "SELECT user_id, seq, issued_at, ended_at, closed FROM queue_sessions
+             WHERE schedule_id = ? AND token_id = ? AND ended_at IS NOT NULL",
+            (schedule_id.0, token_id(id)),
+        )
+        .await?;
+    Ok(row.map(|(user, s, issued_at, ended_at, closed)| SavedEnd {
+        claims: TokenClaims {
+            token_id: id,
+            user_id: UserId(user),
+            schedule_id,
+            seq: unsigned(s),
+            issued_at_ms: issued_at,
+        },
+        ended_at: from_millis(ended_at),
+        closed,
+    }))
 }
 
 type LineRow = (
@@ -171,7 +210,7 @@ type LineRow = (
     Option<i64>,
 );
 type WaitingRow = (i64, i64, i64, i64, i64, Option<i64>, bool);
-type SessionRow = (i64, i64, i64, i64, i64, i64, Option<i64>);
+type SessionRow = (i64, i64, i64, i64, i64, i64);
 
 async fn load(tx: &mut Tx) -> Step<SavedQueues> {
     let lines: Vec<LineRow> = tx
@@ -223,15 +262,15 @@ async fn load(tx: &mut Tx) -> Step<SavedQueues> {
         .collect();
     let sessions: Vec<SessionRow> = tx
         .exec(
-            "SELECT schedule_id, token_id, user_id, seq, issued_at, expires_at, ended_at
-             FROM queue_sessions ORDER BY schedule_id, expires_at",
+            "SELECT schedule_id, token_id, user_id, seq, issued_at, expires_at
+             FROM queue_sessions WHERE ended_at IS NULL ORDER BY schedule_id, expires_at",
             (),
         )
         .await?;
     let sessions = sessions
         .into_iter()
         .map(
-            |(schedule, token, user, s, issued_at, expires_at, ended_at)| SavedSession {
+            |(schedule, token, user, s, issued_at, expires_at)| SavedSession {
                 claims: TokenClaims {
                     token_id: token as u64,
                     user_id: UserId(user),
@@ -240,7 +279,6 @@ async fn load(tx: &mut Tx) -> Step<SavedQueues> {
                     issued_at_ms: issued_at,
                 },
                 expires_at: from_millis(expires_at),
-                ended_at: ended_at.map(from_millis),
             },
         )
         .collect();

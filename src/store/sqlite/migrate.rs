@@ -79,6 +79,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         19,
         include_str!("../../../migrations/sqlite/019_check_lists.sql"),
     ),
+    (
+        20,
+        include_str!("../../../migrations/sqlite/020_closed_sessions.sql"),
+    ),
 ];
 
 /// Prepared statements kept per connection: more than the store has.
@@ -261,7 +265,7 @@ mod tests {
 
         migrate(&mut conn).unwrap();
 
-        assert_eq!(pragma(&conn, "user_version"), 19);
+        assert_eq!(pragma(&conn, "user_version"), 20);
         let tables: Vec<String> = conn
             .prepare("SELECT sql FROM sqlite_schema WHERE type = 'table'")
             .unwrap()

@@ -1,16 +1,19 @@
 //! The waiting room's journal in SQLite ([`QueueJournal`]): the tables of
-//! `migrations/sqlite/002_waiting_room.sql` (and the pre-queue's columns of `010_prequeue.sql`). A batch is one write job, so it commits in the writer's
-//! transaction with whatever else is queued, and the room's changes land in order.
+//! `migrations/sqlite/002_waiting_room.sql` (and the pre-queue's columns of `010_prequeue.sql`,
+//! the closed sessions' of `020_closed_sessions.sql`). A batch is one write job, so it commits
+//! in the writer's transaction with whatever else is queued, and the room's changes land in
+//! order.
 
 use async_trait::async_trait;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStore, db};
 use crate::domain::error::Result;
 use crate::domain::waiting_room::{PrequeueKey, Prequeued, TokenClaims};
 use crate::domain::{ScheduleId, UserId, from_millis, to_millis};
 use crate::waiting_room::journal::{
-    LineRecord, QueueBatch, QueueChange, QueueJournal, SavedQueues, SavedSession, SavedWaiter,
+    LineRecord, QueueBatch, QueueChange, QueueJournal, SavedEnd, SavedQueues, SavedSession,
+    SavedWaiter,
 };
 
 #[async_trait]
@@ -21,6 +24,15 @@ impl QueueJournal for SqliteStore {
 
     async fn load_waiting_room_state(&self) -> Result<SavedQueues> {
         self.scan(load).await
+    }
+
+    async fn ended_session(
+        &self,
+        schedule_id: ScheduleId,
+        token_id: u64,
+    ) -> Result<Option<SavedEnd>> {
+        self.read(move |conn| ended_session(conn, schedule_id, token_id))
+            .await
     }
 }
 
@@ -64,22 +76,31 @@ fn save(conn: &Connection, batch: &QueueBatch) -> Result<()> {
             }
             QueueChange::Admitted { claims, expires_at } => {
                 delete_waiting(conn, claims.schedule_id, claims.seq)?;
-                upsert_session(conn, claims, to_millis(*expires_at), None)?;
+                upsert_session(conn, claims, to_millis(*expires_at), None, false)?;
             }
-            QueueChange::Ended { claims, ended_at } => {
+            QueueChange::Ended {
+                claims,
+                ended_at,
+                closed,
+            } => {
                 let at = to_millis(*ended_at);
                 let updated = conn
                     .prepare_cached(
-                        "UPDATE queue_sessions SET ended_at = ?3
+                        "UPDATE queue_sessions SET ended_at = ?3, closed = ?4
                          WHERE schedule_id = ?1 AND token_id = ?2",
                     )
                     .and_then(|mut stmt| {
-                        stmt.execute(params![claims.schedule_id.0, token_id(claims.token_id), at])
+                        stmt.execute(params![
+                            claims.schedule_id.0,
+                            token_id(claims.token_id),
+                            at,
+                            closed
+                        ])
                     })
                     .map_err(db)?;
                 if updated == 0 {
                     // Ended while still waiting: remembered all the same.
-                    upsert_session(conn, claims, at, Some(at))?;
+                    upsert_session(conn, claims, at, Some(at), *closed)?;
                 }
             }
         }
@@ -132,11 +153,12 @@ fn upsert_session(
     claims: &TokenClaims,
     expires_at: i64,
     ended_at: Option<i64>,
+    closed: bool,
 ) -> Result<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO queue_sessions
-             (schedule_id, token_id, user_id, seq, issued_at, expires_at, ended_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             (schedule_id, token_id, user_id, seq, issued_at, expires_at, ended_at, closed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -146,11 +168,36 @@ fn upsert_session(
             seq(claims.seq),
             claims.issued_at_ms,
             expires_at,
-            ended_at
+            ended_at,
+            closed
         ])
     })
     .map_err(db)?;
     Ok(())
+}
+
+fn ended_session(conn: &Connection, schedule_id: ScheduleId, id: u64) -> Result<Option<SavedEnd>> {
+    conn.prepare_cached(
+        "SELECT user_id, seq, issued_at, ended_at, closed FROM queue_sessions
+         WHERE schedule_id = ?1 AND token_id = ?2 AND ended_at IS NOT NULL",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(params![schedule_id.0, token_id(id)], |row| {
+            Ok(SavedEnd {
+                claims: TokenClaims {
+                    token_id: id,
+                    user_id: UserId(row.get("user_id")?),
+                    schedule_id,
+                    seq: u64::try_from(row.get::<_, i64>("seq")?).unwrap_or(0),
+                    issued_at_ms: row.get("issued_at")?,
+                },
+                ended_at: from_millis(row.get("ended_at")?),
+                closed: row.get("closed")?,
+            })
+        })
+        .optional()
+    })
+    .map_err(db)
 }
 
 fn load(conn: &Connection) -> Result<SavedQueues> {
@@ -204,8 +251,8 @@ fn load(conn: &Connection) -> Result<SavedQueues> {
         .map_err(db)?;
     let sessions = conn
         .prepare_cached(
-            "SELECT schedule_id, token_id, user_id, seq, issued_at, expires_at, ended_at
-             FROM queue_sessions ORDER BY schedule_id, expires_at",
+            "SELECT schedule_id, token_id, user_id, seq, issued_at, expires_at
+             FROM queue_sessions WHERE ended_at IS NULL ORDER BY schedule_id, expires_at",
         )
         .and_then(|mut stmt| {
             stmt.query_map([], |row| {
@@ -218,7 +265,6 @@ fn load(conn: &Connection) -> Result<SavedQueues> {
                         issued_at_ms: row.get("issued_at")?,
                     },
                     expires_at: from_millis(row.get("expires_at")?),
-                    ended_at: row.get::<_, Option<i64>>("ended_at")?.map(from_millis),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()

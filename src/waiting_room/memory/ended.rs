@@ -1,8 +1,11 @@
 //! The tokens whose session ended lately, over all lines, so that a buyer's token still
 //! identifies them after paying.
 //!
-//! One entry per ended session, so this is the waiting room's only state that grows with
-//! every purchase; it is kept compact. A token is known by its show and `seq`, which the line
+//! One entry per ended session, so this would be the waiting room's only state that grows
+//! with every purchase: with a journal the room keeps the latest
+//! [`ENDED_TOKENS_IN_MEMORY`](super::ENDED_TOKENS_IN_MEMORY) here and reads older ones back
+//! from the journal, one when its buyer shows it; without one, up to
+//! [`ENDED_TOKENS_CAPACITY`](super::ENDED_TOKENS_CAPACITY). Entries are kept compact. A token is known by its show and `seq`, which the line
 //! hands out once (a restart reserves seqs ahead, see the module above), and its `token_id`
 //! must match too. The rest of the claims need not be kept: a token's claims are signed, so a
 //! token with that show, seq and id is the one that ended. An entry is a 16-byte key and a
@@ -19,7 +22,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use super::{ENDED_TOKENS_CAPACITY, after};
+use super::after;
 use crate::domain::waiting_room::{TokenClaims, TokenState};
 use crate::domain::{ScheduleId, Timestamp};
 
@@ -51,10 +54,6 @@ struct State {
 }
 
 impl EndedTokens {
-    pub(super) fn new(ttl: Duration) -> Self {
-        Self::with_capacity(ttl, ENDED_TOKENS_CAPACITY)
-    }
-
     pub(super) fn with_capacity(ttl: Duration, capacity: usize) -> Self {
         Self {
             state: Mutex::default(),
@@ -63,13 +62,39 @@ impl EndedTokens {
         }
     }
 
-    pub(super) fn record(&self, claims: TokenClaims, ended_at: Timestamp) {
-        self.insert(&claims, ended_at, false);
-    }
-
-    /// A waiting buyer whose place the line's closing released.
-    pub(super) fn record_closed(&self, claims: TokenClaims, closed_at: Timestamp) {
-        self.insert(&claims, closed_at, true);
+    /// The session of `claims` ended at `at`; `closed`: a waiting buyer's, whose place the
+    /// line's closing released.
+    pub(super) fn record(&self, claims: TokenClaims, at: Timestamp, closed: bool) {
+        let ended = Ended {
+            token_id: claims.token_id,
+            at,
+            closed,
+        };
+        let mut state = self.lock();
+        let State { entries, order } = &mut *state;
+        // A key recorded again keeps its place in `order`: it may go a little before its
+        // time when the capacity is reached, never later.
+        if entries.insert(key(&claims), ended).is_none() {
+            order.push_back(key(&claims));
+        }
+        // `at` is the latest time the room was told of: what came before and ran out by then
+        // goes, and the oldest go while there are too many.
+        while let Some(oldest) = order.front() {
+            let gone = entries.len() > self.capacity
+                || entries
+                    .get(oldest)
+                    .is_none_or(|e| at >= after(e.at, self.ttl));
+            if !gone {
+                break;
+            }
+            entries.remove(oldest);
+            order.pop_front();
+        }
+        if order.capacity() > 4 * order.len().max(1024) {
+            // After a crowd's entries ran out, give the room back.
+            order.shrink_to_fit();
+            entries.shrink_to_fit();
+        }
     }
 
     pub(super) fn lookup(&self, claims: &TokenClaims, now: Timestamp) -> Option<TokenState> {
@@ -90,39 +115,6 @@ impl EndedTokens {
     #[cfg(test)]
     fn len(&self) -> usize {
         self.lock().entries.len()
-    }
-
-    fn insert(&self, claims: &TokenClaims, at: Timestamp, closed: bool) {
-        let ended = Ended {
-            token_id: claims.token_id,
-            at,
-            closed,
-        };
-        let mut state = self.lock();
-        let State { entries, order } = &mut *state;
-        // A key recorded again keeps its place in `order`: it may go a little before its
-        // time when the capacity is reached, never later.
-        if entries.insert(key(claims), ended).is_none() {
-            order.push_back(key(claims));
-        }
-        // `at` is the latest time the room was told of: what came before and ran out by then
-        // goes, and the oldest go while there are too many.
-        while let Some(oldest) = order.front() {
-            let gone = entries.len() > self.capacity
-                || entries
-                    .get(oldest)
-                    .is_none_or(|e| at >= after(e.at, self.ttl));
-            if !gone {
-                break;
-            }
-            entries.remove(oldest);
-            order.pop_front();
-        }
-        if order.capacity() > 4 * order.len().max(1024) {
-            // After a crowd's entries ran out, give the room back.
-            order.shrink_to_fit();
-            entries.shrink_to_fit();
-        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -159,7 +151,7 @@ mod tests {
     #[test]
     fn an_ended_token_is_known_by_its_show_seq_and_id() {
         let ended = EndedTokens::with_capacity(TTL, 10);
-        ended.record(claims(1, 7), at(1_000));
+        ended.record(claims(1, 7), at(1_000), false);
         assert_eq!(
             ended.lookup(&claims(1, 7), at(2_000)),
             Some(TokenState::Ended {
@@ -178,7 +170,7 @@ mod tests {
     #[test]
     fn a_closed_line_s_token_says_closed() {
         let ended = EndedTokens::with_capacity(TTL, 10);
-        ended.record_closed(claims(1, 1), at(1_000));
+        ended.record(claims(1, 1), at(1_000), true);
         assert_eq!(
             ended.lookup(&claims(1, 1), at(1_000)),
             Some(TokenState::Closed {
@@ -190,11 +182,11 @@ mod tests {
     #[test]
     fn an_ended_token_is_forgotten_after_the_ttl_and_its_entry_goes_with_later_ends() {
         let ended = EndedTokens::with_capacity(TTL, 10);
-        ended.record(claims(1, 1), at(0));
+        ended.record(claims(1, 1), at(0), false);
         assert!(ended.lookup(&claims(1, 1), at(59_999)).is_some());
         assert_eq!(ended.lookup(&claims(1, 1), at(60_000)), None);
         assert_eq!(ended.len(), 1);
-        ended.record(claims(1, 2), at(60_000));
+        ended.record(claims(1, 2), at(60_000), false);
         assert_eq!(ended.len(), 1, "the entry that ran out was dropped");
         assert!(ended.lookup(&claims(1, 2), at(60_000)).is_some());
     }
@@ -203,7 +195,7 @@ mod tests {
     fn no_more_than_the_capacity_are_kept_and_the_oldest_go_first() {
         let ended = EndedTokens::with_capacity(TTL, 3);
         for seq in 1..=5 {
-            ended.record(claims(1, seq), at(1_000));
+            ended.record(claims(1, seq), at(1_000), false);
         }
         assert_eq!(ended.len(), 3);
         assert_eq!(ended.lookup(&claims(1, 1), at(1_000)), None);
@@ -216,8 +208,8 @@ mod tests {
     #[test]
     fn recording_a_token_again_keeps_one_entry_with_the_last_end() {
         let ended = EndedTokens::with_capacity(TTL, 3);
-        ended.record(claims(1, 1), at(1_000));
-        ended.record_closed(claims(1, 1), at(2_000));
+        ended.record(claims(1, 1), at(1_000), false);
+        ended.record(claims(1, 1), at(2_000), true);
         assert_eq!(ended.len(), 1);
         assert_eq!(
             ended.lookup(&claims(1, 1), at(2_000)),
@@ -226,7 +218,7 @@ mod tests {
             })
         );
         for seq in 2..=4 {
-            ended.record(claims(1, seq), at(3_000));
+            ended.record(claims(1, seq), at(3_000), false);
         }
         assert_eq!(ended.len(), 3);
         assert_eq!(ended.lookup(&claims(1, 1), at(3_000)), None);

@@ -166,6 +166,23 @@ impl Line {
         }
     }
 
+    /// Remembers that the session of `claims` ended at `at` (a waiting buyer's released by
+    /// the line's closing: `closed`), and journals it.
+    fn record_end(
+        &mut self,
+        ended: &EndedTokens,
+        claims: TokenClaims,
+        at: Timestamp,
+        closed: bool,
+    ) {
+        ended.record(claims, at, closed);
+        self.journal(QueueChange::Ended {
+            claims,
+            ended_at: at,
+            closed,
+        });
+    }
+
     fn claims_of(&self, waiter: &Waiter) -> TokenClaims {
         TokenClaims {
             token_id: waiter.token_id,
@@ -485,12 +502,8 @@ impl Line {
         }
         let session = entry.remove();
         self.sessions.remove(&(session.expires_at, claims.user_id));
-        ended.record(*claims, now);
         self.report.sessions_idled += 1;
-        self.journal(QueueChange::Ended {
-            claims: *claims,
-            ended_at: now,
-        });
+        self.record_end(ended, *claims, now, false);
         true
     }
 
@@ -762,11 +775,7 @@ impl Line {
         {
             let session = entry.remove();
             self.sessions.remove(&(session.expires_at, claims.user_id));
-            ended.record(*claims, now);
-            self.journal(QueueChange::Ended {
-                claims: *claims,
-                ended_at: now,
-            });
+            self.record_end(ended, *claims, now, false);
             return;
         }
         let left = if let Some(place) = self.place_of(claims) {
@@ -778,21 +787,17 @@ impl Line {
             None
         };
         if left.is_some() {
-            ended.record(*claims, now);
             self.journal(QueueChange::Left {
                 schedule_id: self.schedule_id,
                 seq: claims.seq,
             });
-            self.journal(QueueChange::Ended {
-                claims: *claims,
-                ended_at: now,
-            });
+            self.record_end(ended, *claims, now, false);
         }
     }
 
     /// Releases the waiting buyers of a line whose show sold out for good, the front first,
-    /// at most [`CLOSE_RELEASES_PER_CALL`]; each is journaled as having left and ended (a
-    /// restart answers `Ended` for them; this process answers `Closed`).
+    /// at most [`CLOSE_RELEASES_PER_CALL`]; each is journaled as having left and ended by the
+    /// closing, so their tokens answer `Closed`.
     pub(super) fn close(
         &mut self,
         now: Timestamp,
@@ -817,15 +822,11 @@ impl Line {
             }
         }
         for claims in &released {
-            ended.record_closed(*claims, now);
             self.journal(QueueChange::Left {
                 schedule_id: self.schedule_id,
                 seq: claims.seq,
             });
-            self.journal(QueueChange::Ended {
-                claims: *claims,
-                ended_at: now,
-            });
+            self.record_end(ended, *claims, now, true);
         }
         released.len() as u64
     }
@@ -838,11 +839,7 @@ impl Line {
             }
             self.sessions.pop_first();
             if let Some(session) = self.active.remove(&user) {
-                ended.record(session.claims, expires_at);
-                self.journal(QueueChange::Ended {
-                    claims: session.claims,
-                    ended_at: expires_at,
-                });
+                self.record_end(ended, session.claims, expires_at, false);
             }
         }
     }

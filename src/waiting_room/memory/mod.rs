@@ -3,8 +3,10 @@
 //! Each schedule has one [`Line`] behind its own mutex, so buyers of different shows never
 //! contend; within a line every operation is a short, synchronous critical section (no lock is
 //! held across an `.await`), which makes `issue` race-free: one place per user, strictly
-//! increasing `seq`, dense positions. Sessions that ended are remembered, compactly (`ended`),
-//! for `ended_token_ttl` so a buyer's token still identifies them after paying.
+//! increasing `seq`, dense positions. Sessions that ended are remembered for
+//! `ended_token_ttl` so a buyer's token still identifies them after paying: the latest ones
+//! compactly in memory (`ended`), all of them in the journal when there is one, which answers
+//! for a token memory no longer holds.
 //!
 //! Time comes only from the `now` the caller passes, also for forgetting ended tokens.
 //!
@@ -51,8 +53,8 @@
 //! changes to an in-memory journal under the lock it already holds, and [`WaitingRoom::persist`]
 //! saves what piled up in one store write per tick; nothing is written on a request. At
 //! start-up the lines are rebuilt: waiting buyers in their order (each gets a fresh
-//! `idle_ttl`), active sessions until their expiry, ended tokens for the rest of their
-//! `ended_token_ttl`, tuned knobs. After a crash the joins of the last unsaved tick are
+//! `idle_ttl`), active sessions until their expiry, tuned knobs; ended tokens stay in the
+//! journal, read back one by one as their buyers show them. After a crash the joins of the last unsaved tick are
 //! missing; their tokens still verify, and each such buyer is put back at the place their
 //! signed `seq` says when they next poll — as long as the front of the line has not passed it.
 //! Each save reserves seqs ahead (`next_seq` in the journal) so nobody issued after the
@@ -94,8 +96,16 @@ use crate::domain::error::{Error, Result};
 use crate::domain::waiting_room::{Join, TokenClaims, TokenState};
 use crate::domain::{ScheduleId, Timestamp, UserId, from_millis};
 
-/// Most ended tokens remembered at once, over all lines; the least recently used go first.
+/// Most ended tokens remembered at once, over all lines, by a room without a journal; the
+/// oldest go first.
 pub const ENDED_TOKENS_CAPACITY: usize = 1_000_000;
+
+/// Most ended tokens a room with a journal keeps in memory, the latest, over all lines
+/// (4–8 MiB); older ones are read from the journal. A minute and a half of purchases at the
+/// rate one machine sells, so a token is in the journal long before memory lets it go: the
+/// journal is saved every tick (a second), and only a save that keeps failing for longer lets
+/// a token go from both, until the save succeeds.
+pub const ENDED_TOKENS_IN_MEMORY: usize = 65_536;
 
 /// Most idle deadlines one tick looks at per line; the rest wait for the next tick, which
 /// keeps a tick short when a crowd goes quiet at once.
@@ -127,11 +137,16 @@ impl MemoryWaitingRoom {
         policy: QueuePolicy,
         journal: Option<Arc<dyn QueueJournal>>,
     ) -> Self {
+        let capacity = if journal.is_some() {
+            ENDED_TOKENS_IN_MEMORY
+        } else {
+            ENDED_TOKENS_CAPACITY
+        };
         Self {
             signer,
             policy,
             lines: RwLock::default(),
-            ended: EndedTokens::new(policy.ended_token_ttl),
+            ended: EndedTokens::with_capacity(policy.ended_token_ttl, capacity),
             journal,
             unsaved: tokio::sync::Mutex::default(),
         }
@@ -164,23 +179,16 @@ impl MemoryWaitingRoom {
             let line = lines
                 .entry(session.claims.schedule_id)
                 .or_insert_with(|| Line::new(session.claims.schedule_id, &policy, true, now));
-            match session.ended_at {
-                None if session.expires_at > now => {
-                    line.restore_active(session.claims, session.expires_at, now, &policy)
-                }
-                None => {
-                    // Timed out while the server was down.
-                    room.ended.record(session.claims, session.expires_at);
-                    line.journal(QueueChange::Ended {
-                        claims: session.claims,
-                        ended_at: session.expires_at,
-                    });
-                }
-                Some(ended_at) => {
-                    if now < after(ended_at, policy.ended_token_ttl) {
-                        room.ended.record(session.claims, ended_at);
-                    }
-                }
+            if session.expires_at > now {
+                line.restore_active(session.claims, session.expires_at, now, &policy);
+            } else {
+                // Timed out while the server was down.
+                room.ended.record(session.claims, session.expires_at, false);
+                line.journal(QueueChange::Ended {
+                    claims: session.claims,
+                    ended_at: session.expires_at,
+                    closed: false,
+                });
             }
         }
         let mut restored = (0, 0);
@@ -226,6 +234,26 @@ impl MemoryWaitingRoom {
     fn all_lines(&self) -> Vec<Arc<Mutex<Line>>> {
         read(&self.lines).values().cloned().collect()
     }
+
+    /// How the session of a token that memory does not know ended, from the journal; it is
+    /// remembered in memory again. A token unknown there too (never issued here, dropped
+    /// while idle, or ended longer than `ended_token_ttl` ago) has no state.
+    async fn saved_end(&self, claims: &TokenClaims, now: Timestamp) -> Result<Option<TokenState>> {
+        let Some(journal) = &self.journal else {
+            return Ok(None);
+        };
+        let Some(end) = journal
+            .ended_session(claims.schedule_id, claims.token_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if end.claims != *claims {
+            return Ok(None);
+        }
+        self.ended.record(end.claims, end.ended_at, end.closed);
+        Ok(self.ended.lookup(claims, now))
+    }
 }
 
 impl std::fmt::Debug for MemoryWaitingRoom {
@@ -260,6 +288,10 @@ impl WaitingRoom for MemoryWaitingRoom {
         let state = match self.line(claims.schedule_id) {
             Some(line) => lock(&line).state(claims, now, &self.policy, &self.ended),
             None => self.ended.lookup(claims, now),
+        };
+        let state = match state {
+            Some(state) => Some(state),
+            None => self.saved_end(claims, now).await?,
         };
         state.ok_or_else(|| Error::InvalidToken("unknown or expired queue token".to_owned()))
     }
