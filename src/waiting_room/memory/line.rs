@@ -924,6 +924,9 @@ impl Line {
             .filter(|c| matches!(c, QueueChange::Joined { .. }))
             .count() as u64;
         batch.changes.append(&mut self.changes);
+        // The room goes too: a line whose show sold out would keep its busiest tick's room
+        // for good, and the lines of every show sold kept 30 KB each (heaptrack, in the soak).
+        self.changes = Vec::new();
         let next_seq = if closing {
             self.next_seq
         } else if self.saved_next_seq
@@ -1073,4 +1076,37 @@ fn matches_claims(waiter: &Waiter, claims: &TokenClaims) -> bool {
 
 fn is_idle(waiter: &Waiter, now_ms: i64, policy: &QueuePolicy) -> bool {
     waiter.last_seen_ms.saturating_add(idle_ms(policy)) <= now_ms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn policy() -> QueuePolicy {
+        QueuePolicy {
+            max_active: 1_000,
+            admit_per_minute: 60_000,
+            session_ttl: Duration::from_secs(600),
+            ended_token_ttl: Duration::from_secs(3_600),
+            idle_ttl: Duration::from_secs(60),
+            session_idle_ttl: Duration::from_secs(600),
+        }
+    }
+
+    #[test]
+    fn a_saved_journal_leaves_no_room_behind() {
+        let (policy, now) = (policy(), from_millis(1_000_000));
+        let ended = EndedTokens::with_capacity(policy.ended_token_ttl, 10_000);
+        let mut line = Line::new(ScheduleId(1), &policy, true, now);
+        for user in 1..=500 {
+            let (claims, _) = line.issue(UserId(user), Join::default(), now, &policy, &ended);
+            line.end(&claims, now, &policy, &ended);
+        }
+        assert!(line.changes.capacity() >= 1_000);
+        let mut batch = QueueBatch::default();
+        line.take_journal(&mut batch, false);
+        assert_eq!(batch.changes.len(), 1_000, "500 let in and 500 ended");
+        assert_eq!(line.changes.capacity(), 0);
+    }
 }
