@@ -327,6 +327,8 @@ scenario_run() { # NAME SCRIPT SEED_ARGS(4, or "-") [k6 -e args...]
     # shellcheck disable=SC2086
     seed $seed_args
   fi
+  # The metrics before k6 starts, so that the summary can leave the seeding's writes out.
+  curl -fsS "http://127.0.0.1:$port/metrics" >"$scratch/$name.metrics-before.txt" 2>/dev/null || true
   local cpu0 load0 status=0
   cpu0=$(proc_cpu)
   load0=$(loadavg)

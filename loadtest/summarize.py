@@ -277,6 +277,57 @@ def server_times(path):
     return out
 
 
+WRITER = (("queue", "boxoffice_store_write_queue_seconds"),
+          ("batch", "boxoffice_store_write_batch_seconds"),
+          ("write", "boxoffice_store_write_seconds"),
+          ("size", "boxoffice_store_write_batch_size"))
+
+
+def histograms(path, names):
+    """The cumulative buckets, count and sum of each unlabelled histogram in `names`."""
+    found = {n: {"buckets": {}, "count": 0.0, "sum": 0.0} for n in names}
+    try:
+        with open(path) as f:
+            for line in f:
+                key, _, value = line.rstrip().rpartition(" ")
+                metric = key.split("{", 1)[0]
+                for n in names:
+                    if metric == f"{n}_bucket":
+                        le = key.split('le="', 1)[1].split('"', 1)[0]
+                        found[n]["buckets"][float("inf") if le == "+Inf" else float(le)] = float(value)
+                    elif metric == f"{n}_count":
+                        found[n]["count"] = float(value)
+                    elif metric == f"{n}_sum":
+                        found[n]["sum"] = float(value)
+    except FileNotFoundError:
+        return None
+    return found
+
+
+def writer_times(scratch, name):
+    """The SQLite writer during k6's run (the metrics scraped after it less those scraped before,
+    so the seeding is left out): transactions, writes, the writes per transaction, and the
+    p50/p99 in ms (upper bucket bounds) of a write's queue wait, a transaction and a write."""
+    names = [n for _, n in WRITER]
+    before = histograms(f"{scratch}/{name}.metrics-before.txt", names)
+    after = histograms(f"{scratch}/{name}.metrics.txt", names)
+    if not before or not after:
+        return None
+    out = {}
+    for short, n in WRITER:
+        count = after[n]["count"] - before[n]["count"]
+        if count <= 0:
+            return None
+        bounds = sorted(after[n]["buckets"])
+        cumulative = {b: after[n]["buckets"][b] - before[n]["buckets"].get(b, 0.0) for b in bounds}
+        q = {"count": int(count), "mean": (after[n]["sum"] - before[n]["sum"]) / count}
+        for label, share in (("p50", 0.5), ("p99", 0.99)):
+            bound = next(b for b in bounds if cumulative[b] >= share * count)
+            q[label] = bound if short == "size" else bound * 1000
+        out[short] = q
+    return out
+
+
 def scenario(scratch, name):
     summary = load_json(f"{scratch}/{name}.summary.json") or {"metrics": {}, "root_group": {}}
     metrics = summary.get("metrics", {})
@@ -313,6 +364,7 @@ def scenario(scratch, name):
         "audit": audit,
         "series": per_second,
         "server_ms": server_times(f"{scratch}/{name}.metrics.txt"),
+        "writer": writer_times(scratch, name),
     }
     for counter in ("holds_won", "holds_lost"):
         if counter in metrics:
@@ -508,6 +560,16 @@ def markdown(results, fsync, checks, mach, title):
             for name, q in served.items():
                 lines.append(f"| {name} | {q['count']} | {q['p50']:g} | {q['p95']:g} | "
                              f"{q['p99']:g} |")
+        w = r.get("writer")
+        if w:
+            q, b, t = w["queue"], w["batch"], w["write"]
+            lines += ["", f"The SQLite writer during the run: {b['count']} transactions of "
+                      f"{w['size']['mean']:.1f} writes on average ({t['count']} writes); a "
+                      f"write waited in its queue p50 ≤ {q['p50']:g} ms, p99 ≤ {q['p99']:g} ms "
+                      f"(mean {q['mean'] * 1000:.2f} ms); a transaction took p50 ≤ "
+                      f"{b['p50']:g} ms, p99 ≤ {b['p99']:g} ms (mean {b['mean'] * 1000:.2f} ms); "
+                      f"a write, until its request ran again, p50 ≤ {t['p50']:g} ms, p99 ≤ "
+                      f"{t['p99']:g} ms (mean {t['mean'] * 1000:.2f} ms)."]
     return "\n".join(lines) + "\n"
 
 

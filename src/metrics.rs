@@ -179,8 +179,22 @@ impl Metrics {
     }
 }
 
-/// One SQLite write transaction and how many writes it committed (group commit). A free
-/// function: the store's writer thread has no `Metrics` handle, and the recorder is global.
-pub fn write_batch(writes: usize) {
+/// One SQLite write transaction: how many writes it committed (group commit) and how long it
+/// took from `BEGIN` to the end of `COMMIT`, the fsync included. Free functions: the store's
+/// writer thread has no `Metrics` handle, and the recorder is global.
+pub fn write_batch(writes: usize, took: Duration) {
     histogram!("boxoffice_store_write_batch_size").record(writes as f64);
+    histogram!("boxoffice_store_write_batch_seconds").record(took.as_secs_f64());
+}
+
+/// One write's time in the SQLite writer's queue: from being queued to the start of the
+/// transaction that ran it.
+pub fn write_queued(waited: Duration) {
+    histogram!("boxoffice_store_write_queue_seconds").record(waited.as_secs_f64());
+}
+
+/// One write as its caller saw it: from being queued to the caller running again with the
+/// answer, after the commit.
+pub fn write_done(took: Duration) {
+    histogram!("boxoffice_store_write_seconds").record(took.as_secs_f64());
 }

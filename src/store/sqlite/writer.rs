@@ -45,6 +45,9 @@ trait Job: Send {
     /// Answers the caller: with the job's own error if it failed, otherwise with its result if
     /// the batch committed (`committed` is `Ok`) or with the commit's error.
     fn answer(self: Box<Self>, committed: Result<()>);
+
+    /// When the job was queued.
+    fn queued_at(&self) -> Instant;
 }
 
 struct Pending<T, F> {
@@ -54,6 +57,7 @@ struct Pending<T, F> {
     /// The caller's span (its request's), entered while the work runs, so what the work logs
     /// on the writer's thread names the request.
     span: tracing::Span,
+    queued_at: Instant,
 }
 
 impl<T, F> Job for Pending<T, F>
@@ -85,6 +89,10 @@ where
         };
         // The caller may have gone away (request cancelled); the write stands regardless.
         let _ = self.reply.send(result);
+    }
+
+    fn queued_at(&self) -> Instant {
+        self.queued_at
     }
 }
 
@@ -151,18 +159,22 @@ impl Writer {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
+        let queued_at = Instant::now();
         let job: Box<dyn Job> = Box::new(Pending {
             work: Some(work),
             outcome: None,
             reply,
             span: tracing::Span::current(),
+            queued_at,
         });
         {
             let jobs = self.jobs.lock().map_err(|_| closed())?;
             let sender = jobs.as_ref().ok_or_else(closed)?;
             sender.send(job).map_err(|_| closed())?;
         }
-        answer.await.map_err(|_| {
+        let answered = answer.await;
+        crate::metrics::write_done(queued_at.elapsed());
+        answered.map_err(|_| {
             tracing::error!("the sqlite writer dropped a job without answering");
             Error::Internal("store write failed".into())
         })?
@@ -203,7 +215,6 @@ fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, batching: Batching, c
         together = batch.len() > 1;
         counts.batches.fetch_add(1, Ordering::Relaxed);
         counts.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        crate::metrics::write_batch(batch.len());
         run_batch(&conn, batch);
     }
     if let Err(e) = conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);") {
@@ -240,11 +251,16 @@ fn gather(
 }
 
 fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>) {
+    let began = Instant::now();
+    for job in &batch {
+        crate::metrics::write_queued(began.saturating_duration_since(job.queued_at()));
+    }
     let committed = run_in_transaction(conn, &mut batch);
     if committed.is_err() && !conn.is_autocommit() {
         // Nothing of the batch may stay: roll the rest back (the error is logged by `db`).
         let _ = execute(conn, "ROLLBACK");
     }
+    crate::metrics::write_batch(batch.len(), began.elapsed());
     for job in batch {
         job.answer(committed.clone());
     }
@@ -397,6 +413,40 @@ mod tests {
         alone.await.unwrap().unwrap();
         second.await.unwrap().unwrap();
         assert_eq!(writer.counts(), (3, 5));
+        writer.close().await;
+    }
+
+    /// How many samples of the histogram `name` on `/metrics` are over 25 ms.
+    fn samples_over_25_ms(name: &str) -> u64 {
+        let text = crate::metrics::Metrics::global().render();
+        let value = |line: String| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&line))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        value(format!("{name}_count ")) - value(format!("{name}_bucket{{le=\"0.025\"}} "))
+    }
+
+    /// `/metrics` shows how long writes waited for the writer, how long its transactions took
+    /// and how long a write took for its caller.
+    #[tokio::test]
+    async fn the_writers_times_reach_the_metrics() {
+        let names = [
+            "boxoffice_store_write_queue_seconds",
+            "boxoffice_store_write_batch_seconds",
+            "boxoffice_store_write_seconds",
+        ];
+        let before = names.map(samples_over_25_ms);
+        let writer = writer(64, Duration::ZERO);
+        // Two writes wait 50 ms behind a job that holds the writer for as long.
+        for job in queued_behind(&writer, 1, 2).await {
+            job.await.unwrap().unwrap();
+        }
+        let after = names.map(samples_over_25_ms);
+        assert!(after[0] >= before[0] + 2, "queue: {before:?} -> {after:?}");
+        assert!(after[1] > before[1], "batch: {before:?} -> {after:?}");
+        assert!(after[2] >= before[2] + 3, "write: {before:?} -> {after:?}");
         writer.close().await;
     }
 
