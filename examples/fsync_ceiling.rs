@@ -4,7 +4,9 @@
 //!
 //! `cargo run --release --example fsync_ceiling -- DIR [SECONDS]` writes a scratch database
 //! in DIR (put it on the disk being measured), commits for SECONDS (default 5, at most 60),
-//! deletes the file and prints one line: `commits/s <rate> commits <n> seconds <s>`.
+//! deletes the file and prints one line:
+//! `commits/s <rate> commits <n> seconds <s> p50_ms <p50> p99_ms <p99>`, the last two the
+//! median and 99th percentile of one commit's time: the least a durable write waits.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -27,16 +29,28 @@ fn main() -> anyhow::Result<()> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-    let (commits, elapsed) = result?;
+    let (mut times, elapsed) = result?;
+    times.sort_unstable();
+    let commits = times.len();
+    let at = |share: f64| {
+        let i = ((commits as f64 * share) as usize).min(commits.saturating_sub(1));
+        times.get(i).map_or(0.0, |t| t.as_secs_f64() * 1000.0)
+    };
     println!(
-        "commits/s {:.0} commits {commits} seconds {:.2}",
+        "commits/s {:.0} commits {commits} seconds {:.2} p50_ms {:.3} p99_ms {:.3}",
         commits as f64 / elapsed.as_secs_f64(),
-        elapsed.as_secs_f64()
+        elapsed.as_secs_f64(),
+        at(0.5),
+        at(0.99)
     );
     Ok(())
 }
 
-fn measure(path: &std::path::Path, duration: Duration) -> anyhow::Result<(u64, Duration)> {
+/// Each commit's time, and how long they took in all.
+fn measure(
+    path: &std::path::Path,
+    duration: Duration,
+) -> anyhow::Result<(Vec<Duration>, Duration)> {
     let conn = Connection::open(path)?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     anyhow::ensure!(mode.eq_ignore_ascii_case("wal"), "no WAL mode: {mode}");
@@ -45,11 +59,12 @@ fn measure(path: &std::path::Path, duration: Duration) -> anyhow::Result<(u64, D
     let mut insert = conn.prepare("INSERT INTO t (at) VALUES (?1)")?;
 
     let started = Instant::now();
-    let mut commits = 0u64;
+    let mut times = Vec::new();
     while started.elapsed() < duration {
         // Autocommit: each INSERT is its own transaction, synced to disk before it returns.
-        insert.execute([commits as i64])?;
-        commits += 1;
+        let began = Instant::now();
+        insert.execute([times.len() as i64])?;
+        times.push(began.elapsed());
     }
-    Ok((commits, started.elapsed()))
+    Ok((times, started.elapsed()))
 }

@@ -4,8 +4,9 @@ chart <out>.png (requests per second and p95 latency, per second of the run).
 
 Reads, for each scenario name given, from the scratch folder: <name>.summary.json (k6
 --summary-export), <name>.csv.gz (k6 --out csv), <name>.meta.json (server CPU and peak RSS,
-settings, exit codes), <name>.audit.json (audit.py), <name>.k6.time (k6's own CPU) and, when
-present, fsync.txt (the fsync ceiling). For stampede and opening it also checks the admission
+settings, exit codes), <name>.audit.json (audit.py), <name>.k6.time (k6's own CPU),
+<name>.metrics.txt and <name>.metrics-before.txt (the server's /metrics after and before k6's
+run) and, when present, fsync.txt (the fsync ceiling). For stampede and opening it also checks the admission
 order from the ADMIT lines the buyers logged; for opening, from the PLACE lines, that the
 places drawn at the opening are a permutation of 1..n, uncorrelated with the joining order.
 Exits 1 when anything failed.
@@ -467,8 +468,10 @@ def markdown(results, fsync, checks, mach, title):
     lines.append(f"Machine: {mach['cores']} cores ({mach['cpu']}), {mach['memory_gib']} GiB, "
                  f"Linux {mach['kernel']}.")
     if fsync:
+        each = (f"; one commit p50 {fsync['p50_ms']:.2f} ms, p99 {fsync['p99_ms']:.2f} ms, the "
+                "least a durable write waits" if "p50_ms" in fsync else "")
         lines.append(f"fsync ceiling: {fsync['commits_per_second']:.0f} durable single-row "
-                     "commits/s (WAL, synchronous=FULL).")
+                     f"commits/s (WAL, synchronous=FULL){each}.")
     lines.append("")
     lines += ["| target | measured | |", "| --- | --- | --- |"]
     for target, measured, ok, _ in checks:
@@ -616,6 +619,8 @@ def main():
         with open(f"{args.scratch}/fsync.txt") as f:
             words = f.read().split()
             fsync = {"commits_per_second": float(words[1]), "commits": int(words[3])}
+            if len(words) >= 10:
+                fsync["p50_ms"], fsync["p99_ms"] = float(words[7]), float(words[9])
     except (FileNotFoundError, IndexError, ValueError):
         pass
     results = [scenario(args.scratch, n) for n in args.names]
