@@ -425,7 +425,8 @@ mod tests {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .unwrap_or(0)
         };
-        value(format!("{name}_count ")) - value(format!("{name}_bucket{{le=\"0.025\"}} "))
+        value(format!("{name}_count "))
+            .saturating_sub(value(format!("{name}_bucket{{le=\"0.025\"}} ")))
     }
 
     /// `/metrics` shows how long writes waited for the writer, how long its transactions took
