@@ -6,9 +6,10 @@ Reads, for each scenario name given, from the scratch folder: <name>.summary.jso
 --summary-export), <name>.csv.gz (k6 --out csv), <name>.meta.json (server CPU and peak RSS,
 settings, exit codes), <name>.audit.json (audit.py), <name>.k6.time (k6's own CPU),
 <name>.metrics.txt and <name>.metrics-before.txt (the server's /metrics after and before k6's
-run) and, when present, fsync.txt (the fsync ceiling). For stampede and opening it also checks the admission
-order from the ADMIT lines the buyers logged; for opening, from the PLACE lines, that the
-places drawn at the opening are a permutation of 1..n, uncorrelated with the joining order.
+run) and, when present, fsync.txt (the fsync ceiling). For stampede and opening it also
+checks the admission order from the ADMIT lines the buyers logged; for opening, from the
+PLACE lines, that the places drawn at the opening are a permutation of 1..n, uncorrelated
+with the joining order.
 Exits 1 when anything failed.
 """
 
@@ -246,6 +247,18 @@ def opening_order(path):
             "rho_join_place": rho_place, "rho_join_admission": rho_admission}
 
 
+def bucket_le(labels):
+    """The upper bound of a Prometheus histogram bucket, from its labels (`le="..."`)."""
+    le = labels.split('le="', 1)[1].split('"', 1)[0]
+    return float("inf") if le == "+Inf" else float(le)
+
+
+def upper_bound(cumulative, share, total):
+    """The upper bound of the bucket the percentile `share` falls in, from cumulative counts
+    by bound."""
+    return next(b for b in sorted(cumulative) if cumulative[b] >= share * total)
+
+
 def server_times(path):
     """Per route, the server's own p50/p95/p99 in ms from its Prometheus histogram
     (http_request_duration_seconds, all methods and statuses together): the upper bound of the
@@ -258,22 +271,19 @@ def server_times(path):
                     continue
                 labels, value = line.rsplit(" ", 1)
                 route = labels.split('route="', 1)[1].split('"', 1)[0]
-                le = labels.split('le="', 1)[1].split('"', 1)[0]
-                bound = float("inf") if le == "+Inf" else float(le)
+                bound = bucket_le(labels)
                 per_route = buckets.setdefault(route, {})
                 per_route[bound] = per_route.get(bound, 0) + float(value)
     except FileNotFoundError:
         return {}
     out = {}
     for route, cumulative in buckets.items():
-        bounds = sorted(cumulative)
-        total = cumulative[bounds[-1]]
+        total = cumulative[max(cumulative)]
         if not total:
             continue
         q = {"count": int(total)}
         for name, share in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
-            bound = next(b for b in bounds if cumulative[b] >= share * total)
-            q[name] = bound * 1000
+            q[name] = upper_bound(cumulative, share, total) * 1000
         out[route] = q
     return out
 
@@ -294,8 +304,7 @@ def histograms(path, names):
                 metric = key.split("{", 1)[0]
                 for n in names:
                     if metric == f"{n}_bucket":
-                        le = key.split('le="', 1)[1].split('"', 1)[0]
-                        found[n]["buckets"][float("inf") if le == "+Inf" else float(le)] = float(value)
+                        found[n]["buckets"][bucket_le(key)] = float(value)
                     elif metric == f"{n}_count":
                         found[n]["count"] = float(value)
                     elif metric == f"{n}_sum":
@@ -319,11 +328,11 @@ def writer_times(scratch, name):
         count = after[n]["count"] - before[n]["count"]
         if count <= 0:
             return None
-        bounds = sorted(after[n]["buckets"])
-        cumulative = {b: after[n]["buckets"][b] - before[n]["buckets"].get(b, 0.0) for b in bounds}
+        cumulative = {b: c - before[n]["buckets"].get(b, 0.0)
+                      for b, c in after[n]["buckets"].items()}
         q = {"count": int(count), "mean": (after[n]["sum"] - before[n]["sum"]) / count}
         for label, share in (("p50", 0.5), ("p99", 0.99)):
-            bound = next(b for b in bounds if cumulative[b] >= share * count)
+            bound = upper_bound(cumulative, share, count)
             q[label] = bound if short == "size" else bound * 1000
         out[short] = q
     return out
