@@ -187,10 +187,13 @@ pub fn write_batch(writes: usize, took: Duration) {
     histogram!("boxoffice_store_write_batch_seconds").record(took.as_secs_f64());
 }
 
-/// One write's time in the SQLite writer's queue: from being queued to the start of the
-/// transaction that ran it.
-pub fn write_queued(waited: Duration) {
-    histogram!("boxoffice_store_write_queue_seconds").record(waited.as_secs_f64());
+/// The time each write of one transaction spent in the SQLite writer's queue: from being
+/// queued to the start of the transaction that ran it.
+pub fn writes_queued(waits: impl IntoIterator<Item = Duration>) {
+    let queue = histogram!("boxoffice_store_write_queue_seconds");
+    for waited in waits {
+        queue.record(waited.as_secs_f64());
+    }
 }
 
 /// One write as its caller saw it: from being queued to the caller running again with the

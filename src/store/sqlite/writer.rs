@@ -252,9 +252,11 @@ fn gather(
 
 fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>) {
     let began = Instant::now();
-    for job in &batch {
-        crate::metrics::write_queued(began.saturating_duration_since(job.queued_at()));
-    }
+    crate::metrics::writes_queued(
+        batch
+            .iter()
+            .map(|job| began.saturating_duration_since(job.queued_at())),
+    );
     let committed = run_in_transaction(conn, &mut batch);
     if committed.is_err() && !conn.is_autocommit() {
         // Nothing of the batch may stay: roll the rest back (the error is logged by `db`).
